@@ -1,0 +1,38 @@
+#ifndef KUBECONFIG_SERVICE_CMICROHTTPD_SHIM_H
+#define KUBECONFIG_SERVICE_CMICROHTTPD_SHIM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <microhttpd.h>
+
+/// MHD_start_daemon is variadic, which Swift cannot call: every option travels in one
+/// MHD_OPTION_ARRAY, and the two callbacks that need a function pointer are explicit.
+static inline struct MHD_Daemon *kcs_mhd_start_daemon(
+    unsigned int flags,
+    uint16_t port,
+    MHD_AccessHandlerCallback handler,
+    void *handler_cls,
+    MHD_RequestCompletedCallback completed,
+    void *completed_cls,
+    struct MHD_OptionItem *options)
+{
+    return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
+                            MHD_OPTION_ARRAY, options,
+                            MHD_OPTION_END);
+}
+
+/// MHD_get_daemon_info is variadic too: the port the daemon listens on (for port 0), or 0.
+static inline uint16_t kcs_mhd_bound_port(struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info == NULL ? 0 : info->port;
+}
+
+/// MHD_NO and MHD_YES are enum constants whose Swift spelling changed across versions.
+static inline enum MHD_Result kcs_mhd_yes(void) { return MHD_YES; }
+static inline enum MHD_Result kcs_mhd_no(void) { return MHD_NO; }
+
+#endif

@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import Metrics
+import Synchronization
+
+/// Decides whether an HTTP caller may read or trigger the document, the way kube-rbac-proxy
+/// does: TokenReview for who the caller is, SubjectAccessReview for what they may do.
+///
+/// Decisions are cached briefly, keyed by the SHA-256 of the caller's token (never the token),
+/// so that probes of a busy client do not reach the API server on every request.
+public final class AccessReviewer: Sendable {
+    /// What a caller wants to do, as a Kubernetes verb on this ConfigMap.
+    public enum Verb: String, Sendable {
+        case get, patch
+    }
+
+    public enum Decision: Sendable, Equatable {
+        case allowed(username: String)
+        case denied(username: String, reason: String)
+        case unauthenticated(reason: String)
+    }
+
+    /// How long decisions are reused.
+    public struct CacheLifetimes: Sendable {
+        public var allowed: Duration = .seconds(60)
+        public var refused: Duration = .seconds(10)
+        public var maxEntries = 4096
+        public init() {}
+    }
+
+    private struct Entry {
+        var decision: Decision
+        var expires: ContinuousClock.Instant
+    }
+
+    private let namespace: String
+    private let configMapName: String
+    private let discovery: InClusterDiscovery
+    private let clients: KubernetesClientProvider
+    private let lifetimes: CacheLifetimes
+    private let logger: Logger
+    private let cache = Mutex<[String: Entry]>([:])
+
+    public init(
+        namespace: String, configMapName: String, discovery: InClusterDiscovery, clients: KubernetesClientProvider,
+        lifetimes: CacheLifetimes = CacheLifetimes(), logger: Logger
+    ) {
+        self.namespace = namespace
+        self.configMapName = configMapName
+        self.discovery = discovery
+        self.clients = clients
+        self.lifetimes = lifetimes
+        self.logger = logger
+    }
+
+    private static func cacheKey(_ token: BearerToken, _ verb: Verb) -> String {
+        verb.rawValue + ":" + token.cacheKey
+    }
+
+    /// The cached decision, if a fresh one exists: answers without suspending.
+    public func cachedDecision(for token: BearerToken, verb: Verb) -> Decision? {
+        let key = Self.cacheKey(token, verb)
+        let now = ContinuousClock.now
+        return cache.withLock { entries in
+            guard let entry = entries[key] else { return nil }
+            guard entry.expires > now else {
+                entries[key] = nil
+                return nil
+            }
+            return entry.decision
+        }
+    }
+
+    /// Reviews the token with the API server (or the cache).
+    ///
+    /// - Throws: `ServiceError` when the API server cannot answer; such outcomes are not cached.
+    public func review(_ token: BearerToken, verb: Verb) async throws(ServiceError) -> Decision {
+        if let cached = cachedDecision(for: token, verb: verb) { return cached }
+        let credentials = try discovery.credentials()
+        let client = try await clients.client(for: credentials)
+        let decision: Decision
+        if let user = try await client.reviewToken(token, token: credentials.token) {
+            let access = try await client.reviewAccess(
+                user: user, verb: verb.rawValue, resource: "configmaps", namespace: namespace, name: configMapName,
+                token: credentials.token)
+            if access.allowed {
+                decision = .allowed(username: user.username)
+            } else {
+                let reason =
+                    "User \"\(user.username)\" cannot \(verb.rawValue) configmap \"\(configMapName)\" in namespace \"\(namespace)\""
+                decision = .denied(username: user.username, reason: reason)
+            }
+        } else {
+            decision = .unauthenticated(reason: "the bearer token is not valid")
+        }
+        Counter(label: "kubeconfig_authorization_decisions_total", dimensions: [("verb", verb.rawValue), ("decision", decision.label)])
+            .increment()
+        remember(decision, for: token, verb: verb)
+        return decision
+    }
+
+    private func remember(_ decision: Decision, for token: BearerToken, verb: Verb) {
+        let lifetime: Duration
+        if case .allowed = decision { lifetime = lifetimes.allowed } else { lifetime = lifetimes.refused }
+        let now = ContinuousClock.now
+        let key = Self.cacheKey(token, verb)
+        let maxEntries = lifetimes.maxEntries
+        cache.withLock { entries in
+            if entries.count >= maxEntries {
+                // Many distinct tokens: drop what expired, and everything if that was not enough.
+                entries = entries.filter { $0.value.expires > now }
+                if entries.count >= maxEntries { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[key] = Entry(decision: decision, expires: now + lifetime)
+        }
+    }
+}
+
+extension AccessReviewer.Decision {
+    var label: String {
+        switch self {
+        case .allowed: return "allowed"
+        case .denied: return "denied"
+        case .unauthenticated: return "unauthenticated"
+        }
+    }
+}

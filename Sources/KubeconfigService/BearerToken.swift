@@ -1,0 +1,32 @@
+import Crypto
+
+/// A bearer token that cannot be printed by accident.
+///
+/// `description` and `debugDescription` show a fingerprint, so interpolating a token into a log
+/// line, an error or a test failure never reveals it. Use `value` only to build a request.
+public struct BearerToken: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let value: String
+
+    public init(_ value: String) { self.value = value }
+
+    /// The first 12 hex digits of the token's SHA-256: enough to tell two tokens apart.
+    public var fingerprint: String { String(Self.sha256Hex(value).prefix(12)) }
+
+    public var description: String { "token(sha256:\(fingerprint))" }
+    public var debugDescription: String { description }
+
+    /// The full SHA-256 of the token, used as a cache key instead of the token itself.
+    public var cacheKey: String { Self.sha256Hex(value) }
+
+    static func sha256Hex(_ string: String) -> String {
+        let digest = SHA256.hash(data: Array(string.utf8))
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for byte in digest {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import Yams
+
+/// A kubeconfig document, edited so that nothing we do not own is lost.
+///
+/// The document is kept as a YAML tree rather than decoded into structs: every field this
+/// service does not know (other sites, `exec` plugins, `extensions`, `proxy-url`, ...) survives
+/// a merge byte-for-byte in meaning.
+public struct KubeconfigDocument: Sendable, Equatable {
+    var root: DocumentNode
+
+    // MARK: - Parsing
+
+    /// A new, empty kubeconfig (`apiVersion: v1`, `kind: Config`, no entries).
+    public init() {
+        root = .mapping([
+            "apiVersion": .string("v1"),
+            "kind": .string("Config"),
+            "preferences": .mapping([]),
+            "clusters": .sequence([]),
+            "users": .sequence([]),
+            "contexts": .sequence([]),
+        ])
+    }
+
+    /// Parses a stored document; empty text (or only comments) gives a new document.
+    ///
+    /// - Throws: `ServiceError` with code `.documentNotKubeconfig` when the text is not YAML, not a
+    ///   mapping, or has a shape no kubeconfig has. The caller must then leave it untouched.
+    public init(parsing text: String, origin: String) throws(ServiceError) {
+        let node: Node?
+        do {
+            var documents = try Yams.compose_all(yaml: text).makeIterator()
+            node = documents.next()
+            if let error = documents.error { throw error }
+            if documents.next() != nil {
+                throw ServiceError(
+                    code: .documentNotKubeconfig,
+                    message: "\(origin) holds several YAML documents, not one kubeconfig; refusing to overwrite it")
+            }
+            if let error = documents.error { throw error }
+        } catch let error as ServiceError {
+            throw error
+        } catch {
+            throw ServiceError(
+                code: .documentNotKubeconfig,
+                message: "\(origin) is not valid YAML (\(Self.describe(error))); refusing to overwrite it")
+        }
+        guard let node else {
+            self.init()
+            return
+        }
+        let root = DocumentNode(node)
+        if root.isNull {
+            self.init()
+            return
+        }
+        try Self.validate(root, origin: origin)
+        self.init(root: root)
+    }
+
+    init(root: DocumentNode) {
+        self.root = root
+    }
+
+    /// Checks the shape of a parsed document: what we would otherwise overwrite blindly.
+    private static func validate(_ root: DocumentNode, origin: String) throws(ServiceError) {
+        func refuse(_ why: String) -> ServiceError {
+            ServiceError(code: .documentNotKubeconfig, message: "\(origin) is not a kubeconfig: \(why); refusing to overwrite it")
+        }
+        guard case .mapping = root else { throw refuse("the document is not a mapping") }
+        if let kind = root["kind"], !kind.isNull, kind.stringValue != "Config" {
+            throw refuse("kind is not Config")
+        }
+        for section in ["clusters", "users", "contexts"] {
+            guard let value = root[section], !value.isNull else { continue }
+            guard case .sequence(let entries) = value else { throw refuse("\(section) is not a list") }
+            for entry in entries {
+                guard case .mapping = entry else { throw refuse("an entry of \(section) is not a mapping") }
+            }
+        }
+        if let current = root["current-context"], !current.isNull, current.stringValue == nil {
+            throw refuse("current-context is not a string")
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        // YamlError's description quotes the offending line; the first line is the summary.
+        let text = String(describing: error)
+        return text.split(separator: "\n").first.map(String.init) ?? "unparseable"
+    }
+
+    // MARK: - Merging
+
+    /// Fields that state another way to reach or trust the cluster: they would contradict ours.
+    static let conflictingClusterFields = ["certificate-authority", "insecure-skip-tls-verify"]
+    /// Fields that state another credential: client-go refuses a user with two.
+    static let conflictingUserFields = [
+        "tokenFile", "username", "password", "client-certificate", "client-certificate-data",
+        "client-key", "client-key-data", "auth-provider", "exec",
+    ]
+
+    /// Puts one site's cluster, user and context in the document.
+    ///
+    /// Entries with the same names are updated in place: the fields we own are replaced, fields
+    /// that would contradict them are removed, any other field is kept. Every other entry and
+    /// top-level field stays as it was. `current-context` is kept when it names an existing
+    /// context, otherwise it becomes the site.
+    public mutating func merge(_ site: SiteEntries) {
+        let caData = Data(site.certificateAuthority).base64EncodedString()
+        upsert(
+            section: "clusters", name: site.location, body: "cluster",
+            set: ["server": .string(site.server), "certificate-authority-data": .string(caData)],
+            remove: Self.conflictingClusterFields)
+        upsert(
+            section: "users", name: site.user, body: "user",
+            set: ["token": .string(site.token.value)],
+            remove: Self.conflictingUserFields)
+        upsert(
+            section: "contexts", name: site.location, body: "context",
+            set: ["cluster": .string(site.location), "user": .string(site.user)],
+            remove: [])
+        if let current = root["current-context"]?.stringValue, entry(in: "contexts", named: current) != nil {
+            return
+        }
+        root.set("current-context", .string(site.location))
+    }
+
+    private mutating func upsert(
+        section: String, name: String, body: String, set fields: KeyValuePairs<String, DocumentNode>, remove: [String]
+    ) {
+        var entries: [DocumentNode] = []
+        if case .sequence(let existing)? = root[section] { entries = existing }
+        let matches = entries.indices.filter { entries[$0]["name"]?.stringValue == name }
+        var entry = matches.first.map { entries[$0] } ?? .mapping(["name": .string(name)])
+        var content = entry[body] ?? .mapping([])
+        if case .mapping = content {} else { content = .mapping([]) }
+        for field in remove { content.set(field, nil) }
+        for (key, value) in fields { content.set(key, value) }
+        entry.set(body, content)
+        if let first = matches.first {
+            entries[first] = entry
+            // Later duplicates of our name would make the document ambiguous to clients.
+            for index in matches.dropFirst().reversed() { entries.remove(at: index) }
+        } else {
+            entries.append(entry)
+        }
+        root.set(section, .sequence(entries))
+    }
+
+    private func entry(in section: String, named name: String) -> DocumentNode? {
+        guard case .sequence(let entries)? = root[section] else { return nil }
+        return entries.first { $0["name"]?.stringValue == name }
+    }
+
+    // MARK: - Reading
+
+    /// The names of the contexts, in document order.
+    public var contextNames: [String] {
+        guard case .sequence(let entries)? = root["contexts"] else { return [] }
+        return entries.compactMap { $0["name"]?.stringValue }
+    }
+
+    /// A document holding only one site: its context, the cluster and user that context names,
+    /// and `current-context` set to it. Nil when no context has that name.
+    public func site(named name: String) -> KubeconfigDocument? {
+        guard let context = entry(in: "contexts", named: name) else { return nil }
+        let clusterName = context["context"]?["cluster"]?.stringValue
+        let userName = context["context"]?["user"]?.stringValue
+        var site = KubeconfigDocument()
+        if let preferences = root["preferences"] { site.root.set("preferences", preferences) }
+        site.root.set("clusters", .sequence(clusterName.flatMap { entry(in: "clusters", named: $0) }.map { [$0] } ?? []))
+        site.root.set("users", .sequence(userName.flatMap { entry(in: "users", named: $0) }.map { [$0] } ?? []))
+        site.root.set("contexts", .sequence([context]))
+        site.root.set("current-context", .string(name))
+        return site
+    }
+
+    // MARK: - Writing
+
+    /// The document as block-style YAML.
+    public func yaml() -> String {
+        do {
+            return try Yams.serialize(node: root.yamsNode, width: -1, allowUnicode: true)
+        } catch {
+            // The emitter only fails on invalid event sequences, which a tree cannot produce.
+            preconditionFailure("serialising a kubeconfig tree failed: \(error)")
+        }
+    }
+}

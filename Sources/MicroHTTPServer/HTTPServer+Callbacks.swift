@@ -1,0 +1,136 @@
+import CMicroHTTPD
+
+// MARK: - C entry points
+
+/// microhttpd's access handler: called for the headers, for each piece of body, and once more
+/// when the body is complete (and again after a suspended connection is resumed).
+let accessHandlerCallback: MHD_AccessHandlerCallback = {
+    serverPointer, connection, url, method, _, uploadData, uploadDataSize, requestPointer in
+    guard let serverPointer, let connection, let uploadDataSize, let requestPointer else { return kcs_mhd_no() }
+    let server = Unmanaged<HTTPServer>.fromOpaque(serverPointer).takeUnretainedValue()
+    return server.handle(
+        connection: connection, url: url, method: method, uploadData: uploadData, uploadDataSize: uploadDataSize,
+        requestPointer: requestPointer)
+}
+
+/// Called once per request that got its first callback, whatever its end: releases its state.
+let requestCompletedCallback: MHD_RequestCompletedCallback = { serverPointer, _, requestPointer, _ in
+    guard let serverPointer, let requestPointer, let context = requestPointer.pointee else { return }
+    Unmanaged<RequestContext>.fromOpaque(context).release()
+    requestPointer.pointee = nil
+    let server = Unmanaged<HTTPServer>.fromOpaque(serverPointer).takeUnretainedValue()
+    server.activeRequests.subtract(1, ordering: .releasing)
+}
+
+extension HTTPServer {
+    // MARK: - Request handling
+
+    func handle(
+        connection: OpaquePointer, url: UnsafePointer<CChar>?, method: UnsafePointer<CChar>?,
+        uploadData: UnsafePointer<CChar>?, uploadDataSize: UnsafeMutablePointer<Int>,
+        requestPointer: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    ) -> MHD_Result {
+        guard let contextPointer = requestPointer.pointee else {
+            // First call: headers are in. Refuse a declared oversize body before reading it.
+            let context = RequestContext()
+            requestPointer.pointee = Unmanaged.passRetained(context).toOpaque()
+            activeRequests.add(1, ordering: .relaxed)
+            if let length = Self.value(connection, .HEADER_KIND, "Content-Length").flatMap(Int.init),
+                length > configuration.maxBodyBytes
+            {
+                context.bodyTooLarge = true
+                return dispatch(connection: connection, url: url, method: method, context: context)
+            }
+            return kcs_mhd_yes()
+        }
+        let context = Unmanaged<RequestContext>.fromOpaque(contextPointer).takeUnretainedValue()
+        let size = uploadDataSize.pointee
+        if size > 0 {
+            if !context.bodyTooLarge, let uploadData {
+                if context.body.count + size <= configuration.maxBodyBytes {
+                    uploadData.withMemoryRebound(to: UInt8.self, capacity: size) {
+                        context.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: size))
+                    }
+                } else {
+                    context.bodyTooLarge = true
+                    context.body = []
+                }
+            }
+            uploadDataSize.pointee = 0
+            return kcs_mhd_yes()
+        }
+        if let response = context.takeResponse() {
+            return queue(response, on: connection)
+        }
+        guard !context.dispatched else { return kcs_mhd_no() }
+        return dispatch(connection: connection, url: url, method: method, context: context)
+    }
+
+    private func dispatch(
+        connection: OpaquePointer, url: UnsafePointer<CChar>?, method: UnsafePointer<CChar>?, context: RequestContext
+    ) -> MHD_Result {
+        context.dispatched = true
+        let request = HTTPServerRequest(
+            method: method.map { String(cString: $0) } ?? "",
+            path: url.map { String(cString: $0) } ?? "/",
+            query: Self.values(connection, .GET_ARGUMENT_KIND),
+            headers: Self.values(connection, .HEADER_KIND),
+            body: context.body,
+            bodyTooLarge: context.bodyTooLarge)
+        context.body = []
+        switch responder.respond(to: request) {
+        case .response(let response):
+            return queue(response, on: connection)
+        case .deferred(let work):
+            MHD_suspend_connection(connection)
+            let key = ObjectIdentifier(context)
+            suspended.withLock { $0[key] = SuspendedConnection(pointer: connection, context: context) }
+            Task { [self] in
+                let response = await work()
+                // Whoever removes the entry resumes the connection: this task or stop().
+                guard let waiting = suspended.withLock({ $0.removeValue(forKey: key) }) else { return }
+                waiting.context.setResponse(response)
+                MHD_resume_connection(waiting.pointer)
+            }
+            return kcs_mhd_yes()
+        }
+    }
+
+    private func queue(_ response: HTTPServerResponse, on connection: OpaquePointer) -> MHD_Result {
+        let created = response.body.withUnsafeBytes { bytes in
+            MHD_create_response_from_buffer(
+                bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+        }
+        guard let created else { return kcs_mhd_no() }
+        defer { MHD_destroy_response(created) }
+        for (name, value) in response.headers where MHD_add_response_header(created, name, value) != kcs_mhd_yes() {
+            logger.warning("dropped an invalid response header", metadata: ["header": "\(name)"])
+        }
+        return MHD_queue_response(connection, UInt32(response.status), created)
+    }
+
+    // MARK: - Reading values
+
+    private static func value(_ connection: OpaquePointer, _ kind: MHD_ValueKind, _ name: String) -> String? {
+        MHD_lookup_connection_value(connection, kind, name).map { String(cString: $0) }
+    }
+
+    /// All headers or query arguments, copied out of microhttpd's memory at once.
+    private static func values(_ connection: OpaquePointer, _ kind: MHD_ValueKind) -> [(name: String, value: String)] {
+        final class Collector {
+            var values: [(name: String, value: String)] = []
+        }
+        let collector = Collector()
+        withExtendedLifetime(collector) {
+            _ = MHD_get_connection_values(
+                connection, kind,
+                { collectorPointer, _, key, value in
+                    guard let collectorPointer, let key else { return kcs_mhd_yes() }
+                    let collector = Unmanaged<Collector>.fromOpaque(collectorPointer).takeUnretainedValue()
+                    collector.values.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
+                    return kcs_mhd_yes()
+                }, Unmanaged.passUnretained(collector).toOpaque())
+        }
+        return collector.values
+    }
+}

@@ -1,0 +1,152 @@
+import CMicroHTTPD
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An HTTP/1.1 server on libmicrohttpd: its internal epoll thread pool reads requests, and a
+/// `HTTPResponder` answers them.
+///
+/// Answers that need async work suspend the connection (`MHD_suspend_connection`) so no
+/// server thread waits; the work runs in a Task and resumes the connection when done.
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPServerConfiguration
+    let responder: any HTTPResponder
+    let logger: Logger
+
+    /// The running daemon; nil before `start()` and after `stop()`.
+    private let daemon = Mutex<DaemonHandle?>(nil)
+    private let boundPort = Atomic<UInt16>(0)
+    /// Requests between their first callback and their completion notice.
+    let activeRequests = Atomic<Int>(0)
+    /// Connections suspended while their answer is computed, by request.
+    let suspended = Mutex<[ObjectIdentifier: SuspendedConnection]>([:])
+
+    public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
+        self.configuration = configuration
+        self.responder = responder
+        self.logger = logger
+    }
+
+    deinit {
+        assert(daemon.withLock { $0 == nil }, "HTTPServer released while running: call stop() first")
+    }
+
+    /// The port the server listens on (useful with port 0); 0 when not running.
+    public var port: UInt16 { boundPort.load(ordering: .acquiring) }
+
+    // MARK: - Starting
+
+    public func start() throws(HTTPServerError) {
+        var flags =
+            MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
+            | MHD_USE_ERROR_LOG.rawValue
+        var address = try SocketAddress(configuration.address, port: configuration.port)
+        if address.isIPv6 {
+            // "::" also takes IPv4 clients; a specific IPv6 address only its own family.
+            flags |= address.isUnspecified ? MHD_USE_DUAL_STACK.rawValue : MHD_USE_IPv6.rawValue
+        }
+        if configuration.tls != nil { flags |= MHD_USE_TLS.rawValue }
+
+        let handle: OpaquePointer? = address.withSockaddr { sockaddr in
+            withTLSStrings { certificate, key in
+                var options: [MHD_OptionItem] = [
+                    MHD_OptionItem(option: MHD_OPTION.SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(sockaddr)),
+                    MHD_OptionItem(option: MHD_OPTION.THREAD_POOL_SIZE, value: max(1, configuration.threadCount), ptr_value: nil),
+                    MHD_OptionItem(option: MHD_OPTION.CONNECTION_LIMIT, value: configuration.connectionLimit, ptr_value: nil),
+                    MHD_OptionItem(
+                        option: MHD_OPTION.CONNECTION_TIMEOUT, value: configuration.connectionTimeoutSeconds, ptr_value: nil),
+                    MHD_OptionItem(
+                        option: MHD_OPTION.CONNECTION_MEMORY_LIMIT, value: configuration.memoryPerConnection, ptr_value: nil),
+                    MHD_OptionItem(option: MHD_OPTION.LISTEN_BACKLOG_SIZE, value: 1024, ptr_value: nil),
+                    // Refuse sloppy requests (bare LF, spaces in headers, missing Host) as RFC 9112 allows.
+                    MHD_OptionItem(option: MHD_OPTION.STRICT_FOR_CLIENT, value: 1, ptr_value: nil),
+                ]
+                if let certificate, let key {
+                    options.append(MHD_OptionItem(option: MHD_OPTION.HTTPS_MEM_CERT, value: 0, ptr_value: certificate))
+                    options.append(MHD_OptionItem(option: MHD_OPTION.HTTPS_MEM_KEY, value: 0, ptr_value: key))
+                }
+                options.append(MHD_OptionItem(option: MHD_OPTION.END, value: 0, ptr_value: nil))
+                return options.withUnsafeMutableBufferPointer { buffer in
+                    kcs_mhd_start_daemon(
+                        flags, configuration.port, accessHandlerCallback, Unmanaged.passUnretained(self).toOpaque(),
+                        requestCompletedCallback, Unmanaged.passUnretained(self).toOpaque(), buffer.baseAddress)
+                }
+            }
+        }
+        guard let handle else {
+            throw HTTPServerError(
+                "cannot listen on \(configuration.address) port \(configuration.port): the address may be in use, "
+                    + "not local, or the TLS certificate and key unusable (see the log line above)")
+        }
+        boundPort.store(kcs_mhd_bound_port(handle), ordering: .releasing)
+        daemon.withLock { $0 = DaemonHandle(pointer: handle) }
+    }
+
+    /// Passes the PEM strings as C strings valid for the duration of `body`.
+    private func withTLSStrings<T>(_ body: (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> T) -> T {
+        guard let tls = configuration.tls else { return body(nil, nil) }
+        var certificate = Array(tls.certificatePEM.utf8CString)
+        var key = Array(tls.privateKeyPEM.utf8CString)
+        defer {
+            // The key does not linger in freed memory.
+            for index in key.indices { key[index] = 0 }
+        }
+        return certificate.withUnsafeMutableBytes { certificate in
+            key.withUnsafeMutableBytes { key in body(certificate.baseAddress, key.baseAddress) }
+        }
+    }
+
+    // MARK: - Stopping
+
+    /// Stops accepting connections, lets requests under way finish (up to the grace period),
+    /// then closes every connection and stops the threads.
+    public func stop() async {
+        guard let handle = daemon.withLock({ $0 }) else { return }
+        let listening = MHD_quiesce_daemon(handle.pointer)
+        if listening >= 0 { close(listening) }
+
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(configuration.shutdownGraceSeconds)
+        while activeRequests.load(ordering: .acquiring) > 0, clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        // Answers still being computed will not be waited for: answer 503 and let them go.
+        let abandoned = suspended.withLock { connections in
+            defer { connections.removeAll() }
+            return Array(connections.values)
+        }
+        for connection in abandoned {
+            connection.context.setResponse(
+                HTTPServerResponse(
+                    status: 503, headers: [("Content-Type", "text/plain"), ("Connection", "close")],
+                    body: Array("shutting down\n".utf8)))
+            MHD_resume_connection(connection.pointer)
+        }
+        let drainDeadline = clock.now + .seconds(1)
+        while activeRequests.load(ordering: .acquiring) > 0, clock.now < drainDeadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        daemon.withLock { $0 = nil }
+        MHD_stop_daemon(handle.pointer)
+        boundPort.store(0, ordering: .releasing)
+    }
+}
+
+/// The daemon pointer. `@unchecked Sendable`: microhttpd's daemon functions used here
+/// (quiesce, stop) are documented as callable from any thread, and `HTTPServer` calls each once.
+struct DaemonHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// A connection waiting for its answer. `@unchecked Sendable`: the connection pointer is only
+/// passed to `MHD_resume_connection`, which is safe from any thread, exactly once (by whoever
+/// removes this entry from `HTTPServer.suspended`).
+struct SuspendedConnection: @unchecked Sendable {
+    let pointer: OpaquePointer
+    let context: RequestContext
+}

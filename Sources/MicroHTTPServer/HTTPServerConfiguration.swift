@@ -1,0 +1,32 @@
+/// How the embedded server listens, and the bounds it puts on every client.
+public struct HTTPServerConfiguration: Sendable {
+    /// Address to bind: an IPv4 or IPv6 literal (`0.0.0.0`, `::`, `::1`).
+    public var address: String = "0.0.0.0"
+    /// Port to bind; 0 picks a free one (see `HTTPServer.port`).
+    public var port: UInt16 = 8080
+    /// Threads that serve connections (microhttpd's thread pool).
+    public var threadCount: Int = 2
+    /// Connections open at once; more are refused at accept.
+    public var connectionLimit: Int = 1024
+    /// Seconds of inactivity after which a connection is closed.
+    public var connectionTimeoutSeconds: Int = 30
+    /// Memory microhttpd may use per connection; it bounds the request line and headers.
+    public var memoryPerConnection: Int = 32 * 1024
+    /// Largest request body kept; a larger one is drained and flagged `bodyTooLarge`.
+    public var maxBodyBytes: Int = 64 * 1024
+    /// Seconds `stop()` waits for requests under way before closing their connections.
+    public var shutdownGraceSeconds: Int = 5
+    /// PEM certificate chain and key: serve HTTPS only when set.
+    public var tls: TLSIdentity?
+
+    public struct TLSIdentity: Sendable, Equatable {
+        public var certificatePEM: String
+        public var privateKeyPEM: String
+        public init(certificatePEM: String, privateKeyPEM: String) {
+            self.certificatePEM = certificatePEM
+            self.privateKeyPEM = privateKeyPEM
+        }
+    }
+
+    public init() {}
+}

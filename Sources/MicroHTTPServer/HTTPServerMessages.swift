@@ -1,0 +1,43 @@
+/// A request as read off the connection; the body is complete.
+public struct HTTPServerRequest: Sendable {
+    public var method: String
+    /// The path as microhttpd decoded it, without the query.
+    public var path: String
+    public var query: [(name: String, value: String)]
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    /// The body exceeded `maxBodyBytes`; what was read is dropped.
+    public var bodyTooLarge: Bool
+}
+
+/// A response to send. `body` is not sent for HEAD requests (microhttpd handles that).
+public struct HTTPServerResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// How a responder answers: at once on the server's thread, or later from async work, during
+/// which the connection is suspended and the thread serves others.
+public enum HTTPServerResult: Sendable {
+    case response(HTTPServerResponse)
+    case deferred(@Sendable () async -> HTTPServerResponse)
+}
+
+/// Called on microhttpd's threads once per complete request. Must not block.
+public protocol HTTPResponder: Sendable {
+    func respond(to request: HTTPServerRequest) -> HTTPServerResult
+}
+
+/// A failure to start the server, with what to check.
+public struct HTTPServerError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

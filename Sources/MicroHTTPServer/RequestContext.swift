@@ -1,0 +1,24 @@
+import Synchronization
+
+/// State of one request across microhttpd's callbacks.
+///
+/// `@unchecked Sendable`: `body`, `bodyTooLarge` and `dispatched` are touched only from the
+/// callbacks of this request's connection, which microhttpd runs one at a time on one thread;
+/// the answer, which a Task sets on another thread, sits behind a Mutex.
+final class RequestContext: @unchecked Sendable {
+    var body: [UInt8] = []
+    var bodyTooLarge = false
+    var dispatched = false
+    private let response = Mutex<HTTPServerResponse?>(nil)
+
+    func setResponse(_ value: HTTPServerResponse) {
+        response.withLock { $0 = value }
+    }
+
+    func takeResponse() -> HTTPServerResponse? {
+        response.withLock { value in
+            defer { value = nil }
+            return value
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import KubeconfigService
+import MicroHTTPServer
+
+/// Connects the HTTP layer to the service's router; the two share no types.
+struct RouterResponder: HTTPResponder {
+    let router: ServiceRouter
+
+    func respond(to request: HTTPServerRequest) -> HTTPServerResult {
+        let serviceRequest = ServiceRequest(
+            method: request.method, path: request.path, query: request.query, headers: request.headers,
+            body: request.body, bodyTooLarge: request.bodyTooLarge)
+        switch router.route(serviceRequest) {
+        case .response(let response):
+            return .response(Self.convert(response))
+        case .deferred(let work):
+            return .deferred { Self.convert(await work()) }
+        }
+    }
+
+    static func convert(_ response: ServiceResponse) -> HTTPServerResponse {
+        HTTPServerResponse(status: response.status, headers: response.headers, body: response.body)
+    }
+}

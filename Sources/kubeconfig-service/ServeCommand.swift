@@ -1,0 +1,164 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KubeconfigService
+import Logging
+import Metrics
+import MicroHTTPServer
+import Prometheus
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Publish at start-up, keep the entries current, and serve the HTTP API.",
+        discussion: """
+            Routes: POST /sites/<location>, GET /kubeconfig, GET /status, GET /healthz, /readyz, /livez, /metrics.
+            With --auth kubernetes (the default) callers of /kubeconfig, /status and /sites need a bearer token \
+            that may get (or, for POST, patch) the ConfigMap, checked by TokenReview and SubjectAccessReview.
+            """)
+
+    enum AuthMode: String, ExpressibleByArgument, CaseIterable {
+        case kubernetes, none
+    }
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(help: "Address to listen on: an IPv4 or IPv6 literal (0.0.0.0, ::, ::1).")
+    var address: String = "0.0.0.0"
+
+    @Option(help: "Port to listen on (0 picks a free one and logs it).")
+    var port: UInt16 = 8080
+
+    @Option(help: "Who may read the document and trigger publication: kubernetes (TokenReview + SubjectAccessReview) or none.")
+    var auth: AuthMode = .kubernetes
+
+    @Option(help: "Seconds between passes that re-read the token and CA and repair the entries (0 disables).")
+    var refreshInterval: Int = 60
+
+    @Option(help: "PEM certificate chain: serve HTTPS with it (needs --tls-key-file).")
+    var tlsCertFile: String?
+
+    @Option(help: "PEM private key of --tls-cert-file.")
+    var tlsKeyFile: String?
+
+    @Option(help: "Threads serving HTTP connections.")
+    var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    func validate() throws {
+        guard refreshInterval >= 0 else { throw ValidationError("--refresh-interval must be 0 or more seconds") }
+        guard (tlsCertFile == nil) == (tlsKeyFile == nil) else {
+            throw ValidationError("--tls-cert-file and --tls-key-file go together")
+        }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
+    }
+
+    func run() async throws {
+        let logger = options.bootstrapLogging()
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let configuration: PublisherConfiguration
+        do throws(ServiceError) {
+            configuration = try options.publisherConfiguration()
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error.code): \(error.message)\n".utf8))
+            throw ExitCode.failure
+        }
+        let discovery = options.discovery
+        let clients = KubernetesClientProvider(requestTimeout: options.publisherConfigurationTimeout, logger: logger)
+        let publisher = SitePublisher(configuration: configuration, discovery: discovery, clients: clients, logger: logger)
+        let reviewer: AccessReviewer?
+        switch auth {
+        case .kubernetes:
+            reviewer = AccessReviewer(
+                namespace: configuration.namespace, configMapName: configuration.configMapName, discovery: discovery,
+                clients: clients, logger: logger)
+        case .none:
+            reviewer = nil
+            logger.warning(
+                "authorisation is off (--auth none): anyone who can reach this port can read the kubeconfig and its token")
+        }
+        let router = ServiceRouter(
+            publisher: publisher, reviewer: reviewer, metrics: { registry.emitToString() }, logger: logger)
+
+        var serverConfiguration = HTTPServerConfiguration()
+        serverConfiguration.address = address
+        serverConfiguration.port = port
+        serverConfiguration.threadCount = threads
+        serverConfiguration.maxBodyBytes = ServiceRouter.maxBodyBytes
+        if let tlsCertFile, let tlsKeyFile {
+            serverConfiguration.tls = try Self.readTLSIdentity(certificate: tlsCertFile, key: tlsKeyFile)
+        }
+        let server = HTTPServer(configuration: serverConfiguration, responder: RouterResponder(router: router), logger: logger)
+        do {
+            try server.start()
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        logger.info(
+            "listening",
+            metadata: [
+                "address": "\(address)", "port": "\(server.port)", "tls": "\(serverConfiguration.tls != nil)",
+                "auth": "\(auth.rawValue)", "configmap": "\(configuration.configMapReference)", "key": "\(configuration.key)",
+            ])
+
+        let refresh: Duration? = refreshInterval > 0 ? .seconds(refreshInterval) : nil
+        let schedule = Task { await publisher.runSchedule(refreshInterval: refresh) }
+        let signal = await Self.waitForTermination()
+        logger.info("stopping", metadata: ["signal": "\(signal)"])
+        schedule.cancel()
+        await server.stop()
+        await clients.shutdown()
+        logger.info("stopped")
+    }
+
+    static func readTLSIdentity(certificate: String, key: String) throws -> HTTPServerConfiguration.TLSIdentity {
+        guard let certificatePEM = try? String(contentsOfFile: certificate, encoding: .utf8),
+            let keyPEM = try? String(contentsOfFile: key, encoding: .utf8)
+        else {
+            throw ValidationError("cannot read --tls-cert-file \(certificate) or --tls-key-file \(key)")
+        }
+        return HTTPServerConfiguration.TLSIdentity(certificatePEM: certificatePEM, privateKeyPEM: keyPEM)
+    }
+
+    /// Suspends until SIGTERM or SIGINT arrives; returns its name.
+    static func waitForTermination() async -> String {
+        await withCheckedContinuation { continuation in
+            let once = SignalOnce(continuation)
+            for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { once.fire(name) }
+                source.resume()
+                once.retain(source)
+            }
+        }
+    }
+}
+
+/// Resumes a continuation with the first signal's name, once. `@unchecked Sendable`: its state
+/// is only touched under `lock`.
+final class SignalOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<String, Never>?
+    private var sources: [any DispatchSourceSignal] = []
+
+    init(_ continuation: CheckedContinuation<String, Never>) { self.continuation = continuation }
+
+    func retain(_ source: any DispatchSourceSignal) {
+        lock.withLock { sources.append(source) }
+    }
+
+    func fire(_ name: String) {
+        let pending = lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
+        pending?.resume(returning: name)
+    }
+}
