@@ -1,0 +1,194 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import KubeconfigService
+
+/// Routing without sockets: the router's answers to requests, with a publisher that never
+/// reaches an API server (its discovery points nowhere).
+@Suite struct ServiceRouterTests {
+    let publisher: SitePublisher
+    let router: ServiceRouter
+    let reviewer: AccessReviewer
+
+    init() {
+        let logger = Logger(label: "test")
+        let discovery = InClusterDiscovery(environment: [:], serviceAccountDirectory: "/nonexistent")
+        let clients = KubernetesClientProvider(requestTimeout: .seconds(1), logger: logger)
+        publisher = SitePublisher(
+            configuration: PublisherConfiguration(namespace: "onap"), discovery: discovery, clients: clients, logger: logger)
+        reviewer = AccessReviewer(
+            namespace: "onap", configMapName: "multisite-kubeconfig-configmap", discovery: discovery, clients: clients,
+            logger: logger)
+        router = ServiceRouter(publisher: publisher, reviewer: nil, metrics: { "# metrics\n" }, logger: logger)
+    }
+
+    func respond(_ router: ServiceRouter, _ request: ServiceRequest) async -> ServiceResponse {
+        switch router.route(request) {
+        case .response(let response): return response
+        case .deferred(let work): return await work()
+        }
+    }
+
+    func respond(_ request: ServiceRequest) async -> ServiceResponse { await respond(router, request) }
+
+    func errorCode(_ response: ServiceResponse) -> String? {
+        let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        return (object?["error"] as? [String: Any])?["code"] as? String
+    }
+
+    func publish() {
+        var document = KubeconfigDocument()
+        document.merge(KubeconfigDocumentTests.site)
+        publisher.state.succeeded(
+            PublishedDocument(document: document, resourceVersion: "7"), server: "https://10.96.0.1:443",
+            token: BearerToken("central-token"), at: Date())
+    }
+
+    @Test func unknownPathsAre404AsJSON() async {
+        for path in ["/", "/nope", "/kubeconfig/", "//kubeconfig", "/sites", "/sites/", "/sites/central/x", "/../kubeconfig"] {
+            let response = await respond(ServiceRequest(method: "GET", path: path))
+            #expect(response.status == 404, "\(path)")
+            #expect(errorCode(response) == "NotFound", "\(path)")
+            #expect(response.header("Content-Type") == "application/json")
+        }
+    }
+
+    @Test func aWrongMethodIs405WithAllow() async {
+        let post = await respond(ServiceRequest(method: "POST", path: "/healthz"))
+        #expect(post.status == 405)
+        #expect(post.header("Allow") == "GET, HEAD")
+        let get = await respond(ServiceRequest(method: "GET", path: "/sites/central"))
+        #expect(get.status == 405)
+        #expect(get.header("Allow") == "POST")
+        #expect(errorCode(get) == "MethodNotAllowed")
+    }
+
+    @Test func probesBeforeAndAfterTheFirstPublication() async {
+        #expect(await respond(ServiceRequest(method: "GET", path: "/livez")).status == 200)
+        let before = await respond(ServiceRequest(method: "GET", path: "/healthz"))
+        #expect(before.status == 503)
+        #expect(errorCode(before) == "NotPublished")
+        #expect(await respond(ServiceRequest(method: "HEAD", path: "/readyz")).status == 503)
+        #expect(await respond(ServiceRequest(method: "GET", path: "/kubeconfig")).status == 503)
+        publish()
+        #expect(await respond(ServiceRequest(method: "GET", path: "/healthz")).status == 200)
+        #expect(await respond(ServiceRequest(method: "HEAD", path: "/readyz")).status == 200)
+    }
+
+    @Test func kubeconfigIsYAMLByDefaultAndJSONOnRequest() async throws {
+        publish()
+        let yaml = await respond(ServiceRequest(method: "GET", path: "/kubeconfig"))
+        #expect(yaml.status == 200)
+        #expect(yaml.header("Content-Type") == "application/yaml")
+        #expect(yaml.header("Cache-Control") == "no-store")
+        #expect(String(decoding: yaml.body, as: UTF8.self).contains("current-context: central"))
+        let json = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", headers: [("accept", "application/json")]))
+        #expect(json.header("Content-Type") == "application/json")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any])
+        #expect(object["current-context"] as? String == "central")
+        #expect(json.header("ETag") != yaml.header("ETag"))
+    }
+
+    @Test func anUnchangedDocumentAnswers304() async throws {
+        publish()
+        let first = await respond(ServiceRequest(method: "GET", path: "/kubeconfig"))
+        let etag = try #require(first.header("ETag"))
+        let again = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", headers: [("If-None-Match", etag)]))
+        #expect(again.status == 304)
+        #expect(again.body.isEmpty)
+        let other = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", headers: [("If-None-Match", "\"x\"")]))
+        #expect(other.status == 200)
+    }
+
+    @Test func oneSiteByQuery() async {
+        publish()
+        let site = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", query: [("site", "central")]))
+        #expect(site.status == 200)
+        #expect(String(decoding: site.body, as: UTF8.self).contains("current-context: central"))
+        let unknown = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", query: [("site", "mars")]))
+        #expect(unknown.status == 404)
+        #expect(errorCode(unknown) == "SiteNotFound")
+        let empty = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", query: [("site", "")]))
+        #expect(empty.status == 400)
+    }
+
+    @Test func postingAnotherSiteIs404() async {
+        let response = await respond(ServiceRequest(method: "POST", path: "/sites/edge1"))
+        #expect(response.status == 404)
+        #expect(errorCode(response) == "SiteNotFound")
+    }
+
+    @Test(arguments: ["[1,2]", "\"text\"", "{not json", "42"])
+    func aPostBodyMustBeAJSONObject(body: String) async {
+        let response = await respond(ServiceRequest(method: "POST", path: "/sites/central", body: Array(body.utf8)))
+        #expect(response.status == 400)
+        #expect(errorCode(response) == "BadRequest")
+    }
+
+    @Test func anOversizedBodyIs413() async {
+        let response = await respond(ServiceRequest(method: "POST", path: "/sites/central", bodyTooLarge: true))
+        #expect(response.status == 413)
+        #expect(errorCode(response) == "PayloadTooLarge")
+    }
+
+    @Test func aFailedPublicationAnswersWithItsError() async {
+        // Discovery points nowhere: the publication fails before any network call.
+        let response = await respond(ServiceRequest(method: "POST", path: "/sites/central", body: Array("{}".utf8)))
+        #expect(response.status == 500)
+        #expect(errorCode(response) == "NotInCluster")
+        #expect(publisher.state.snapshot.lastError?.code == .notInCluster)
+    }
+
+    @Test func withAuthorisationMissingTokensAre401WithAChallenge() async {
+        let guarded = ServiceRouter(publisher: publisher, reviewer: reviewer, logger: Logger(label: "test"))
+        publish()
+        for (method, path) in [("GET", "/kubeconfig"), ("POST", "/sites/central"), ("GET", "/status")] {
+            for authorization in [nil, "Basic dXNlcjpwYXNz", "Bearer ", "Bearer"] {
+                let headers: [(name: String, value: String)] = authorization.map { [("Authorization", $0)] } ?? []
+                let response = await respond(guarded, ServiceRequest(method: method, path: path, headers: headers))
+                #expect(response.status == 401, "\(method) \(path) \(authorization ?? "none")")
+                #expect(response.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
+            }
+        }
+        // Probes need no token.
+        #expect(await respond(guarded, ServiceRequest(method: "GET", path: "/healthz")).status == 200)
+        #expect(await respond(guarded, ServiceRequest(method: "GET", path: "/livez")).status == 200)
+    }
+
+    @Test func withAuthorisationAReviewThatCannotRunIsNotAnAllow() async {
+        let guarded = ServiceRouter(publisher: publisher, reviewer: reviewer, logger: Logger(label: "test"))
+        publish()
+        let response = await respond(
+            guarded, ServiceRequest(method: "GET", path: "/kubeconfig", headers: [("Authorization", "Bearer abc")]))
+        #expect(response.status == 500)
+        #expect(!String(decoding: response.body, as: UTF8.self).contains("central-token"))
+    }
+
+    @Test func acceptNegotiation() {
+        #expect(ServiceRouter.prefersJSON("application/json"))
+        #expect(ServiceRouter.prefersJSON("application/yaml;q=0.5, application/json"))
+        #expect(!ServiceRouter.prefersJSON("application/json;q=0.1, application/yaml"))
+        #expect(!ServiceRouter.prefersJSON("*/*"))
+        #expect(!ServiceRouter.prefersJSON(nil))
+        #expect(!ServiceRouter.prefersJSON("application/json;q=0"))
+    }
+
+    @Test func bearerTokensAreParsedStrictly() {
+        #expect(ServiceRouter.bearerToken("Bearer abc")?.value == "abc")
+        #expect(ServiceRouter.bearerToken("bearer abc")?.value == "abc")
+        #expect(ServiceRouter.bearerToken("Basic abc") == nil)
+        #expect(ServiceRouter.bearerToken("Bearer") == nil)
+        #expect(ServiceRouter.bearerToken(nil) == nil)
+    }
+
+    @Test func statusNeverShowsTheToken() async throws {
+        publish()
+        let response = await respond(ServiceRequest(method: "GET", path: "/status"))
+        let text = String(decoding: response.body, as: UTF8.self)
+        #expect(!text.contains("central-token"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+        #expect(object["tokenFingerprint"] as? String == BearerToken("central-token").fingerprint)
+        #expect(object["resourceVersion"] as? String == "7")
+    }
+}
