@@ -1,7 +1,9 @@
 #ifndef KUBECONFIG_SERVICE_CMICROHTTPD_SHIM_H
 #define KUBECONFIG_SERVICE_CMICROHTTPD_SHIM_H
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -16,12 +18,21 @@ static inline struct MHD_Daemon *kcs_mhd_start_daemon(
     void *handler_cls,
     MHD_RequestCompletedCallback completed,
     void *completed_cls,
+    MHD_LogCallback logger,
+    void *logger_cls,
     struct MHD_OptionItem *options)
 {
     return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
+                            MHD_OPTION_EXTERNAL_LOGGER, logger, logger_cls,
                             MHD_OPTION_ARRAY, options,
                             MHD_OPTION_END);
+}
+
+/// Formats one of microhttpd's printf-style log messages into `buffer`.
+static inline void kcs_format_log(char *buffer, size_t size, const char *format, va_list arguments)
+{
+    vsnprintf(buffer, size, format, arguments);
 }
 
 /// MHD_get_daemon_info is variadic too: the port the daemon listens on (for port 0), or 0.

@@ -22,6 +22,17 @@ let requestCompletedCallback: MHD_RequestCompletedCallback = { serverPointer, _,
     server.activeRequests.subtract(1, ordering: .releasing)
 }
 
+/// microhttpd's own error messages (bad TLS handshakes, refused connections), into our log.
+let errorLogCallback: MHD_LogCallback = { serverPointer, format, arguments in
+    guard let serverPointer, let format, let arguments else { return }
+    let server = Unmanaged<HTTPServer>.fromOpaque(serverPointer).takeUnretainedValue()
+    var buffer = [CChar](repeating: 0, count: 512)
+    buffer.withUnsafeMutableBufferPointer { kcs_format_log($0.baseAddress, $0.count, format, arguments) }
+    var message = String(cString: buffer)
+    while message.last?.isWhitespace == true { message.removeLast() }
+    server.logger.debug("microhttpd: \(message)")
+}
+
 extension HTTPServer {
     // MARK: - Request handling
 

@@ -15,7 +15,7 @@ import Musl
 /// server thread waits; the work runs in a Task and resumes the connection when done.
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
-    let responder: any HTTPResponder
+    public let responder: any HTTPResponder
     let logger: Logger
 
     /// The running daemon; nil before `start()` and after `stop()`.
@@ -63,6 +63,8 @@ public final class HTTPServer: Sendable {
                     MHD_OptionItem(
                         option: MHD_OPTION.CONNECTION_MEMORY_LIMIT, value: configuration.memoryPerConnection, ptr_value: nil),
                     MHD_OptionItem(option: MHD_OPTION.LISTEN_BACKLOG_SIZE, value: 1024, ptr_value: nil),
+                    MHD_OptionItem(
+                        option: MHD_OPTION.LISTENING_ADDRESS_REUSE, value: configuration.reusePort ? 1 : 0, ptr_value: nil),
                     // Refuse sloppy requests (bare LF, spaces in headers, missing Host) as RFC 9112 allows.
                     MHD_OptionItem(option: MHD_OPTION.STRICT_FOR_CLIENT, value: 1, ptr_value: nil),
                 ]
@@ -74,7 +76,8 @@ public final class HTTPServer: Sendable {
                 return options.withUnsafeMutableBufferPointer { buffer in
                     kcs_mhd_start_daemon(
                         flags, configuration.port, accessHandlerCallback, Unmanaged.passUnretained(self).toOpaque(),
-                        requestCompletedCallback, Unmanaged.passUnretained(self).toOpaque(), buffer.baseAddress)
+                        requestCompletedCallback, Unmanaged.passUnretained(self).toOpaque(),
+                        errorLogCallback, Unmanaged.passUnretained(self).toOpaque(), buffer.baseAddress)
                 }
             }
         }

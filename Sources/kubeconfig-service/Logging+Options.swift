@@ -6,8 +6,9 @@ enum LogFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
 
-struct LogLevelOption: ExpressibleByArgument {
+struct LogLevelOption: ExpressibleByArgument, CustomStringConvertible {
     let level: Logger.Level
+    var description: String { level.rawValue }
     static let info = LogLevelOption(level: .info)
 
     init(level: Logger.Level) { self.level = level }

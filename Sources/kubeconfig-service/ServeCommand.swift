@@ -45,6 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "PEM private key of --tls-cert-file.")
     var tlsKeyFile: String?
 
+    @Option(help: "Seconds between checks of --tls-cert-file and --tls-key-file for a renewed certificate.")
+    var tlsReloadInterval: Int = 10
+
     @Option(help: "Threads serving HTTP connections.")
     var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
@@ -54,6 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--tls-cert-file and --tls-key-file go together")
         }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
+        guard tlsReloadInterval > 0 else { throw ValidationError("--tls-reload-interval must be at least 1 second") }
     }
 
     func run() async throws {
@@ -92,6 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
         serverConfiguration.maxBodyBytes = ServiceRouter.maxBodyBytes
         if let tlsCertFile, let tlsKeyFile {
             serverConfiguration.tls = try Self.readTLSIdentity(certificate: tlsCertFile, key: tlsKeyFile)
+            serverConfiguration.reusePort = true
         }
         let server = HTTPServer(configuration: serverConfiguration, responder: RouterResponder(router: router), logger: logger)
         do {
@@ -109,10 +114,23 @@ struct ServeCommand: AsyncParsableCommand {
 
         let refresh: Duration? = refreshInterval > 0 ? .seconds(refreshInterval) : nil
         let schedule = Task { await publisher.runSchedule(refreshInterval: refresh) }
+        var reloader: CertificateReloader?
+        var reloading: Task<Void, Never>?
+        if let tlsCertFile, let tlsKeyFile {
+            let certificates = CertificateReloader(server: server, certificateFile: tlsCertFile, keyFile: tlsKeyFile, logger: logger)
+            let interval = Duration.seconds(tlsReloadInterval)
+            reloading = Task { await certificates.run(every: interval) }
+            reloader = certificates
+        }
         let signal = await Self.waitForTermination()
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         schedule.cancel()
-        await server.stop()
+        reloading?.cancel()
+        if let reloader {
+            await reloader.stop()
+        } else {
+            await server.stop()
+        }
         await clients.shutdown()
         logger.info("stopped")
     }
