@@ -28,7 +28,8 @@ let errorLogCallback: MHD_LogCallback = { serverPointer, format, arguments in
     let server = Unmanaged<HTTPServer>.fromOpaque(serverPointer).takeUnretainedValue()
     var buffer = [CChar](repeating: 0, count: 512)
     buffer.withUnsafeMutableBufferPointer { kcs_format_log($0.baseAddress, $0.count, format, arguments) }
-    var message = String(cString: buffer)
+    let length = buffer.firstIndex(of: 0) ?? buffer.count
+    var message = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     while message.last?.isWhitespace == true { message.removeLast() }
     server.logger.debug("microhttpd: \(message)")
 }
