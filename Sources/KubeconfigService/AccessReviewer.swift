@@ -93,8 +93,11 @@ public final class AccessReviewer: Sendable {
         } else {
             decision = .unauthenticated(reason: "the bearer token is not valid")
         }
-        Counter(label: "kubeconfig_authorization_decisions_total", dimensions: [("verb", verb.rawValue), ("decision", decision.label)])
-            .increment()
+        Counter(
+            label: "kubeconfig_authorization_decisions_total",
+            dimensions: [("verb", verb.rawValue), ("decision", decision.label)]
+        )
+        .increment()
         remember(decision, for: token, verb: verb)
         return decision
     }

@@ -82,7 +82,8 @@ extension DocumentNode {
         switch node {
         case .scalar(let scalar):
             self = .scalar(
-                Scalar(text: scalar.string, tag: Resolver.default.resolveTag(of: node).rawValue, style: Scalar.Style(scalar.style)))
+                Scalar(
+                    text: scalar.string, tag: Resolver.default.resolveTag(of: node).rawValue, style: Scalar.Style(scalar.style)))
         case .mapping(let mapping):
             self = .mapping(mapping.map { Pair(key: DocumentNode($0.key), value: DocumentNode($0.value)) })
         case .sequence(let sequence):

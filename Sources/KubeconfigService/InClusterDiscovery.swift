@@ -38,7 +38,9 @@ public struct InClusterDiscovery: Sendable {
         else {
             throw ServiceError(
                 code: .notInCluster,
-                message: "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined")
+                message:
+                    "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined"
+            )
         }
         guard let portNumber = UInt16(port), portNumber > 0 else {
             throw ServiceError(code: .notInCluster, message: "KUBERNETES_SERVICE_PORT is not a port number: \(port)")

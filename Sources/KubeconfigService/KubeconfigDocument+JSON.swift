@@ -67,7 +67,11 @@ extension DocumentNode.Scalar {
         case .int:
             if let value = node.int { out.append(String(value)) } else { DocumentNode.writeJSONString(text, to: &out) }
         case .float:
-            if let value = node.float, value.isFinite { out.append(String(value)) } else { DocumentNode.writeJSONString(text, to: &out) }
+            if let value = node.float, value.isFinite {
+                out.append(String(value))
+            } else {
+                DocumentNode.writeJSONString(text, to: &out)
+            }
         default:
             DocumentNode.writeJSONString(text, to: &out)
         }

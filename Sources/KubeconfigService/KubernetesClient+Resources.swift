@@ -33,7 +33,9 @@ extension KubernetesClient {
     }
 
     /// `GET` one ConfigMap.
-    public func configMap(namespace: String, name: String, token: BearerToken, retry: RetryPolicy) async throws(ServiceError)
+    public func configMap(
+        namespace: String, name: String, token: BearerToken, retry: RetryPolicy
+    ) async throws(ServiceError)
         -> ConfigMap
     {
         let body = try await send(.GET, Self.configMapPath(namespace: namespace, name: name), token: token, retry: retry)
@@ -64,7 +66,9 @@ extension KubernetesClient {
     // MARK: - Reviews
 
     /// Asks the API server who `token` belongs to (TokenReview); nil when it is not valid.
-    public func reviewToken(_ reviewed: BearerToken, audiences: [String] = [], token: BearerToken) async throws(ServiceError)
+    public func reviewToken(
+        _ reviewed: BearerToken, audiences: [String] = [], token: BearerToken
+    ) async throws(ServiceError)
         -> AuthenticatedUser?
     {
         struct Review: Encodable {

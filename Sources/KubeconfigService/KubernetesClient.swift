@@ -70,7 +70,8 @@ public final class KubernetesClient: Sendable {
                 return try await sendOnce(method, path, token: token, contentType: contentType, body: body, timeout: timeout)
             } catch let failure {
                 guard failure.isRetryable else { throw failure }
-                let wait = retry.backoff(attempt: attempt, retryAfterSeconds: failure.retryAfterSeconds, jitter: .random(in: 0...1))
+                let wait = retry.backoff(
+                    attempt: attempt, retryAfterSeconds: failure.retryAfterSeconds, jitter: .random(in: 0...1))
                 guard clock.now + wait < giveUpAt else { throw failure }
                 Counter(label: "kubeconfig_apiserver_retries_total", dimensions: [("reason", failure.code.rawValue)]).increment()
                 logger.debug(

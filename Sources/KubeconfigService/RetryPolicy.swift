@@ -7,7 +7,9 @@ public struct RetryPolicy: Sendable {
     /// Longest single wait (a larger `Retry-After` from the server still wins, within the budget).
     public var maxBackoff: Duration
 
-    public init(budget: Duration = .seconds(30), initialBackoff: Duration = .milliseconds(200), maxBackoff: Duration = .seconds(4)) {
+    public init(
+        budget: Duration = .seconds(30), initialBackoff: Duration = .milliseconds(200), maxBackoff: Duration = .seconds(4)
+    ) {
         self.budget = budget
         self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff

@@ -111,7 +111,8 @@ public final class ServiceRouter: Sendable {
 
     /// Paths are attacker-chosen: keep error messages short and printable.
     static func printable(_ path: String) -> String {
-        let cleaned = String(String.UnicodeScalarView(path.unicodeScalars.map { $0.properties.isWhitespace || $0.value < 0x20 ? "?" : $0 }))
+        let cleaned = String(
+            String.UnicodeScalarView(path.unicodeScalars.map { $0.properties.isWhitespace || $0.value < 0x20 ? "?" : $0 }))
         return cleaned.count > 128 ? String(cleaned.prefix(128)) + "..." : cleaned
     }
 
@@ -120,7 +121,8 @@ public final class ServiceRouter: Sendable {
     private func readiness() -> ServiceResponse {
         let snapshot = publisher.state.snapshot
         if snapshot.lastSuccess != nil { return .text(200, "ok\n") }
-        let reason = snapshot.lastError.map { "no publication has succeeded yet; last error: \($0.message)" }
+        let reason =
+            snapshot.lastError.map { "no publication has succeeded yet; last error: \($0.message)" }
             ?? "no publication has succeeded yet"
         return .error(ServiceError(code: .notPublished, message: reason))
     }
@@ -138,7 +140,8 @@ public final class ServiceRouter: Sendable {
             }
             guard let document = published.document.site(named: site) else {
                 return .error(
-                    ServiceError(code: .siteNotFound, message: "no context named \(Self.printable(site)) in the published kubeconfig"))
+                    ServiceError(
+                        code: .siteNotFound, message: "no context named \(Self.printable(site)) in the published kubeconfig"))
             }
             return documentResponse(
                 wantsJSON ? Array(document.json().utf8) : Array(document.yaml().utf8), json: wantsJSON, etag: nil)
@@ -248,7 +251,9 @@ public final class ServiceRouter: Sendable {
     // MARK: - Authorisation
 
     /// Runs `next` when the caller may `verb` the ConfigMap; answers 401/403 otherwise.
-    private func authorized(_ request: ServiceRequest, verb: AccessReviewer.Verb, _ next: @escaping @Sendable () -> RouteResult)
+    private func authorized(
+        _ request: ServiceRequest, verb: AccessReviewer.Verb, _ next: @escaping @Sendable () -> RouteResult
+    )
         -> RouteResult
     {
         guard let reviewer else { return next() }

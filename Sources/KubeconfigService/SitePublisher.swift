@@ -61,8 +61,10 @@ public actor SitePublisher {
         ]
         switch result {
         case .success(let publication):
-            Counter(label: "kubeconfig_publications_total", dimensions: [("result", publication.changed ? "changed" : "unchanged")])
-                .increment()
+            Counter(
+                label: "kubeconfig_publications_total", dimensions: [("result", publication.changed ? "changed" : "unchanged")]
+            )
+            .increment()
             Gauge(label: "kubeconfig_last_success_timestamp_seconds").record(Date().timeIntervalSince1970)
             metadata["outcome"] = "\(publication.changed ? "changed" : "unchanged")"
             metadata["resource_version"] = "\(publication.resourceVersion)"
@@ -112,7 +114,7 @@ public actor SitePublisher {
                 published.resourceVersion = written.metadata.resourceVersion
                 record(published, credentials)
                 return result(server: credentials.server, resourceVersion: written.metadata.resourceVersion, changed: true)
-            } catch where error.code == .apiConflict {
+            } catch  where error.code == .apiConflict {
                 logger.debug("configmap changed under us; merging again from a fresh read")
                 Counter(label: "kubeconfig_publication_conflicts_total").increment()
                 lastConflict = error
@@ -137,7 +139,7 @@ public actor SitePublisher {
     private func notFoundAsMissingConfigMap<T>(_ body: () async throws(ServiceError) -> T) async throws(ServiceError) -> T {
         do throws(ServiceError) {
             return try await body()
-        } catch where error.code == .apiNotFound {
+        } catch  where error.code == .apiNotFound {
             throw ServiceError(
                 code: .configMapNotFound,
                 message: "configmap \(configuration.configMapReference) not found; it is created by the Helm release, "

@@ -40,7 +40,8 @@ actor CertificateReloader {
             try replacement.start()
         } catch {
             // A half-written pair or a key that does not match: keep serving the old identity.
-            logger.error("the new TLS certificate or key cannot be used; still serving the previous one", metadata: ["error": "\(error)"])
+            logger.error(
+                "the new TLS certificate or key cannot be used; still serving the previous one", metadata: ["error": "\(error)"])
             identity = next
             return
         }

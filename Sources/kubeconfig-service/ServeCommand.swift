@@ -8,7 +8,7 @@ import MicroHTTPServer
 import Prometheus
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct ServeCommand: AsyncParsableCommand {
@@ -117,7 +117,8 @@ struct ServeCommand: AsyncParsableCommand {
         var reloader: CertificateReloader?
         var reloading: Task<Void, Never>?
         if let tlsCertFile, let tlsKeyFile {
-            let certificates = CertificateReloader(server: server, certificateFile: tlsCertFile, keyFile: tlsKeyFile, logger: logger)
+            let certificates = CertificateReloader(
+                server: server, certificateFile: tlsCertFile, keyFile: tlsKeyFile, logger: logger)
             let interval = Duration.seconds(tlsReloadInterval)
             reloading = Task { await certificates.run(every: interval) }
             reloader = certificates

@@ -99,7 +99,8 @@ struct ServiceAccountFolder {
         // Swap ..data atomically, as kubelet's AtomicWriter does: new link, then rename over.
         let temporary = "\(path)/..data_tmp"
         try? FileManager.default.removeItem(atPath: temporary)
-        try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: (version as NSString).lastPathComponent)
+        try FileManager.default.createSymbolicLink(
+            atPath: temporary, withDestinationPath: (version as NSString).lastPathComponent)
         guard rename(temporary, "\(path)/..data") == 0 else { throw CocoaError(.fileWriteUnknown) }
     }
 }

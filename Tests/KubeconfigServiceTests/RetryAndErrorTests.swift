@@ -34,7 +34,8 @@ import Testing
 
     @Test func forbiddenSaysSoWithTheAPIMessage() {
         let error = KubernetesClient.statusError(
-            code: 403, body: status(403, reason: "Forbidden", message: "configmaps \\\"x\\\" is forbidden: User \\\"u\\\" cannot patch"),
+            code: 403,
+            body: status(403, reason: "Forbidden", message: "configmaps \\\"x\\\" is forbidden: User \\\"u\\\" cannot patch"),
             retryAfterHeader: nil)
         #expect(error.code == .apiForbidden)
         #expect(error.message == "forbidden: configmaps \"x\" is forbidden: User \"u\" cannot patch")
@@ -59,7 +60,9 @@ import Testing
         #expect(fromHeader.httpStatus == 503)
     }
 
-    @Test(arguments: [(500, true, 502), (502, true, 502), (503, true, 503), (504, true, 504), (400, false, 502), (422, false, 502)])
+    @Test(arguments: [
+        (500, true, 502), (502, true, 502), (503, true, 503), (504, true, 504), (400, false, 502), (422, false, 502),
+    ])
     func serverStatusesAreClassified(code: Int, retryable: Bool, httpStatus: Int) {
         let error = KubernetesClient.statusError(code: code, body: Array("not json".utf8), retryAfterHeader: nil)
         #expect(error.isRetryable == retryable)

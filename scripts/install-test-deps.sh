@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on a fresh Debian machine (run as root, as CI does).
+# Idempotent: packages already present are left alone.
+set -euo pipefail
+
+apt_packages=(
+    libmicrohttpd-dev pkg-config # the HTTP server library, found through pkg-config
+    openssl curl                 # test certificates; the Helm hook's client
+    wrk nginx-light time         # the benchmark: load generator, reference server, peak RSS
+)
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# kubectl reads the kubeconfig we produce. The machine image ships it; Debian releases newer
+# than bookworm package it as kubernetes-client.
+if ! command -v kubectl >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubectl \
+        || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client
+fi
+
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    -r "$(dirname "$0")/../Tests/requirements.txt"
