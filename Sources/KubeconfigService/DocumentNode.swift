@@ -78,6 +78,7 @@ enum DocumentNode: Sendable, Equatable {
 // MARK: - Conversion to and from Yams
 
 extension DocumentNode {
+    /// Converts a composed tree.
     init(_ node: Node) {
         switch node {
         case .scalar(let scalar):
@@ -92,6 +93,24 @@ extension DocumentNode {
             // Yams dereferences aliases while composing; an unresolved one cannot reach here.
             self = .scalar(Scalar(text: "", tag: Tag.Name.null.rawValue, style: .plain))
         }
+    }
+
+    /// Whether a composed tree has more than `limit` nodes, counting without converting.
+    ///
+    /// Yams expands aliases by sharing subtrees, so a few lines of YAML can stand for billions
+    /// of nodes ("billion laughs"); such a tree must be refused before anything walks it fully.
+    static func exceeds(_ limit: Int, _ node: Node) -> Bool {
+        var remaining = limit
+        func visit(_ node: Node) -> Bool {
+            remaining -= 1
+            guard remaining >= 0 else { return false }
+            switch node {
+            case .scalar, .alias: return true
+            case .mapping(let mapping): return mapping.allSatisfy { visit($0.key) && visit($0.value) }
+            case .sequence(let sequence): return sequence.allSatisfy(visit)
+            }
+        }
+        return !visit(node)
     }
 
     var yamsNode: Node {

@@ -9,6 +9,9 @@ import Yams
 public struct KubeconfigDocument: Sendable, Equatable {
     var root: DocumentNode
 
+    /// Most YAML nodes a stored document may expand to.
+    static let maxNodes = 500_000
+
     // MARK: - Parsing
 
     /// A new, empty kubeconfig (`apiVersion: v1`, `kind: Config`, no entries).
@@ -49,6 +52,12 @@ public struct KubeconfigDocument: Sendable, Equatable {
         guard let node else {
             self.init()
             return
+        }
+        // A ConfigMap holds at most 1 MiB: fewer nodes than this, unless aliases multiply them.
+        guard !DocumentNode.exceeds(Self.maxNodes, node) else {
+            throw ServiceError(
+                code: .documentNotKubeconfig,
+                message: "\(origin) expands to more than \(Self.maxNodes) YAML nodes (aliases?); refusing to overwrite it")
         }
         let root = DocumentNode(node)
         if root.isNull {

@@ -55,6 +55,14 @@ public final class ServiceRouter: Sendable {
         switch result {
         case .response(let response):
             count(route, response.status)
+            if [400, 405, 413].contains(response.status) {
+                logger.info(
+                    "request refused",
+                    metadata: [
+                        "method": "\(Self.printable(request.method))", "path": "\(Self.printable(request.path))",
+                        "status": "\(response.status)",
+                    ])
+            }
             return .response(response)
         case .deferred(let work):
             return .deferred { [self] in

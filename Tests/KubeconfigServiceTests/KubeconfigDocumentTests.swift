@@ -147,6 +147,17 @@ import Yams
         }
     }
 
+    @Test func aliasBombsAreRefusedNotExpanded() {
+        var yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...9 {
+            let previous = "*a\(level - 1)"
+            yaml += "a\(level): &a\(level) [\(Array(repeating: previous, count: 10).joined(separator: ", "))]\n"
+        }
+        #expect {
+            try KubeconfigDocument(parsing: yaml, origin: "test")
+        } throws: { ($0 as? ServiceError)?.message.contains("500000 YAML nodes") == true }
+    }
+
     @Test func certificateAuthorityDataIsAPlainBase64String() throws {
         var document = KubeconfigDocument()
         document.merge(Self.site)
