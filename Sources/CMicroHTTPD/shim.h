@@ -23,8 +23,8 @@ static inline struct MHD_Daemon *kcs_mhd_start_daemon(
     struct MHD_OptionItem *options)
 {
     return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                             MHD_OPTION_EXTERNAL_LOGGER, logger, logger_cls,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                             MHD_OPTION_ARRAY, options,
                             MHD_OPTION_END);
 }

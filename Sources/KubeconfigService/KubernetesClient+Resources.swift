@@ -82,8 +82,16 @@ extension KubernetesClient {
         }
         struct Result: Decodable {
             struct Status: Decodable {
+                // The API server leaves out `authenticated: false` and sends `user: {}` for a
+                // token it does not know, so everything here is optional.
+                struct User: Decodable {
+                    var username: String?
+                    var uid: String?
+                    var groups: [String]?
+                    var extra: [String: [String]]?
+                }
                 var authenticated: Bool?
-                var user: AuthenticatedUser?
+                var user: User?
             }
             var status: Status?
         }
@@ -92,8 +100,10 @@ extension KubernetesClient {
         let body = try await send(
             .POST, "/apis/authentication.k8s.io/v1/tokenreviews", token: token, body: bytes, retry: .none)
         let result = try Self.decode(Result.self, from: body, what: "TokenReview")
-        guard result.status?.authenticated == true, let user = result.status?.user else { return nil }
-        return user
+        guard result.status?.authenticated == true, let user = result.status?.user, let username = user.username,
+            !username.isEmpty
+        else { return nil }
+        return AuthenticatedUser(username: username, uid: user.uid, groups: user.groups, extra: user.extra)
     }
 
     /// Asks the API server whether `user` may do `verb` on one named object (SubjectAccessReview).

@@ -42,6 +42,11 @@ public final class HTTPServer: Sendable {
     // MARK: - Starting
 
     public func start() throws(HTTPServerError) {
+        try start(listeningSocket: nil)
+    }
+
+    /// Starts on `listeningSocket` when given (a socket another server handed over), else binds.
+    private func start(listeningSocket: Int32?) throws(HTTPServerError) {
         var flags =
             MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
             | MHD_USE_ERROR_LOG.rawValue
@@ -55,7 +60,8 @@ public final class HTTPServer: Sendable {
         let handle: OpaquePointer? = address.withSockaddr { sockaddr in
             withTLSStrings { certificate, key in
                 var options: [MHD_OptionItem] = [
-                    MHD_OptionItem(option: MHD_OPTION.SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(sockaddr)),
+                    listeningSocket.map { MHD_OptionItem(option: MHD_OPTION.LISTEN_SOCKET, value: Int($0), ptr_value: nil) }
+                        ?? MHD_OptionItem(option: MHD_OPTION.SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(sockaddr)),
                     MHD_OptionItem(option: MHD_OPTION.THREAD_POOL_SIZE, value: max(1, configuration.threadCount), ptr_value: nil),
                     MHD_OptionItem(option: MHD_OPTION.CONNECTION_LIMIT, value: configuration.connectionLimit, ptr_value: nil),
                     MHD_OptionItem(
@@ -63,8 +69,6 @@ public final class HTTPServer: Sendable {
                     MHD_OptionItem(
                         option: MHD_OPTION.CONNECTION_MEMORY_LIMIT, value: configuration.memoryPerConnection, ptr_value: nil),
                     MHD_OptionItem(option: MHD_OPTION.LISTEN_BACKLOG_SIZE, value: 1024, ptr_value: nil),
-                    MHD_OptionItem(
-                        option: MHD_OPTION.LISTENING_ADDRESS_REUSE, value: configuration.reusePort ? 1 : 0, ptr_value: nil),
                     // Refuse sloppy requests (bare LF, spaces in headers, missing Host) as RFC 9112 allows.
                     MHD_OptionItem(option: MHD_OPTION.STRICT_FOR_CLIENT, value: 1, ptr_value: nil),
                 ]
@@ -86,7 +90,7 @@ public final class HTTPServer: Sendable {
                 "cannot listen on \(configuration.address) port \(configuration.port): the address may be in use, "
                     + "not local, or the TLS certificate and key unusable (see the log line above)")
         }
-        boundPort.store(kcs_mhd_bound_port(handle), ordering: .releasing)
+        boundPort.store(listeningSocket == nil ? kcs_mhd_bound_port(handle) : configuration.port, ordering: .releasing)
         daemon.withLock { $0 = DaemonHandle(pointer: handle) }
     }
 
@@ -111,8 +115,64 @@ public final class HTTPServer: Sendable {
     public func stop() async {
         guard let handle = daemon.withLock({ $0 }) else { return }
         let listening = MHD_quiesce_daemon(handle.pointer)
+        await finish(handle)
+        // Only now: microhttpd's threads may use the socket until the daemon has stopped.
         if listening >= 0 { close(listening) }
+    }
 
+    /// Hands the listening socket to a new server with `configuration` (a renewed certificate),
+    /// then stops this one gracefully. Connections waiting in the socket's backlog are accepted
+    /// by the new server: none is refused or reset.
+    ///
+    /// If the new server cannot start (say, a key that does not match), one with this server's
+    /// configuration takes the socket instead, and `refused` says why.
+    /// - Throws: only when neither could take the socket; nothing listens then.
+    public func handOver(to configuration: HTTPServerConfiguration) async throws(HTTPServerError) -> HandOver {
+        guard let handle = daemon.withLock({ $0 }) else { throw HTTPServerError("the server is not running") }
+        let listening = MHD_quiesce_daemon(handle.pointer)
+        guard listening >= 0 else { throw HTTPServerError("microhttpd could not release its listening socket") }
+        var adopted = configuration
+        adopted.port = port
+        // Each candidate gets its own descriptor of the socket: microhttpd closes the one it
+        // was given when it fails to start, and the fallback still needs the socket.
+        func start(_ configuration: HTTPServerConfiguration) throws(HTTPServerError) -> HTTPServer {
+            let descriptor = dup(listening)
+            guard descriptor >= 0 else { throw HTTPServerError("cannot duplicate the listening socket") }
+            let server = HTTPServer(configuration: configuration, responder: responder, logger: logger)
+            // On failure microhttpd has closed `descriptor` itself (checked with 0.9.75).
+            try server.start(listeningSocket: descriptor)
+            return server
+        }
+        var refused: HTTPServerError?
+        let successor: HTTPServer
+        do {
+            successor = try start(adopted)
+        } catch {
+            refused = error
+            var previous = self.configuration
+            previous.port = port
+            do {
+                successor = try start(previous)
+            } catch {
+                await finish(handle)
+                close(listening)
+                throw HTTPServerError("\(refused!); and the previous configuration could not take the socket back: \(error)")
+            }
+        }
+        await finish(handle)
+        close(listening)
+        return HandOver(successor: successor, refused: refused)
+    }
+
+    /// What `handOver(to:)` did: the server now listening, and why the new configuration was
+    /// refused, if it was (the successor then runs the previous configuration).
+    public struct HandOver: Sendable {
+        public let successor: HTTPServer
+        public let refused: HTTPServerError?
+    }
+
+    /// Waits for requests under way (up to the grace period), then stops the daemon.
+    private func finish(_ handle: DaemonHandle) async {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(configuration.shutdownGraceSeconds)
         while activeRequests.load(ordering: .acquiring) > 0, clock.now < deadline {

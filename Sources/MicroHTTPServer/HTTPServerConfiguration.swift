@@ -16,9 +16,6 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxBodyBytes: Int = 64 * 1024
     /// Seconds `stop()` waits for requests under way before closing their connections.
     public var shutdownGraceSeconds: Int = 5
-    /// Let another server bind the same address and port (`SO_REUSEPORT`), so that a
-    /// replacement can start before this one stops (certificate reloads without downtime).
-    public var reusePort: Bool = false
     /// PEM certificate chain and key: serve HTTPS only when set.
     public var tls: TLSIdentity?
 

@@ -3,18 +3,18 @@ import Logging
 import MicroHTTPServer
 
 /// Serves HTTPS and follows the certificate on disk: when the files change (a cert-manager
-/// renewal), a server with the new identity starts on the same port (`SO_REUSEPORT`) and the
-/// old one stops gracefully, so clients see no refused connection.
+/// renewal), the listening socket is handed to a server with the new identity and the old one
+/// stops gracefully, so clients see no refused or reset connection.
 actor CertificateReloader {
     private var server: HTTPServer
-    private var identity: HTTPServerConfiguration.TLSIdentity
+    private var identity: HTTPServerConfiguration.TLSIdentity?
     private let certificateFile: String
     private let keyFile: String
     private let logger: Logger
 
     init(server: HTTPServer, certificateFile: String, keyFile: String, logger: Logger) {
         self.server = server
-        self.identity = server.configuration.tls!
+        self.identity = server.configuration.tls
         self.certificateFile = certificateFile
         self.keyFile = keyFile
         self.logger = logger
@@ -32,24 +32,23 @@ actor CertificateReloader {
         guard let next = try? ServeCommand.readTLSIdentity(certificate: certificateFile, key: keyFile), next != identity else {
             return
         }
+        // Remember it either way: an unusable pair is reported once, not at every check.
+        identity = next
         var configuration = server.configuration
         configuration.tls = next
-        configuration.port = server.port
-        let replacement = HTTPServer(configuration: configuration, responder: server.responder, logger: logger)
         do {
-            try replacement.start()
+            let handOver = try await server.handOver(to: configuration)
+            server = handOver.successor
+            if let refused = handOver.refused {
+                logger.error(
+                    "the new TLS certificate or key cannot be used; still serving the previous one",
+                    metadata: ["error": "\(refused)"])
+            } else {
+                logger.info("TLS certificate reloaded", metadata: ["file": "\(certificateFile)"])
+            }
         } catch {
-            // A half-written pair or a key that does not match: keep serving the old identity.
-            logger.error(
-                "the new TLS certificate or key cannot be used; still serving the previous one", metadata: ["error": "\(error)"])
-            identity = next
-            return
+            logger.critical("lost the listening socket while reloading the TLS certificate", metadata: ["error": "\(error)"])
         }
-        let previous = server
-        server = replacement
-        identity = next
-        await previous.stop()
-        logger.info("TLS certificate reloaded", metadata: ["file": "\(certificateFile)"])
     }
 
     func stop() async {

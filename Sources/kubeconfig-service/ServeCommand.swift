@@ -49,7 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
     var tlsReloadInterval: Int = 10
 
     @Option(help: "Threads serving HTTP connections.")
-    var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    var threads: Int = min(max(1, ProcessInfo.processInfo.activeProcessorCount), 64)
 
     func validate() throws {
         guard refreshInterval >= 0 else { throw ValidationError("--refresh-interval must be 0 or more seconds") }
@@ -96,7 +96,6 @@ struct ServeCommand: AsyncParsableCommand {
         serverConfiguration.maxBodyBytes = ServiceRouter.maxBodyBytes
         if let tlsCertFile, let tlsKeyFile {
             serverConfiguration.tls = try Self.readTLSIdentity(certificate: tlsCertFile, key: tlsKeyFile)
-            serverConfiguration.reusePort = true
         }
         let server = HTTPServer(configuration: serverConfiguration, responder: RouterResponder(router: router), logger: logger)
         do {
