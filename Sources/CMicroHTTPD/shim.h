@@ -4,10 +4,20 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
+
+/// An unescape callback that leaves URLs and query arguments percent-encoded: Swift decodes
+/// them, so that an encoded NUL (`%00`) cannot silently cut a path short.
+static size_t kcs_mhd_keep_escaped(void *cls, struct MHD_Connection *connection, char *text)
+{
+    (void)cls;
+    (void)connection;
+    return strlen(text);
+}
 
 /// MHD_start_daemon is variadic, which Swift cannot call: every option travels in one
 /// MHD_OPTION_ARRAY, and the two callbacks that need a function pointer are explicit.
@@ -25,6 +35,7 @@ static inline struct MHD_Daemon *kcs_mhd_start_daemon(
     return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
                             MHD_OPTION_EXTERNAL_LOGGER, logger, logger_cls,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
+                            MHD_OPTION_UNESCAPE_CALLBACK, kcs_mhd_keep_escaped, NULL,
                             MHD_OPTION_ARRAY, options,
                             MHD_OPTION_END);
 }

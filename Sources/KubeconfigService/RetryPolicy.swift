@@ -8,7 +8,7 @@ public struct RetryPolicy: Sendable {
     public var maxBackoff: Duration
 
     public init(
-        budget: Duration = .seconds(30), initialBackoff: Duration = .milliseconds(200), maxBackoff: Duration = .seconds(4)
+        budget: Duration = .seconds(30), initialBackoff: Duration = .milliseconds(200), maxBackoff: Duration = .seconds(2)
     ) {
         self.budget = budget
         self.initialBackoff = initialBackoff

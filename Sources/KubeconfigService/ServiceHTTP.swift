@@ -11,10 +11,13 @@ public struct ServiceRequest: Sendable {
     public var body: [UInt8]
     /// The body was larger than the server accepts and was not kept.
     public var bodyTooLarge: Bool
+    /// Why the HTTP layer found the request malformed, if it did: it is answered 400.
+    public var malformed: String?
 
     public init(
         method: String, path: String, query: [(name: String, value: String)] = [],
-        headers: [(name: String, value: String)] = [], body: [UInt8] = [], bodyTooLarge: Bool = false
+        headers: [(name: String, value: String)] = [], body: [UInt8] = [], bodyTooLarge: Bool = false,
+        malformed: String? = nil
     ) {
         self.method = method
         self.path = path
@@ -22,6 +25,7 @@ public struct ServiceRequest: Sendable {
         self.headers = headers
         self.body = body
         self.bodyTooLarge = bodyTooLarge
+        self.malformed = malformed
     }
 
     public func header(_ name: String) -> String? {

@@ -36,6 +36,7 @@ public final class ServiceRouter: Sendable {
 
     static func route(for path: String) -> Route {
         switch path {
+        case "": return .unknown
         case "/livez": return .livez
         case "/healthz": return .healthz
         case "/readyz": return .readyz
@@ -80,6 +81,9 @@ public final class ServiceRouter: Sendable {
 
     private func dispatch(_ route: Route, _ request: ServiceRequest) -> RouteResult {
         let isRead = request.method == "GET" || request.method == "HEAD"
+        if let malformed = request.malformed {
+            return .response(.error(ServiceError(code: .badRequest, message: "malformed request: \(malformed)")))
+        }
         if request.bodyTooLarge {
             return .response(.error(ServiceError(code: .payloadTooLarge, message: "request bodies are limited to 64 KiB")))
         }

@@ -1,5 +1,9 @@
 import CMicroHTTPD
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 // MARK: - C entry points
 
 /// microhttpd's access handler: called for the headers, for each piece of body, and once more
@@ -43,14 +47,23 @@ extension HTTPServer {
         requestPointer: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
         guard let contextPointer = requestPointer.pointee else {
-            // First call: headers are in. Refuse a declared oversize body before reading it.
+            // First call: headers are in. Refuse bad framing or a declared oversize body before
+            // reading any of it.
             let context = RequestContext()
             requestPointer.pointee = Unmanaged.passRetained(context).toOpaque()
             activeRequests.add(1, ordering: .relaxed)
-            if let length = Self.value(connection, .HEADER_KIND, "Content-Length").flatMap(Int.init),
-                length > configuration.maxBodyBytes
+            let headers = Self.values(connection, .HEADER_KIND)
+            context.headers = headers.values
+            if headers.hadNUL {
+                context.defect = "NUL byte in a header"
+            } else if let defect = RequestDecoding.framingDefect(headers.values) {
+                context.defect = defect.reason
+            } else if let length = headers.values.first(where: { $0.name.lowercased() == "content-length" })
+                .flatMap({ Int($0.value) }), length > configuration.maxBodyBytes
             {
                 context.bodyTooLarge = true
+            }
+            if context.defect != nil || context.bodyTooLarge {
                 return dispatch(connection: connection, url: url, method: method, context: context)
             }
             return kcs_mhd_yes()
@@ -82,14 +95,29 @@ extension HTTPServer {
         connection: OpaquePointer, url: UnsafePointer<CChar>?, method: UnsafePointer<CChar>?, context: RequestContext
     ) -> MHD_Result {
         context.dispatched = true
-        let request = HTTPServerRequest(
-            method: method.map { String(cString: $0) } ?? "",
-            path: url.map { String(cString: $0) } ?? "/",
-            query: Self.values(connection, .GET_ARGUMENT_KIND),
-            headers: Self.values(connection, .HEADER_KIND),
-            body: context.body,
-            bodyTooLarge: context.bodyTooLarge)
+        var request = HTTPServerRequest(
+            method: method.map { String(cString: $0) } ?? "", path: "", query: [], headers: context.headers,
+            body: context.body, bodyTooLarge: context.bodyTooLarge, defect: context.defect)
         context.body = []
+        context.headers = []
+        if request.defect == nil {
+            do throws(RequestDecoding.Defect) {
+                request.path = try RequestDecoding.percentDecoded(Self.bytes(url), plusIsSpace: false).get()
+                let arguments = Self.values(connection, .GET_ARGUMENT_KIND)
+                if arguments.hadNUL { throw RequestDecoding.Defect("NUL byte in the query") }
+                for argument in arguments.raw {
+                    request.query.append(
+                        (
+                            try RequestDecoding.percentDecoded(argument.name, plusIsSpace: true).get(),
+                            try RequestDecoding.percentDecoded(argument.value, plusIsSpace: true).get()
+                        ))
+                }
+            } catch {
+                request.defect = error.reason
+                request.path = ""
+                request.query = []
+            }
+        }
         switch responder.respond(to: request) {
         case .response(let response):
             return queue(response, on: connection)
@@ -123,23 +151,38 @@ extension HTTPServer {
 
     // MARK: - Reading values
 
-    private static func value(_ connection: OpaquePointer, _ kind: MHD_ValueKind, _ name: String) -> String? {
-        MHD_lookup_connection_value(connection, kind, name).map { String(cString: $0) }
+    private static func bytes(_ text: UnsafePointer<CChar>?) -> [UInt8] {
+        guard let text else { return [] }
+        return Array(UnsafeRawBufferPointer(start: text, count: strlen(text)))
     }
 
-    /// All headers or query arguments, copied out of microhttpd's memory at once.
-    private static func values(_ connection: OpaquePointer, _ kind: MHD_ValueKind) -> [(name: String, value: String)] {
+    /// Headers or query arguments, copied out of microhttpd's memory at once.
+    struct Values {
+        /// Names and values as text (invalid UTF-8 repaired).
+        var values: [(name: String, value: String)] = []
+        /// The same, as the bytes received (query arguments are still percent-encoded).
+        var raw: [(name: [UInt8], value: [UInt8])] = []
+        /// A name or value held a NUL byte, which C strings would silently cut off.
+        var hadNUL = false
+    }
+
+    static func values(_ connection: OpaquePointer, _ kind: MHD_ValueKind) -> Values {
         final class Collector {
-            var values: [(name: String, value: String)] = []
+            var values = Values()
         }
         let collector = Collector()
         withExtendedLifetime(collector) {
-            _ = MHD_get_connection_values(
+            _ = MHD_get_connection_values_n(
                 connection, kind,
-                { collectorPointer, _, key, value in
+                { collectorPointer, _, key, keySize, value, valueSize in
                     guard let collectorPointer, let key else { return kcs_mhd_yes() }
                     let collector = Unmanaged<Collector>.fromOpaque(collectorPointer).takeUnretainedValue()
-                    collector.values.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
+                    let name = Array(UnsafeRawBufferPointer(start: key, count: keySize))
+                    let content = value.map { Array(UnsafeRawBufferPointer(start: $0, count: valueSize)) } ?? []
+                    if name.contains(0) || content.contains(0) { collector.values.hadNUL = true }
+                    collector.values.raw.append((name, content))
+                    collector.values.values.append(
+                        (String(decoding: name, as: UTF8.self), String(decoding: content, as: UTF8.self)))
                     return kcs_mhd_yes()
                 }, Unmanaged.passUnretained(collector).toOpaque())
         }

@@ -8,6 +8,9 @@ public struct HTTPServerRequest: Sendable {
     public var body: [UInt8]
     /// The body exceeded `maxBodyBytes`; what was read is dropped.
     public var bodyTooLarge: Bool
+    /// Why this request is malformed (answer 400), when it is: an undecodable target, NUL in a
+    /// header, conflicting framing headers. Path and query are then empty.
+    public var defect: String?
 }
 
 /// A response to send. `body` is not sent for HEAD requests (microhttpd handles that).

@@ -2,12 +2,14 @@ import Synchronization
 
 /// State of one request across microhttpd's callbacks.
 ///
-/// `@unchecked Sendable`: `body`, `bodyTooLarge` and `dispatched` are touched only from the
+/// `@unchecked Sendable`: `headers`, `body`, `bodyTooLarge`, `defect` and `dispatched` are touched only from the
 /// callbacks of this request's connection, which microhttpd runs one at a time on one thread;
 /// the answer, which a Task sets on another thread, sits behind a Mutex.
 final class RequestContext: @unchecked Sendable {
+    var headers: [(name: String, value: String)] = []
     var body: [UInt8] = []
     var bodyTooLarge = false
+    var defect: String?
     var dispatched = false
     private let response = Mutex<HTTPServerResponse?>(nil)
 

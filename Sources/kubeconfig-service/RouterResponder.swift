@@ -8,7 +8,7 @@ struct RouterResponder: HTTPResponder {
     func respond(to request: HTTPServerRequest) -> HTTPServerResult {
         let serviceRequest = ServiceRequest(
             method: request.method, path: request.path, query: request.query, headers: request.headers,
-            body: request.body, bodyTooLarge: request.bodyTooLarge)
+            body: request.body, bodyTooLarge: request.bodyTooLarge, malformed: request.defect)
         switch router.route(serviceRequest) {
         case .response(let response):
             return .response(Self.convert(response))

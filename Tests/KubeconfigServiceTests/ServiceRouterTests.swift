@@ -192,3 +192,12 @@ import Testing
         #expect(object["resourceVersion"] as? String == "7")
     }
 }
+
+extension ServiceRouterTests {
+    @Test func aMalformedRequestIs400WhateverItsPath() async {
+        let response = await respond(ServiceRequest(method: "GET", path: "", malformed: "NUL byte in a header"))
+        #expect(response.status == 400)
+        #expect(errorCode(response) == "BadRequest")
+        #expect(String(decoding: response.body, as: UTF8.self).contains("NUL byte in a header"))
+    }
+}

@@ -1,0 +1,70 @@
+/// Turning microhttpd's raw request parts into values, refusing what no valid request has.
+///
+/// microhttpd 0.9.75 is lenient: it truncates at NUL bytes and accepts conflicting framing
+/// headers. Everything it lets through is checked here, and a request with a defect is answered
+/// 400 without reaching the application's logic.
+enum RequestDecoding {
+    /// Percent-decodes a path or query component (`+` is a space in queries), or says why not.
+    static func percentDecoded(_ raw: [UInt8], plusIsSpace: Bool) -> Result<String, Defect> {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(raw.count)
+        var index = 0
+        while index < raw.count {
+            let byte = raw[index]
+            if byte == UInt8(ascii: "%") {
+                guard index + 2 < raw.count, let high = hexValue(raw[index + 1]), let low = hexValue(raw[index + 2])
+                else { return .failure(Defect("malformed percent-encoding")) }
+                bytes.append(high << 4 | low)
+                index += 3
+            } else {
+                bytes.append(plusIsSpace && byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+                index += 1
+            }
+        }
+        if bytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
+            return .failure(Defect("control characters in the request target"))
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            return .failure(Defect("the request target is not UTF-8"))
+        }
+        return .success(text)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    /// Checks the headers that decide where the body ends: disagreement there is how requests
+    /// are smuggled past proxies (RFC 9112 section 6.3).
+    static func framingDefect(_ headers: [(name: String, value: String)]) -> Defect? {
+        let lengths = headers.filter { $0.name.lowercased() == "content-length" }.map(\.value)
+        let encodings = headers.filter { $0.name.lowercased() == "transfer-encoding" }.map(\.value)
+        for length in lengths where length.isEmpty || !length.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            return Defect("invalid Content-Length")
+        }
+        if Set(lengths).count > 1 { return Defect("conflicting Content-Length headers") }
+        guard !encodings.isEmpty else { return nil }
+        if !lengths.isEmpty { return Defect("both Content-Length and Transfer-Encoding") }
+        let codings = encodings.flatMap { $0.split(separator: ",") }.map {
+            $0.trimmingWhitespace().lowercased()
+        }
+        if codings != ["chunked"] { return Defect("unsupported Transfer-Encoding (only chunked is accepted)") }
+        return nil
+    }
+
+    struct Defect: Error, Equatable {
+        let reason: String
+        init(_ reason: String) { self.reason = reason }
+    }
+}
+
+extension Substring {
+    func trimmingWhitespace() -> String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}
