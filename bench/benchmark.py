@@ -283,7 +283,10 @@ def start_nginx(processes: Processes, workdir: Path, files: dict[str, bytes]) ->
         f"  {module}_temp_path {prefix}/{module}_temp;\n"
         for module in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
         if module == "client_body" or f"--without-http_{module}_module" not in version)
-    user = "user nobody nogroup;\n" if os.geteuid() == 0 else ""
+    user = ""
+    if os.geteuid() == 0:
+        group = next((name for name in ("nogroup", "nobody") if _group_exists(name)), None)
+        user = f"user nobody {group};\n" if group else "user nobody;\n"
     config = f"""{user}daemon off;
 master_process on;
 worker_processes {CORES};
@@ -319,6 +322,15 @@ http {{
         raise BenchError(f"{error}; nginx said:\n{(prefix / 'stderr.log').read_text(errors='replace')}"
                          f"{(prefix / 'error.log').read_text(errors='replace') if (prefix / 'error.log').exists() else ''}")
     return process, port
+
+
+def _group_exists(name: str) -> bool:
+    import grp
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False
 
 
 # MARK: - wrk
@@ -371,17 +383,23 @@ def published_document(api: KubeAPIServer) -> str:
     return document
 
 
-def timed_run(args: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Runs under /usr/bin/time -v: (wall seconds, peak RSS bytes, the completed process)."""
+def timed_run(processes: Processes, args: list[str], env: dict) -> tuple[float, int, str]:
+    """Runs under /usr/bin/time -v in its own process group: (wall seconds, peak RSS bytes, stdout)."""
     started = time.perf_counter()
-    answer = subprocess.run([TIME, "-v", *args], env=env, capture_output=True, text=True, timeout=STEP_TIMEOUT)
+    process = processes.popen([TIME, "-v", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = process.communicate(timeout=STEP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        processes.stop(process)
+        raise BenchError(f"{args[0]} {args[1]} did not finish within {STEP_TIMEOUT} s")
     wall = time.perf_counter() - started
-    if answer.returncode != 0:
-        raise BenchError(f"{args[0]} {args[1]} failed ({answer.returncode}):\n{answer.stdout}\n{answer.stderr[-3000:]}")
-    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", answer.stderr)
+    processes.stop(process)
+    if process.returncode != 0:
+        raise BenchError(f"{args[0]} {args[1]} failed ({process.returncode}):\n{stdout}\n{stderr[-3000:]}")
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
     if not match:
-        raise BenchError(f"no peak RSS in {TIME}'s output:\n{answer.stderr[-2000:]}")
-    return wall, int(match.group(1)) * 1024, answer
+        raise BenchError(f"no peak RSS in {TIME}'s output:\n{stderr[-2000:]}")
+    return wall, int(match.group(1)) * 1024, stdout
 
 
 def measure_api_server(api: KubeAPIServer, requests: int = 6) -> dict:
@@ -405,7 +423,7 @@ def measure_api_server(api: KubeAPIServer, requests: int = 6) -> dict:
     return {"request_s": times[1:], "median_request_s": statistics.median(times[1:])}
 
 
-def measure_publication(api: KubeAPIServer, binary: Path, runs: int) -> dict:
+def measure_publication(processes: Processes, api: KubeAPIServer, binary: Path, runs: int) -> dict:
     """`publish` and the Python baseline, interleaved, after one unmeasured warm-up run of each."""
     env = {**os.environ, **api.env()}
     commands = {
@@ -417,7 +435,7 @@ def measure_publication(api: KubeAPIServer, binary: Path, runs: int) -> dict:
     for run in range(runs + 1):
         for name, command in commands.items():
             reset_configmap(api)
-            wall, rss, _ = timed_run(command, env)
+            wall, rss, _ = timed_run(processes, command, env)
             documents[name] = published_document(api)
             if run == 0:
                 continue  # warm-up: page cache, Python's bytecode cache
@@ -649,6 +667,15 @@ def markdown(figures: dict, rows: list[dict]) -> str:
     notes = [f"the API test server answered a request in {ms(figures['api_server']['median_request_s']):.1f} ms "
              "(median, GET of the ConfigMap on a kept-alive connection); a publication by the service makes two "
              "requests (GET + PATCH), the Python baseline one (PATCH)"]
+    wrk = figures["serving"]["wrk"]
+    cpu = "; ".join(
+        f"{case} {wrk[case]['ours'].get('server_cpu_us_per_request', 0):.1f} vs {wrk[case]['nginx'].get('server_cpu_us_per_request', 0):.1f}"
+        for case in wrk)
+    notes.append(f"server CPU time per request in µs, ours vs nginx (noise-robust on a shared machine): {cpu}; "
+                 f"wrk itself used {max(r['wrk_cpu_cores'] for c in wrk.values() for r in c.values()):.2f} cores at most")
+    startup = figures["startup"]
+    notes.append(f"start-up: the port accepted connections after {ms(startup['median_first_connection_s']):.1f} ms "
+                 f"(median); the rest is the first publication")
     if not figures["publication"].get("same_document"):
         notes.append("the Python baseline wrote a different document from the service's")
     if meta["mode"] == "smoke":
@@ -714,7 +741,7 @@ def main(argv=None) -> int:
             reset_configmap(api)
             figures["api_server"] = measure_api_server(api)
             log(f"publication: {mode['publish_runs']} runs of each (plus a warm-up)")
-            figures["publication"] = measure_publication(api, binary, mode["publish_runs"])
+            figures["publication"] = measure_publication(processes, api, binary, mode["publish_runs"])
             log(f"start-up: {mode['startup_runs']} runs")
             figures["startup"] = measure_startup(processes, api, binary, mode["startup_runs"], workdir)
             log("serving")

@@ -26,4 +26,4 @@ export KUBECONFIG_SERVICE_BIN="$PWD/.build/debug/kubeconfig-service"
 python3 -m pytest -q -p no:cacheprovider Tests/kube-api-server Tests/e2e Tests/deploy
 
 step "benchmark (smoke)"
-scripts/benchmark.sh --smoke --binary .build/install/bin/kubeconfig-service --output .build/bench-smoke
+scripts/benchmark.sh --smoke --binary .build/install/bin/kubeconfig-service --output .build/bench-smoke/benchmark.md

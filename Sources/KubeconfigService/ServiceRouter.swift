@@ -12,6 +12,7 @@ public final class ServiceRouter: Sendable {
     private let reviewer: AccessReviewer?
     private let metrics: (@Sendable () -> String)?
     private let logger: Logger
+    private let requestCounters: [Route: [Int: Counter]]
 
     /// - Parameters:
     ///   - reviewer: checks callers of `/kubeconfig`, `/status` and `/sites/...`; nil turns authorisation off.
@@ -23,6 +24,7 @@ public final class ServiceRouter: Sendable {
         self.reviewer = reviewer
         self.metrics = metrics
         self.logger = logger
+        self.requestCounters = Self.makeRequestCounters()
     }
 
     private var location: String { publisher.configuration.location }
@@ -30,7 +32,7 @@ public final class ServiceRouter: Sendable {
     // MARK: - Routing
 
     /// The routes, by the name metrics use for them.
-    enum Route: String {
+    enum Route: String, CaseIterable {
         case livez, healthz, readyz, kubeconfig, status, metrics, sites, unknown
     }
 
@@ -75,8 +77,26 @@ public final class ServiceRouter: Sendable {
     }
 
     private func count(_ route: Route, _ status: Int) {
+        if let counter = requestCounters[route]?[status] {
+            counter.increment()
+        } else {
+            Self.requestCounter(route, status).increment()
+        }
+    }
+
+    private static func requestCounter(_ route: Route, _ status: Int) -> Counter {
         Counter(label: "kubeconfig_http_requests_total", dimensions: [("route", route.rawValue), ("status", String(status))])
-            .increment()
+    }
+
+    /// Counters for the statuses routes answer, made once: looking one up by label on every
+    /// request would take the metrics factory's lock and allocate.
+    private static func makeRequestCounters() -> [Route: [Int: Counter]] {
+        let statuses = [200, 304, 400, 401, 403, 404, 405, 409, 413, 500, 502, 503, 504]
+        var counters: [Route: [Int: Counter]] = [:]
+        for route in Route.allCases {
+            counters[route] = Dictionary(uniqueKeysWithValues: statuses.map { ($0, requestCounter(route, $0)) })
+        }
+        return counters
     }
 
     private func dispatch(_ route: Route, _ request: ServiceRequest) -> RouteResult {

@@ -62,7 +62,6 @@ public final class HTTPServer: Sendable {
                 var options: [MHD_OptionItem] = [
                     listeningSocket.map { MHD_OptionItem(option: MHD_OPTION.LISTEN_SOCKET, value: Int($0), ptr_value: nil) }
                         ?? MHD_OptionItem(option: MHD_OPTION.SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(sockaddr)),
-                    MHD_OptionItem(option: MHD_OPTION.THREAD_POOL_SIZE, value: max(1, configuration.threadCount), ptr_value: nil),
                     MHD_OptionItem(option: MHD_OPTION.CONNECTION_LIMIT, value: configuration.connectionLimit, ptr_value: nil),
                     MHD_OptionItem(
                         option: MHD_OPTION.CONNECTION_TIMEOUT, value: configuration.connectionTimeoutSeconds, ptr_value: nil),
@@ -72,6 +71,11 @@ public final class HTTPServer: Sendable {
                     // Refuse sloppy requests (bare LF, spaces in headers, missing Host) as RFC 9112 allows.
                     MHD_OptionItem(option: MHD_OPTION.STRICT_FOR_CLIENT, value: 1, ptr_value: nil),
                 ]
+                if configuration.threadCount > 1 {
+                    // With one thread the polling thread serves alone; microhttpd warns about a pool of 1.
+                    options.append(
+                        MHD_OptionItem(option: MHD_OPTION.THREAD_POOL_SIZE, value: configuration.threadCount, ptr_value: nil))
+                }
                 if let certificate, let key {
                     options.append(MHD_OptionItem(option: MHD_OPTION.HTTPS_MEM_CERT, value: 0, ptr_value: certificate))
                     options.append(MHD_OptionItem(option: MHD_OPTION.HTTPS_MEM_KEY, value: 0, ptr_value: key))

@@ -10,8 +10,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var connectionLimit: Int = 1024
     /// Seconds of inactivity after which a connection is closed.
     public var connectionTimeoutSeconds: Int = 30
-    /// Memory microhttpd may use per connection; it bounds the request line and headers.
-    public var memoryPerConnection: Int = 32 * 1024
+    /// Memory microhttpd may use per connection; it bounds the request line and headers (a
+    /// larger head is refused with 431). microhttpd clears it for every request: keep it small.
+    public var memoryPerConnection: Int = 16 * 1024
     /// Largest request body kept; a larger one is drained and flagged `bodyTooLarge`.
     public var maxBodyBytes: Int = 64 * 1024
     /// Seconds `stop()` waits for requests under way before closing their connections.

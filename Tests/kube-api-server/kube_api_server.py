@@ -931,6 +931,9 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "kube-api-test-server"
+    # Headers and body go out in two writes; without TCP_NODELAY the body waits ~40 ms for the
+    # client's delayed ACK (Nagle), which no real API server makes its clients wait.
+    disable_nagle_algorithm = True
     timeout = 300  # idle keep-alive connections
 
     def setup(self):
