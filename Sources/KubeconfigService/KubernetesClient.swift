@@ -30,6 +30,9 @@ public final class KubernetesClient: Sendable {
         } catch {
             throw ServiceError(code: .serviceAccountUnreadable, message: "the cluster CA is not a PEM certificate bundle")
         }
+        // A connection abandoned after a timeout would otherwise hold shutdown for NIOSSL's
+        // default 5 s while it waits for the busy peer's close_notify.
+        tls.shutdownTimeout = .milliseconds(500)
         let seconds = Int64(requestTimeout.components.seconds)
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls,
