@@ -30,12 +30,15 @@ static inline struct MHD_Daemon *kcs_mhd_start_daemon(
     void *completed_cls,
     MHD_LogCallback logger,
     void *logger_cls,
+    MHD_NotifyConnectionCallback connections,
+    void *connections_cls,
     struct MHD_OptionItem *options)
 {
     return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
                             MHD_OPTION_EXTERNAL_LOGGER, logger, logger_cls,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                             MHD_OPTION_UNESCAPE_CALLBACK, kcs_mhd_keep_escaped, NULL,
+                            MHD_OPTION_NOTIFY_CONNECTION, connections, connections_cls,
                             MHD_OPTION_ARRAY, options,
                             MHD_OPTION_END);
 }

@@ -40,6 +40,9 @@ public final class KubernetesClient: Sendable {
             timeout: .init(connect: .seconds(max(1, min(seconds, 10)))))
         configuration.httpVersion = .http1Only
         configuration.connectionPool.idleTimeout = .seconds(60)
+        // Fail a refused connect at once: retries are ours (RetryPolicy), and the pool's own
+        // backoff would otherwise hold each request for its whole timeout and outlast an outage.
+        configuration.connectionPool.retryConnectionEstablishment = false
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.server = server
         self.certificateAuthority = certificateAuthority

@@ -26,6 +26,17 @@ let requestCompletedCallback: MHD_RequestCompletedCallback = { serverPointer, _,
     server.activeRequests.subtract(1, ordering: .releasing)
 }
 
+/// Counts connections as microhttpd opens and closes them.
+let connectionNotifyCallback: MHD_NotifyConnectionCallback = { serverPointer, _, _, code in
+    guard let serverPointer else { return }
+    let server = Unmanaged<HTTPServer>.fromOpaque(serverPointer).takeUnretainedValue()
+    if code == .CONNECTION_NOTIFY_STARTED {
+        server.openConnections.add(1, ordering: .relaxed)
+    } else {
+        server.openConnections.subtract(1, ordering: .releasing)
+    }
+}
+
 /// microhttpd's own error messages (bad TLS handshakes, refused connections), into our log.
 let errorLogCallback: MHD_LogCallback = { serverPointer, format, arguments in
     guard let serverPointer, let format, let arguments else { return }

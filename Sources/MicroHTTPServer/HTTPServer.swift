@@ -23,6 +23,8 @@ public final class HTTPServer: Sendable {
     private let boundPort = Atomic<UInt16>(0)
     /// Requests between their first callback and their completion notice.
     let activeRequests = Atomic<Int>(0)
+    /// Connections accepted and not yet closed (idle keep-alive ones included).
+    let openConnections = Atomic<Int>(0)
     /// Connections suspended while their answer is computed, by request.
     let suspended = Mutex<[ObjectIdentifier: SuspendedConnection]>([:])
 
@@ -68,7 +70,7 @@ public final class HTTPServer: Sendable {
                     MHD_OptionItem(
                         option: MHD_OPTION.CONNECTION_MEMORY_LIMIT, value: configuration.memoryPerConnection, ptr_value: nil),
                     MHD_OptionItem(option: MHD_OPTION.LISTEN_BACKLOG_SIZE, value: 1024, ptr_value: nil),
-                    // Refuse sloppy requests (bare LF, spaces in headers, missing Host) as RFC 9112 allows.
+                    // Refuse requests without Host and headers with a space before the colon.
                     MHD_OptionItem(option: MHD_OPTION.STRICT_FOR_CLIENT, value: 1, ptr_value: nil),
                 ]
                 if configuration.threadCount > 1 {
@@ -85,7 +87,8 @@ public final class HTTPServer: Sendable {
                     kcs_mhd_start_daemon(
                         flags, configuration.port, accessHandlerCallback, Unmanaged.passUnretained(self).toOpaque(),
                         requestCompletedCallback, Unmanaged.passUnretained(self).toOpaque(),
-                        errorLogCallback, Unmanaged.passUnretained(self).toOpaque(), buffer.baseAddress)
+                        errorLogCallback, Unmanaged.passUnretained(self).toOpaque(),
+                        connectionNotifyCallback, Unmanaged.passUnretained(self).toOpaque(), buffer.baseAddress)
                 }
             }
         }
@@ -176,10 +179,19 @@ public final class HTTPServer: Sendable {
     }
 
     /// Waits for requests under way (up to the grace period), then stops the daemon.
+    ///
+    /// Connections accepted just before the daemon stopped listening may not have sent their
+    /// request yet (a TLS handshake takes a few round trips): they get up to a second to do so.
+    /// Only idle keep-alive connections are closed without that second being up.
     private func finish(_ handle: DaemonHandle) async {
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(configuration.shutdownGraceSeconds)
-        while activeRequests.load(ordering: .acquiring) > 0, clock.now < deadline {
+        let started = clock.now
+        let deadline = started + .seconds(configuration.shutdownGraceSeconds)
+        let settle = started + .seconds(min(1, configuration.shutdownGraceSeconds))
+        while clock.now < deadline,
+            activeRequests.load(ordering: .acquiring) > 0
+                || (openConnections.load(ordering: .acquiring) > 0 && clock.now < settle)
+        {
             try? await Task.sleep(for: .milliseconds(10))
         }
         // Answers still being computed will not be waited for: answer 503 and let them go.
