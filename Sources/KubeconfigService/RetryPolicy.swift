@@ -5,6 +5,8 @@ public struct RetryPolicy: Sendable {
     /// Wait before the first retry; doubles each time.
     public var initialBackoff: Duration
     /// Longest single wait (a larger `Retry-After` from the server still wins, within the budget).
+    /// Kept short: a caller who joins a publication waiting here waits this long at most once
+    /// the API server is back.
     public var maxBackoff: Duration
 
     public init(

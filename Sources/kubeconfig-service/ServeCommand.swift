@@ -48,6 +48,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between checks of --tls-cert-file and --tls-key-file for a renewed certificate.")
     var tlsReloadInterval: Int = 10
 
+    @Option(help: "Seconds a connection may stay idle or stall mid-request before it is closed.")
+    var connectionTimeout: Int = 30
+
+    @Option(help: "Connections open at once; more wait in the listen backlog.")
+    var maxConnections: Int = 1024
+
     @Option(help: "Threads serving HTTP connections.")
     var threads: Int = min(max(1, ProcessInfo.processInfo.activeProcessorCount), 64)
 
@@ -57,6 +63,12 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--tls-cert-file and --tls-key-file go together")
         }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
+        guard (1...3600).contains(connectionTimeout) else {
+            throw ValidationError("--connection-timeout must be between 1 and 3600 seconds")
+        }
+        guard (1...100_000).contains(maxConnections) else {
+            throw ValidationError("--max-connections must be between 1 and 100000")
+        }
         guard tlsReloadInterval > 0 else { throw ValidationError("--tls-reload-interval must be at least 1 second") }
     }
 
@@ -93,6 +105,8 @@ struct ServeCommand: AsyncParsableCommand {
         serverConfiguration.address = address
         serverConfiguration.port = port
         serverConfiguration.threadCount = threads
+        serverConfiguration.connectionTimeoutSeconds = connectionTimeout
+        serverConfiguration.connectionLimit = maxConnections
         serverConfiguration.maxBodyBytes = ServiceRouter.maxBodyBytes
         if let tlsCertFile, let tlsKeyFile {
             serverConfiguration.tls = try Self.readTLSIdentity(certificate: tlsCertFile, key: tlsKeyFile)
