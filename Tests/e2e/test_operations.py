@@ -365,7 +365,8 @@ def test_log_level_debug_shows_retries(serve, api):
     service = published(serve, "--log-level", "debug")
     api.add_fault(method="GET", path=CONFIGMAP_PATH, action="status", code=503, count=1)
     assert service.request("POST", "/sites/central").status == 200
-    assert wait_for(lambda: any(line["level"] == "debug" for line in service.log_entries()))
+    assert wait_for(lambda: any(line["level"] == "debug" and "retr" in line.get("msg", "").lower()
+                                for line in service.log_entries())), "no debug line about the retry"
 
 
 def test_one_log_line_per_publication_with_outcome_and_duration(serve, api):
