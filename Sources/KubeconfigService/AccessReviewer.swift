@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import Metrics
@@ -39,7 +40,7 @@ public final class AccessReviewer: Sendable {
     private let clients: KubernetesClientProvider
     private let lifetimes: CacheLifetimes
     private let logger: Logger
-    private let cache = Mutex<[String: Entry]>([:])
+    private let cache = Mutex<[CacheKey: Entry]>([:])
 
     public init(
         namespace: String, configMapName: String, discovery: InClusterDiscovery, clients: KubernetesClientProvider,
@@ -53,8 +54,14 @@ public final class AccessReviewer: Sendable {
         self.logger = logger
     }
 
-    private static func cacheKey(_ token: BearerToken, _ verb: Verb) -> String {
-        verb.rawValue + ":" + token.cacheKey
+    /// A decision is cached under the token's SHA-256, never the token.
+    private struct CacheKey: Hashable {
+        var digest: SHA256.Digest
+        var verb: Verb
+    }
+
+    private static func cacheKey(_ token: BearerToken, _ verb: Verb) -> CacheKey {
+        CacheKey(digest: token.digest, verb: verb)
     }
 
     /// The cached decision, if a fresh one exists: answers without suspending.

@@ -15,11 +15,14 @@ public struct BearerToken: Sendable, Hashable, CustomStringConvertible, CustomDe
     public var description: String { "token(sha256:\(fingerprint))" }
     public var debugDescription: String { description }
 
-    /// The full SHA-256 of the token, used as a cache key instead of the token itself.
-    public var cacheKey: String { Self.sha256Hex(value) }
+    /// The SHA-256 of the token, used as a cache key instead of the token itself.
+    public var digest: SHA256.Digest {
+        var value = value
+        return value.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+    }
 
     static func sha256Hex(_ string: String) -> String {
-        let digest = SHA256.hash(data: Array(string.utf8))
+        let digest = BearerToken(string).digest
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(64)

@@ -100,7 +100,8 @@ extension ServiceError {
 }
 
 extension String {
+    /// ASCII case-insensitive equality, as header names compare; allocates nothing.
     func caseInsensitiveEquals(_ other: String) -> Bool {
-        utf8.count == other.utf8.count && lowercased() == other.lowercased()
+        utf8.elementsEqual(other.utf8) { $0 | 0x20 == $1 | 0x20 && ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7a || $0 == $1) }
     }
 }

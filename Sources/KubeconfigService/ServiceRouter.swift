@@ -335,9 +335,15 @@ public final class ServiceRouter: Sendable {
 
     static func bearerToken(_ header: String?) -> BearerToken? {
         guard let header else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : BearerToken(token)
+        // "Bearer" (any case), one or more spaces, the token: parsed on the bytes, without copies.
+        let bytes = header.utf8
+        let scheme = "bearer".utf8
+        guard bytes.count > scheme.count,
+            bytes.prefix(scheme.count).elementsEqual(scheme, by: { $0 | 0x20 == $1 }),
+            bytes.dropFirst(scheme.count).first == UInt8(ascii: " ")
+        else { return nil }
+        var token = Substring(bytes.dropFirst(scheme.count).drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+        while token.last == " " || token.last == "\t" { token.removeLast() }
+        return token.isEmpty ? nil : BearerToken(String(token))
     }
 }

@@ -165,6 +165,14 @@ import Testing
         #expect(!String(decoding: response.body, as: UTF8.self).contains("central-token"))
     }
 
+    @Test func headerNamesCompareWithoutCase() {
+        let request = ServiceRequest(method: "GET", path: "/", headers: [("aUtHoRiZaTiOn", "x"), ("X-1", "y")])
+        #expect(request.header("Authorization") == "x")
+        #expect(request.header("x-1") == "y")
+        #expect(request.header("Authorizatio") == nil)
+        #expect(request.header("X-\u{11}") == nil)
+    }
+
     @Test func acceptNegotiation() {
         #expect(ServiceRouter.prefersJSON("application/json"))
         #expect(ServiceRouter.prefersJSON("application/yaml;q=0.5, application/json"))
@@ -179,6 +187,10 @@ import Testing
         #expect(ServiceRouter.bearerToken("bearer abc")?.value == "abc")
         #expect(ServiceRouter.bearerToken("Basic abc") == nil)
         #expect(ServiceRouter.bearerToken("Bearer") == nil)
+        #expect(ServiceRouter.bearerToken("BEARER  abc  ")?.value == "abc")
+        #expect(ServiceRouter.bearerToken("Bearerabc") == nil)
+        #expect(ServiceRouter.bearerToken("Bearer    ") == nil)
+        #expect(ServiceRouter.bearerToken("Bearer é")?.value == "é")
         #expect(ServiceRouter.bearerToken(nil) == nil)
     }
 
