@@ -12,10 +12,8 @@ public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible 
         // Discovery and local input.
         public static let notInCluster = Code(rawValue: "NotInCluster")
         public static let serviceAccountUnreadable = Code(rawValue: "ServiceAccountUnreadable")
-        public static let invalidConfiguration = Code(rawValue: "InvalidConfiguration")
         // The stored document.
         public static let documentNotKubeconfig = Code(rawValue: "DocumentNotKubeconfig")
-        public static let documentTooLarge = Code(rawValue: "DocumentTooLarge")
         // The API server.
         public static let configMapNotFound = Code(rawValue: "ConfigMapNotFound")
         public static let apiUnauthorized = Code(rawValue: "APIServerUnauthorized")

@@ -92,7 +92,7 @@ extension ServiceError {
         case .documentNotKubeconfig: return 409
         case .payloadTooLarge: return 413
         case .notPublished, .apiUnavailable, .conflict: return 503
-        case .notInCluster, .serviceAccountUnreadable, .invalidConfiguration: return 500
+        case .notInCluster, .serviceAccountUnreadable: return 500
         case .apiTimeout: return 504
         default: return 502
         }

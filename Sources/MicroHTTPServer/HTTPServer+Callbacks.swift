@@ -69,7 +69,7 @@ extension HTTPServer {
                 context.defect = "NUL byte in a header"
             } else if let defect = RequestDecoding.framingDefect(headers.values) {
                 context.defect = defect.reason
-            } else if let length = headers.values.first(where: { $0.name.lowercased() == "content-length" })
+            } else if let length = headers.values.first(where: { RequestDecoding.isNamed($0.name, "content-length") })
                 .flatMap({ Int($0.value) }), length > configuration.maxBodyBytes
             {
                 context.bodyTooLarge = true

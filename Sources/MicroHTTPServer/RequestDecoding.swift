@@ -42,8 +42,9 @@ enum RequestDecoding {
     /// Checks the headers that decide where the body ends: disagreement there is how requests
     /// are smuggled past proxies (RFC 9112 section 6.3).
     static func framingDefect(_ headers: [(name: String, value: String)]) -> Defect? {
-        let lengths = headers.filter { $0.name.lowercased() == "content-length" }.map(\.value)
-        let encodings = headers.filter { $0.name.lowercased() == "transfer-encoding" }.map(\.value)
+        let lengths = headers.filter { isNamed($0.name, "content-length") }.map(\.value)
+        guard !lengths.isEmpty || headers.contains(where: { isNamed($0.name, "transfer-encoding") }) else { return nil }
+        let encodings = headers.filter { isNamed($0.name, "transfer-encoding") }.map(\.value)
         for length in lengths where length.isEmpty || !length.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             return Defect("invalid Content-Length")
         }
@@ -55,6 +56,15 @@ enum RequestDecoding {
         }
         if codings != ["chunked"] { return Defect("unsupported Transfer-Encoding (only chunked is accepted)") }
         return nil
+    }
+
+    /// Whether a header name is `lowercaseName`, ignoring ASCII case; allocates nothing.
+    static func isNamed(_ name: String, _ lowercaseName: StaticString) -> Bool {
+        lowercaseName.withUTF8Buffer { target in
+            name.utf8.elementsEqual(target) { byte, lower in
+                byte == lower || (lower >= 0x61 && lower <= 0x7a && byte == lower - 0x20)
+            }
+        }
     }
 
     struct Defect: Error, Equatable {
