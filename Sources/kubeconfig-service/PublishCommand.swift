@@ -20,7 +20,7 @@ struct PublishCommand: AsyncParsableCommand {
             let result = try await publisher.publish()
             await clients.shutdown()
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             FileHandle.standardOutput.write((try? encoder.encode(result)) ?? Data())
             FileHandle.standardOutput.write(Data("\n".utf8))
         } catch {
