@@ -10,7 +10,7 @@ public struct BearerToken: Sendable, Hashable, CustomStringConvertible, CustomDe
     public init(_ value: String) { self.value = value }
 
     /// The first 12 hex digits of the token's SHA-256: enough to tell two tokens apart.
-    public var fingerprint: String { String(Self.sha256Hex(value).prefix(12)) }
+    public var fingerprint: String { String(digest.hexString.prefix(12)) }
 
     public var description: String { "token(sha256:\(fingerprint))" }
     public var debugDescription: String { description }
@@ -19,17 +19,5 @@ public struct BearerToken: Sendable, Hashable, CustomStringConvertible, CustomDe
     public var digest: SHA256.Digest {
         var value = value
         return value.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
-    }
-
-    static func sha256Hex(_ string: String) -> String {
-        let digest = BearerToken(string).digest
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

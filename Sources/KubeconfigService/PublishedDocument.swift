@@ -1,13 +1,13 @@
 import Crypto
-import Foundation
 
 /// The document as last read or written by a publication, rendered once for serving.
 public struct PublishedDocument: Sendable {
     public let document: KubeconfigDocument
     public let yaml: [UInt8]
     public let json: [UInt8]
-    /// A strong entity tag over the YAML form, quoted as HTTP wants it.
-    public let etag: String
+    /// Strong entity tags of the YAML and the JSON form, quoted as HTTP wants them.
+    public let yamlETag: String
+    public let jsonETag: String
     public internal(set) var resourceVersion: String
 
     public init(document: KubeconfigDocument, resourceVersion: String) {
@@ -16,7 +16,9 @@ public struct PublishedDocument: Sendable {
         self.json = Array(document.json().utf8)
         self.resourceVersion = resourceVersion
         let digest = SHA256.hash(data: yaml)
-        self.etag = "\"" + digest.prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+        let tag = digest.prefix(12).hexString
+        self.yamlETag = "\"" + tag + "\""
+        self.jsonETag = "\"" + tag + "-json\""
     }
 }
 

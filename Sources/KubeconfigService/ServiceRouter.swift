@@ -178,7 +178,7 @@ public final class ServiceRouter: Sendable {
             return documentResponse(
                 wantsJSON ? Array(document.json().utf8) : Array(document.yaml().utf8), json: wantsJSON, etag: nil)
         }
-        let etag = published.etag + (wantsJSON ? "-json" : "")
+        let etag = wantsJSON ? published.jsonETag : published.yamlETag
         if let match = request.header("If-None-Match"), Self.etagMatches(match, etag) {
             return ServiceResponse(status: 304, headers: [("ETag", etag), ("Cache-Control", "no-store")])
         }

@@ -85,7 +85,7 @@ import Testing
         }
         #expect(token.fingerprint.count == 12)
         // sha256("abc"), from FIPS 180-2.
-        #expect(BearerToken.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(BearerToken("abc").digest.hexString == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(BearerToken("abc").fingerprint == "ba7816bf8f01")
     }
 

@@ -88,6 +88,10 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any])
         #expect(object["current-context"] as? String == "central")
         #expect(json.header("ETag") != yaml.header("ETag"))
+        for etag in [json.header("ETag"), yaml.header("ETag")] {
+            // RFC 9110: an entity tag is an opaque string in double quotes, nothing after them.
+            #expect(etag?.first == "\"" && etag?.last == "\"" && etag?.dropFirst().dropLast().contains("\"") == false)
+        }
     }
 
     @Test func anUnchangedDocumentAnswers304() async throws {

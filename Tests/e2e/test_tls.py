@@ -9,16 +9,13 @@ Run: KUBECONFIG_SERVICE_BIN=... python3 -m pytest -q Tests/e2e/test_tls.py
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import http.client
 import os
 import re
-import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ADMIN_TOKEN, BINARY
+from kube_api_server import write_atomic_volume
 
 OPENSSL_EXTENSIONS = """
 [leaf]
@@ -84,22 +82,7 @@ class SecretVolume:
         return self.path / "tls.key"
 
     def write(self, cert_pem: str, key_pem: str):
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("..%Y_%m_%d_%H_%M_%S.")
-        fresh = Path(tempfile.mkdtemp(prefix=stamp, dir=self.path))
-        (fresh / "tls.crt").write_text(cert_pem)
-        (fresh / "tls.key").write_text(key_pem)
-        (fresh / "tls.key").chmod(0o600)
-        fresh.chmod(0o755)
-        data, staged = self.path / "..data", self.path / "..data_tmp"
-        previous = os.readlink(data) if data.is_symlink() else None
-        staged.unlink(missing_ok=True)
-        os.symlink(fresh.name, staged)
-        os.replace(staged, data)
-        for name in ("tls.crt", "tls.key"):
-            if not (self.path / name).is_symlink():
-                os.symlink(f"..data/{name}", self.path / name)
-        if previous:
-            shutil.rmtree(self.path / previous, ignore_errors=True)
+        write_atomic_volume(self.path, {"tls.crt": (cert_pem, 0o644), "tls.key": (key_pem, 0o600)})
 
 
 @pytest.fixture

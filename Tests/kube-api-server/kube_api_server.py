@@ -412,12 +412,32 @@ def service_account_token(namespace, name, uid, lifetime, audiences):
     return ".".join(base64.urlsafe_b64encode(part).rstrip(b"=").decode() for part in parts)
 
 
-class ServiceAccountVolume:
-    """DIR/serviceaccount written the way kubelet's AtomicWriter writes a projected volume: the files
-    live in a timestamped `..2026_...` directory, `..data` links to it, and `token`, `ca.crt` and
-    `namespace` link to `..data/<name>`. A rotation swaps `..data` with one atomic rename."""
+def write_atomic_volume(path: Path, files: dict[str, tuple[str, int]]) -> None:
+    """Writes `files` ({name: (text, mode)}) into `path` the way kubelet's AtomicWriter writes a
+    projected or Secret volume: the files live in a timestamped `..2026_...` directory, `..data`
+    links to it, and each name links to `..data/<name>`. A rewrite swaps `..data` with one atomic
+    rename and removes the previous directory."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("..%Y_%m_%d_%H_%M_%S.")
+    fresh = Path(tempfile.mkdtemp(prefix=stamp, dir=path))
+    for name, (text, mode) in files.items():
+        (fresh / name).write_text(text)
+        (fresh / name).chmod(mode)
+    fresh.chmod(0o755)
+    data, staged = path / "..data", path / "..data_tmp"
+    previous = os.readlink(data) if data.is_symlink() else None
+    staged.unlink(missing_ok=True)
+    os.symlink(fresh.name, staged)
+    os.replace(staged, data)
+    for name in files:
+        if not (path / name).is_symlink():
+            os.symlink(f"..data/{name}", path / name)
+    if previous:
+        shutil.rmtree(path / previous, ignore_errors=True)
 
-    FILES = ("token", "ca.crt", "namespace")
+
+class ServiceAccountVolume:
+    """DIR/serviceaccount as kubelet mounts it (see write_atomic_volume): `token`, `ca.crt` and
+    `namespace`; a rotation swaps `..data` atomically."""
 
     def __init__(self, path: Path, ca_pem: str, namespace: str):
         self.path, self.ca_pem, self.namespace = path, ca_pem, namespace
@@ -425,22 +445,8 @@ class ServiceAccountVolume:
         path.mkdir(parents=True)
 
     def write(self, token):
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("..%Y_%m_%d_%H_%M_%S.")
-        fresh = Path(tempfile.mkdtemp(prefix=stamp, dir=self.path))
-        for name, text in zip(self.FILES, (token, self.ca_pem, self.namespace)):
-            (fresh / name).write_text(text)
-            (fresh / name).chmod(0o644)
-        fresh.chmod(0o755)
-        data, staged = self.path / "..data", self.path / "..data_tmp"
-        previous = os.readlink(data) if data.is_symlink() else None
-        staged.unlink(missing_ok=True)
-        os.symlink(fresh.name, staged)
-        os.replace(staged, data)
-        for name in self.FILES:
-            if not (self.path / name).is_symlink():
-                os.symlink(f"..data/{name}", self.path / name)
-        if previous:
-            shutil.rmtree(self.path / previous, ignore_errors=True)
+        write_atomic_volume(self.path, {"token": (token, 0o644), "ca.crt": (self.ca_pem, 0o644),
+                                        "namespace": (self.namespace, 0o644)})
 
 
 # MARK: - Cluster state and API operations
