@@ -11,6 +11,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.3.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.24.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
@@ -29,19 +31,33 @@ let package = Package(
             name: "MicroHTTPServer",
             dependencies: [
                 "CMicroHTTPD",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The shared core: discovery, kubeconfig, Kubernetes API, publisher, access review, routes.
+        // The Kubernetes API: client, retries, in-cluster discovery, resource types. The only
+        // Swift code that imports AsyncHTTPClient and NIOSSL.
+        .target(
+            name: "KubernetesAPI",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // The shared core: document, store, update loop, publisher, access review, routes.
         .target(
             name: "KubeconfigService",
             dependencies: [
+                "KubernetesAPI",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -49,20 +65,47 @@ let package = Package(
             name: "kubeconfig-service",
             dependencies: [
                 "KubeconfigService",
+                "KubernetesAPI",
                 "MicroHTTPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
+        ),
+        // Shared test helpers: the scripted in-memory document store, fixtures.
+        .target(
+            name: "KubeconfigServiceTestSupport",
+            dependencies: [
+                "KubeconfigService",
+                "KubernetesAPI",
+            ],
+            path: "Tests/KubeconfigServiceTestSupport"
         ),
         .testTarget(
             name: "KubeconfigServiceTests",
-            dependencies: ["KubeconfigService", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "KubeconfigService",
+                "KubeconfigServiceTestSupport",
+                "KubernetesAPI",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(
+            name: "KubernetesAPITests",
+            dependencies: ["KubernetesAPI"]
         ),
         .testTarget(
             name: "MicroHTTPServerTests",
-            dependencies: ["MicroHTTPServer"]
+            dependencies: [
+                "MicroHTTPServer",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

@@ -3,7 +3,7 @@
 next to its reference, all on loopback against the project's local HTTPS API server
 (Tests/kube-api-server). bench/README.md says what is measured and how.
 
-    benchmark.py --binary PATH [--smoke] [--output FILE.md]
+    PYTHONPATH=Tests/kube-api-server python3 bench/benchmark.py --binary PATH [--smoke] [--output FILE.md]
 
 Prints a Markdown table and writes it to FILE.md (default bench-results/benchmark.md), with the
 raw figures as JSON beside it (FILE.json). Targets are reported, never asserted: the exit code is
@@ -29,12 +29,10 @@ import threading
 import time
 from pathlib import Path
 
+import yaml
+from kubeapi import ADMIN_TOKEN, KubeAPIServer  # Tests/kube-api-server on PYTHONPATH (scripts/benchmark.sh)
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "Tests" / "kube-api-server"))
-
-from kubeapi import ADMIN_TOKEN, KubeAPIServer  # noqa: E402
-
-import yaml  # noqa: E402 - after kubeapi, which needs it too
 
 NAMESPACE = "onap"
 CONFIGMAP = "multisite-kubeconfig-configmap"

@@ -65,4 +65,6 @@ if [[ -z "$binary" ]]; then
 fi
 
 cd "$repo_root"
+# The API test server's package (kubeapi) is imported by name, as pytest.ini's pythonpath does.
+export PYTHONPATH="$repo_root/Tests/kube-api-server${PYTHONPATH:+:$PYTHONPATH}"
 exec "$python" bench/benchmark.py --binary "$(realpath "$binary")" "${bench_args[@]}"

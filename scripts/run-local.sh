@@ -20,7 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 Tests/kube-api-server/kube_api_server.py --state-dir "$state" --port 0 >"$state/api.out" 2>"$state/api.err" &
+PYTHONPATH="$PWD/Tests/kube-api-server${PYTHONPATH:+:$PYTHONPATH}" \
+    python3 -m kubeapi --state-dir "$state" --port 0 >"$state/api.out" 2>"$state/api.err" &
 api_pid=$!
 for _ in $(seq 100); do [[ -s "$state/port" ]] && break; sleep 0.1; done
 port="$(cat "$state/port")"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, then
-#   1. swift format lint (strict)          4. the release build the Dockerfile runs
-#   2. Swift unit tests (no sockets)       5. end-to-end, chart and API-server tests (pytest)
-#   3. the debug binary for end-to-end     6. the benchmark in smoke mode (no timing asserted)
+#   1. swift format lint (strict)          5. the release build the Dockerfile runs
+#   2. the core target alone (it must      6. end-to-end, chart and API-server tests (pytest)
+#      declare every product it imports)   7. the benchmark in smoke mode (no timing asserted)
+#   3. Swift unit tests (no sockets)
+#   4. the debug binary for end-to-end
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +15,11 @@ scripts/install-test-deps.sh
 
 step "swift format lint --strict"
 swift format lint --strict --recursive Sources Tests Package.swift
+
+step "the core target alone"
+# On a fresh clone .build is empty, so this proves KubeconfigService and what it depends on
+# build from clean with only the products they declare; later steps reuse what it built.
+swift build --target KubeconfigService
 
 step "swift test"
 swift build --build-tests

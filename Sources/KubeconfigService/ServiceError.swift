@@ -1,3 +1,5 @@
+import KubernetesAPI
+
 /// A failure with a stable machine-readable code and a message an operator can act on.
 ///
 /// Messages never contain credentials: they are built from names, URLs and the API server's
@@ -10,23 +12,23 @@ public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible 
         public var description: String { rawValue }
 
         // Discovery and local input.
-        public static let notInCluster = Code(rawValue: "NotInCluster")
-        public static let serviceAccountUnreadable = Code(rawValue: "ServiceAccountUnreadable")
+        public static let notInCluster = Code(KubernetesError.Code.notInCluster)
+        public static let serviceAccountUnreadable = Code(KubernetesError.Code.serviceAccountUnreadable)
         // The stored document.
         public static let documentNotKubeconfig = Code(rawValue: "DocumentNotKubeconfig")
-        // The API server.
         public static let configMapNotFound = Code(rawValue: "ConfigMapNotFound")
-        public static let apiUnauthorized = Code(rawValue: "APIServerUnauthorized")
-        public static let apiForbidden = Code(rawValue: "APIServerForbidden")
-        public static let apiUnavailable = Code(rawValue: "APIServerUnavailable")
-        public static let apiServerError = Code(rawValue: "APIServerError")
-        public static let apiUnreachable = Code(rawValue: "APIServerUnreachable")
-        public static let apiNotFound = Code(rawValue: "APIServerNotFound")
-        public static let apiConflict = Code(rawValue: "APIServerConflict")
-        public static let apiTimeout = Code(rawValue: "APIServerTimeout")
-        public static let apiRejected = Code(rawValue: "APIServerRejected")
-        public static let apiProtocol = Code(rawValue: "APIServerProtocolError")
         public static let conflict = Code(rawValue: "ConflictRetriesExhausted")
+        // The API server, as `KubernetesError` names its failures.
+        public static let apiUnauthorized = Code(KubernetesError.Code.unauthorized)
+        public static let apiForbidden = Code(KubernetesError.Code.forbidden)
+        public static let apiUnavailable = Code(KubernetesError.Code.unavailable)
+        public static let apiServerError = Code(KubernetesError.Code.serverError)
+        public static let apiUnreachable = Code(KubernetesError.Code.unreachable)
+        public static let apiNotFound = Code(KubernetesError.Code.notFound)
+        public static let apiConflict = Code(KubernetesError.Code.conflict)
+        public static let apiTimeout = Code(KubernetesError.Code.timeout)
+        public static let apiRejected = Code(KubernetesError.Code.rejected)
+        public static let apiProtocol = Code(KubernetesError.Code.protocolError)
         // HTTP callers.
         public static let badRequest = Code(rawValue: "BadRequest")
         public static let notFound = Code(rawValue: "NotFound")
@@ -36,6 +38,8 @@ public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let forbidden = Code(rawValue: "Forbidden")
         public static let notPublished = Code(rawValue: "NotPublished")
         public static let siteNotFound = Code(rawValue: "SiteNotFound")
+
+        init(_ code: KubernetesError.Code) { self.rawValue = code.rawValue }
     }
 
     public var code: Code
@@ -47,6 +51,11 @@ public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible 
         self.code = code
         self.message = message
         self.retryAfterSeconds = retryAfterSeconds
+    }
+
+    /// The same failure, under the same code.
+    public init(_ error: KubernetesError) {
+        self.init(code: Code(error.code), message: error.message, retryAfterSeconds: error.retryAfterSeconds)
     }
 
     public var description: String { "\(code): \(message)" }

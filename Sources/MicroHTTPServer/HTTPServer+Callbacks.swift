@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import HTTPTypes
 
 #if canImport(Glibc)
     import Glibc
@@ -106,9 +107,12 @@ extension HTTPServer {
         connection: OpaquePointer, url: UnsafePointer<CChar>?, method: UnsafePointer<CChar>?, context: RequestContext
     ) -> MHD_Result {
         context.dispatched = true
+        let (headerFields, invalidName) = Self.fields(context.headers)
+        let parsedMethod = method.flatMap { HTTPRequest.Method(String(cString: $0)) }
         var request = HTTPServerRequest(
-            method: method.map { String(cString: $0) } ?? "", path: "", query: [], headers: context.headers,
-            body: context.body, bodyTooLarge: context.bodyTooLarge, defect: context.defect)
+            method: parsedMethod ?? .get, path: "", query: [], headerFields: headerFields, body: context.body,
+            bodyTooLarge: context.bodyTooLarge,
+            defect: context.defect ?? (parsedMethod == nil ? "invalid method" : invalidName.map { _ in "invalid header name" }))
         context.body = []
         context.headers = []
         if request.defect == nil {
@@ -154,13 +158,29 @@ extension HTTPServer {
         }
         guard let created else { return kcs_mhd_no() }
         defer { MHD_destroy_response(created) }
-        for (name, value) in response.headers where MHD_add_response_header(created, name, value) != kcs_mhd_yes() {
-            logger.warning("dropped an invalid response header", metadata: ["header": "\(name)"])
+        for field in response.headerFields
+        where MHD_add_response_header(created, field.name.rawName, field.value) != kcs_mhd_yes() {
+            logger.warning("dropped an invalid response header", metadata: ["header": "\(field.name)"])
         }
-        return MHD_queue_response(connection, UInt32(response.status), created)
+        return MHD_queue_response(connection, UInt32(response.status.code), created)
     }
 
     // MARK: - Reading values
+
+    /// Header pairs as `HTTPFields`, in order; the first name that is not a valid token, if any.
+    private static func fields(_ pairs: [(name: String, value: String)]) -> (HTTPFields, String?) {
+        var fields = HTTPFields()
+        fields.reserveCapacity(pairs.count)
+        var invalid: String?
+        for (name, value) in pairs {
+            guard let fieldName = HTTPField.Name(name) else {
+                invalid = invalid ?? name
+                continue
+            }
+            fields.append(HTTPField(name: fieldName, value: value))
+        }
+        return (fields, invalid)
+    }
 
     private static func bytes(_ text: UnsafePointer<CChar>?) -> [UInt8] {
         guard let text else { return [] }

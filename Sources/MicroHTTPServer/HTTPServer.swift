@@ -202,7 +202,7 @@ public final class HTTPServer: Sendable {
         for connection in abandoned {
             connection.context.setResponse(
                 HTTPServerResponse(
-                    status: 503, headers: [("Content-Type", "text/plain"), ("Connection", "close")],
+                    status: .serviceUnavailable, headerFields: [.contentType: "text/plain", .connection: "close"],
                     body: Array("shutting down\n".utf8)))
             MHD_resume_connection(connection.pointer)
         }

@@ -1,10 +1,12 @@
+import HTTPTypes
+
 /// A request as read off the connection; the body is complete.
 public struct HTTPServerRequest: Sendable {
-    public var method: String
-    /// The path as microhttpd decoded it, without the query.
+    public var method: HTTPRequest.Method
+    /// The path, percent-decoded by us (microhttpd's unescaping is off), without the query.
     public var path: String
     public var query: [(name: String, value: String)]
-    public var headers: [(name: String, value: String)]
+    public var headerFields: HTTPFields
     public var body: [UInt8]
     /// The body exceeded `maxBodyBytes`; what was read is dropped.
     public var bodyTooLarge: Bool
@@ -15,13 +17,13 @@ public struct HTTPServerRequest: Sendable {
 
 /// A response to send. `body` is not sent for HEAD requests (microhttpd handles that).
 public struct HTTPServerResponse: Sendable {
-    public var status: Int
-    public var headers: [(name: String, value: String)]
+    public var status: HTTPResponse.Status
+    public var headerFields: HTTPFields
     public var body: [UInt8]
 
-    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+    public init(status: HTTPResponse.Status, headerFields: HTTPFields = [:], body: [UInt8] = []) {
         self.status = status
-        self.headers = headers
+        self.headerFields = headerFields
         self.body = body
     }
 }

@@ -6,11 +6,26 @@ import MicroHTTPServer
 /// renewal), the listening socket is handed to a server with the new identity and the old one
 /// stops gracefully, so clients see no refused or reset connection.
 actor CertificateReloader {
-    private var server: HTTPServer
+    /// What one check did.
+    enum Outcome: Equatable {
+        case unchanged
+        case reloaded
+        /// The files changed but the pair cannot be used; the previous identity stays in service.
+        case refused(String)
+    }
+
+    /// The files could not be read, or nothing listens any more.
+    struct ReloadError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private(set) var server: HTTPServer
     private var identity: HTTPServerConfiguration.TLSIdentity?
     private let certificateFile: String
     private let keyFile: String
     private let logger: Logger
+    /// The last error reported, so that a lasting failure is logged once, not at every check.
+    private var reported: String?
 
     init(server: HTTPServer, certificateFile: String, keyFile: String, logger: Logger) {
         self.server = server
@@ -20,18 +35,41 @@ actor CertificateReloader {
         self.logger = logger
     }
 
-    /// Checks the files every `interval` until cancelled.
+    /// Checks the files every `interval` until cancelled, logging what each check did.
     func run(every interval: Duration) async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
-            await reloadIfChanged()
+            do throws(ReloadError) {
+                switch try await reloadIfChanged() {
+                case .unchanged:
+                    break
+                case .reloaded:
+                    reported = nil
+                    logger.info("TLS certificate reloaded", metadata: ["file": "\(certificateFile)"])
+                case .refused(let reason):
+                    logger.error(
+                        "the new TLS certificate or key cannot be used; still serving the previous one",
+                        metadata: ["error": "\(reason)"])
+                }
+            } catch {
+                guard reported != error.description else { continue }
+                reported = error.description
+                logger.warning(
+                    "cannot check the TLS certificate; still serving the previous one",
+                    metadata: ["error": "\(error)"])
+            }
         }
     }
 
-    func reloadIfChanged() async {
-        guard let next = try? ServeCommand.readTLSIdentity(certificate: certificateFile, key: keyFile), next != identity else {
-            return
+    /// Reads the files and, when they hold a new pair, hands the socket to a server with it.
+    func reloadIfChanged() async throws(ReloadError) -> Outcome {
+        let next: HTTPServerConfiguration.TLSIdentity
+        do {
+            next = try TLSFiles.read(certificate: certificateFile, key: keyFile)
+        } catch {
+            throw ReloadError(description: "\(error)")
         }
+        guard next != identity else { return .unchanged }
         // Remember it either way: an unusable pair is reported once, not at every check.
         identity = next
         var configuration = server.configuration
@@ -39,19 +77,30 @@ actor CertificateReloader {
         do {
             let handOver = try await server.handOver(to: configuration)
             server = handOver.successor
-            if let refused = handOver.refused {
-                logger.error(
-                    "the new TLS certificate or key cannot be used; still serving the previous one",
-                    metadata: ["error": "\(refused)"])
-            } else {
-                logger.info("TLS certificate reloaded", metadata: ["file": "\(certificateFile)"])
-            }
+            return handOver.refused.map { .refused("\($0)") } ?? .reloaded
         } catch {
             logger.critical("lost the listening socket while reloading the TLS certificate", metadata: ["error": "\(error)"])
+            throw ReloadError(description: "lost the listening socket: \(error)")
         }
     }
 
     func stop() async {
         await server.stop()
+    }
+}
+
+/// Reads a PEM certificate chain and key.
+enum TLSFiles {
+    struct UnreadableError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func read(certificate: String, key: String) throws(UnreadableError) -> HTTPServerConfiguration.TLSIdentity {
+        guard let certificatePEM = try? String(contentsOfFile: certificate, encoding: .utf8),
+            let keyPEM = try? String(contentsOfFile: key, encoding: .utf8)
+        else {
+            throw UnreadableError(description: "cannot read --tls-cert-file \(certificate) or --tls-key-file \(key)")
+        }
+        return HTTPServerConfiguration.TLSIdentity(certificatePEM: certificatePEM, privateKeyPEM: keyPEM)
     }
 }

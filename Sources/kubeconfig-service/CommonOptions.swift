@@ -1,5 +1,6 @@
 import ArgumentParser
 import KubeconfigService
+import KubernetesAPI
 
 /// Options shared by `serve` and `publish`; the short flags are the old init container's.
 struct CommonOptions: ParsableArguments {
@@ -49,14 +50,17 @@ struct CommonOptions: ParsableArguments {
         if let namespace {
             resolvedNamespace = namespace
         } else {
-            resolvedNamespace = try discovery.namespace()
+            do throws(KubernetesError) {
+                resolvedNamespace = try discovery.namespace()
+            } catch {
+                throw ServiceError(error)
+            }
         }
         var configuration = PublisherConfiguration(namespace: resolvedNamespace)
         configuration.location = location
         configuration.user = user
         configuration.configMapName = configmap
         configuration.key = key
-        configuration.apiTimeout = .milliseconds(Int64(apiTimeout * 1000))
         return configuration
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KubeconfigService
+import KubernetesAPI
 
 struct PublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,11 +13,11 @@ struct PublishCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.bootstrapLogging()
-        let clients = KubernetesClientProvider(requestTimeout: options.publisherConfigurationTimeout, logger: logger)
+        let clients = KubernetesClientProvider(requestTimeout: options.apiTimeoutDuration, logger: logger)
         do throws(ServiceError) {
-            let publisher = SitePublisher(
-                configuration: try options.publisherConfiguration(), discovery: options.discovery, clients: clients,
-                logger: logger)
+            let publisher = SitePublisher.inCluster(
+                configuration: try options.publisherConfiguration(),
+                connection: InClusterConnection(discovery: options.discovery, clients: clients), logger: logger)
             let result = try await publisher.publish()
             await clients.shutdown()
             let encoder = JSONEncoder()
@@ -32,5 +33,6 @@ struct PublishCommand: AsyncParsableCommand {
 }
 
 extension CommonOptions {
-    var publisherConfigurationTimeout: Duration { .milliseconds(Int64(apiTimeout * 1000)) }
+    /// `--api-timeout`, per request to the API server.
+    var apiTimeoutDuration: Duration { .milliseconds(Int64(apiTimeout * 1000)) }
 }

@@ -1,13 +1,14 @@
 import KubeconfigService
 import MicroHTTPServer
 
-/// Connects the HTTP layer to the service's router; the two share no types.
+/// Connects the HTTP layer to the service's router. Both speak swift-http-types, so this only
+/// moves fields across.
 struct RouterResponder: HTTPResponder {
     let router: ServiceRouter
 
     func respond(to request: HTTPServerRequest) -> HTTPServerResult {
         let serviceRequest = ServiceRequest(
-            method: request.method, path: request.path, query: request.query, headers: request.headers,
+            method: request.method, path: request.path, query: request.query, headerFields: request.headerFields,
             body: request.body, bodyTooLarge: request.bodyTooLarge, malformed: request.defect)
         switch router.route(serviceRequest) {
         case .response(let response):
@@ -18,6 +19,6 @@ struct RouterResponder: HTTPResponder {
     }
 
     static func convert(_ response: ServiceResponse) -> HTTPServerResponse {
-        HTTPServerResponse(status: response.status, headers: response.headers, body: response.body)
+        HTTPServerResponse(status: response.status, headerFields: response.headerFields, body: response.body)
     }
 }

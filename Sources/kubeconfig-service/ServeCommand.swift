@@ -1,15 +1,12 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import KubeconfigService
+import KubernetesAPI
 import Logging
 import Metrics
 import MicroHTTPServer
 import Prometheus
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -84,15 +81,15 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(error.code): \(error.message)\n".utf8))
             throw ExitCode.failure
         }
-        let discovery = options.discovery
-        let clients = KubernetesClientProvider(requestTimeout: options.publisherConfigurationTimeout, logger: logger)
-        let publisher = SitePublisher(configuration: configuration, discovery: discovery, clients: clients, logger: logger)
+        let clients = KubernetesClientProvider(requestTimeout: options.apiTimeoutDuration, logger: logger)
+        let connection = InClusterConnection(discovery: options.discovery, clients: clients)
+        let publisher = SitePublisher.inCluster(configuration: configuration, connection: connection, logger: logger)
         let reviewer: AccessReviewer?
         switch auth {
         case .kubernetes:
             reviewer = AccessReviewer(
-                namespace: configuration.namespace, configMapName: configuration.configMapName, discovery: discovery,
-                clients: clients, logger: logger)
+                namespace: configuration.namespace, configMapName: configuration.configMapName, api: connection,
+                logger: logger)
         case .none:
             reviewer = nil
             logger.warning(
@@ -109,7 +106,11 @@ struct ServeCommand: AsyncParsableCommand {
         serverConfiguration.connectionLimit = maxConnections
         serverConfiguration.maxBodyBytes = ServiceRouter.maxBodyBytes
         if let tlsCertFile, let tlsKeyFile {
-            serverConfiguration.tls = try Self.readTLSIdentity(certificate: tlsCertFile, key: tlsKeyFile)
+            do {
+                serverConfiguration.tls = try TLSFiles.read(certificate: tlsCertFile, key: tlsKeyFile)
+            } catch {
+                throw ValidationError(error.description)
+            }
         }
         let server = HTTPServer(configuration: serverConfiguration, responder: RouterResponder(router: router), logger: logger)
         do {
@@ -125,72 +126,31 @@ struct ServeCommand: AsyncParsableCommand {
                 "auth": "\(auth.rawValue)", "configmap": "\(configuration.configMapReference)", "key": "\(configuration.key)",
             ])
 
-        let refresh: Duration? = refreshInterval > 0 ? .seconds(refreshInterval) : nil
-        let schedule = Task { await publisher.runSchedule(refreshInterval: refresh) }
-        var reloader: CertificateReloader?
-        var reloading: Task<Void, Never>?
-        if let tlsCertFile, let tlsKeyFile {
-            let certificates = CertificateReloader(
-                server: server, certificateFile: tlsCertFile, keyFile: tlsKeyFile, logger: logger)
-            let interval = Duration.seconds(tlsReloadInterval)
-            reloading = Task { await certificates.run(every: interval) }
-            reloader = certificates
+        let reloader = zip(tlsCertFile, tlsKeyFile).map { certificate, key in
+            CertificateReloader(server: server, certificateFile: certificate, keyFile: key, logger: logger)
         }
-        let signal = await Self.waitForTermination()
-        logger.info("stopping", metadata: ["signal": "\(signal)"])
-        schedule.cancel()
-        reloading?.cancel()
-        if let reloader {
-            await reloader.stop()
-        } else {
-            await server.stop()
-        }
+        let http = HTTPServerService(
+            server: server, reloader: reloader, reloadInterval: .seconds(tlsReloadInterval), logger: logger)
+        let schedule = PublicationScheduleService(
+            publisher: publisher, refreshInterval: refreshInterval > 0 ? .seconds(refreshInterval) : nil)
+        // Shut down in reverse order: the server stops accepting and finishes its requests
+        // (publications included) before the schedule is cancelled.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: schedule, successTerminationBehavior: .ignore, serviceName: "publication-schedule"),
+                    .init(service: http, serviceName: "http-server"),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
         await clients.shutdown()
         logger.info("stopped")
     }
-
-    static func readTLSIdentity(certificate: String, key: String) throws -> HTTPServerConfiguration.TLSIdentity {
-        guard let certificatePEM = try? String(contentsOfFile: certificate, encoding: .utf8),
-            let keyPEM = try? String(contentsOfFile: key, encoding: .utf8)
-        else {
-            throw ValidationError("cannot read --tls-cert-file \(certificate) or --tls-key-file \(key)")
-        }
-        return HTTPServerConfiguration.TLSIdentity(certificatePEM: certificatePEM, privateKeyPEM: keyPEM)
-    }
-
-    /// Suspends until SIGTERM or SIGINT arrives; returns its name.
-    static func waitForTermination() async -> String {
-        await withCheckedContinuation { continuation in
-            let once = SignalOnce(continuation)
-            for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { once.fire(name) }
-                source.resume()
-                once.retain(source)
-            }
-        }
-    }
 }
 
-/// Resumes a continuation with the first signal's name, once. `@unchecked Sendable`: its state
-/// is only touched under `lock`.
-final class SignalOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<String, Never>?
-    private var sources: [any DispatchSourceSignal] = []
-
-    init(_ continuation: CheckedContinuation<String, Never>) { self.continuation = continuation }
-
-    func retain(_ source: any DispatchSourceSignal) {
-        lock.withLock { sources.append(source) }
-    }
-
-    func fire(_ name: String) {
-        let pending = lock.withLock {
-            defer { continuation = nil }
-            return continuation
-        }
-        pending?.resume(returning: name)
-    }
+/// Pairs two optionals: both or nothing.
+private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+    guard let a, let b else { return nil }
+    return (a, b)
 }

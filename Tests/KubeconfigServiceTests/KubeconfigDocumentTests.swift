@@ -1,14 +1,14 @@
 import Foundation
+import KubeconfigServiceTestSupport
+import KubernetesAPI
 import Testing
 import Yams
 
 @testable import KubeconfigService
 
 @Suite struct KubeconfigDocumentTests {
-    static let caPEM = Array("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".utf8)
-    static let site = SiteEntries(
-        location: "central", user: "user00", server: "https://10.96.0.1:443", certificateAuthority: caPEM,
-        token: BearerToken("central-token"))
+    static let caPEM = Fixtures.caPEM
+    static let site = Fixtures.central
 
     func merged(_ yaml: String, _ site: SiteEntries = Self.site) throws -> [String: Any] {
         var document = try KubeconfigDocument(parsing: yaml, origin: "test")

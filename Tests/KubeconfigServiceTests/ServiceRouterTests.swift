@@ -1,11 +1,14 @@
 import Foundation
+import HTTPTypes
+import KubeconfigServiceTestSupport
+import KubernetesAPI
 import Logging
 import Testing
 
 @testable import KubeconfigService
 
-/// Routing without sockets: the router's answers to requests, with a publisher that never
-/// reaches an API server (its discovery points nowhere).
+/// Routing without sockets: the router's answers to requests, with a publisher whose discovery
+/// points nowhere and whose document lives in memory.
 @Suite struct ServiceRouterTests {
     let publisher: SitePublisher
     let router: ServiceRouter
@@ -16,10 +19,11 @@ import Testing
         let discovery = InClusterDiscovery(environment: [:], serviceAccountDirectory: "/nonexistent")
         let clients = KubernetesClientProvider(requestTimeout: .seconds(1), logger: logger)
         publisher = SitePublisher(
-            configuration: PublisherConfiguration(namespace: "onap"), discovery: discovery, clients: clients, logger: logger)
+            configuration: PublisherConfiguration(namespace: "onap"), credentials: discovery,
+            updater: DocumentUpdater(store: InMemoryDocumentStore(text: nil), logger: logger), logger: logger)
         reviewer = AccessReviewer(
-            namespace: "onap", configMapName: "multisite-kubeconfig-configmap", discovery: discovery, clients: clients,
-            logger: logger)
+            namespace: "onap", configMapName: "multisite-kubeconfig-configmap",
+            api: InClusterConnection(discovery: discovery, clients: clients), logger: logger)
         router = ServiceRouter(publisher: publisher, reviewer: nil, metrics: { "# metrics\n" }, logger: logger)
     }
 
@@ -47,43 +51,44 @@ import Testing
 
     @Test func unknownPathsAre404AsJSON() async {
         for path in ["/", "/nope", "/kubeconfig/", "//kubeconfig", "/sites", "/sites/", "/sites/central/x", "/../kubeconfig"] {
-            let response = await respond(ServiceRequest(method: "GET", path: path))
-            #expect(response.status == 404, "\(path)")
+            let response = await respond(ServiceRequest.make(method: "GET", path: path))
+            #expect(response.status.code == 404, "\(path)")
             #expect(errorCode(response) == "NotFound", "\(path)")
             #expect(response.header("Content-Type") == "application/json")
         }
     }
 
     @Test func aWrongMethodIs405WithAllow() async {
-        let post = await respond(ServiceRequest(method: "POST", path: "/healthz"))
-        #expect(post.status == 405)
+        let post = await respond(ServiceRequest.make(method: "POST", path: "/healthz"))
+        #expect(post.status.code == 405)
         #expect(post.header("Allow") == "GET, HEAD")
-        let get = await respond(ServiceRequest(method: "GET", path: "/sites/central"))
-        #expect(get.status == 405)
+        let get = await respond(ServiceRequest.make(method: "GET", path: "/sites/central"))
+        #expect(get.status.code == 405)
         #expect(get.header("Allow") == "POST")
         #expect(errorCode(get) == "MethodNotAllowed")
     }
 
     @Test func probesBeforeAndAfterTheFirstPublication() async {
-        #expect(await respond(ServiceRequest(method: "GET", path: "/livez")).status == 200)
-        let before = await respond(ServiceRequest(method: "GET", path: "/healthz"))
-        #expect(before.status == 503)
+        #expect(await respond(ServiceRequest.make(method: "GET", path: "/livez")).status.code == 200)
+        let before = await respond(ServiceRequest.make(method: "GET", path: "/healthz"))
+        #expect(before.status.code == 503)
         #expect(errorCode(before) == "NotPublished")
-        #expect(await respond(ServiceRequest(method: "HEAD", path: "/readyz")).status == 503)
-        #expect(await respond(ServiceRequest(method: "GET", path: "/kubeconfig")).status == 503)
+        #expect(await respond(ServiceRequest.make(method: "HEAD", path: "/readyz")).status.code == 503)
+        #expect(await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig")).status.code == 503)
         publish()
-        #expect(await respond(ServiceRequest(method: "GET", path: "/healthz")).status == 200)
-        #expect(await respond(ServiceRequest(method: "HEAD", path: "/readyz")).status == 200)
+        #expect(await respond(ServiceRequest.make(method: "GET", path: "/healthz")).status.code == 200)
+        #expect(await respond(ServiceRequest.make(method: "HEAD", path: "/readyz")).status.code == 200)
     }
 
     @Test func kubeconfigIsYAMLByDefaultAndJSONOnRequest() async throws {
         publish()
-        let yaml = await respond(ServiceRequest(method: "GET", path: "/kubeconfig"))
-        #expect(yaml.status == 200)
+        let yaml = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig"))
+        #expect(yaml.status.code == 200)
         #expect(yaml.header("Content-Type") == "application/yaml")
         #expect(yaml.header("Cache-Control") == "no-store")
         #expect(String(decoding: yaml.body, as: UTF8.self).contains("current-context: central"))
-        let json = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", headers: [("accept", "application/json")]))
+        let json = await respond(
+            ServiceRequest.make(method: "GET", path: "/kubeconfig", headers: [("accept", "application/json")]))
         #expect(json.header("Content-Type") == "application/json")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any])
         #expect(object["current-context"] as? String == "central")
@@ -96,50 +101,50 @@ import Testing
 
     @Test func anUnchangedDocumentAnswers304() async throws {
         publish()
-        let first = await respond(ServiceRequest(method: "GET", path: "/kubeconfig"))
+        let first = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig"))
         let etag = try #require(first.header("ETag"))
-        let again = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", headers: [("If-None-Match", etag)]))
-        #expect(again.status == 304)
+        let again = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig", headers: [("If-None-Match", etag)]))
+        #expect(again.status.code == 304)
         #expect(again.body.isEmpty)
-        let other = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", headers: [("If-None-Match", "\"x\"")]))
-        #expect(other.status == 200)
+        let other = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig", headers: [("If-None-Match", "\"x\"")]))
+        #expect(other.status.code == 200)
     }
 
     @Test func oneSiteByQuery() async {
         publish()
-        let site = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", query: [("site", "central")]))
-        #expect(site.status == 200)
+        let site = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig", query: [("site", "central")]))
+        #expect(site.status.code == 200)
         #expect(String(decoding: site.body, as: UTF8.self).contains("current-context: central"))
-        let unknown = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", query: [("site", "mars")]))
-        #expect(unknown.status == 404)
+        let unknown = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig", query: [("site", "mars")]))
+        #expect(unknown.status.code == 404)
         #expect(errorCode(unknown) == "SiteNotFound")
-        let empty = await respond(ServiceRequest(method: "GET", path: "/kubeconfig", query: [("site", "")]))
-        #expect(empty.status == 400)
+        let empty = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig", query: [("site", "")]))
+        #expect(empty.status.code == 400)
     }
 
     @Test func postingAnotherSiteIs404() async {
-        let response = await respond(ServiceRequest(method: "POST", path: "/sites/edge1"))
-        #expect(response.status == 404)
+        let response = await respond(ServiceRequest.make(method: "POST", path: "/sites/edge1"))
+        #expect(response.status.code == 404)
         #expect(errorCode(response) == "SiteNotFound")
     }
 
     @Test(arguments: ["[1,2]", "\"text\"", "{not json", "42"])
     func aPostBodyMustBeAJSONObject(body: String) async {
-        let response = await respond(ServiceRequest(method: "POST", path: "/sites/central", body: Array(body.utf8)))
-        #expect(response.status == 400)
+        let response = await respond(ServiceRequest.make(method: "POST", path: "/sites/central", body: Array(body.utf8)))
+        #expect(response.status.code == 400)
         #expect(errorCode(response) == "BadRequest")
     }
 
     @Test func anOversizedBodyIs413() async {
-        let response = await respond(ServiceRequest(method: "POST", path: "/sites/central", bodyTooLarge: true))
-        #expect(response.status == 413)
+        let response = await respond(ServiceRequest.make(method: "POST", path: "/sites/central", bodyTooLarge: true))
+        #expect(response.status.code == 413)
         #expect(errorCode(response) == "PayloadTooLarge")
     }
 
     @Test func aFailedPublicationAnswersWithItsError() async {
         // Discovery points nowhere: the publication fails before any network call.
-        let response = await respond(ServiceRequest(method: "POST", path: "/sites/central", body: Array("{}".utf8)))
-        #expect(response.status == 500)
+        let response = await respond(ServiceRequest.make(method: "POST", path: "/sites/central", body: Array("{}".utf8)))
+        #expect(response.status.code == 500)
         #expect(errorCode(response) == "NotInCluster")
         #expect(publisher.state.snapshot.lastError?.code == .notInCluster)
     }
@@ -150,57 +155,57 @@ import Testing
         for (method, path) in [("GET", "/kubeconfig"), ("POST", "/sites/central"), ("GET", "/status")] {
             for authorization in [nil, "Basic dXNlcjpwYXNz", "Bearer ", "Bearer"] {
                 let headers: [(name: String, value: String)] = authorization.map { [("Authorization", $0)] } ?? []
-                let response = await respond(guarded, ServiceRequest(method: method, path: path, headers: headers))
-                #expect(response.status == 401, "\(method) \(path) \(authorization ?? "none")")
+                let response = await respond(guarded, ServiceRequest.make(method: method, path: path, headers: headers))
+                #expect(response.status.code == 401, "\(method) \(path) \(authorization ?? "none")")
                 #expect(response.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
             }
         }
         // Probes need no token.
-        #expect(await respond(guarded, ServiceRequest(method: "GET", path: "/healthz")).status == 200)
-        #expect(await respond(guarded, ServiceRequest(method: "GET", path: "/livez")).status == 200)
+        #expect(await respond(guarded, ServiceRequest.make(method: "GET", path: "/healthz")).status.code == 200)
+        #expect(await respond(guarded, ServiceRequest.make(method: "GET", path: "/livez")).status.code == 200)
     }
 
     @Test func withAuthorisationAReviewThatCannotRunIsNotAnAllow() async {
         let guarded = ServiceRouter(publisher: publisher, reviewer: reviewer, logger: Logger(label: "test"))
         publish()
         let response = await respond(
-            guarded, ServiceRequest(method: "GET", path: "/kubeconfig", headers: [("Authorization", "Bearer abc")]))
-        #expect(response.status == 500)
+            guarded, ServiceRequest.make(method: "GET", path: "/kubeconfig", headers: [("Authorization", "Bearer abc")]))
+        #expect(response.status.code == 500)
         #expect(!String(decoding: response.body, as: UTF8.self).contains("central-token"))
     }
 
-    @Test func headerNamesCompareWithoutCase() {
-        let request = ServiceRequest(method: "GET", path: "/", headers: [("aUtHoRiZaTiOn", "x"), ("X-1", "y")])
-        #expect(request.header("Authorization") == "x")
-        #expect(request.header("x-1") == "y")
-        #expect(request.header("Authorizatio") == nil)
-        #expect(request.header("X-\u{11}") == nil)
+    @Test func headerNamesCompareWithoutCase() throws {
+        let request = ServiceRequest.make(method: "GET", path: "/", headers: [("aUtHoRiZaTiOn", "x"), ("X-1", "y")])
+        #expect(request.header(.authorization) == "x")
+        #expect(request.header(try #require(HTTPField.Name("x-1"))) == "y")
+        #expect(request.header(try #require(HTTPField.Name("Authorizatio"))) == nil)
+        #expect(HTTPField.Name("X-\u{11}") == nil)
     }
 
     @Test func acceptNegotiation() {
-        #expect(ServiceRouter.prefersJSON("application/json"))
-        #expect(ServiceRouter.prefersJSON("application/yaml;q=0.5, application/json"))
-        #expect(!ServiceRouter.prefersJSON("application/json;q=0.1, application/yaml"))
-        #expect(!ServiceRouter.prefersJSON("*/*"))
-        #expect(!ServiceRouter.prefersJSON(nil))
-        #expect(!ServiceRouter.prefersJSON("application/json;q=0"))
+        #expect(KubeconfigRoute.prefersJSON("application/json"))
+        #expect(KubeconfigRoute.prefersJSON("application/yaml;q=0.5, application/json"))
+        #expect(!KubeconfigRoute.prefersJSON("application/json;q=0.1, application/yaml"))
+        #expect(!KubeconfigRoute.prefersJSON("*/*"))
+        #expect(!KubeconfigRoute.prefersJSON(nil))
+        #expect(!KubeconfigRoute.prefersJSON("application/json;q=0"))
     }
 
     @Test func bearerTokensAreParsedStrictly() {
-        #expect(ServiceRouter.bearerToken("Bearer abc")?.value == "abc")
-        #expect(ServiceRouter.bearerToken("bearer abc")?.value == "abc")
-        #expect(ServiceRouter.bearerToken("Basic abc") == nil)
-        #expect(ServiceRouter.bearerToken("Bearer") == nil)
-        #expect(ServiceRouter.bearerToken("BEARER  abc  ")?.value == "abc")
-        #expect(ServiceRouter.bearerToken("Bearerabc") == nil)
-        #expect(ServiceRouter.bearerToken("Bearer    ") == nil)
-        #expect(ServiceRouter.bearerToken("Bearer é")?.value == "é")
-        #expect(ServiceRouter.bearerToken(nil) == nil)
+        #expect(Authorization.bearerToken("Bearer abc")?.value == "abc")
+        #expect(Authorization.bearerToken("bearer abc")?.value == "abc")
+        #expect(Authorization.bearerToken("Basic abc") == nil)
+        #expect(Authorization.bearerToken("Bearer") == nil)
+        #expect(Authorization.bearerToken("BEARER  abc  ")?.value == "abc")
+        #expect(Authorization.bearerToken("Bearerabc") == nil)
+        #expect(Authorization.bearerToken("Bearer    ") == nil)
+        #expect(Authorization.bearerToken("Bearer é")?.value == "é")
+        #expect(Authorization.bearerToken(nil) == nil)
     }
 
     @Test func statusNeverShowsTheToken() async throws {
         publish()
-        let response = await respond(ServiceRequest(method: "GET", path: "/status"))
+        let response = await respond(ServiceRequest.make(method: "GET", path: "/status"))
         let text = String(decoding: response.body, as: UTF8.self)
         #expect(!text.contains("central-token"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
@@ -211,8 +216,8 @@ import Testing
 
 extension ServiceRouterTests {
     @Test func aMalformedRequestIs400WhateverItsPath() async {
-        let response = await respond(ServiceRequest(method: "GET", path: "", malformed: "NUL byte in a header"))
-        #expect(response.status == 400)
+        let response = await respond(ServiceRequest.make(method: "GET", path: "", malformed: "NUL byte in a header"))
+        #expect(response.status.code == 400)
         #expect(errorCode(response) == "BadRequest")
         #expect(String(decoding: response.body, as: UTF8.self).contains("NUL byte in a header"))
     }

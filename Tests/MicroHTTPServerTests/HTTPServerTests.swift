@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Logging
 import Testing
 
@@ -16,7 +17,8 @@ import Testing
             let summary =
                 "\(request.method) \(request.path) ?\(query) body=\(request.body.count) tooLarge=\(request.bodyTooLarge)"
             let response = HTTPServerResponse(
-                status: request.bodyTooLarge ? 413 : 200, headers: [("X-Test", "1")], body: Array(summary.utf8))
+                status: request.bodyTooLarge ? .contentTooLarge : .ok, headerFields: [HTTPField.Name("X-Test")!: "1"],
+                body: Array(summary.utf8))
             if request.path == "/slow" {
                 return .deferred {
                     try? await Task.sleep(for: .milliseconds(200))

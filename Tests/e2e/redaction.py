@@ -11,7 +11,7 @@ import re
 
 import yaml
 
-from conftest import CONFIGMAP, NAMESPACE
+from support import CONFIGMAP, NAMESPACE
 
 JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 TOKEN_FIELD = re.compile(r"""(token\\?["']?\s*[:=]\s*\\?["']?)[^"'\s,}\\]+""")

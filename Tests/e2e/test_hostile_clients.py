@@ -21,7 +21,8 @@ import time
 
 import yaml
 
-from conftest import ADMIN_TOKEN, CONFIGMAP, NAMESPACE
+from kubeapi import ADMIN_TOKEN
+from support import CONFIGMAP, NAMESPACE
 
 ANSWER_WITHIN = 3.0  # a refused request is answered or closed within this; the idle timeout is longer
 STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})")

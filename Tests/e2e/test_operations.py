@@ -10,6 +10,7 @@ import base64
 import datetime
 import hashlib
 import json
+import math
 import re
 import signal
 import socket
@@ -19,9 +20,9 @@ import time
 
 import pytest
 
-from conftest import ADMIN_TOKEN, CONFIGMAP, NAMESPACE, NOBODY_TOKEN, READER_TOKEN, Service, run_publish
+from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN
+from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, Service, run_publish, token_fingerprint, wait_until
 
-CONFIGMAP_PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps/{CONFIGMAP}"
 ROUTES = {"livez", "healthz", "readyz", "kubeconfig", "status", "metrics", "sites", "unknown"}
 
 
@@ -133,25 +134,12 @@ def published(serve, *args):
     return service
 
 
-def fingerprint(token: str) -> str:
-    return hashlib.sha256(token.strip().encode()).hexdigest()[:12]
-
-
 def timestamp(text: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def publication_lines(service) -> list[dict]:
     return [line for line in service.log_entries() if line.get("msg") in ("publication succeeded", "publication failed")]
-
-
-def wait_for(condition, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 # MARK: - Metrics
@@ -203,7 +191,8 @@ def test_metrics_last_success_time(serve, api):
     api.add_fault(method="GET", path=CONFIGMAP_PATH, action="status", code=403, count=1)
     service.request("POST", "/sites/central")
     assert value(scrape(service), "kubeconfig_last_success_timestamp_seconds") == first, "a failure moved it"
-    time.sleep(1.1)  # the gauge is in seconds: let the clock move visibly
+    # The gauge is in seconds: wait until the clock has passed the next whole second.
+    assert wait_until(lambda: time.time() >= math.floor(first) + 1, timeout=3) is not None
     assert service.request("POST", "/sites/central").status == 200
     assert value(scrape(service), "kubeconfig_last_success_timestamp_seconds") > first
 
@@ -288,7 +277,7 @@ def test_status_reports_the_publication(serve, api):
     assert status["key"] == "kubeconfig"
     assert status["server"] == api.url
     assert status["resourceVersion"] == configmap["metadata"]["resourceVersion"]
-    assert status["tokenFingerprint"] == fingerprint(api.token)
+    assert status["tokenFingerprint"] == token_fingerprint(api.token)
     assert status.get("lastError") is None, status["lastError"]
     attempt, success = timestamp(status["lastAttempt"]), timestamp(status["lastSuccess"])
     assert attempt <= success <= datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)
@@ -312,7 +301,8 @@ def test_status_reports_the_last_error(serve, api):
     service = published(serve)
     first = service.request("GET", "/status").json()
     api.add_fault(method="GET", path=CONFIGMAP_PATH, action="status", code=403, count=-1)
-    time.sleep(1.1)  # timestamps have one-second resolution
+    # Timestamps have one-second resolution: wait until the clock has passed the last success's second.
+    assert wait_until(lambda: time.time() >= timestamp(first["lastSuccess"]).timestamp() + 1, timeout=3) is not None
     assert service.request("POST", "/sites/central").status >= 400
     status = service.request("GET", "/status").json()
     assert status["lastError"]["code"] == "APIServerForbidden", status
@@ -340,7 +330,7 @@ def test_text_logs(launch):
     service = launch(TextLogService, "--auth", "none", "--refresh-interval", "0", "--log-format", "text")
     service.wait_ready()
     assert service.request("POST", "/sites/central").status == 200
-    assert wait_for(lambda: len([line for line in service.lines if "publication succeeded" in line]) >= 2)
+    assert wait_until(lambda: len([line for line in service.lines if "publication succeeded" in line]) >= 2) is not None
     for line in service.lines:
         with pytest.raises(ValueError):
             json.loads(line)
@@ -351,11 +341,12 @@ def test_text_logs(launch):
 
 def test_log_level_warning_hides_info_lines(launch, api):
     service = launch(FixedPortService, "--auth", "none", "--refresh-interval", "0", "--log-level", "warning")
-    assert wait_for(lambda: service.request("GET", "/healthz").status == 200)
+    assert wait_until(lambda: service.request("GET", "/healthz").status == 200) is not None
     api.add_fault(method="GET", path=CONFIGMAP_PATH, action="status", code=403, count=1)
     assert service.request("POST", "/sites/central").status >= 400
     assert service.request("POST", "/sites/central").status == 200
-    assert wait_for(lambda: any(line.get("msg") == "publication failed" for line in service.log_entries()))
+    assert wait_until(lambda: any(line.get("msg") == "publication failed"
+                                  for line in service.log_entries())) is not None
     levels = {line["level"] for line in service.log_entries()}
     assert levels <= {"warning", "error", "critical"}, levels
     assert not [line for line in service.log_entries() if line.get("msg") == "publication succeeded"]
@@ -365,8 +356,8 @@ def test_log_level_debug_shows_retries(serve, api):
     service = published(serve, "--log-level", "debug")
     api.add_fault(method="GET", path=CONFIGMAP_PATH, action="status", code=503, count=1)
     assert service.request("POST", "/sites/central").status == 200
-    assert wait_for(lambda: any(line["level"] == "debug" and "retr" in line.get("msg", "").lower()
-                                for line in service.log_entries())), "no debug line about the retry"
+    assert wait_until(lambda: any(line["level"] == "debug" and "retr" in line.get("msg", "").lower()
+                                  for line in service.log_entries())) is not None, "no debug line about the retry"
 
 
 def test_one_log_line_per_publication_with_outcome_and_duration(serve, api):
@@ -376,8 +367,8 @@ def test_one_log_line_per_publication_with_outcome_and_duration(serve, api):
     service.request("POST", "/sites/central")
     api.add_fault(method="GET", path=CONFIGMAP_PATH, action="delay", seconds=0.3, count=1)
     service.request("POST", "/sites/central")
-    assert wait_for(lambda: len(publication_lines(service)) >= 4)
-    time.sleep(0.2)
+    assert wait_until(lambda: len(publication_lines(service)) >= 4) is not None
+    time.sleep(0.2)  # nothing to poll for: no fifth line may follow
     lines = publication_lines(service)
     outcomes = [line.get("outcome") for line in lines]
     assert outcomes == ["changed", "unchanged", "failed", "unchanged"], outcomes
@@ -394,8 +385,9 @@ def test_one_log_line_per_refused_request(serve, api):
     assert service.request("GET", "/status", token=NOBODY_TOKEN).status == 403
     assert service.request("POST", "/sites/central", token=READER_TOKEN).status == 403
     assert service.request("GET", "/kubeconfig", token=ADMIN_TOKEN).status == 200
-    assert wait_for(lambda: len([line for line in service.log_entries() if line.get("msg") == "request refused"]) >= 3)
-    time.sleep(0.2)
+    assert wait_until(lambda: len([line for line in service.log_entries()
+                                   if line.get("msg") == "request refused"]) >= 3) is not None
+    time.sleep(0.2)  # nothing to poll for: no fourth line may follow
     refused = [line for line in service.log_entries() if line.get("msg") == "request refused"]
     assert [(line.get("path"), line.get("status")) for line in refused] == [
         ("/kubeconfig", "401"), ("/status", "403"), ("/sites/central", "403")], refused
@@ -411,8 +403,8 @@ def test_an_invalid_bearer_token_is_refused_with_401(serve, api):
     assert answer.status == 401, f"an invalid token got {answer.status}: {answer.body[:200]!r}"
     assert answer.headers.get("WWW-Authenticate", "").startswith("Bearer")
     assert service.request("POST", "/sites/central", token=bogus).status == 401
-    assert wait_for(lambda: any(line.get("msg") == "request refused" and line.get("status") == "401"
-                                for line in service.log_entries()))
+    assert wait_until(lambda: any(line.get("msg") == "request refused" and line.get("status") == "401"
+                                  for line in service.log_entries())) is not None
     samples = scrape(service)
     assert value(samples, "kubeconfig_authorization_decisions_total", decision="unauthenticated") >= 1
 
@@ -468,8 +460,8 @@ def test_secrets_never_appear_in_logs_metrics_status_or_error_bodies(serve, api)
 
     rotated = api.rotate_token(invalidate_old=True)
     secrets["rotated service-account token"] = rotated
-    assert wait_for(lambda: service.request("GET", "/status", token=ADMIN_TOKEN).json().get("tokenFingerprint")
-                    == fingerprint(rotated), timeout=8)
+    assert wait_until(lambda: service.request("GET", "/status", token=ADMIN_TOKEN).json().get("tokenFingerprint")
+                      == token_fingerprint(rotated), timeout=8) is not None
     call("GET", "/status", f"Bearer {ADMIN_TOKEN}")
     call("GET", "/metrics")
 
@@ -505,7 +497,10 @@ def test_a_signal_stops_accepting_lets_in_flight_requests_finish_and_exits_0(ser
 
     thread = threading.Thread(target=in_flight)
     thread.start()
-    time.sleep(0.7)  # the POST is now waiting on the delayed GET (nothing observable to poll)
+    # The POST is now waiting on the delayed GET. This stays a sleep: the service keeps accepting
+    # connections until that request is answered (about 2.5 s after the POST, whenever the signal
+    # comes), so the 2 s bound below holds only when the signal comes this late.
+    time.sleep(0.7)
     signalled = time.monotonic()
     service.process.send_signal(sig)
 
@@ -516,7 +511,7 @@ def test_a_signal_stops_accepting_lets_in_flight_requests_finish_and_exits_0(ser
         except OSError:
             return True
 
-    assert wait_for(refused, timeout=2), "still accepting connections after the signal"
+    assert wait_until(refused, timeout=2) is not None, "still accepting connections after the signal"
     thread.join(20)
     assert "error" not in result, f"the in-flight POST failed: {result.get('error')!r}"
     answer = result["answer"]
@@ -541,7 +536,7 @@ def test_stopping_is_bounded_with_idle_and_stalled_connections(serve, api):
         stalled = socket.create_connection((service.host, service.port), timeout=5)
         stalled.sendall(b"POST /sites/central HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
         held.append(stalled)
-        time.sleep(0.2)
+        time.sleep(0.2)  # lets the service read the partial request; nothing observable to poll
         signalled = time.monotonic()
         service.process.send_signal(signal.SIGTERM)
         try:

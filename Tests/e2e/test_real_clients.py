@@ -10,13 +10,12 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ADMIN_TOKEN, CONFIGMAP, NAMESPACE, run_publish
+from kubeapi import ADMIN_TOKEN
+from redaction import configmap_of, load, load_json, redact
+from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, run_publish
 
 KUBECTL = "/usr/bin/kubectl"
-CM_PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps/{CONFIGMAP}"
 
-
-from redaction import configmap_of, load, load_json, redact  # noqa: E402
 
 REMOTE_SITE = {
     "apiVersion": "v1", "kind": "Config", "preferences": {},
@@ -40,7 +39,7 @@ def published_value(api) -> str:
 
 
 def check_kubectl_reads_the_configmap(api, kubeconfig, home, *context):
-    result = kubectl(kubeconfig, *context, "get", "--raw", CM_PATH, home=home)
+    result = kubectl(kubeconfig, *context, "get", "--raw", CONFIGMAP_PATH, home=home)
     code = result.returncode
     assert code == 0, f"kubectl {' '.join(context)} failed: {redact(result.stderr)}"
     read = load_json(result.stdout)

@@ -10,33 +10,20 @@ from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
-import os
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import CONFIGMAP, NAMESPACE
+from kubeapi.tokens import write_atomic_volume
+from support import CONFIGMAP, NAMESPACE, configmap_calls, stored_document, token_fingerprint, wait_until
 
-CONFIGMAP_PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps/{CONFIGMAP}"
 KEY = "kubeconfig"
 
 
 # MARK: - Helpers
-
-
-def fingerprint(token: str) -> str:
-    return hashlib.sha256(token.strip().encode()).hexdigest()[:12]
-
-
-def stored_document(api) -> dict:
-    configmap = api.get_configmap(NAMESPACE, CONFIGMAP) or {}
-    return yaml.safe_load((configmap.get("data") or {}).get(KEY) or "") or {}
 
 
 def entry(document: dict, section: str, name: str) -> dict | None:
@@ -54,37 +41,12 @@ def published_ca(api, location: str = "central") -> bytes | None:
     return base64.b64decode(data) if data else None
 
 
-def wait_until(condition, timeout: float, interval: float = 0.1) -> float | None:
-    """Seconds until `condition()` held, or None when it did not within `timeout`."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(interval)
-    return None
-
-
-def configmap_calls(api, method: str | None = None) -> list[dict]:
-    return [e for e in api.requests() if e["path"] == CONFIGMAP_PATH and (method is None or e["method"] == method)]
-
-
 def swap_service_account_files(sa_dir: Path, **replacements: str) -> None:
-    """What kubelet's AtomicWriter does: the files in a new timestamped folder, then one atomic
-    rename of the `..data` symlink onto it; the old folder is removed."""
+    """What kubelet's AtomicWriter does (kubeapi.tokens.write_atomic_volume): the files in a new
+    timestamped folder, then one atomic rename of the `..data` symlink onto it."""
     current = {name: (sa_dir / name).read_text() for name in ("token", "ca.crt", "namespace")}
     current.update({name.replace("_", "."): value for name, value in replacements.items()})
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("..%Y_%m_%d_%H_%M_%S.")
-    fresh = Path(tempfile.mkdtemp(prefix=stamp, dir=sa_dir))
-    for name, text in current.items():
-        (fresh / name).write_text(text)
-    fresh.chmod(0o755)
-    data = sa_dir / "..data"
-    previous = os.readlink(data)
-    staged = sa_dir / "..data_tmp"
-    staged.unlink(missing_ok=True)
-    os.symlink(fresh.name, staged)
-    os.replace(staged, data)
-    shutil.rmtree(sa_dir / previous, ignore_errors=True)
+    write_atomic_volume(sa_dir, {name: (text, 0o644) for name, text in current.items()})
 
 
 def new_ca_certificate(directory: Path) -> str:
@@ -121,7 +83,7 @@ def test_rotated_token_reaches_the_configmap(serve, api):
     print(f"\nMEASURE rotated token in the ConfigMap after {took:.2f} s")
     assert took <= 5, f"the rotated token reached the ConfigMap after {took:.1f} s"
     status = service.request("GET", "/status").json()
-    assert status["tokenFingerprint"] == fingerprint(new_token)
+    assert status["tokenFingerprint"] == token_fingerprint(new_token)
     patches = configmap_calls(api, "PATCH")
     assert patches[-1]["code"] == 200 and patches[-1]["user"] == f"system:serviceaccount:{NAMESPACE}:kubeconfig-service"
 

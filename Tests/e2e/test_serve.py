@@ -16,14 +16,12 @@ import time
 import pytest
 import yaml
 
-from conftest import ADMIN_TOKEN, CONFIGMAP, NAMESPACE, NOBODY_TOKEN, READER_TOKEN
+from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN
+from redaction import SafeStr, configmap_of, load, load_json, redact
+from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, names
 
-CM_PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps/{CONFIGMAP}"
 RESULT_FIELDS = {"site", "namespace", "configMap", "key", "server", "resourceVersion", "changed"}
 KIB = 1024
-
-
-from redaction import SafeStr, configmap_of, load, load_json, redact  # noqa: E402
 
 
 class SafeBytes(bytes):
@@ -92,10 +90,6 @@ def expect_error(answer, status: int, code: str | None = None) -> dict:
 
 def stored_text(api, key="kubeconfig"):
     return (configmap_of(api, NAMESPACE, CONFIGMAP).get("data") or {}).get(key)
-
-
-def names(doc, section):
-    return [entry.get("name") for entry in doc.get(section) or []]
 
 
 def ready(serve, *args, **kwargs):
@@ -311,7 +305,7 @@ def test_refused_overwrite_is_a_conflict_and_writes_nothing(api, serve):
 
 def test_api_failure_is_a_bad_gateway_and_keeps_the_service_ready(api, serve):
     service = ready(serve)
-    api.add_fault(method="GET", path=CM_PATH, action="status", code=403, count=-1)
+    api.add_fault(method="GET", path=CONFIGMAP_PATH, action="status", code=403, count=-1)
     error = expect_error(call(service, "POST", "/sites/central", token=ADMIN_TOKEN), 502)
     assert "forbidden:" in error["message"] and "injected fault" in error["message"]
     for path in ("/healthz", "/readyz", "/livez"):
@@ -328,16 +322,6 @@ def test_missing_configmap_after_start_names_it(api, serve):
     error = expect_error(answer, answer.status)
     assert f"{NAMESPACE}/{CONFIGMAP}" in error["message"]
     assert configmap_writes(api) == [] and configmap_of(api, NAMESPACE, CONFIGMAP) is None
-
-
-def test_endless_conflicts_are_unavailable(api, serve):
-    service = ready(serve)
-    api.rotate_token()  # so that the publication has something to write
-    api.add_fault(method="PATCH", path=CM_PATH, action="conflict", count=-1)
-    answer = call(service, "POST", "/sites/central", token=ADMIN_TOKEN, timeout=30)
-    assert answer.status in (502, 503), describe(answer)
-    expect_error(answer, answer.status)
-    assert len([entry for entry in api.requests() if entry["method"] == "PATCH"]) >= 5
 
 
 # MARK: - Readiness

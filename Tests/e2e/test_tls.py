@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ADMIN_TOKEN, BINARY
-from kube_api_server import write_atomic_volume
+from kubeapi import ADMIN_TOKEN
+from support import BINARY
+from kubeapi.tokens import write_atomic_volume
 
 OPENSSL_EXTENSIONS = """
 [leaf]

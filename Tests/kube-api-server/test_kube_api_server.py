@@ -575,7 +575,7 @@ def test_down_closes_kept_alive_connections_and_up_reopens(api):
         connection.request("GET", SEED, headers=headers)
         connection.getresponse()
     connection.close()
-    time.sleep(0.3)  # stays down without a timer
+    time.sleep(0.3)  # nothing to poll for: it must stay down, as no timer reopens it
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", api.port), timeout=1)
     api.up()

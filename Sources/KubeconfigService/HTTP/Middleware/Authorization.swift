@@ -1,0 +1,69 @@
+import HTTPTypes
+import KubernetesAPI
+import Logging
+
+/// Lets a request through when its bearer token may `verb` the document's ConfigMap, as
+/// kube-rbac-proxy's `WithAuthentication` and `WithAuthorization` filters do; answers 401 or
+/// 403 otherwise. A cached decision answers on the server's thread; a review is deferred.
+struct Authorization: RouteMiddleware {
+    let reviewer: AccessReviewer
+    let verb: AccessReviewer.Verb
+    let logger: Logger
+
+    func handle(_ request: ServiceRequest, next: any RouteHandler) -> RouteResult {
+        guard let token = Self.bearerToken(request.header(.authorization)) else {
+            return .response(refused(request, .unauthenticated(reason: "a bearer token is required")))
+        }
+        if let decision = reviewer.cachedDecision(for: token, verb: verb) {
+            if case .allowed = decision { return next.handle(request) }
+            return .response(refused(request, decision))
+        }
+        return .deferred {
+            let decision: AccessReviewer.Decision
+            do throws(ServiceError) {
+                decision = try await reviewer.review(token, verb: verb)
+            } catch {
+                logger.warning("could not review a caller's access", metadata: ["error": "\(error)"])
+                return .error(error)
+            }
+            guard case .allowed = decision else { return refused(request, decision) }
+            return await next.handle(request).response()
+        }
+    }
+
+    private func refused(_ request: ServiceRequest, _ decision: AccessReviewer.Decision) -> ServiceResponse {
+        let response: ServiceResponse
+        switch decision {
+        case .allowed:
+            preconditionFailure("an allowed request is not refused")
+        case .unauthenticated(let reason):
+            response = .error(
+                ServiceError(code: .unauthorized, message: reason),
+                headerFields: [.wwwAuthenticate: "Bearer realm=\"kubeconfig-service\""])
+        case .denied(_, let reason):
+            response = .error(ServiceError(code: .forbidden, message: "forbidden: \(reason)"))
+        }
+        logger.info(
+            "request refused",
+            metadata: [
+                "method": "\(ServiceRequest.printable(request.method.rawValue))",
+                "path": "\(ServiceRequest.printable(request.path))", "status": "\(response.status.code)",
+                "decision": "\(decision.label)",
+            ])
+        return response
+    }
+
+    /// `Bearer <token>` (the scheme in any case, then one or more spaces), parsed on the bytes.
+    static func bearerToken(_ header: String?) -> BearerToken? {
+        guard let header else { return nil }
+        let bytes = header.utf8
+        let scheme = "bearer".utf8
+        guard bytes.count > scheme.count,
+            bytes.prefix(scheme.count).elementsEqual(scheme, by: { $0 | 0x20 == $1 }),
+            bytes.dropFirst(scheme.count).first == UInt8(ascii: " ")
+        else { return nil }
+        var token = Substring(bytes.dropFirst(scheme.count).drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+        while token.last == " " || token.last == "\t" { token.removeLast() }
+        return token.isEmpty ? nil : BearerToken(String(token))
+    }
+}

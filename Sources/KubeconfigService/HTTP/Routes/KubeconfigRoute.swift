@@ -1,0 +1,75 @@
+import Foundation
+import HTTPTypes
+
+/// `GET /kubeconfig`: the document as last published, YAML or JSON by `Accept`, with an ETag;
+/// `?site=NAME` only that site.
+struct KubeconfigRoute: RouteHandler {
+    let state: PublicationState
+
+    func handle(_ request: ServiceRequest) -> RouteResult {
+        .response(respond(request))
+    }
+
+    private func respond(_ request: ServiceRequest) -> ServiceResponse {
+        guard let published = state.published else {
+            return .error(ServiceError(code: .notPublished, message: "nothing has been published yet"))
+        }
+        let wantsJSON = Self.prefersJSON(request.header(.accept))
+        if let site = request.queryValue("site") {
+            guard !site.isEmpty else {
+                return .error(ServiceError(code: .badRequest, message: "the site query parameter needs a value"))
+            }
+            guard let document = published.document.site(named: site) else {
+                return .error(
+                    ServiceError(
+                        code: .siteNotFound,
+                        message: "no context named \(ServiceRequest.printable(site)) in the published kubeconfig"))
+            }
+            return Self.document(
+                wantsJSON ? Array(document.json().utf8) : Array(document.yaml().utf8), json: wantsJSON, etag: nil)
+        }
+        let etag = wantsJSON ? published.jsonETag : published.yamlETag
+        if let match = request.header(.ifNoneMatch), Self.etagMatches(match, etag) {
+            return ServiceResponse(status: .notModified, headerFields: [.eTag: etag, .cacheControl: "no-store"])
+        }
+        return Self.document(wantsJSON ? published.json : published.yaml, json: wantsJSON, etag: etag)
+    }
+
+    private static func document(_ body: [UInt8], json: Bool, etag: String?) -> ServiceResponse {
+        var fields: HTTPFields = [
+            .contentType: json ? "application/json" : "application/yaml",
+            // The document carries a credential: no shared cache may keep it.
+            .cacheControl: "no-store",
+            .vary: "Accept, Authorization",
+        ]
+        if let etag { fields[.eTag] = etag }
+        return ServiceResponse(status: .ok, headerFields: fields, body: body)
+    }
+
+    // MARK: - Negotiation
+
+    static func prefersJSON(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        var best: (json: Bool, q: Double)? = nil
+        for item in accept.split(separator: ",") {
+            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let type = parts.first else { continue }
+            let q = parts.dropFirst().compactMap { $0.hasPrefix("q=") ? Double($0.dropFirst(2)) : nil }.first ?? 1
+            let isJSON: Bool
+            switch type {
+            case "application/json": isJSON = true
+            case "application/yaml", "application/x-yaml", "text/yaml", "*/*", "application/*", "text/*": isJSON = false
+            default: continue
+            }
+            if q > 0, best == nil || q > best!.q || (q == best!.q && !isJSON && best!.json) { best = (isJSON, q) }
+        }
+        return best?.json ?? false
+    }
+
+    static func etagMatches(_ header: String, _ etag: String) -> Bool {
+        header.split(separator: ",").contains { tag in
+            let trimmed = tag.trimmingCharacters(in: .whitespaces)
+            return trimmed == "*" || trimmed == etag || trimmed == "W/" + etag
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import HTTPTypes
+
+extension ServiceError {
+    /// The HTTP status for this error: the one place codes become statuses.
+    public var httpStatus: HTTPResponse.Status {
+        switch code {
+        case .badRequest: return .badRequest
+        case .unauthorized: return .unauthorized
+        case .forbidden: return .forbidden
+        case .notFound, .siteNotFound: return .notFound
+        case .methodNotAllowed: return .methodNotAllowed
+        case .documentNotKubeconfig: return .conflict
+        case .payloadTooLarge: return .contentTooLarge
+        case .notPublished, .apiUnavailable, .conflict: return .serviceUnavailable
+        case .notInCluster, .serviceAccountUnreadable: return .internalServerError
+        case .apiTimeout: return .gatewayTimeout
+        default: return .badGateway
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import AsyncHTTPClient
+import CoreMetrics
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// A minimal Kubernetes API client: the few calls this service makes, over HTTPS that trusts
+/// exactly the cluster CA.
+///
+/// The token is passed per call, because it rotates while the client (and its pooled
+/// connections) live on.
+public final class KubernetesClient: Sendable {
+    /// `https://host:port` of the API server.
+    public let server: String
+    /// The CA this client trusts, to tell whether a re-read CA needs a new client.
+    public let certificateAuthority: [UInt8]
+    private let http: HTTPClient
+    private let requestTimeout: Duration
+    private let logger: Logger
+    /// Retries by cause, made once: looking a counter up by label takes the factory's lock.
+    private let retryCounters: [KubernetesError.Code: Counter]
+
+    /// Largest response body read from the API server (a ConfigMap is at most 1 MiB of data).
+    static let maxResponseBytes = 4 << 20
+
+    public init(server: String, certificateAuthority: [UInt8], requestTimeout: Duration, logger: Logger) throws(KubernetesError) {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(certificateAuthority))
+        } catch {
+            throw KubernetesError(code: .serviceAccountUnreadable, message: "the cluster CA is not a PEM certificate bundle")
+        }
+        // A connection abandoned after a timeout would otherwise hold shutdown for NIOSSL's
+        // default 5 s while it waits for the busy peer's close_notify.
+        tls.shutdownTimeout = .milliseconds(500)
+        let seconds = Int64(requestTimeout.components.seconds)
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls,
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(max(1, min(seconds, 10)))))
+        configuration.httpVersion = .http1Only
+        configuration.connectionPool.idleTimeout = .seconds(60)
+        // Fail a refused connect at once: retries are ours (RetryPolicy), and the pool's own
+        // backoff would otherwise hold each request for its whole timeout and outlast an outage.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.server = server
+        self.certificateAuthority = certificateAuthority
+        self.requestTimeout = requestTimeout
+        self.logger = logger
+        self.retryCounters = Dictionary(
+            uniqueKeysWithValues: [KubernetesError.Code.unavailable, .serverError, .timeout, .unreachable].map {
+                ($0, Counter(label: "kubeconfig_apiserver_retries_total", dimensions: [("reason", $0.rawValue)]))
+            })
+    }
+
+    /// Closes pooled connections. Call once, before dropping the last reference.
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    // MARK: - Calls
+
+    /// A raw call: the response body of a 2xx answer, or the API's Status as a `KubernetesError`.
+    ///
+    /// Retryable failures (429, 5xx, lost connections, timeouts) are retried as `retry` says,
+    /// honouring `Retry-After`; the last cause is reported when the budget is spent.
+    func send(
+        _ method: HTTPMethod, _ path: String, token: BearerToken, contentType: String? = nil, body: [UInt8]? = nil,
+        retry: RetryPolicy
+    ) async throws(KubernetesError) -> [UInt8] {
+        let clock = ContinuousClock()
+        let giveUpAt = clock.now + retry.budget
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let remaining = giveUpAt - clock.now
+                let timeout = attempt == 1 ? requestTimeout : min(requestTimeout, max(remaining, .milliseconds(100)))
+                return try await sendOnce(method, path, token: token, contentType: contentType, body: body, timeout: timeout)
+            } catch let failure {
+                guard failure.isRetryable else { throw failure }
+                let wait = retry.backoff(
+                    attempt: attempt, retryAfterSeconds: failure.retryAfterSeconds, jitter: .random(in: 0...1))
+                guard clock.now + wait < giveUpAt else { throw failure }
+                retryCounters[failure.code]?.increment()
+                logger.debug(
+                    "retrying API call",
+                    metadata: ["method": "\(method)", "path": "\(path)", "cause": "\(failure)", "wait": "\(wait)"])
+                do { try await Task.sleep(for: wait) } catch { throw failure }
+            }
+        }
+    }
+
+    private func sendOnce(
+        _ method: HTTPMethod, _ path: String, token: BearerToken, contentType: String?, body: [UInt8]?, timeout: Duration
+    ) async throws(KubernetesError) -> [UInt8] {
+        var request = HTTPClientRequest(url: server + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "kubeconfig-service")
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType ?? "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let status: HTTPResponseStatus
+        let headers: HTTPHeaders
+        let bytes: [UInt8]
+        do {
+            let response = try await http.execute(request, timeout: TimeAmount(timeout))
+            status = response.status
+            headers = response.headers
+            bytes = Array(buffer: try await response.body.collect(upTo: Self.maxResponseBytes))
+        } catch {
+            throw transportError(error, method: method, path: path)
+        }
+        if (200..<300).contains(status.code) { return bytes }
+        throw Self.statusError(code: Int(status.code), body: bytes, retryAfterHeader: headers.first(name: "Retry-After"))
+    }
+
+    private func transportError(_ error: any Error, method: HTTPMethod, path: String) -> KubernetesError {
+        let what = "\(method) \(server)\(path)"
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
+                .getConnectionFromPoolTimeout:
+                return KubernetesError(code: .timeout, message: "\(what): the API server did not answer in time (\(error))")
+            default:
+                break
+            }
+        }
+        if error is NIOSSLError || error is BoringSSLError {
+            // A certificate the cluster CA does not vouch for: retrying will not help.
+            return KubernetesError(code: .rejected, message: "\(what): TLS with the API server failed: \(error)")
+        }
+        return KubernetesError(code: .unreachable, message: "\(what): cannot reach the API server: \(error)")
+    }
+
+    /// Turns a non-2xx answer (a `Status` object, usually) into a `KubernetesError`.
+    static func statusError(code: Int, body: [UInt8], retryAfterHeader: String?) -> KubernetesError {
+        let status = try? JSONDecoder().decode(Status.self, from: Data(body))
+        let message = status?.message ?? "HTTP \(code) from the API server"
+        let retryAfter = status?.details?.retryAfterSeconds ?? retryAfterHeader.flatMap { Int($0) }
+        switch code {
+        case 401: return KubernetesError(code: .unauthorized, message: "unauthorized: \(message)")
+        case 403: return KubernetesError(code: .forbidden, message: "forbidden: \(message)")
+        case 404: return KubernetesError(code: .notFound, message: message)
+        case 409: return KubernetesError(code: .conflict, message: message)
+        case 429, 503: return KubernetesError(code: .unavailable, message: message, retryAfterSeconds: retryAfter)
+        case 504: return KubernetesError(code: .timeout, message: message)
+        case 500...599: return KubernetesError(code: .serverError, message: message, retryAfterSeconds: retryAfter)
+        default: return KubernetesError(code: .rejected, message: "HTTP \(code): \(message)")
+        }
+    }
+
+    /// The fields of a `meta/v1 Status` this service reads.
+    struct Status: Decodable {
+        struct Details: Decodable { var retryAfterSeconds: Int? }
+        var message: String?
+        var reason: String?
+        var details: Details?
+    }
+}

@@ -1,0 +1,41 @@
+import KubeconfigService
+import Logging
+import MicroHTTPServer
+import ServiceLifecycle
+
+/// The HTTP server, already listening, as a service: it serves until graceful shutdown, then
+/// stops accepting and lets requests under way finish. With TLS it follows the certificate.
+struct HTTPServerService: Service {
+    let server: HTTPServer
+    /// Present when serving TLS from files.
+    let reloader: CertificateReloader?
+    let reloadInterval: Duration
+    let logger: Logger
+
+    func run() async {
+        if let reloader {
+            let interval = reloadInterval
+            await cancelWhenGracefulShutdown { await reloader.run(every: interval) }
+        } else {
+            try? await gracefulShutdown()
+        }
+        logger.info("stopping")
+        if let reloader {
+            await reloader.stop()
+        } else {
+            await server.stop()
+        }
+    }
+}
+
+/// The publication schedule: publish at start-up until it succeeds, then every refresh interval.
+struct PublicationScheduleService: Service {
+    let publisher: SitePublisher
+    let refreshInterval: Duration?
+
+    func run() async {
+        let publisher = publisher
+        let refreshInterval = refreshInterval
+        await cancelWhenGracefulShutdown { await publisher.runSchedule(refreshInterval: refreshInterval) }
+    }
+}

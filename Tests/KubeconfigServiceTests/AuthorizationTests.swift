@@ -1,0 +1,81 @@
+import KubeconfigServiceTestSupport
+import KubernetesAPI
+import Logging
+import Testing
+
+@testable import KubeconfigService
+
+/// The authorisation middleware and the reviewer behind it, against a scripted review API.
+@Suite struct AuthorizationTests {
+    let api = ScriptedKubernetesAPI()
+    let reviewer: AccessReviewer
+    let router: ServiceRouter
+
+    init() {
+        let logger = Logger(label: "test")
+        reviewer = AccessReviewer(namespace: "onap", configMapName: "kc", api: api, logger: logger)
+        let publisher = SitePublisher(
+            configuration: PublisherConfiguration(namespace: "onap"),
+            credentials: InClusterDiscovery(environment: [:], serviceAccountDirectory: "/nonexistent"),
+            updater: DocumentUpdater(store: InMemoryDocumentStore(text: nil), logger: logger), logger: logger)
+        var document = KubeconfigDocument()
+        document.merge(Fixtures.central)
+        publisher.state.succeeded(
+            PublishedDocument(document: document, resourceVersion: "1"), server: "https://10.96.0.1:443",
+            token: Fixtures.central.token, at: .now)
+        router = ServiceRouter(publisher: publisher, reviewer: reviewer, logger: logger)
+    }
+
+    func get(_ path: String, token: String) async -> ServiceResponse {
+        await router.route(.make(method: "GET", path: path, headers: [("Authorization", "Bearer \(token)")])).response()
+    }
+
+    @Test func aReaderMayGetButNotPublish() async {
+        api.identify("reader-token", as: "reader", allowed: ["get"])
+        #expect(await get("/kubeconfig", token: "reader-token").status == .ok)
+        let post = await router.route(
+            .make(method: "POST", path: "/sites/central", headers: [("Authorization", "Bearer reader-token")])
+        ).response()
+        #expect(post.status == .forbidden)
+        #expect(
+            String(decoding: post.body, as: UTF8.self).contains("cannot patch configmap \\\"kc\\\" in namespace \\\"onap\\\""))
+        #expect(
+            api.calls == [
+                "TokenReview", "SubjectAccessReview get configmaps/kc", "TokenReview",
+                "SubjectAccessReview patch configmaps/kc",
+            ])
+    }
+
+    @Test func aDecisionIsCachedPerTokenAndVerb() async {
+        api.identify("reader-token", as: "reader", allowed: ["get"])
+        for _ in 0..<3 { #expect(await get("/status", token: "reader-token").status == .ok) }
+        #expect(api.calls.count == 2)
+        // A cached allow answers at once, without deferring to a task.
+        guard
+            case .response = router.route(
+                .make(method: "GET", path: "/kubeconfig", headers: [("Authorization", "Bearer reader-token")]))
+        else {
+            Issue.record("a cached decision was deferred")
+            return
+        }
+    }
+
+    @Test func anUnknownTokenIs401AndTheRefusalIsCached() async {
+        #expect(await get("/kubeconfig", token: "nobody").status == .unauthorized)
+        #expect(await get("/kubeconfig", token: "nobody").status == .unauthorized)
+        #expect(api.calls == ["TokenReview"])
+    }
+
+    @Test func aReviewThatFailsIsNotCached() async {
+        api.identify("reader-token", as: "reader", allowed: ["get"])
+        api.fail(KubernetesError(code: .unreachable, message: "connection refused"))
+        #expect(await get("/kubeconfig", token: "reader-token").status == .badGateway)
+        #expect(await get("/kubeconfig", token: "reader-token").status == .ok)
+    }
+
+    @Test func probesAndMetricsNeedNoToken() async {
+        #expect(await router.route(.make(method: "GET", path: "/livez")).response().status == .ok)
+        #expect(await router.route(.make(method: "GET", path: "/healthz")).response().status == .ok)
+        #expect(api.calls.isEmpty)
+    }
+}

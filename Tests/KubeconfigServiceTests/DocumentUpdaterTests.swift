@@ -1,0 +1,138 @@
+import KubeconfigServiceTestSupport
+import Logging
+import Testing
+
+@testable import KubeconfigService
+
+/// The read → edit → conditional-write loop, as plain values against a scripted in-memory store.
+@Suite struct DocumentUpdaterTests {
+    static let remoteSite = """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: edge-1
+          cluster: {server: "https://edge-1.example:6443"}
+        users:
+        - name: user01
+          user: {token: edge-token}
+        contexts:
+        - name: edge-1
+          context: {cluster: edge-1, user: user01}
+        current-context: edge-1
+        """
+
+    func updater(_ store: InMemoryDocumentStore, attempts: Int = 10) -> DocumentUpdater {
+        DocumentUpdater(store: store, conflictAttempts: attempts, logger: Logger(label: "test"))
+    }
+
+    func contexts(_ store: InMemoryDocumentStore) throws -> [String] {
+        try KubeconfigDocument(parsing: store.stored?.text ?? "", origin: "test").contextNames
+    }
+
+    @Test func anEditIsWrittenConditionalOnTheVersionItRead() async throws {
+        let store = InMemoryDocumentStore(text: "")
+        let update = try await updater(store).update(.publish(Fixtures.central))
+        #expect(update.changed)
+        #expect(update.document.resourceVersion == "2")
+        #expect(store.calls.count == 2)
+        guard case .write(let text, let version) = try #require(store.calls.last) else {
+            Issue.record("the second call is not a write")
+            return
+        }
+        #expect(version == "1")
+        #expect(text == String(decoding: update.document.yaml, as: UTF8.self))
+        #expect(try contexts(store) == ["central"])
+    }
+
+    @Test func anEditThatChangesNothingWritesNothing() async throws {
+        let store = InMemoryDocumentStore(text: "")
+        _ = try await updater(store).update(.publish(Fixtures.central))
+        let again = try await updater(store).update(.publish(Fixtures.central))
+        #expect(!again.changed)
+        #expect(again.document.resourceVersion == "2")
+        #expect(store.writes.count == 1)
+    }
+
+    @Test func aMissingKeyIsWrittenEvenWhenTheEditAddsNothing() async throws {
+        let store = InMemoryDocumentStore(text: nil)
+        let update = try await updater(store).update(DocumentEdit("nothing") { _ in })
+        #expect(update.changed)
+        #expect(store.writes.count == 1)
+        #expect(store.stored?.text?.contains("kind: Config") == true)
+    }
+
+    @Test func aConflictIsRetriedFromAFreshReadAndKeepsTheOtherWritersEntries() async throws {
+        let store = InMemoryDocumentStore(text: "")
+        store.scriptWrites(.concurrentWrite(Self.remoteSite))
+        let update = try await updater(store).update(.publish(Fixtures.central))
+        #expect(update.changed)
+        #expect(store.calls.map { if case .read = $0 { "read" } else { "write" } } == ["read", "write", "read", "write"])
+        #expect(try contexts(store) == ["edge-1", "central"])
+        // The other writer's current-context names an existing context: it is kept.
+        #expect(store.stored?.text?.contains("current-context: edge-1") == true)
+    }
+
+    @Test func endlessConflictsGiveUpAfterTheLastRound() async throws {
+        let store = InMemoryDocumentStore(text: "")
+        for round in 0..<3 { store.scriptWrites(.concurrentWrite("kind: Config\npreferences: {round: \(round)}\n")) }
+        await #expect {
+            try await updater(store, attempts: 3).update(.publish(Fixtures.central))
+        } throws: { error in
+            let error = error as? ServiceError
+            return error?.code == .conflict && error?.message.contains("3 read-edit-write rounds") == true
+        }
+        #expect(store.writes.count == 3)
+        #expect(try contexts(store) == [])
+    }
+
+    @Test func aMissingObjectIsAnErrorAndNothingIsWritten() async {
+        let store = InMemoryDocumentStore(text: nil, objectExists: false)
+        await #expect {
+            try await updater(store).update(.publish(Fixtures.central))
+        } throws: { ($0 as? ServiceError)?.code == .configMapNotFound }
+        #expect(store.writes.isEmpty)
+    }
+
+    @Test(arguments: ["clusters: [", "kind: Secret\n", "- a\n- b\n", "a: 1\n---\nb: 2\n"])
+    func aDocumentThatIsNotAKubeconfigIsRefusedAndLeftAlone(text: String) async {
+        let store = InMemoryDocumentStore(text: text)
+        await #expect {
+            try await updater(store).update(.publish(Fixtures.central))
+        } throws: { error in
+            let error = error as? ServiceError
+            return error?.code == .documentNotKubeconfig && error?.message.contains(store.origin) == true
+        }
+        #expect(store.writes.isEmpty)
+        #expect(store.stored?.text == text)
+    }
+
+    @Test func aFailedReadEndsTheLoopAtOnce() async {
+        let store = InMemoryDocumentStore(text: "")
+        store.scriptReads(.fail(ServiceError(code: .apiServerError, message: "etcdserver: request timed out")))
+        await #expect {
+            try await updater(store).update(.publish(Fixtures.central))
+        } throws: { ($0 as? ServiceError)?.code == .apiServerError }
+        #expect(store.calls == [.read])
+    }
+
+    @Test func aFailedWriteIsReportedAndTheDocumentStaysAsItWas() async {
+        let store = InMemoryDocumentStore(text: Self.remoteSite)
+        store.scriptWrites(.fail(ServiceError(code: .apiForbidden, message: "forbidden: cannot patch")))
+        await #expect {
+            try await updater(store).update(.publish(Fixtures.central))
+        } throws: { ($0 as? ServiceError)?.code == .apiForbidden }
+        #expect(store.writes.count == 1)
+        #expect(store.stored == StoredDocument(text: Self.remoteSite, version: "1"))
+    }
+
+    @Test func anEditThatRefusesWritesNothing() async {
+        let store = InMemoryDocumentStore(text: "")
+        let refusing = DocumentEdit("refuse") { _ throws(ServiceError) in
+            throw ServiceError(code: .badRequest, message: "no")
+        }
+        await #expect {
+            try await updater(store).update(refusing)
+        } throws: { ($0 as? ServiceError)?.code == .badRequest }
+        #expect(store.writes.isEmpty)
+    }
+}

@@ -1,0 +1,18 @@
+"""The local Kubernetes API test server (README.md next to this package), and its driver.
+
+    python3 -m kubeapi --state-dir DIR ...     # the server (kubeapi.startup)
+
+    from kubeapi import ADMIN_TOKEN, KubeAPIServer
+    with KubeAPIServer(tmp_path) as api: ...    # the server as a subprocess (kubeapi.driver)
+
+The server's modules, one concern each: status (Status errors), patch (patch types), request
+(the Request and body decoding), store (objects and the resourceVersion), authn (tokens to
+users), authz (rules), tokens (service-account tokens, TokenRequest, the mounted volume),
+reviews (TokenReview, SubjectAccessReview), configmaps, discovery, faults (fault injection),
+requestlog, cluster (the parts put together and the URL table), server (HTTP, TLS, listener),
+control (the /__control/ API), startup (certificates, flags, signals).
+"""
+
+from .driver import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN, KubeAPIServer, Response
+
+__all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "KubeAPIServer", "Response"]

@@ -1,0 +1,127 @@
+"""The control API under /__control/: plain JSON, no authentication, never logged or faulted.
+Tests use it to set objects up, inject faults, take the listener down and rotate tokens.
+
+`ENDPOINTS` is the dispatch table: (path pattern after /__control/, {method: endpoint}). An
+endpoint takes the call and the pattern's groups and returns the JSON answer (status 200).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from .configmaps import RESOURCE as CONFIGMAPS
+from .status import APIError, not_found
+
+PREFIX = "/__control/"
+
+
+@dataclass
+class Call:
+    """One control call: its decoded JSON body (`spec`), query and the connection it came on."""
+
+    spec: dict
+    query: dict
+    connection: object  # the server's APIHandler
+
+    @property
+    def cluster(self):
+        return self.connection.server.cluster
+
+    @property
+    def listener(self):
+        return self.connection.server.listener
+
+
+def reset(call):
+    call.cluster.reset()
+    return {}
+
+
+def put_configmap(call, namespace, name):
+    return call.cluster.configmaps.put_raw(namespace, name, call.spec)
+
+
+def get_configmap(call, namespace, name):
+    found = call.cluster.configmaps.get(namespace, name)
+    if found is None:
+        raise not_found(CONFIGMAPS, name)
+    return found
+
+
+def delete_configmap(call, namespace, name):
+    found = call.cluster.store.delete(CONFIGMAPS, namespace, name)
+    if found is None:
+        raise not_found(CONFIGMAPS, name)
+    return found
+
+
+def add_fault(call):
+    return call.cluster.faults.add(call.spec)
+
+
+def list_faults(call):
+    return call.cluster.faults.list()
+
+
+def clear_faults(call):
+    call.cluster.faults.clear()
+    return {}
+
+
+def down(call):
+    seconds = call.spec.get("seconds")
+    call.connection.close_connection = True
+    call.listener.close(reopen_after=None if seconds is None else float(seconds), keep=call.connection.request)
+    return {"listening": False, "seconds": seconds}
+
+
+def up(call):
+    call.listener.open()
+    return {"listening": True}
+
+
+def requests(call):
+    clear = call.connection.command == "DELETE" or call.query.get("clear") in (["1"], ["true"])
+    return call.cluster.request_log.entries(clear=clear)
+
+
+def rotate_token(call):
+    return {"token": call.cluster.service_accounts.rotate(bool(call.spec.get("invalidateOld")))}
+
+
+def add_identity(call):
+    return {"token": call.cluster.add_identity(call.spec)}
+
+
+ENDPOINTS = [
+    (re.compile(r"reset"), {"POST": reset}),
+    (re.compile(r"configmaps/([^/]+)/([^/]+)"), {"PUT": put_configmap, "GET": get_configmap,
+                                                 "DELETE": delete_configmap}),
+    (re.compile(r"faults"), {"POST": add_fault, "GET": list_faults, "DELETE": clear_faults}),
+    (re.compile(r"down"), {"POST": down}),
+    (re.compile(r"up"), {"POST": up}),
+    (re.compile(r"requests"), {"GET": requests, "DELETE": requests}),
+    (re.compile(r"rotate-token"), {"POST": rotate_token}),
+    (re.compile(r"identities"), {"POST": add_identity}),
+]
+
+
+def answer(connection, url, body):
+    """(code, JSON answer) for a control call on `connection` (the APIHandler)."""
+    method, name = connection.command, url.path[len(PREFIX):]
+    try:
+        for pattern, endpoints in ENDPOINTS:
+            match = pattern.fullmatch(name)
+            if match:
+                if method not in endpoints:
+                    return 405, {"error": f"no control endpoint {method} {url.path}"}
+                spec = json.loads(body) if body.strip() else {}
+                return 200, endpoints[method](Call(spec, parse_qs(url.query), connection), *match.groups())
+        return 404, {"error": f"no control endpoint {method} {url.path}"}
+    except APIError as error:
+        return error.code, error.body()
+    except (ValueError, KeyError, TypeError, re.error) as error:
+        return 400, {"error": f"{type(error).__name__}: {error}"}

@@ -1,0 +1,245 @@
+"""Runs the local Kubernetes API test server (`python3 -m kubeapi`) as a subprocess and drives it.
+
+    with KubeAPIServer(tmp_path) as api:
+        api.put_configmap("onap", "sites", {"central": "..."})
+        subprocess.run([binary], env={**os.environ, **api.env()}, ...)
+
+The standard library (http.client and ssl with the server's generated CA) plus PyYAML.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import select
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from .authn import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN
+
+__all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "KubeAPIServer", "Response"]
+
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # the folder that holds this package
+
+
+class Response:
+    """An HTTP answer: status code, headers and body (bytes); json() decodes it."""
+
+    def __init__(self, code: int, headers: http.client.HTTPMessage, body: bytes):
+        self.code, self.headers, self.body = code, headers, body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"Response({self.code}, {self.body[:300]!r})"
+
+
+class KubeAPIServer:
+    """The server as a subprocess whose state (certificates, service-account folder, port file,
+    stderr log) lives in `tmpdir`. A context manager: `with KubeAPIServer(tmp) as api: ...`."""
+
+    def __init__(self, tmpdir, host: str = "127.0.0.1", config: dict | None = None):
+        self.state_dir = Path(tmpdir)
+        self.host = host
+        self.config = config
+        self.port: int | None = None
+        self.process: subprocess.Popen | None = None
+        self._stderr = None
+
+    # MARK: - Life cycle
+
+    def start(self, timeout: float = 15.0) -> "KubeAPIServer":
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        args = [sys.executable, "-m", "kubeapi", "--state-dir", str(self.state_dir), "--host", self.host,
+                "--port", "0"]
+        if self.config is not None:
+            config_file = self.state_dir / "config.json"
+            config_file.write_text(json.dumps(self.config))
+            args += ["--config", str(config_file)]
+        self._stderr = open(self.state_dir / "server.stderr", "wb")
+        # The child imports this package the way the caller did, without depending on its cwd.
+        path = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._stderr,
+                                        env={**os.environ, "PYTHONPATH": path})
+        line = self._read_line(timeout)
+        if not line.startswith("READY "):
+            code = self.process.poll()
+            self.stop()
+            stderr = (self.state_dir / "server.stderr").read_text(errors="replace")
+            raise RuntimeError(f"kube API server not ready within {timeout:g} s (exit code {code}, "
+                               f"stdout {line!r}); stderr:\n{stderr}")
+        self.port = int(line.split()[1])
+        return self
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process.stdout.close()
+            self.process = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _read_line(self, timeout):
+        """The first stdout line, or what came before the deadline or the process's exit."""
+        deadline, data, fd = time.monotonic() + timeout, b"", self.process.stdout.fileno()
+        while b"\n" not in data and time.monotonic() < deadline:
+            readable, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(fd, 4096) if readable else b""
+            if readable and not chunk:
+                break  # EOF: the server exited
+            data += chunk
+        return data.decode(errors="replace").strip()
+
+    # MARK: - Where it is
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.state_dir / "ca.crt"
+
+    @property
+    def sa_dir(self) -> Path:
+        return self.state_dir / "serviceaccount"
+
+    @property
+    def namespace(self) -> str:
+        return ((self.config or {}).get("serviceAccount") or {}).get("namespace", "onap")
+
+    @property
+    def token(self) -> str:
+        """The service account's current token, as mounted."""
+        return (self.sa_dir / "token").read_text()
+
+    def env(self) -> dict:
+        """The in-cluster environment for the binary under test (host without brackets, as kubelet sets it)."""
+        return {"KUBERNETES_SERVICE_HOST": self.host, "KUBERNETES_SERVICE_PORT": str(self.port)}
+
+    def write_kubeconfig(self, path, token: str | None = None, context: str = "test",
+                         namespace: str | None = None) -> Path:
+        """A kubeconfig for real clients: certificate-authority-data plus a bearer token (default: the SA's)."""
+        config = {
+            "apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": context,
+            "clusters": [{"name": "local", "cluster": {
+                "server": self.url,
+                "certificate-authority-data": base64.b64encode(self.ca_file.read_bytes()).decode()}}],
+            "users": [{"name": "user", "user": {"token": token or self.token}}],
+            "contexts": [{"name": context, "context": {"cluster": "local", "user": "user",
+                                                      "namespace": namespace or self.namespace}}],
+        }
+        Path(path).write_text(yaml.safe_dump(config, sort_keys=False))
+        return Path(path)
+
+    # MARK: - Requests
+
+    def request(self, method: str, path: str, body=None, token: str | None = None, content_type: str | None = None,
+                headers: dict | None = None, timeout: float = 10.0) -> Response:
+        """One HTTPS request on a fresh connection. A dict or list body is sent as JSON."""
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        all_headers = dict(headers or {})
+        if body is not None:
+            all_headers.setdefault("Content-Type", content_type or "application/json")
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        connection = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.ssl_context())
+        try:
+            connection.request(method, path, body=body, headers=all_headers)
+            answer = connection.getresponse()
+            return Response(answer.status, answer.headers, answer.read())
+        finally:
+            connection.close()
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def _control(self, method, path, body=None):
+        answer = self.request(method, "/__control/" + path, body)
+        if answer.code >= 400:
+            raise RuntimeError(f"control call {method} {path} failed: {answer.code} {answer.body!r}")
+        return answer.json()
+
+    # MARK: - Control API
+
+    def reset(self):
+        """Initial objects again; no faults, empty request log, no run-time identities."""
+        self._control("POST", "reset")
+
+    def put_configmap(self, namespace: str, name: str, data: dict, **fields) -> dict:
+        """Creates or replaces a ConfigMap directly (new resourceVersion); fields: labels, annotations, binaryData."""
+        return self._control("PUT", f"configmaps/{namespace}/{name}", {"data": data, **fields})
+
+    def get_configmap(self, namespace: str, name: str) -> dict | None:
+        answer = self.request("GET", f"/__control/configmaps/{namespace}/{name}")
+        return answer.json() if answer.code == 200 else None
+
+    def delete_configmap(self, namespace: str, name: str):
+        self._control("DELETE", f"configmaps/{namespace}/{name}")
+
+    def add_fault(self, **fault) -> dict:
+        """E.g. add_fault(method="PUT", path="/api/v1/namespaces/onap/configmaps/x", action="status", code=503)."""
+        return self._control("POST", "faults", fault)
+
+    def clear_faults(self):
+        self._control("DELETE", "faults")
+
+    def down(self, seconds: float | None = None):
+        """Closes the listening port (and open connections); reopens it after `seconds` if given."""
+        self._control("POST", "down", {} if seconds is None else {"seconds": seconds})
+
+    def up(self, timeout: float = 5.0):
+        """Reopens the port. It is closed, so this is a signal (SIGUSR1) rather than a request."""
+        os.kill(self.process.pid, signal.SIGUSR1)
+        self.wait_listening(timeout)
+
+    def wait_listening(self, timeout: float = 5.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection((self.host, self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def requests(self, clear: bool = False) -> list[dict]:
+        """The API request log (oldest first); `clear` empties it in the same call."""
+        return self._control("GET", "requests?clear=1" if clear else "requests")
+
+    def rotate_token(self, invalidate_old: bool = False) -> str:
+        """Kubelet-style rotation of the service-account token; returns the new token."""
+        return self._control("POST", "rotate-token", {"invalidateOld": invalidate_old})["token"]
+
+    def add_identity(self, username: str, rules: list | None = None, groups: list | None = None,
+                     token: str | None = None) -> str:
+        """A run-time identity; rules are {verbs, resources, namespaces?, resourceNames?}. Returns its token."""
+        spec = {"username": username, "rules": rules or [], "groups": groups, "token": token}
+        return self._control("POST", "identities", {k: v for k, v in spec.items() if v is not None})["token"]

@@ -1,0 +1,85 @@
+"""Failures as kube-apiserver answers them: a metav1.Status with its reason, message, details and
+code (k8s.io/apimachinery/pkg/api/errors, apiserver's responsewriters)."""
+
+from __future__ import annotations
+
+
+class APIError(Exception):
+    """A failure answered as a metav1.Status (or, with plain_text, as Go's http.Error does)."""
+
+    def __init__(self, code, reason, message, details=None, headers=None, plain_text=False):
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = code, reason, message, details
+        self.headers, self.plain_text = headers or {}, plain_text
+
+    def body(self):
+        if self.plain_text:
+            return self.message + "\n"
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                  "message": self.message, "reason": self.reason}
+        if self.details is not None:
+            status["details"] = self.details
+        status["code"] = self.code
+        return status
+
+
+def _details(name="", group="", kind="", **extra):
+    """StatusDetails with Go's omitempty: empty fields are left out."""
+    fields = {"name": name, "group": group, "kind": kind, **extra}
+    return {key: value for key, value in fields.items() if value not in ("", None, [])}
+
+
+def _qualified(resource, group):
+    return f"{resource}.{group}" if group else resource
+
+
+def not_found(resource, name):
+    return APIError(404, "NotFound", f'{resource} "{name}" not found', _details(name, "", resource))
+
+
+def already_exists(resource, name):
+    return APIError(409, "AlreadyExists", f'{resource} "{name}" already exists', _details(name, "", resource))
+
+
+STALE = "the object has been modified; please apply your changes to the latest version and try again"
+
+
+def conflict(resource, name, why=STALE):
+    message = f'Operation cannot be fulfilled on {resource} "{name}": {why}'
+    return APIError(409, "Conflict", message, _details(name, "", resource))
+
+
+def unauthorized():
+    return APIError(401, "Unauthorized", "Unauthorized")
+
+
+def forbidden(user, verb, resource, group, namespace, name, subresource=""):
+    """The message responsewriters.Forbidden builds from the authorizer attributes."""
+    what = f"{resource}/{subresource}" if subresource else resource
+    scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+    reason = f'User "{user["username"]}" cannot {verb} resource "{what}" in API group "{group}" {scope}'
+    target = _qualified(resource, group) + (f' "{name}"' if name else "")
+    return APIError(403, "Forbidden", f"{target} is forbidden: {reason}", _details(name, group, resource))
+
+
+def forbidden_path(user, verb, path):
+    return APIError(403, "Forbidden", f'forbidden: User "{user["username"]}" cannot {verb} path "{path}"', {})
+
+
+def bad_request(message):
+    return APIError(400, "BadRequest", message)
+
+
+def invalid(kind, group, name, causes):
+    """errors.NewInvalid; causes are (reason, field, body) such as
+    ("FieldValueTooLong", "[]", "Too long: may not be more than 1048576 bytes")."""
+    errors = [f"{field}: {body}" for _, field, body in causes]
+    summary = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+    details = _details(name, group, kind, causes=[{"reason": r, "message": b, "field": f} for r, f, b in causes])
+    qualified_kind = f"{kind}.{group}" if group else kind
+    return APIError(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {summary}', details)
+
+
+def unsupported_media_type(accepted):
+    message = "the body of the request was in an unknown format - accepted media types include: "
+    return APIError(415, "UnsupportedMediaType", message + ", ".join(accepted))
