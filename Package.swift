@@ -26,11 +26,20 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        // What the HTTP layer hands the routes and takes back: requests, responses, the responder
+        // protocol, in swift-http-types' vocabulary. No C, no sockets.
+        .target(
+            name: "HTTPMessages",
+            dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types")
+            ]
+        ),
         // The HTTP layer: the only Swift code that imports CMicroHTTPD.
         .target(
             name: "MicroHTTPServer",
             dependencies: [
                 "CMicroHTTPD",
+                "HTTPMessages",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -53,6 +62,7 @@ let package = Package(
         .target(
             name: "KubeconfigService",
             dependencies: [
+                "HTTPMessages",
                 "KubernetesAPI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -79,8 +89,10 @@ let package = Package(
         .target(
             name: "KubeconfigServiceTestSupport",
             dependencies: [
+                "HTTPMessages",
                 "KubeconfigService",
                 "KubernetesAPI",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Tests/KubeconfigServiceTestSupport"
         ),
@@ -89,6 +101,7 @@ let package = Package(
             dependencies: [
                 "KubeconfigService",
                 "KubeconfigServiceTestSupport",
+                "HTTPMessages",
                 "KubernetesAPI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,6 +115,7 @@ let package = Package(
         .testTarget(
             name: "MicroHTTPServerTests",
             dependencies: [
+                "HTTPMessages",
                 "MicroHTTPServer",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -14,31 +14,31 @@ public struct InClusterConnection: ConfigMapAPI, AccessReviewAPI {
         self.retry = retry
     }
 
-    private func connect() async throws(KubernetesError) -> (client: KubernetesClient, token: BearerToken) {
+    private func connect() async throws(ServiceError) -> (client: KubernetesClient, token: BearerToken) {
         let credentials = try discovery.readCredentials()
         return (try await clients.client(for: credentials), credentials.token)
     }
 
-    public func configMap(namespace: String, name: String) async throws(KubernetesError) -> ConfigMap {
+    public func configMap(namespace: String, name: String) async throws(ServiceError) -> ConfigMap {
         let (client, token) = try await connect()
         return try await client.configMap(namespace: namespace, name: name, token: token, retry: retry)
     }
 
     public func patchConfigMapData(
         namespace: String, name: String, key: String, value: String, resourceVersion: String
-    ) async throws(KubernetesError) -> ConfigMap {
+    ) async throws(ServiceError) -> ConfigMap {
         let (client, token) = try await connect()
         return try await client.patchConfigMapData(
             namespace: namespace, name: name, key: key, value: value, resourceVersion: resourceVersion, token: token,
             retry: retry)
     }
 
-    public func reviewToken(_ reviewed: BearerToken) async throws(KubernetesError) -> AuthenticatedUser? {
+    public func reviewToken(_ reviewed: BearerToken) async throws(ServiceError) -> AuthenticatedUser? {
         let (client, token) = try await connect()
         return try await client.reviewToken(reviewed, token: token)
     }
 
-    public func reviewAccess(user: AuthenticatedUser, _ attributes: ResourceAttributes) async throws(KubernetesError) -> Bool {
+    public func reviewAccess(user: AuthenticatedUser, _ attributes: ResourceAttributes) async throws(ServiceError) -> Bool {
         let (client, token) = try await connect()
         return try await client.reviewAccess(user: user, attributes, token: token)
     }

@@ -32,18 +32,18 @@ public struct InClusterDiscovery: Sendable {
     }
 
     /// `https://HOST:PORT` from `KUBERNETES_SERVICE_HOST` and `KUBERNETES_SERVICE_PORT`.
-    public func server() throws(KubernetesError) -> String {
+    public func server() throws(ServiceError) -> String {
         guard let host = environment["KUBERNETES_SERVICE_HOST"], !host.isEmpty,
             let port = environment["KUBERNETES_SERVICE_PORT"], !port.isEmpty
         else {
-            throw KubernetesError(
+            throw ServiceError(
                 code: .notInCluster,
                 message:
                     "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined"
             )
         }
         guard let portNumber = UInt16(port), portNumber > 0 else {
-            throw KubernetesError(code: .notInCluster, message: "KUBERNETES_SERVICE_PORT is not a port number: \(port)")
+            throw ServiceError(code: .notInCluster, message: "KUBERNETES_SERVICE_PORT is not a port number: \(port)")
         }
         return "https://\(Self.joinHostPort(host, portNumber))"
     }
@@ -54,32 +54,32 @@ public struct InClusterDiscovery: Sendable {
     }
 
     /// Server, CA and token, read now.
-    public func readCredentials() throws(KubernetesError) -> ClusterCredentials {
+    public func readCredentials() throws(ServiceError) -> ClusterCredentials {
         let server = try server()
         let token = try readFile("token")
         let tokenText = String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !tokenText.isEmpty else {
-            throw KubernetesError(code: .serviceAccountUnreadable, message: "\(path("token")) is empty")
+            throw ServiceError(code: .serviceAccountUnreadable, message: "\(path("token")) is empty")
         }
         let ca = try readFile("ca.crt")
         do {
             guard try !NIOSSLCertificate.fromPEMBytes(ca).isEmpty else {
-                throw KubernetesError(code: .serviceAccountUnreadable, message: "\(path("ca.crt")) holds no certificate")
+                throw ServiceError(code: .serviceAccountUnreadable, message: "\(path("ca.crt")) holds no certificate")
             }
-        } catch let error as KubernetesError {
+        } catch let error as ServiceError {
             throw error
         } catch {
-            throw KubernetesError(code: .serviceAccountUnreadable, message: "\(path("ca.crt")) is not a PEM certificate bundle")
+            throw ServiceError(code: .serviceAccountUnreadable, message: "\(path("ca.crt")) is not a PEM certificate bundle")
         }
         return ClusterCredentials(server: server, certificateAuthority: ca, token: BearerToken(tokenText))
     }
 
     /// The pod's namespace, from the service-account folder.
-    public func namespace() throws(KubernetesError) -> String {
+    public func namespace() throws(ServiceError) -> String {
         let text = String(decoding: try readFile("namespace"), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else {
-            throw KubernetesError(code: .serviceAccountUnreadable, message: "\(path("namespace")) is empty; pass --namespace")
+            throw ServiceError(code: .serviceAccountUnreadable, message: "\(path("namespace")) is empty; pass --namespace")
         }
         return text
     }
@@ -88,10 +88,10 @@ public struct InClusterDiscovery: Sendable {
         (serviceAccountDirectory as NSString).appendingPathComponent(file)
     }
 
-    private func readFile(_ file: String) throws(KubernetesError) -> [UInt8] {
+    private func readFile(_ file: String) throws(ServiceError) -> [UInt8] {
         let path = path(file)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw KubernetesError(code: .serviceAccountUnreadable, message: "cannot read \(path)")
+            throw ServiceError(code: .serviceAccountUnreadable, message: "cannot read \(path)")
         }
         return Array(data)
     }

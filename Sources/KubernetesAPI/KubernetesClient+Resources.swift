@@ -16,7 +16,7 @@ extension KubernetesClient {
     /// `GET` one ConfigMap.
     public func configMap(
         namespace: String, name: String, token: BearerToken, retry: RetryPolicy
-    ) async throws(KubernetesError)
+    ) async throws(ServiceError)
         -> ConfigMap
     {
         let body = try await send(.GET, Self.configMapPath(namespace: namespace, name: name), token: token, retry: retry)
@@ -30,7 +30,7 @@ extension KubernetesClient {
     public func patchConfigMapData(
         namespace: String, name: String, key: String, value: String, resourceVersion: String, token: BearerToken,
         retry: RetryPolicy
-    ) async throws(KubernetesError) -> ConfigMap {
+    ) async throws(ServiceError) -> ConfigMap {
         struct Patch: Encodable {
             struct Metadata: Encodable { var resourceVersion: String }
             var metadata: Metadata
@@ -49,7 +49,7 @@ extension KubernetesClient {
     /// Asks the API server who `token` belongs to (TokenReview); nil when it is not valid.
     public func reviewToken(
         _ reviewed: BearerToken, audiences: [String] = [], token: BearerToken
-    ) async throws(KubernetesError)
+    ) async throws(ServiceError)
         -> AuthenticatedUser?
     {
         struct Review: Encodable {
@@ -90,7 +90,7 @@ extension KubernetesClient {
     /// Asks the API server whether `user` may do what `attributes` say (SubjectAccessReview).
     public func reviewAccess(
         user: AuthenticatedUser, _ attributes: ResourceAttributes, token: BearerToken
-    ) async throws(KubernetesError) -> Bool {
+    ) async throws(ServiceError) -> Bool {
         struct Review: Encodable {
             struct Spec: Encodable {
                 struct Attributes: Encodable {
@@ -131,11 +131,11 @@ extension KubernetesClient {
 
     // MARK: - Decoding
 
-    static func decode<T: Decodable>(_ type: T.Type, from body: [UInt8], what: String) throws(KubernetesError) -> T {
+    static func decode<T: Decodable>(_ type: T.Type, from body: [UInt8], what: String) throws(ServiceError) -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(body))
         } catch {
-            throw KubernetesError(code: .protocolError, message: "the API server sent an unreadable \(what): \(error)")
+            throw ServiceError(code: .apiProtocol, message: "the API server sent an unreadable \(what): \(error)")
         }
     }
 }

@@ -20,17 +20,17 @@ public final class KubernetesClient: Sendable {
     private let requestTimeout: Duration
     private let logger: Logger
     /// Retries by cause, made once: looking a counter up by label takes the factory's lock.
-    private let retryCounters: [KubernetesError.Code: Counter]
+    private let retryCounters: [ServiceError.Code: Counter]
 
     /// Largest response body read from the API server (a ConfigMap is at most 1 MiB of data).
     static let maxResponseBytes = 4 << 20
 
-    public init(server: String, certificateAuthority: [UInt8], requestTimeout: Duration, logger: Logger) throws(KubernetesError) {
+    public init(server: String, certificateAuthority: [UInt8], requestTimeout: Duration, logger: Logger) throws(ServiceError) {
         var tls = TLSConfiguration.makeClientConfiguration()
         do {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(certificateAuthority))
         } catch {
-            throw KubernetesError(code: .serviceAccountUnreadable, message: "the cluster CA is not a PEM certificate bundle")
+            throw ServiceError(code: .serviceAccountUnreadable, message: "the cluster CA is not a PEM certificate bundle")
         }
         // A connection abandoned after a timeout would otherwise hold shutdown for NIOSSL's
         // default 5 s while it waits for the busy peer's close_notify.
@@ -51,7 +51,7 @@ public final class KubernetesClient: Sendable {
         self.requestTimeout = requestTimeout
         self.logger = logger
         self.retryCounters = Dictionary(
-            uniqueKeysWithValues: [KubernetesError.Code.unavailable, .serverError, .timeout, .unreachable].map {
+            uniqueKeysWithValues: [ServiceError.Code.apiUnavailable, .apiServerError, .apiTimeout, .apiUnreachable].map {
                 ($0, Counter(label: "kubeconfig_apiserver_retries_total", dimensions: [("reason", $0.rawValue)]))
             })
     }
@@ -63,14 +63,14 @@ public final class KubernetesClient: Sendable {
 
     // MARK: - Calls
 
-    /// A raw call: the response body of a 2xx answer, or the API's Status as a `KubernetesError`.
+    /// A raw call: the response body of a 2xx answer, or the API's Status as a `ServiceError`.
     ///
     /// Retryable failures (429, 5xx, lost connections, timeouts) are retried as `retry` says,
     /// honouring `Retry-After`; the last cause is reported when the budget is spent.
     func send(
         _ method: HTTPMethod, _ path: String, token: BearerToken, contentType: String? = nil, body: [UInt8]? = nil,
         retry: RetryPolicy
-    ) async throws(KubernetesError) -> [UInt8] {
+    ) async throws(ServiceError) -> [UInt8] {
         let clock = ContinuousClock()
         let giveUpAt = clock.now + retry.budget
         var attempt = 0
@@ -96,7 +96,7 @@ public final class KubernetesClient: Sendable {
 
     private func sendOnce(
         _ method: HTTPMethod, _ path: String, token: BearerToken, contentType: String?, body: [UInt8]?, timeout: Duration
-    ) async throws(KubernetesError) -> [UInt8] {
+    ) async throws(ServiceError) -> [UInt8] {
         var request = HTTPClientRequest(url: server + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
@@ -121,38 +121,38 @@ public final class KubernetesClient: Sendable {
         throw Self.statusError(code: Int(status.code), body: bytes, retryAfterHeader: headers.first(name: "Retry-After"))
     }
 
-    private func transportError(_ error: any Error, method: HTTPMethod, path: String) -> KubernetesError {
+    private func transportError(_ error: any Error, method: HTTPMethod, path: String) -> ServiceError {
         let what = "\(method) \(server)\(path)"
         if let error = error as? HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
                 .getConnectionFromPoolTimeout:
-                return KubernetesError(code: .timeout, message: "\(what): the API server did not answer in time (\(error))")
+                return ServiceError(code: .apiTimeout, message: "\(what): the API server did not answer in time (\(error))")
             default:
                 break
             }
         }
         if error is NIOSSLError || error is BoringSSLError {
             // A certificate the cluster CA does not vouch for: retrying will not help.
-            return KubernetesError(code: .rejected, message: "\(what): TLS with the API server failed: \(error)")
+            return ServiceError(code: .apiRejected, message: "\(what): TLS with the API server failed: \(error)")
         }
-        return KubernetesError(code: .unreachable, message: "\(what): cannot reach the API server: \(error)")
+        return ServiceError(code: .apiUnreachable, message: "\(what): cannot reach the API server: \(error)")
     }
 
-    /// Turns a non-2xx answer (a `Status` object, usually) into a `KubernetesError`.
-    static func statusError(code: Int, body: [UInt8], retryAfterHeader: String?) -> KubernetesError {
+    /// Turns a non-2xx answer (a `Status` object, usually) into a `ServiceError`.
+    static func statusError(code: Int, body: [UInt8], retryAfterHeader: String?) -> ServiceError {
         let status = try? JSONDecoder().decode(Status.self, from: Data(body))
         let message = status?.message ?? "HTTP \(code) from the API server"
         let retryAfter = status?.details?.retryAfterSeconds ?? retryAfterHeader.flatMap { Int($0) }
         switch code {
-        case 401: return KubernetesError(code: .unauthorized, message: "unauthorized: \(message)")
-        case 403: return KubernetesError(code: .forbidden, message: "forbidden: \(message)")
-        case 404: return KubernetesError(code: .notFound, message: message)
-        case 409: return KubernetesError(code: .conflict, message: message)
-        case 429, 503: return KubernetesError(code: .unavailable, message: message, retryAfterSeconds: retryAfter)
-        case 504: return KubernetesError(code: .timeout, message: message)
-        case 500...599: return KubernetesError(code: .serverError, message: message, retryAfterSeconds: retryAfter)
-        default: return KubernetesError(code: .rejected, message: "HTTP \(code): \(message)")
+        case 401: return ServiceError(code: .apiUnauthorized, message: "unauthorized: \(message)")
+        case 403: return ServiceError(code: .apiForbidden, message: "forbidden: \(message)")
+        case 404: return ServiceError(code: .apiNotFound, message: message)
+        case 409: return ServiceError(code: .apiConflict, message: message)
+        case 429, 503: return ServiceError(code: .apiUnavailable, message: message, retryAfterSeconds: retryAfter)
+        case 504: return ServiceError(code: .apiTimeout, message: message)
+        case 500...599: return ServiceError(code: .apiServerError, message: message, retryAfterSeconds: retryAfter)
+        default: return ServiceError(code: .apiRejected, message: "HTTP \(code): \(message)")
         }
     }
 

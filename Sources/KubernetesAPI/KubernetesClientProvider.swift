@@ -14,7 +14,7 @@ public actor KubernetesClientProvider {
         self.logger = logger
     }
 
-    public func client(for credentials: ClusterCredentials) async throws(KubernetesError) -> KubernetesClient {
+    public func client(for credentials: ClusterCredentials) async throws(ServiceError) -> KubernetesClient {
         if let current, current.server == credentials.server, current.certificateAuthority == credentials.certificateAuthority {
             return current
         }

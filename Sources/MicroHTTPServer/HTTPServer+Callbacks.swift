@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import HTTPMessages
 import HTTPTypes
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import HTTPMessages
 import Synchronization
 
 /// State of one request across microhttpd's callbacks.

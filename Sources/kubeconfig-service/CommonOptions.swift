@@ -50,11 +50,7 @@ struct CommonOptions: ParsableArguments {
         if let namespace {
             resolvedNamespace = namespace
         } else {
-            do throws(KubernetesError) {
-                resolvedNamespace = try discovery.namespace()
-            } catch {
-                throw ServiceError(error)
-            }
+            resolvedNamespace = try discovery.namespace()
         }
         var configuration = PublisherConfiguration(namespace: resolvedNamespace)
         configuration.location = location

@@ -112,7 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
-        let server = HTTPServer(configuration: serverConfiguration, responder: RouterResponder(router: router), logger: logger)
+        let server = HTTPServer(configuration: serverConfiguration, responder: router, logger: logger)
         do {
             try server.start()
         } catch {

@@ -1,4 +1,5 @@
 import KubeconfigService
+import KubernetesAPI
 import Synchronization
 
 /// A `DocumentStore` in memory whose answers a test scripts: the next reads or writes can fail

@@ -7,7 +7,7 @@ public final class ScriptedKubernetesAPI: ConfigMapAPI, AccessReviewAPI {
         var configMaps: [String: ConfigMap] = [:]
         var users: [String: AuthenticatedUser] = [:]
         var allowed: Set<String> = []
-        var failures: [KubernetesError] = []
+        var failures: [ServiceError] = []
         var calls: [String] = []
     }
 
@@ -31,39 +31,39 @@ public final class ScriptedKubernetesAPI: ConfigMapAPI, AccessReviewAPI {
     }
 
     /// The next calls fail with these errors, in order.
-    public func fail(_ errors: KubernetesError...) { state.withLock { $0.failures += errors } }
+    public func fail(_ errors: ServiceError...) { state.withLock { $0.failures += errors } }
 
     /// The calls made, as `GET onap/x`, `PATCH onap/x@7`, `TokenReview`, `SubjectAccessReview get`.
     public var calls: [String] { state.withLock { $0.calls } }
 
-    private func record(_ call: String) throws(KubernetesError) {
-        let failure: KubernetesError? = state.withLock { state in
+    private func record(_ call: String) throws(ServiceError) {
+        let failure: ServiceError? = state.withLock { state in
             state.calls.append(call)
             return state.failures.isEmpty ? nil : state.failures.removeFirst()
         }
         if let failure { throw failure }
     }
 
-    public func configMap(namespace: String, name: String) async throws(KubernetesError) -> ConfigMap {
+    public func configMap(namespace: String, name: String) async throws(ServiceError) -> ConfigMap {
         try record("GET \(namespace)/\(name)")
         guard let configMap = state.withLock({ $0.configMaps["\(namespace)/\(name)"] }) else {
-            throw KubernetesError(code: .notFound, message: "configmaps \"\(name)\" not found")
+            throw ServiceError(code: .apiNotFound, message: "configmaps \"\(name)\" not found")
         }
         return configMap
     }
 
     public func patchConfigMapData(
         namespace: String, name: String, key: String, value: String, resourceVersion: String
-    ) async throws(KubernetesError) -> ConfigMap {
+    ) async throws(ServiceError) -> ConfigMap {
         try record("PATCH \(namespace)/\(name)@\(resourceVersion)")
-        let result: Result<ConfigMap, KubernetesError> = state.withLock { state in
+        let result: Result<ConfigMap, ServiceError> = state.withLock { state in
             guard var configMap = state.configMaps["\(namespace)/\(name)"] else {
-                return .failure(KubernetesError(code: .notFound, message: "configmaps \"\(name)\" not found"))
+                return .failure(ServiceError(code: .apiNotFound, message: "configmaps \"\(name)\" not found"))
             }
             guard configMap.metadata.resourceVersion == resourceVersion else {
                 return .failure(
-                    KubernetesError(
-                        code: .conflict,
+                    ServiceError(
+                        code: .apiConflict,
                         message: "Operation cannot be fulfilled on configmaps \"\(name)\": the object has been modified"))
             }
             configMap.data = (configMap.data ?? [:]).merging([key: value]) { $1 }
@@ -74,12 +74,12 @@ public final class ScriptedKubernetesAPI: ConfigMapAPI, AccessReviewAPI {
         return try result.get()
     }
 
-    public func reviewToken(_ token: BearerToken) async throws(KubernetesError) -> AuthenticatedUser? {
+    public func reviewToken(_ token: BearerToken) async throws(ServiceError) -> AuthenticatedUser? {
         try record("TokenReview")
         return state.withLock { $0.users[token.value] }
     }
 
-    public func reviewAccess(user: AuthenticatedUser, _ attributes: ResourceAttributes) async throws(KubernetesError) -> Bool {
+    public func reviewAccess(user: AuthenticatedUser, _ attributes: ResourceAttributes) async throws(ServiceError) -> Bool {
         try record("SubjectAccessReview \(attributes.verb) \(attributes.resource)/\(attributes.name)")
         return state.withLock { $0.allowed.contains("\(user.username) \(attributes.verb)") }
     }

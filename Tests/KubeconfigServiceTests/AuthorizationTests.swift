@@ -1,3 +1,4 @@
+import HTTPMessages
 import KubeconfigServiceTestSupport
 import KubernetesAPI
 import Logging
@@ -26,15 +27,16 @@ import Testing
         router = ServiceRouter(publisher: publisher, reviewer: reviewer, logger: logger)
     }
 
-    func get(_ path: String, token: String) async -> ServiceResponse {
-        await router.route(.make(method: "GET", path: path, headers: [("Authorization", "Bearer \(token)")])).response()
+    func get(_ path: String, token: String) async -> HTTPServerResponse {
+        await router.respond(to: .make(method: "GET", path: path, headers: [("Authorization", "Bearer \(token)")])).response()
     }
 
     @Test func aReaderMayGetButNotPublish() async {
         api.identify("reader-token", as: "reader", allowed: ["get"])
         #expect(await get("/kubeconfig", token: "reader-token").status == .ok)
-        let post = await router.route(
-            .make(method: "POST", path: "/sites/central", headers: [("Authorization", "Bearer reader-token")])
+        let post = await router.respond(
+            to:
+                .make(method: "POST", path: "/sites/central", headers: [("Authorization", "Bearer reader-token")])
         ).response()
         #expect(post.status == .forbidden)
         #expect(
@@ -52,8 +54,9 @@ import Testing
         #expect(api.calls.count == 2)
         // A cached allow answers at once, without deferring to a task.
         guard
-            case .response = router.route(
-                .make(method: "GET", path: "/kubeconfig", headers: [("Authorization", "Bearer reader-token")]))
+            case .response = router.respond(
+                to:
+                    .make(method: "GET", path: "/kubeconfig", headers: [("Authorization", "Bearer reader-token")]))
         else {
             Issue.record("a cached decision was deferred")
             return
@@ -68,14 +71,14 @@ import Testing
 
     @Test func aReviewThatFailsIsNotCached() async {
         api.identify("reader-token", as: "reader", allowed: ["get"])
-        api.fail(KubernetesError(code: .unreachable, message: "connection refused"))
+        api.fail(ServiceError(code: .apiUnreachable, message: "connection refused"))
         #expect(await get("/kubeconfig", token: "reader-token").status == .badGateway)
         #expect(await get("/kubeconfig", token: "reader-token").status == .ok)
     }
 
     @Test func probesAndMetricsNeedNoToken() async {
-        #expect(await router.route(.make(method: "GET", path: "/livez")).response().status == .ok)
-        #expect(await router.route(.make(method: "GET", path: "/healthz")).response().status == .ok)
+        #expect(await router.respond(to: .make(method: "GET", path: "/livez")).response().status == .ok)
+        #expect(await router.respond(to: .make(method: "GET", path: "/healthz")).response().status == .ok)
         #expect(api.calls.isEmpty)
     }
 }

@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func otherAPIErrorsKeepTheirCode() async {
-        api.fail(KubernetesError(code: .forbidden, message: "forbidden: cannot get configmaps"))
+        api.fail(ServiceError(code: .apiForbidden, message: "forbidden: cannot get configmaps"))
         await #expect {
             try await store.read()
         } throws: { ($0 as? ServiceError) == ServiceError(code: .apiForbidden, message: "forbidden: cannot get configmaps") }

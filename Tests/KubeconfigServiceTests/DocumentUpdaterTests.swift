@@ -1,4 +1,5 @@
 import KubeconfigServiceTestSupport
+import KubernetesAPI
 import Logging
 import Testing
 

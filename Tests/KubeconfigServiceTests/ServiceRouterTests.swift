@@ -1,4 +1,5 @@
 import Foundation
+import HTTPMessages
 import HTTPTypes
 import KubeconfigServiceTestSupport
 import KubernetesAPI
@@ -27,16 +28,16 @@ import Testing
         router = ServiceRouter(publisher: publisher, reviewer: nil, metrics: { "# metrics\n" }, logger: logger)
     }
 
-    func respond(_ router: ServiceRouter, _ request: ServiceRequest) async -> ServiceResponse {
-        switch router.route(request) {
+    func respond(_ router: ServiceRouter, _ request: HTTPServerRequest) async -> HTTPServerResponse {
+        switch router.respond(to: request) {
         case .response(let response): return response
         case .deferred(let work): return await work()
         }
     }
 
-    func respond(_ request: ServiceRequest) async -> ServiceResponse { await respond(router, request) }
+    func respond(_ request: HTTPServerRequest) async -> HTTPServerResponse { await respond(router, request) }
 
-    func errorCode(_ response: ServiceResponse) -> String? {
+    func errorCode(_ response: HTTPServerResponse) -> String? {
         let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         return (object?["error"] as? [String: Any])?["code"] as? String
     }
@@ -51,7 +52,7 @@ import Testing
 
     @Test func unknownPathsAre404AsJSON() async {
         for path in ["/", "/nope", "/kubeconfig/", "//kubeconfig", "/sites", "/sites/", "/sites/central/x", "/../kubeconfig"] {
-            let response = await respond(ServiceRequest.make(method: "GET", path: path))
+            let response = await respond(HTTPServerRequest.make(method: "GET", path: path))
             #expect(response.status.code == 404, "\(path)")
             #expect(errorCode(response) == "NotFound", "\(path)")
             #expect(response.header("Content-Type") == "application/json")
@@ -59,36 +60,36 @@ import Testing
     }
 
     @Test func aWrongMethodIs405WithAllow() async {
-        let post = await respond(ServiceRequest.make(method: "POST", path: "/healthz"))
+        let post = await respond(HTTPServerRequest.make(method: "POST", path: "/healthz"))
         #expect(post.status.code == 405)
         #expect(post.header("Allow") == "GET, HEAD")
-        let get = await respond(ServiceRequest.make(method: "GET", path: "/sites/central"))
+        let get = await respond(HTTPServerRequest.make(method: "GET", path: "/sites/central"))
         #expect(get.status.code == 405)
         #expect(get.header("Allow") == "POST")
         #expect(errorCode(get) == "MethodNotAllowed")
     }
 
     @Test func probesBeforeAndAfterTheFirstPublication() async {
-        #expect(await respond(ServiceRequest.make(method: "GET", path: "/livez")).status.code == 200)
-        let before = await respond(ServiceRequest.make(method: "GET", path: "/healthz"))
+        #expect(await respond(HTTPServerRequest.make(method: "GET", path: "/livez")).status.code == 200)
+        let before = await respond(HTTPServerRequest.make(method: "GET", path: "/healthz"))
         #expect(before.status.code == 503)
         #expect(errorCode(before) == "NotPublished")
-        #expect(await respond(ServiceRequest.make(method: "HEAD", path: "/readyz")).status.code == 503)
-        #expect(await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig")).status.code == 503)
+        #expect(await respond(HTTPServerRequest.make(method: "HEAD", path: "/readyz")).status.code == 503)
+        #expect(await respond(HTTPServerRequest.make(method: "GET", path: "/kubeconfig")).status.code == 503)
         publish()
-        #expect(await respond(ServiceRequest.make(method: "GET", path: "/healthz")).status.code == 200)
-        #expect(await respond(ServiceRequest.make(method: "HEAD", path: "/readyz")).status.code == 200)
+        #expect(await respond(HTTPServerRequest.make(method: "GET", path: "/healthz")).status.code == 200)
+        #expect(await respond(HTTPServerRequest.make(method: "HEAD", path: "/readyz")).status.code == 200)
     }
 
     @Test func kubeconfigIsYAMLByDefaultAndJSONOnRequest() async throws {
         publish()
-        let yaml = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig"))
+        let yaml = await respond(HTTPServerRequest.make(method: "GET", path: "/kubeconfig"))
         #expect(yaml.status.code == 200)
         #expect(yaml.header("Content-Type") == "application/yaml")
         #expect(yaml.header("Cache-Control") == "no-store")
         #expect(String(decoding: yaml.body, as: UTF8.self).contains("current-context: central"))
         let json = await respond(
-            ServiceRequest.make(method: "GET", path: "/kubeconfig", headers: [("accept", "application/json")]))
+            HTTPServerRequest.make(method: "GET", path: "/kubeconfig", headers: [("accept", "application/json")]))
         #expect(json.header("Content-Type") == "application/json")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any])
         #expect(object["current-context"] as? String == "central")
@@ -101,49 +102,50 @@ import Testing
 
     @Test func anUnchangedDocumentAnswers304() async throws {
         publish()
-        let first = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig"))
+        let first = await respond(HTTPServerRequest.make(method: "GET", path: "/kubeconfig"))
         let etag = try #require(first.header("ETag"))
-        let again = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig", headers: [("If-None-Match", etag)]))
+        let again = await respond(HTTPServerRequest.make(method: "GET", path: "/kubeconfig", headers: [("If-None-Match", etag)]))
         #expect(again.status.code == 304)
         #expect(again.body.isEmpty)
-        let other = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig", headers: [("If-None-Match", "\"x\"")]))
+        let other = await respond(
+            HTTPServerRequest.make(method: "GET", path: "/kubeconfig", headers: [("If-None-Match", "\"x\"")]))
         #expect(other.status.code == 200)
     }
 
     @Test func oneSiteByQuery() async {
         publish()
-        let site = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig", query: [("site", "central")]))
+        let site = await respond(HTTPServerRequest.make(method: "GET", path: "/kubeconfig", query: [("site", "central")]))
         #expect(site.status.code == 200)
         #expect(String(decoding: site.body, as: UTF8.self).contains("current-context: central"))
-        let unknown = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig", query: [("site", "mars")]))
+        let unknown = await respond(HTTPServerRequest.make(method: "GET", path: "/kubeconfig", query: [("site", "mars")]))
         #expect(unknown.status.code == 404)
         #expect(errorCode(unknown) == "SiteNotFound")
-        let empty = await respond(ServiceRequest.make(method: "GET", path: "/kubeconfig", query: [("site", "")]))
+        let empty = await respond(HTTPServerRequest.make(method: "GET", path: "/kubeconfig", query: [("site", "")]))
         #expect(empty.status.code == 400)
     }
 
     @Test func postingAnotherSiteIs404() async {
-        let response = await respond(ServiceRequest.make(method: "POST", path: "/sites/edge1"))
+        let response = await respond(HTTPServerRequest.make(method: "POST", path: "/sites/edge1"))
         #expect(response.status.code == 404)
         #expect(errorCode(response) == "SiteNotFound")
     }
 
     @Test(arguments: ["[1,2]", "\"text\"", "{not json", "42"])
     func aPostBodyMustBeAJSONObject(body: String) async {
-        let response = await respond(ServiceRequest.make(method: "POST", path: "/sites/central", body: Array(body.utf8)))
+        let response = await respond(HTTPServerRequest.make(method: "POST", path: "/sites/central", body: Array(body.utf8)))
         #expect(response.status.code == 400)
         #expect(errorCode(response) == "BadRequest")
     }
 
     @Test func anOversizedBodyIs413() async {
-        let response = await respond(ServiceRequest.make(method: "POST", path: "/sites/central", bodyTooLarge: true))
+        let response = await respond(HTTPServerRequest.make(method: "POST", path: "/sites/central", bodyTooLarge: true))
         #expect(response.status.code == 413)
         #expect(errorCode(response) == "PayloadTooLarge")
     }
 
     @Test func aFailedPublicationAnswersWithItsError() async {
         // Discovery points nowhere: the publication fails before any network call.
-        let response = await respond(ServiceRequest.make(method: "POST", path: "/sites/central", body: Array("{}".utf8)))
+        let response = await respond(HTTPServerRequest.make(method: "POST", path: "/sites/central", body: Array("{}".utf8)))
         #expect(response.status.code == 500)
         #expect(errorCode(response) == "NotInCluster")
         #expect(publisher.state.snapshot.lastError?.code == .notInCluster)
@@ -155,27 +157,27 @@ import Testing
         for (method, path) in [("GET", "/kubeconfig"), ("POST", "/sites/central"), ("GET", "/status")] {
             for authorization in [nil, "Basic dXNlcjpwYXNz", "Bearer ", "Bearer"] {
                 let headers: [(name: String, value: String)] = authorization.map { [("Authorization", $0)] } ?? []
-                let response = await respond(guarded, ServiceRequest.make(method: method, path: path, headers: headers))
+                let response = await respond(guarded, HTTPServerRequest.make(method: method, path: path, headers: headers))
                 #expect(response.status.code == 401, "\(method) \(path) \(authorization ?? "none")")
                 #expect(response.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
             }
         }
         // Probes need no token.
-        #expect(await respond(guarded, ServiceRequest.make(method: "GET", path: "/healthz")).status.code == 200)
-        #expect(await respond(guarded, ServiceRequest.make(method: "GET", path: "/livez")).status.code == 200)
+        #expect(await respond(guarded, HTTPServerRequest.make(method: "GET", path: "/healthz")).status.code == 200)
+        #expect(await respond(guarded, HTTPServerRequest.make(method: "GET", path: "/livez")).status.code == 200)
     }
 
     @Test func withAuthorisationAReviewThatCannotRunIsNotAnAllow() async {
         let guarded = ServiceRouter(publisher: publisher, reviewer: reviewer, logger: Logger(label: "test"))
         publish()
         let response = await respond(
-            guarded, ServiceRequest.make(method: "GET", path: "/kubeconfig", headers: [("Authorization", "Bearer abc")]))
+            guarded, HTTPServerRequest.make(method: "GET", path: "/kubeconfig", headers: [("Authorization", "Bearer abc")]))
         #expect(response.status.code == 500)
         #expect(!String(decoding: response.body, as: UTF8.self).contains("central-token"))
     }
 
     @Test func headerNamesCompareWithoutCase() throws {
-        let request = ServiceRequest.make(method: "GET", path: "/", headers: [("aUtHoRiZaTiOn", "x"), ("X-1", "y")])
+        let request = HTTPServerRequest.make(method: "GET", path: "/", headers: [("aUtHoRiZaTiOn", "x"), ("X-1", "y")])
         #expect(request.header(.authorization) == "x")
         #expect(request.header(try #require(HTTPField.Name("x-1"))) == "y")
         #expect(request.header(try #require(HTTPField.Name("Authorizatio"))) == nil)
@@ -205,7 +207,7 @@ import Testing
 
     @Test func statusNeverShowsTheToken() async throws {
         publish()
-        let response = await respond(ServiceRequest.make(method: "GET", path: "/status"))
+        let response = await respond(HTTPServerRequest.make(method: "GET", path: "/status"))
         let text = String(decoding: response.body, as: UTF8.self)
         #expect(!text.contains("central-token"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
@@ -216,7 +218,7 @@ import Testing
 
 extension ServiceRouterTests {
     @Test func aMalformedRequestIs400WhateverItsPath() async {
-        let response = await respond(ServiceRequest.make(method: "GET", path: "", malformed: "NUL byte in a header"))
+        let response = await respond(HTTPServerRequest.make(method: "GET", path: "", defect: "NUL byte in a header"))
         #expect(response.status.code == 400)
         #expect(errorCode(response) == "BadRequest")
         #expect(String(decoding: response.body, as: UTF8.self).contains("NUL byte in a header"))

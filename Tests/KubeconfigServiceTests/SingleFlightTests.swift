@@ -1,3 +1,4 @@
+import KubernetesAPI
 import Synchronization
 import Testing
 

@@ -1,3 +1,4 @@
+import KubernetesAPI
 import Testing
 
 @testable import KubeconfigService
@@ -16,16 +17,16 @@ import Testing
             code: 403,
             body: status(403, reason: "Forbidden", message: "configmaps \\\"x\\\" is forbidden: User \\\"u\\\" cannot patch"),
             retryAfterHeader: nil)
-        #expect(error.code == .forbidden)
+        #expect(error.code == .apiForbidden)
         #expect(error.message == "forbidden: configmaps \"x\" is forbidden: User \"u\" cannot patch")
         #expect(!error.isRetryable)
-        #expect(ServiceError(error).httpStatus.code == 502)
+        #expect(error.httpStatus.code == 502)
     }
 
     @Test func unauthorizedSaysSo() {
         let error = KubernetesClient.statusError(
             code: 401, body: status(401, reason: "Unauthorized", message: "Unauthorized"), retryAfterHeader: nil)
-        #expect(error.code == .unauthorized)
+        #expect(error.code == .apiUnauthorized)
         #expect(error.message.hasPrefix("unauthorized: "))
     }
 
@@ -36,7 +37,7 @@ import Testing
         #expect(fromDetails.retryAfterSeconds == 2)
         let fromHeader = KubernetesClient.statusError(code: 429, body: [], retryAfterHeader: "5")
         #expect(fromHeader.retryAfterSeconds == 5)
-        #expect(ServiceError(fromHeader).httpStatus.code == 503)
+        #expect(fromHeader.httpStatus.code == 503)
     }
 
     @Test(arguments: [
@@ -45,7 +46,7 @@ import Testing
     func serverStatusesAreClassified(code: Int, retryable: Bool, httpStatus: Int) {
         let error = KubernetesClient.statusError(code: code, body: Array("not json".utf8), retryAfterHeader: nil)
         #expect(error.isRetryable == retryable)
-        #expect(ServiceError(error).httpStatus.code == httpStatus)
+        #expect(error.httpStatus.code == httpStatus)
         #expect(error.message.contains("\(code)"))
     }
 

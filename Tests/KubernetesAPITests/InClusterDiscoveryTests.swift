@@ -22,7 +22,7 @@ import Testing
         #expect {
             try InClusterDiscovery(environment: environment).server()
         } throws: { error in
-            let error = error as? KubernetesError
+            let error = error as? ServiceError
             return error?.code == .notInCluster && error?.message.contains("KUBERNETES_SERVICE_HOST") == true
                 && error?.message.contains("KUBERNETES_SERVICE_PORT") == true
         }
@@ -30,7 +30,7 @@ import Testing
 
     @Test func aNonNumericPortIsRefused() {
         let discovery = InClusterDiscovery(environment: ["KUBERNETES_SERVICE_HOST": "h", "KUBERNETES_SERVICE_PORT": "https"])
-        #expect(throws: KubernetesError.self) { try discovery.server() }
+        #expect(throws: ServiceError.self) { try discovery.server() }
     }
 
     @Test func tokenAndCAAreReadAnewThroughTheDataSymlink() throws {
@@ -53,12 +53,12 @@ import Testing
             serviceAccountDirectory: folder.path)
         #expect {
             try discovery.readCredentials()
-        } throws: { ($0 as? KubernetesError)?.code == .serviceAccountUnreadable }
+        } throws: { ($0 as? ServiceError)?.code == .serviceAccountUnreadable }
         let missing = InClusterDiscovery(
             environment: discovery.environment, serviceAccountDirectory: folder.path + "/nowhere")
         #expect {
             try missing.readCredentials()
-        } throws: { ($0 as? KubernetesError)?.message.contains("nowhere/token") == true }
+        } throws: { ($0 as? ServiceError)?.message.contains("nowhere/token") == true }
     }
 }
 

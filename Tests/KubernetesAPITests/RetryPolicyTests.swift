@@ -38,7 +38,7 @@ import Testing
 
     @Test func errorsBuiltFromAPIStatusNeverCarryTheToken() {
         let token = BearerToken("super-secret")
-        let error = KubernetesError(code: .forbidden, message: "forbidden for \(token)")
+        let error = ServiceError(code: .apiForbidden, message: "forbidden for \(token)")
         #expect(!error.description.contains("super-secret"))
     }
 }

@@ -92,18 +92,13 @@ public final class AccessReviewer: Sendable {
     /// - Throws: `ServiceError` when the API server cannot answer; such outcomes are not cached.
     public func review(_ token: BearerToken, verb: Verb) async throws(ServiceError) -> Decision {
         if let cached = cachedDecision(for: token, verb: verb) { return cached }
-        let decision: Decision
-        do throws(KubernetesError) {
-            decision = try await ask(token, verb: verb)
-        } catch {
-            throw ServiceError(error)
-        }
+        let decision = try await ask(token, verb: verb)
         decisionCounters[verb.rawValue + "/" + decision.label]?.increment()
         remember(decision, for: token, verb: verb)
         return decision
     }
 
-    private func ask(_ token: BearerToken, verb: Verb) async throws(KubernetesError) -> Decision {
+    private func ask(_ token: BearerToken, verb: Verb) async throws(ServiceError) -> Decision {
         guard let user = try await api.reviewToken(token) else {
             return .unauthenticated(reason: "the bearer token is not valid")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import KubernetesAPI
 import Yams
 
 /// A kubeconfig document, edited so that nothing we do not own is lost.

@@ -1,3 +1,4 @@
+import HTTPMessages
 import HTTPTypes
 
 /// One route's behaviour: answers a request that reached it through the route's middleware.
@@ -5,13 +6,13 @@ import HTTPTypes
 /// Called on the HTTP server's threads: it must not block. Anything that waits for the API
 /// server comes back `.deferred`.
 public protocol RouteHandler: Sendable {
-    func handle(_ request: ServiceRequest) -> RouteResult
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult
 }
 
 /// What wraps handlers, once for every route: request metrics, refusal logging, request
 /// checks, authorisation (hummingbird's middleware, kube-rbac-proxy's filters).
 public protocol RouteMiddleware: Sendable {
-    func handle(_ request: ServiceRequest, next: any RouteHandler) -> RouteResult
+    func handle(_ request: HTTPServerRequest, next: any RouteHandler) -> HTTPServerResult
 }
 
 extension RouteHandler {
@@ -26,14 +27,14 @@ private struct Wrapped: RouteHandler {
     let middleware: any RouteMiddleware
     let next: any RouteHandler
 
-    func handle(_ request: ServiceRequest) -> RouteResult { middleware.handle(request, next: next) }
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult { middleware.handle(request, next: next) }
 }
 
 /// A handler from a closure, for routes too small for a type of their own.
 struct ClosureHandler: RouteHandler {
-    let body: @Sendable (ServiceRequest) -> RouteResult
+    let body: @Sendable (HTTPServerRequest) -> HTTPServerResult
 
-    init(_ body: @escaping @Sendable (ServiceRequest) -> RouteResult) { self.body = body }
+    init(_ body: @escaping @Sendable (HTTPServerRequest) -> HTTPServerResult) { self.body = body }
 
-    func handle(_ request: ServiceRequest) -> RouteResult { body(request) }
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult { body(request) }
 }

@@ -1,4 +1,5 @@
 import HTTPTypes
+import KubernetesAPI
 
 extension ServiceError {
     /// The HTTP status for this error: the one place codes become statuses.

@@ -1,12 +1,14 @@
+import HTTPMessages
 import HTTPTypes
+import KubernetesAPI
 import Logging
 
-/// Maps requests to routes. Owns no socket: the HTTP layer calls `route(_:)` on its own threads.
+/// Maps requests to routes. Owns no socket: the HTTP layer calls `respond(to:)` on its own threads.
 ///
 /// Each route is a handler in `Routes/`; the middleware in `Middleware/` wraps every one of
 /// them in the same order: request metrics, refusal logging, request checks (400, 413, 405),
 /// then authorisation where the route needs it.
-public final class ServiceRouter: Sendable {
+public final class ServiceRouter: HTTPResponder {
     /// Request bodies above this size are refused with 413.
     public static let maxBodyBytes = 64 * 1024
 
@@ -57,7 +59,7 @@ public final class ServiceRouter: Sendable {
         unknown = build(Route(name: "unknown", methods: [], handler: UnknownRoute()))
     }
 
-    public func route(_ request: ServiceRequest) -> RouteResult {
+    public func respond(to request: HTTPServerRequest) -> HTTPServerResult {
         handler(for: request.path).handle(request)
     }
 
@@ -74,8 +76,8 @@ public final class ServiceRouter: Sendable {
 
 /// Every path that names no route: 404.
 struct UnknownRoute: RouteHandler {
-    func handle(_ request: ServiceRequest) -> RouteResult {
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
         .response(
-            .error(ServiceError(code: .notFound, message: "no route for \(ServiceRequest.printable(request.path))")))
+            .error(ServiceError(code: .notFound, message: "no route for \(HTTPServerRequest.printable(request.path))")))
     }
 }

@@ -11,10 +11,6 @@ public protocol SiteCredentialSource: Sendable {
 
 extension InClusterDiscovery: SiteCredentialSource {
     public func credentials() async throws(ServiceError) -> ClusterCredentials {
-        do throws(KubernetesError) {
-            return try readCredentials()
-        } catch {
-            throw ServiceError(error)
-        }
+        try readCredentials()
     }
 }

@@ -24,14 +24,14 @@ public struct ConfigMapDocumentStore: DocumentStore {
     public var origin: String { "key \"\(key)\" of configmap \(reference)" }
 
     public func read() async throws(ServiceError) -> StoredDocument {
-        let configMap = try await missingAsNotFound { () async throws(KubernetesError) in
+        let configMap = try await missingAsNotFound { () async throws(ServiceError) in
             try await api.configMap(namespace: namespace, name: name)
         }
         return StoredDocument(text: configMap.data?[key], version: configMap.metadata.resourceVersion)
     }
 
     public func write(_ text: String, ifVersion version: String) async throws(ServiceError) -> String {
-        let written = try await missingAsNotFound { () async throws(KubernetesError) in
+        let written = try await missingAsNotFound { () async throws(ServiceError) in
             try await api.patchConfigMapData(
                 namespace: namespace, name: name, key: key, value: text, resourceVersion: version)
         }
@@ -39,17 +39,15 @@ public struct ConfigMapDocumentStore: DocumentStore {
     }
 
     private func missingAsNotFound<T>(
-        _ call: () async throws(KubernetesError) -> T
+        _ call: () async throws(ServiceError) -> T
     ) async throws(ServiceError) -> T {
-        do throws(KubernetesError) {
+        do throws(ServiceError) {
             return try await call()
-        } catch  where error.code == .notFound {
+        } catch  where error.code == .apiNotFound {
             throw ServiceError(
                 code: .configMapNotFound,
                 message: "configmap \(reference) not found; it is created by the Helm release, never by this service "
                     + "(\(error.message))")
-        } catch {
-            throw ServiceError(error)
         }
     }
 }

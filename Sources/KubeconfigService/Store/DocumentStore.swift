@@ -1,3 +1,5 @@
+import KubernetesAPI
+
 /// Where the shared kubeconfig document is kept: one value of one Kubernetes object.
 ///
 /// The ConfigMap is the first implementation; a Secret is the next. Writes are conditional on

@@ -1,3 +1,5 @@
+import KubernetesAPI
+
 /// One change of the shared document, run by `DocumentUpdater`: publishing our site,
 /// registering or removing a remote site, renewing a token, repairing drift.
 ///

@@ -1,4 +1,5 @@
 import CoreMetrics
+import KubernetesAPI
 import Logging
 
 /// The one read → edit → conditional-write loop every change of the shared document goes through.

@@ -1,3 +1,4 @@
+import HTTPMessages
 import HTTPTypes
 import KubernetesAPI
 import Logging
@@ -10,7 +11,7 @@ struct Authorization: RouteMiddleware {
     let verb: AccessReviewer.Verb
     let logger: Logger
 
-    func handle(_ request: ServiceRequest, next: any RouteHandler) -> RouteResult {
+    func handle(_ request: HTTPServerRequest, next: any RouteHandler) -> HTTPServerResult {
         guard let token = Self.bearerToken(request.header(.authorization)) else {
             return .response(refused(request, .unauthenticated(reason: "a bearer token is required")))
         }
@@ -31,8 +32,8 @@ struct Authorization: RouteMiddleware {
         }
     }
 
-    private func refused(_ request: ServiceRequest, _ decision: AccessReviewer.Decision) -> ServiceResponse {
-        let response: ServiceResponse
+    private func refused(_ request: HTTPServerRequest, _ decision: AccessReviewer.Decision) -> HTTPServerResponse {
+        let response: HTTPServerResponse
         switch decision {
         case .allowed:
             preconditionFailure("an allowed request is not refused")
@@ -46,8 +47,8 @@ struct Authorization: RouteMiddleware {
         logger.info(
             "request refused",
             metadata: [
-                "method": "\(ServiceRequest.printable(request.method.rawValue))",
-                "path": "\(ServiceRequest.printable(request.path))", "status": "\(response.status.code)",
+                "method": "\(HTTPServerRequest.printable(request.method.rawValue))",
+                "path": "\(HTTPServerRequest.printable(request.path))", "status": "\(response.status.code)",
                 "decision": "\(decision.label)",
             ])
         return response

@@ -1,3 +1,4 @@
+import HTTPMessages
 import Logging
 
 /// Logs requests refused for their form (400, 405, 413), so an operator sees a misbehaving
@@ -5,14 +6,14 @@ import Logging
 struct RefusalLog: RouteMiddleware {
     let logger: Logger
 
-    func handle(_ request: ServiceRequest, next: any RouteHandler) -> RouteResult {
+    func handle(_ request: HTTPServerRequest, next: any RouteHandler) -> HTTPServerResult {
         let result = next.handle(request)
         if case .response(let response) = result, [400, 405, 413].contains(response.status.code) {
             logger.info(
                 "request refused",
                 metadata: [
-                    "method": "\(ServiceRequest.printable(request.method.rawValue))",
-                    "path": "\(ServiceRequest.printable(request.path))", "status": "\(response.status.code)",
+                    "method": "\(HTTPServerRequest.printable(request.method.rawValue))",
+                    "path": "\(HTTPServerRequest.printable(request.path))", "status": "\(response.status.code)",
                 ])
         }
         return result

@@ -1,4 +1,6 @@
+import HTTPMessages
 import HTTPTypes
+import KubernetesAPI
 
 /// Refuses what no route should see: a request the HTTP layer found malformed (400), a body
 /// over the limit (413), a method the route does not take (405, with `Allow`).
@@ -6,8 +8,8 @@ struct RequestChecks: RouteMiddleware {
     /// Methods the route takes (GET implies HEAD); nil for any.
     let allowed: [HTTPRequest.Method]?
 
-    func handle(_ request: ServiceRequest, next: any RouteHandler) -> RouteResult {
-        if let malformed = request.malformed {
+    func handle(_ request: HTTPServerRequest, next: any RouteHandler) -> HTTPServerResult {
+        if let malformed = request.defect {
             return .response(.error(ServiceError(code: .badRequest, message: "malformed request: \(malformed)")))
         }
         if request.bodyTooLarge {

@@ -1,4 +1,5 @@
 import CoreMetrics
+import HTTPMessages
 
 /// Counts answers by route and status: `kubeconfig_http_requests_total{route,status}`.
 struct RequestMetrics: RouteMiddleware {
@@ -13,7 +14,7 @@ struct RequestMetrics: RouteMiddleware {
         counters = Dictionary(uniqueKeysWithValues: statuses.map { ($0, Self.counter(route, $0)) })
     }
 
-    func handle(_ request: ServiceRequest, next: any RouteHandler) -> RouteResult {
+    func handle(_ request: HTTPServerRequest, next: any RouteHandler) -> HTTPServerResult {
         next.handle(request).map { response in
             count(response.status.code)
             return response

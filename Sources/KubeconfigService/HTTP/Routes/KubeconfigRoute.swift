@@ -1,16 +1,18 @@
 import Foundation
+import HTTPMessages
 import HTTPTypes
+import KubernetesAPI
 
 /// `GET /kubeconfig`: the document as last published, YAML or JSON by `Accept`, with an ETag;
 /// `?site=NAME` only that site.
 struct KubeconfigRoute: RouteHandler {
     let state: PublicationState
 
-    func handle(_ request: ServiceRequest) -> RouteResult {
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
         .response(respond(request))
     }
 
-    private func respond(_ request: ServiceRequest) -> ServiceResponse {
+    private func respond(_ request: HTTPServerRequest) -> HTTPServerResponse {
         guard let published = state.published else {
             return .error(ServiceError(code: .notPublished, message: "nothing has been published yet"))
         }
@@ -23,19 +25,19 @@ struct KubeconfigRoute: RouteHandler {
                 return .error(
                     ServiceError(
                         code: .siteNotFound,
-                        message: "no context named \(ServiceRequest.printable(site)) in the published kubeconfig"))
+                        message: "no context named \(HTTPServerRequest.printable(site)) in the published kubeconfig"))
             }
             return Self.document(
                 wantsJSON ? Array(document.json().utf8) : Array(document.yaml().utf8), json: wantsJSON, etag: nil)
         }
         let etag = wantsJSON ? published.jsonETag : published.yamlETag
         if let match = request.header(.ifNoneMatch), Self.etagMatches(match, etag) {
-            return ServiceResponse(status: .notModified, headerFields: [.eTag: etag, .cacheControl: "no-store"])
+            return HTTPServerResponse(status: .notModified, headerFields: [.eTag: etag, .cacheControl: "no-store"])
         }
         return Self.document(wantsJSON ? published.json : published.yaml, json: wantsJSON, etag: etag)
     }
 
-    private static func document(_ body: [UInt8], json: Bool, etag: String?) -> ServiceResponse {
+    private static func document(_ body: [UInt8], json: Bool, etag: String?) -> HTTPServerResponse {
         var fields: HTTPFields = [
             .contentType: json ? "application/json" : "application/yaml",
             // The document carries a credential: no shared cache may keep it.
@@ -43,7 +45,7 @@ struct KubeconfigRoute: RouteHandler {
             .vary: "Accept, Authorization",
         ]
         if let etag { fields[.eTag] = etag }
-        return ServiceResponse(status: .ok, headerFields: fields, body: body)
+        return HTTPServerResponse(status: .ok, headerFields: fields, body: body)
     }
 
     // MARK: - Negotiation

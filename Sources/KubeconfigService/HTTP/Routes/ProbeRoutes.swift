@@ -1,13 +1,16 @@
+import HTTPMessages
+import KubernetesAPI
+
 /// `GET /livez`: 200 while the process serves.
 struct LivenessRoute: RouteHandler {
-    func handle(_ request: ServiceRequest) -> RouteResult { .response(.text(.ok, "ok\n")) }
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult { .response(.text(.ok, "ok\n")) }
 }
 
 /// `GET /healthz`, `/readyz`: 200 once a publication succeeded since start; 503 with the reason before.
 struct ReadinessRoute: RouteHandler {
     let state: PublicationState
 
-    func handle(_ request: ServiceRequest) -> RouteResult {
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
         let snapshot = state.snapshot
         if snapshot.lastSuccess != nil { return .response(.text(.ok, "ok\n")) }
         let reason =
@@ -21,9 +24,9 @@ struct ReadinessRoute: RouteHandler {
 struct MetricsRoute: RouteHandler {
     let render: @Sendable () -> String
 
-    func handle(_ request: ServiceRequest) -> RouteResult {
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
         .response(
-            ServiceResponse(
+            HTTPServerResponse(
                 status: .ok, headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: Array(render().utf8)))
     }

@@ -1,11 +1,13 @@
 import Foundation
+import HTTPMessages
+import KubernetesAPI
 
 /// `POST /sites/{location}`: publishes this site now (or joins the publication under way).
 /// Another site is 404; a non-empty body must be a JSON object.
 struct PublishSiteRoute: RouteHandler {
     let publisher: SitePublisher
 
-    func handle(_ request: ServiceRequest) -> RouteResult {
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
         let location = publisher.configuration.location
         let site = String(request.path.dropFirst("/sites/".count))
         guard site == location else {
@@ -13,7 +15,7 @@ struct PublishSiteRoute: RouteHandler {
                 .error(
                     ServiceError(
                         code: .siteNotFound,
-                        message: "this service publishes site \(location), not \(ServiceRequest.printable(site))")))
+                        message: "this service publishes site \(location), not \(HTTPServerRequest.printable(site))")))
         }
         if !request.body.isEmpty {
             let parsed = try? JSONSerialization.jsonObject(with: Data(request.body))

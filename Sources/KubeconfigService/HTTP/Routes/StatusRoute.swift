@@ -1,4 +1,5 @@
 import Foundation
+import HTTPMessages
 
 /// `GET /status`: what the publisher last did; the token only as its fingerprint.
 struct StatusRoute: RouteHandler {
@@ -17,7 +18,7 @@ struct StatusRoute: RouteHandler {
         var tokenFingerprint: String?
     }
 
-    func handle(_ request: ServiceRequest) -> RouteResult {
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
         let snapshot = publisher.state.snapshot
         let configuration = publisher.configuration
         let body = Body(

@@ -1,18 +1,32 @@
 import HTTPTypes
 
-/// A request as read off the connection; the body is complete.
+/// A request as the HTTP layer read it and routes see it: parsed, body complete.
 public struct HTTPServerRequest: Sendable {
     public var method: HTTPRequest.Method
-    /// The path, percent-decoded by us (microhttpd's unescaping is off), without the query.
+    /// The path, percent-decoded (by the HTTP layer, not microhttpd), without the query.
     public var path: String
+    /// Query arguments, decoded, in order.
     public var query: [(name: String, value: String)]
     public var headerFields: HTTPFields
     public var body: [UInt8]
-    /// The body exceeded `maxBodyBytes`; what was read is dropped.
+    /// The body exceeded the server's limit; what was read is dropped.
     public var bodyTooLarge: Bool
     /// Why this request is malformed (answer 400), when it is: an undecodable target, NUL in a
     /// header, conflicting framing headers. Path and query are then empty.
     public var defect: String?
+
+    public init(
+        method: HTTPRequest.Method, path: String, query: [(name: String, value: String)] = [],
+        headerFields: HTTPFields = [:], body: [UInt8] = [], bodyTooLarge: Bool = false, defect: String? = nil
+    ) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headerFields = headerFields
+        self.body = body
+        self.bodyTooLarge = bodyTooLarge
+        self.defect = defect
+    }
 }
 
 /// A response to send. `body` is not sent for HEAD requests (microhttpd handles that).
@@ -35,14 +49,7 @@ public enum HTTPServerResult: Sendable {
     case deferred(@Sendable () async -> HTTPServerResponse)
 }
 
-/// Called on microhttpd's threads once per complete request. Must not block.
+/// Called on the HTTP server's threads once per complete request. Must not block.
 public protocol HTTPResponder: Sendable {
     func respond(to request: HTTPServerRequest) -> HTTPServerResult
-}
-
-/// A failure to start the server, with what to check.
-public struct HTTPServerError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }

@@ -1,9 +1,11 @@
-/// A failure to reach or use a Kubernetes API server, or to find the pod's own credentials.
+/// A failure with a stable machine-readable code and a message an operator can act on.
 ///
+/// The one error type of every module: this one declares the codes of discovery and the API
+/// server; the core adds its own (`ServiceError.Code` is open, not an ever-growing enum).
 /// Messages never contain credentials: they are built from names, URLs and the API server's
 /// own Status messages, which do not echo tokens.
-public struct KubernetesError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A stable identifier; the service sends it to HTTP callers as `error.code`.
+public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A stable identifier, sent to HTTP callers as `error.code`.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
@@ -13,16 +15,16 @@ public struct KubernetesError: Error, Sendable, Equatable, CustomStringConvertib
         public static let notInCluster = Code(rawValue: "NotInCluster")
         public static let serviceAccountUnreadable = Code(rawValue: "ServiceAccountUnreadable")
         // Answers of the API server, and the lack of one.
-        public static let unauthorized = Code(rawValue: "APIServerUnauthorized")
-        public static let forbidden = Code(rawValue: "APIServerForbidden")
-        public static let unavailable = Code(rawValue: "APIServerUnavailable")
-        public static let serverError = Code(rawValue: "APIServerError")
-        public static let unreachable = Code(rawValue: "APIServerUnreachable")
-        public static let notFound = Code(rawValue: "APIServerNotFound")
-        public static let conflict = Code(rawValue: "APIServerConflict")
-        public static let timeout = Code(rawValue: "APIServerTimeout")
-        public static let rejected = Code(rawValue: "APIServerRejected")
-        public static let protocolError = Code(rawValue: "APIServerProtocolError")
+        public static let apiUnauthorized = Code(rawValue: "APIServerUnauthorized")
+        public static let apiForbidden = Code(rawValue: "APIServerForbidden")
+        public static let apiUnavailable = Code(rawValue: "APIServerUnavailable")
+        public static let apiServerError = Code(rawValue: "APIServerError")
+        public static let apiUnreachable = Code(rawValue: "APIServerUnreachable")
+        public static let apiNotFound = Code(rawValue: "APIServerNotFound")
+        public static let apiConflict = Code(rawValue: "APIServerConflict")
+        public static let apiTimeout = Code(rawValue: "APIServerTimeout")
+        public static let apiRejected = Code(rawValue: "APIServerRejected")
+        public static let apiProtocol = Code(rawValue: "APIServerProtocolError")
     }
 
     public var code: Code
@@ -41,7 +43,7 @@ public struct KubernetesError: Error, Sendable, Equatable, CustomStringConvertib
     /// Whether trying the same call again may succeed: overload, outage, timeouts, lost connections.
     public var isRetryable: Bool {
         switch code {
-        case .unavailable, .serverError, .timeout, .unreachable: return true
+        case .apiUnavailable, .apiServerError, .apiTimeout, .apiUnreachable: return true
         default: return false
         }
     }

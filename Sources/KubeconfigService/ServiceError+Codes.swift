@@ -1,0 +1,17 @@
+import KubernetesAPI
+
+extension ServiceError.Code {
+    // The stored document.
+    public static let documentNotKubeconfig = Self(rawValue: "DocumentNotKubeconfig")
+    public static let configMapNotFound = Self(rawValue: "ConfigMapNotFound")
+    public static let conflict = Self(rawValue: "ConflictRetriesExhausted")
+    // HTTP callers.
+    public static let badRequest = Self(rawValue: "BadRequest")
+    public static let notFound = Self(rawValue: "NotFound")
+    public static let methodNotAllowed = Self(rawValue: "MethodNotAllowed")
+    public static let payloadTooLarge = Self(rawValue: "PayloadTooLarge")
+    public static let unauthorized = Self(rawValue: "Unauthorized")
+    public static let forbidden = Self(rawValue: "Forbidden")
+    public static let notPublished = Self(rawValue: "NotPublished")
+    public static let siteNotFound = Self(rawValue: "SiteNotFound")
+}
