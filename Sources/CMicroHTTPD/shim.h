@@ -56,6 +56,14 @@ static inline uint16_t kcs_mhd_bound_port(struct MHD_Daemon *daemon)
     return info == NULL ? 0 : info->port;
 }
 
+/// MHD_get_connection_info is variadic too: the pointer the connection notification stored for
+/// `connection` (MHD_CONNECTION_INFO_SOCKET_CONTEXT), or NULL.
+static inline void *kcs_mhd_socket_context(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info == NULL ? NULL : info->socket_context;
+}
+
 /// MHD_NO and MHD_YES are enum constants whose Swift spelling changed across versions.
 static inline enum MHD_Result kcs_mhd_yes(void) { return MHD_YES; }
 static inline enum MHD_Result kcs_mhd_no(void) { return MHD_NO; }

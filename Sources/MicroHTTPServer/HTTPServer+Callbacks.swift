@@ -28,14 +28,17 @@ let requestCompletedCallback: MHD_RequestCompletedCallback = { serverPointer, _,
     server.activeRequests.subtract(1, ordering: .releasing)
 }
 
-/// Counts connections as microhttpd opens and closes them.
-let connectionNotifyCallback: MHD_NotifyConnectionCallback = { serverPointer, _, _, code in
-    guard let serverPointer else { return }
+/// Gives each connection a `ConnectionState` (its socket context) and counts the connections
+/// that have not sent a request yet.
+let connectionNotifyCallback: MHD_NotifyConnectionCallback = { serverPointer, _, socketContext, code in
+    guard let serverPointer, let socketContext else { return }
     let server = Unmanaged<HTTPServer>.fromOpaque(serverPointer).takeUnretainedValue()
     if code == .CONNECTION_NOTIFY_STARTED {
-        server.openConnections.add(1, ordering: .relaxed)
-    } else {
-        server.openConnections.subtract(1, ordering: .releasing)
+        server.connectionsAwaitingRequest.add(1, ordering: .relaxed)
+        socketContext.pointee = Unmanaged.passRetained(ConnectionState()).toOpaque()
+    } else if let state = socketContext.pointee {
+        socketContext.pointee = nil
+        Unmanaged<ConnectionState>.fromOpaque(state).takeRetainedValue().stopAwaitingRequest(in: server)
     }
 }
 
@@ -65,6 +68,9 @@ extension HTTPServer {
             let context = RequestContext()
             requestPointer.pointee = Unmanaged.passRetained(context).toOpaque()
             activeRequests.add(1, ordering: .relaxed)
+            if let state = kcs_mhd_socket_context(connection) {
+                Unmanaged<ConnectionState>.fromOpaque(state).takeUnretainedValue().stopAwaitingRequest(in: self)
+            }
             let headers = Self.values(connection, .HEADER_KIND)
             context.headers = headers.values
             if headers.hadNUL {

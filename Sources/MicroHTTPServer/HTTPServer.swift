@@ -19,13 +19,14 @@ public final class HTTPServer: Sendable {
     public let responder: any HTTPResponder
     let logger: Logger
 
-    /// The running daemon; nil before `start()` and after `stop()`.
+    /// The running daemon; nil before `start()` and once `stop()` or `handOver(to:)` has begun.
     private let daemon = Mutex<DaemonHandle?>(nil)
     private let boundPort = Atomic<UInt16>(0)
     /// Requests between their first callback and their completion notice.
     let activeRequests = Atomic<Int>(0)
-    /// Connections accepted and not yet closed (idle keep-alive ones included).
-    let openConnections = Atomic<Int>(0)
+    /// Connections accepted that have neither sent a request nor closed yet (a TLS handshake
+    /// under way, say). Idle keep-alive connections are not counted.
+    let connectionsAwaitingRequest = Atomic<Int>(0)
     /// Connections suspended while their answer is computed, by request.
     let suspended = Mutex<[ObjectIdentifier: SuspendedConnection]>([:])
 
@@ -118,27 +119,40 @@ public final class HTTPServer: Sendable {
 
     // MARK: - Stopping
 
-    /// Stops accepting connections, lets requests under way finish (up to the grace period),
-    /// then closes every connection and stops the threads.
+    /// Stops accepting connections, lets requests under way finish and connections accepted send
+    /// theirs (up to the grace period), then closes every connection and stops the threads.
     public func stop() async {
-        guard let handle = daemon.withLock({ $0 }) else { return }
+        // Taken, not read: a stop() during a hand-over must not stop the same daemon twice
+        // (microhttpd aborts the process when MHD_stop_daemon is called twice).
+        guard let handle = daemon.withLock({ $0.take() }) else { return }
         let listening = MHD_quiesce_daemon(handle.pointer)
+        if listening >= 0 {
+            // A quiesced socket still listens: the kernel would go on completing handshakes into
+            // its backlog, which nobody accepts, until it is closed. Shut it down so that new
+            // clients are refused at once (on Linux, SHUT_RD ends a listening socket's LISTEN
+            // state) while the descriptor stays valid for microhttpd's threads.
+            _ = shutdown(listening, Int32(SHUT_RD))
+        }
         await finish(handle)
-        // Only now: microhttpd's threads may use the socket until the daemon has stopped.
+        // Only now: microhttpd's threads may use the descriptor until the daemon has stopped.
         if listening >= 0 { close(listening) }
     }
 
     /// Hands the listening socket to a new server with `configuration` (a renewed certificate),
     /// then stops this one gracefully. Connections waiting in the socket's backlog are accepted
-    /// by the new server: none is refused or reset.
+    /// by the new server, and those this one accepted are served by it first: none is refused or
+    /// reset.
     ///
     /// If the new server cannot start (say, a key that does not match), one with this server's
     /// configuration takes the socket instead, and `refused` says why.
     /// - Throws: only when neither could take the socket; nothing listens then.
     public func handOver(to configuration: HTTPServerConfiguration) async throws(HTTPServerError) -> HandOver {
-        guard let handle = daemon.withLock({ $0 }) else { throw HTTPServerError("the server is not running") }
+        guard let handle = daemon.withLock({ $0.take() }) else { throw HTTPServerError("the server is not running") }
         let listening = MHD_quiesce_daemon(handle.pointer)
-        guard listening >= 0 else { throw HTTPServerError("microhttpd could not release its listening socket") }
+        guard listening >= 0 else {
+            daemon.withLock { $0 = handle }
+            throw HTTPServerError("microhttpd could not release its listening socket")
+        }
         var adopted = configuration
         adopted.port = port
         // Each candidate gets its own descriptor of the socket: microhttpd closes the one it
@@ -162,12 +176,12 @@ public final class HTTPServer: Sendable {
             do {
                 successor = try start(previous)
             } catch {
-                await finish(handle)
+                await finish(handle, servingAtLeast: Self.lateAcceptWindow)
                 close(listening)
                 throw HTTPServerError("\(refused!); and the previous configuration could not take the socket back: \(error)")
             }
         }
-        await finish(handle)
+        await finish(handle, servingAtLeast: Self.lateAcceptWindow)
         close(listening)
         return HandOver(successor: successor, refused: refused)
     }
@@ -179,21 +193,32 @@ public final class HTTPServer: Sendable {
         public let refused: HTTPServerError?
     }
 
-    /// Waits for requests under way (up to the grace period), then stops the daemon.
+    /// How long a quiesced daemon keeps running after a hand-over before its counts are trusted.
     ///
-    /// Connections accepted just before the daemon stopped listening may not have sent their
-    /// request yet (a TLS handshake takes a few round trips): they get up to a second to do so.
-    /// Only idle keep-alive connections are closed without that second being up.
-    private func finish(_ handle: DaemonHandle) async {
+    /// MHD_quiesce_daemon (microhttpd 0.9.75, thread pool with epoll) takes the listening socket
+    /// out of the workers' epoll sets without waiting for the workers: one already past the
+    /// `was_quiesced` check in MHD_accept_connection still accepts a connection, and a connection
+    /// accepted just before the quiesce is announced to `connectionNotifyCallback` only after its
+    /// TLS session is set up. Until that announcement no count shows the connection, and
+    /// MHD_stop_daemon would close it in the middle of its TLS handshake (the client sees a reset).
+    /// Only the scheduler can delay the announcement; a second covers a loaded machine.
+    static let lateAcceptWindow = Duration.seconds(1)
+
+    /// Stops the daemon once no request is under way and every connection it accepted has sent a
+    /// request or closed, within the grace period. Idle keep-alive connections are not waited for.
+    ///
+    /// - Parameter minimum: how long the daemon keeps serving whatever the counts say (see
+    ///   `lateAcceptWindow`).
+    private func finish(_ handle: DaemonHandle, servingAtLeast minimum: Duration = .zero) async {
         let clock = ContinuousClock()
         let started = clock.now
         let deadline = started + .seconds(configuration.shutdownGraceSeconds)
-        let settle = started + .seconds(min(1, configuration.shutdownGraceSeconds))
+        let earliest = started + minimum
         while clock.now < deadline,
-            activeRequests.load(ordering: .acquiring) > 0
-                || (openConnections.load(ordering: .acquiring) > 0 && clock.now < settle)
+            clock.now < earliest || activeRequests.load(ordering: .acquiring) > 0
+                || connectionsAwaitingRequest.load(ordering: .acquiring) > 0
         {
-            try? await Task.sleep(for: .milliseconds(10))
+            await Self.pause()
         }
         // Answers still being computed will not be waited for: answer 503 and let them go.
         let abandoned = suspended.withLock { connections in
@@ -209,11 +234,16 @@ public final class HTTPServer: Sendable {
         }
         let drainDeadline = clock.now + .seconds(1)
         while activeRequests.load(ordering: .acquiring) > 0, clock.now < drainDeadline {
-            try? await Task.sleep(for: .milliseconds(10))
+            await Self.pause()
         }
-        daemon.withLock { $0 = nil }
         MHD_stop_daemon(handle.pointer)
         boundPort.store(0, ordering: .releasing)
+    }
+
+    /// Ten milliseconds, even in a cancelled task: a stop or hand-over under way (the certificate
+    /// reloader is cancelled at shutdown) must go on waiting, not spin.
+    private static func pause() async {
+        await Task.detached { try? await Task.sleep(for: .milliseconds(10)) }.value
     }
 }
 

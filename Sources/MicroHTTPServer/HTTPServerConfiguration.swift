@@ -15,7 +15,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var memoryPerConnection: Int = 16 * 1024
     /// Largest request body kept; a larger one is drained and flagged `bodyTooLarge`.
     public var maxBodyBytes: Int = 64 * 1024
-    /// Seconds `stop()` waits for requests under way before closing their connections.
+    /// Seconds `stop()` and `handOver(to:)` wait for requests under way, and for accepted
+    /// connections to send theirs, before closing the connections.
     public var shutdownGraceSeconds: Int = 5
     /// PEM certificate chain and key: serve HTTPS only when set.
     public var tls: TLSIdentity?

@@ -112,6 +112,33 @@ import Testing
         #expect(throws: (any Error).self) { try RawClient.exchange(port: port, "GET / HTTP/1.1\r\nHost: t\r\n\r\n") }
     }
 
+    @Test func aHandOverLetsAConnectionTheOldServerAcceptedSendItsRequest() async throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.port = 0
+        configuration.address = "127.0.0.1"
+        let server = HTTPServer(configuration: configuration, responder: Echo(), logger: Logger(label: "test"))
+        try server.start()
+        let port = server.port
+        // A client the old server accepted that is slow to send its request (a TLS handshake on a
+        // loaded machine): the old server answers it before it stops, rather than closing it.
+        let slow = Task.detached {
+            try RawClient.exchange(port: port, ["GET /late HTTP/1.1\r\n", "Host: t\r\n\r\n"], pausing: .milliseconds(1500))
+        }
+        let patience = ContinuousClock.now + .seconds(5)
+        while server.connectionsAwaitingRequest.load(ordering: .acquiring) == 0, ContinuousClock.now < patience {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(server.connectionsAwaitingRequest.load(ordering: .acquiring) == 1, "the old server accepted the connection")
+        let handOver = try await server.handOver(to: configuration)
+        let answer: String
+        do { answer = try await slow.value } catch { answer = "\(error)" }
+        let next = try? RawClient.exchange(port: port, "GET /next HTTP/1.1\r\nHost: t\r\n\r\n")
+        await handOver.successor.stop()
+        #expect(handOver.refused == nil)
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        #expect(next?.hasPrefix("HTTP/1.1 200") == true)
+    }
+
     @Test func servesIPv6Loopback() async throws {
         try await withServer(address: "::1") { server in
             let answer = try RawClient.exchange(port: server.port, family: AF_INET6, "GET /six HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -132,6 +159,16 @@ enum RawClient {
     struct Failure: Error { let what: String }
 
     static func exchange(port: UInt16, family: Int32 = AF_INET, _ request: String) throws -> String {
+        try exchange(port: port, family: family, [request], pausing: .zero)
+    }
+
+    /// Sends the request in `parts`, `pause` apart, then reads one response.
+    static func exchange(
+        port: UInt16, family: Int32 = AF_INET, _ parts: [String], pausing pause: Duration
+    ) throws
+        -> String
+    {
+        let request = parts.joined()
         let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(what: "socket") }
         defer { close(fd) }
@@ -160,8 +197,11 @@ enum RawClient {
             }
         }
         guard connected == 0 else { throw Failure(what: "connect") }
-        let bytes = Array(request.utf8)
-        guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw Failure(what: "send") }
+        for (index, part) in parts.enumerated() {
+            if index > 0 { usleep(useconds_t(pause / .microseconds(1))) }
+            let bytes = Array(part.utf8)
+            guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw Failure(what: "send") }
+        }
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {

@@ -486,7 +486,7 @@ def test_secrets_never_appear_in_logs_metrics_status_or_error_bodies(serve, api)
 def test_a_signal_stops_accepting_lets_in_flight_requests_finish_and_exits_0(serve, api, sig):
     service = published(serve)
     port = service.port
-    api.add_fault(method="GET", path=CONFIGMAP_PATH, action="delay", seconds=2.5, count=1)
+    delay = api.add_fault(method="GET", path=CONFIGMAP_PATH, action="delay", seconds=2.5, count=1)
     result = {}
 
     def in_flight():
@@ -497,10 +497,8 @@ def test_a_signal_stops_accepting_lets_in_flight_requests_finish_and_exits_0(ser
 
     thread = threading.Thread(target=in_flight)
     thread.start()
-    # The POST is now waiting on the delayed GET. This stays a sleep: the service keeps accepting
-    # connections until that request is answered (about 2.5 s after the POST, whenever the signal
-    # comes), so the 2 s bound below holds only when the signal comes this late.
-    time.sleep(0.7)
+    # The signal comes once the POST's publication is waiting on the delayed GET.
+    assert wait_until(lambda: any(f["id"] == delay["id"] and f["count"] == 0 for f in api.faults()), timeout=10) is not None
     signalled = time.monotonic()
     service.process.send_signal(sig)
 

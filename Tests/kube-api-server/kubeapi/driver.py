@@ -207,6 +207,10 @@ class KubeAPIServer:
         """E.g. add_fault(method="PUT", path="/api/v1/namespaces/onap/configmaps/x", action="status", code=503)."""
         return self._control("POST", "faults", fault)
 
+    def faults(self) -> list[dict]:
+        """The faults added, with their remaining counts (0: used up)."""
+        return self._control("GET", "faults")
+
     def clear_faults(self):
         self._control("DELETE", "faults")
 
