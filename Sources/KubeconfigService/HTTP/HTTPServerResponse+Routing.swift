@@ -36,12 +36,4 @@ extension HTTPServerResult {
         case .deferred(let work): return await work()
         }
     }
-
-    /// The same result with `transform` applied to its answer, now or when the work is done.
-    func map(_ transform: @escaping @Sendable (HTTPServerResponse) -> HTTPServerResponse) -> HTTPServerResult {
-        switch self {
-        case .response(let response): return .response(transform(response))
-        case .deferred(let work): return .deferred { transform(await work()) }
-        }
-    }
 }

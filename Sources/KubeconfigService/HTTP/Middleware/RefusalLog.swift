@@ -8,7 +8,7 @@ struct RefusalLog: RouteMiddleware {
 
     func handle(_ request: HTTPServerRequest, next: any RouteHandler) -> HTTPServerResult {
         let result = next.handle(request)
-        if case .response(let response) = result, [400, 405, 413].contains(response.status.code) {
+        if case .response(let response) = result, Self.isRefusal(response.status.code) {
             logger.info(
                 "request refused",
                 metadata: [
@@ -17,5 +17,9 @@ struct RefusalLog: RouteMiddleware {
                 ])
         }
         return result
+    }
+
+    private static func isRefusal(_ status: Int) -> Bool {
+        status == 400 || status == 405 || status == 413
     }
 }

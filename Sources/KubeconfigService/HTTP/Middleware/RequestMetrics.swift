@@ -15,9 +15,17 @@ struct RequestMetrics: RouteMiddleware {
     }
 
     func handle(_ request: HTTPServerRequest, next: any RouteHandler) -> HTTPServerResult {
-        next.handle(request).map { response in
+        // Not `map`: an answer given at once is counted without allocating a closure.
+        switch next.handle(request) {
+        case .response(let response):
             count(response.status.code)
-            return response
+            return .response(response)
+        case .deferred(let work):
+            return .deferred {
+                let response = await work()
+                count(response.status.code)
+                return response
+            }
         }
     }
 

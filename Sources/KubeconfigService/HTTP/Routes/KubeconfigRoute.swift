@@ -38,14 +38,22 @@ struct KubeconfigRoute: RouteHandler {
     }
 
     private static func document(_ body: [UInt8], json: Bool, etag: String?) -> HTTPServerResponse {
-        var fields: HTTPFields = [
-            .contentType: json ? "application/json" : "application/yaml",
+        var fields = json ? jsonFields : yamlFields
+        if let etag { fields.append(HTTPField(name: .eTag, value: etag)) }
+        return HTTPServerResponse(status: .ok, headerFields: fields, body: body)
+    }
+
+    /// The fields every document answer carries, made once.
+    private static let yamlFields = fields(contentType: "application/yaml")
+    private static let jsonFields = fields(contentType: "application/json")
+
+    private static func fields(contentType: String) -> HTTPFields {
+        [
+            .contentType: contentType,
             // The document carries a credential: no shared cache may keep it.
             .cacheControl: "no-store",
             .vary: "Accept, Authorization",
         ]
-        if let etag { fields[.eTag] = etag }
-        return HTTPServerResponse(status: .ok, headerFields: fields, body: body)
     }
 
     // MARK: - Negotiation
