@@ -29,12 +29,3 @@ private struct Wrapped: RouteHandler {
 
     func handle(_ request: HTTPServerRequest) -> HTTPServerResult { middleware.handle(request, next: next) }
 }
-
-/// A handler from a closure, for routes too small for a type of their own.
-struct ClosureHandler: RouteHandler {
-    let body: @Sendable (HTTPServerRequest) -> HTTPServerResult
-
-    init(_ body: @escaping @Sendable (HTTPServerRequest) -> HTTPServerResult) { self.body = body }
-
-    func handle(_ request: HTTPServerRequest) -> HTTPServerResult { body(request) }
-}
