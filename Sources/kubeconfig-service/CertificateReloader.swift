@@ -19,7 +19,7 @@ actor CertificateReloader {
         var description: String
     }
 
-    private(set) var server: HTTPServer
+    private var server: HTTPServer
     private var identity: HTTPServerConfiguration.TLSIdentity?
     private let certificateFile: String
     private let keyFile: String

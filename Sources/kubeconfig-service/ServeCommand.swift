@@ -126,8 +126,9 @@ struct ServeCommand: AsyncParsableCommand {
                 "auth": "\(auth.rawValue)", "configmap": "\(configuration.configMapReference)", "key": "\(configuration.key)",
             ])
 
-        let reloader = zip(tlsCertFile, tlsKeyFile).map { certificate, key in
-            CertificateReloader(server: server, certificateFile: certificate, keyFile: key, logger: logger)
+        var reloader: CertificateReloader?
+        if let tlsCertFile, let tlsKeyFile {
+            reloader = CertificateReloader(server: server, certificateFile: tlsCertFile, keyFile: tlsKeyFile, logger: logger)
         }
         let http = HTTPServerService(
             server: server, reloader: reloader, reloadInterval: .seconds(tlsReloadInterval), logger: logger)
@@ -147,10 +148,4 @@ struct ServeCommand: AsyncParsableCommand {
         await clients.shutdown()
         logger.info("stopped")
     }
-}
-
-/// Pairs two optionals: both or nothing.
-private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
-    guard let a, let b else { return nil }
-    return (a, b)
 }

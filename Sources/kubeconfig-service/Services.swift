@@ -14,8 +14,7 @@ struct HTTPServerService: Service {
 
     func run() async {
         if let reloader {
-            let interval = reloadInterval
-            await cancelWhenGracefulShutdown { await reloader.run(every: interval) }
+            await cancelWhenGracefulShutdown { await reloader.run(every: self.reloadInterval) }
         } else {
             try? await gracefulShutdown()
         }
@@ -34,8 +33,6 @@ struct PublicationScheduleService: Service {
     let refreshInterval: Duration?
 
     func run() async {
-        let publisher = publisher
-        let refreshInterval = refreshInterval
-        await cancelWhenGracefulShutdown { await publisher.runSchedule(refreshInterval: refreshInterval) }
+        await cancelWhenGracefulShutdown { await self.publisher.runSchedule(refreshInterval: self.refreshInterval) }
     }
 }

@@ -97,12 +97,18 @@ import Testing
         }
     }
 
-    @Test func stopLetsADeferredAnswerFinish() async throws {
+    /// A running server on a free loopback port; the test stops it.
+    func startedServer() throws -> HTTPServer {
         var configuration = HTTPServerConfiguration()
         configuration.port = 0
         configuration.address = "127.0.0.1"
         let server = HTTPServer(configuration: configuration, responder: Echo(), logger: Logger(label: "test"))
         try server.start()
+        return server
+    }
+
+    @Test func stopLetsADeferredAnswerFinish() async throws {
+        let server = try startedServer()
         let port = server.port
         let pending = Task.detached { try RawClient.exchange(port: port, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n") }
         try await Task.sleep(for: .milliseconds(50))
@@ -113,11 +119,7 @@ import Testing
     }
 
     @Test func aHandOverLetsAConnectionTheOldServerAcceptedSendItsRequest() async throws {
-        var configuration = HTTPServerConfiguration()
-        configuration.port = 0
-        configuration.address = "127.0.0.1"
-        let server = HTTPServer(configuration: configuration, responder: Echo(), logger: Logger(label: "test"))
-        try server.start()
+        let server = try startedServer()
         let port = server.port
         // A client the old server accepted that is slow to send its request (a TLS handshake on a
         // loaded machine): the old server answers it before it stops, rather than closing it.
@@ -129,7 +131,7 @@ import Testing
             try? await Task.sleep(for: .milliseconds(5))
         }
         #expect(server.connectionsAwaitingRequest.load(ordering: .acquiring) == 1, "the old server accepted the connection")
-        let handOver = try await server.handOver(to: configuration)
+        let handOver = try await server.handOver(to: server.configuration)
         let answer: String
         do { answer = try await slow.value } catch { answer = "\(error)" }
         let next = try? RawClient.exchange(port: port, "GET /next HTTP/1.1\r\nHost: t\r\n\r\n")

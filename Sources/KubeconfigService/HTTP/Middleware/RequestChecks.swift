@@ -5,8 +5,16 @@ import KubernetesAPI
 /// Refuses what no route should see: a request the HTTP layer found malformed (400), a body
 /// over the limit (413), a method the route does not take (405, with `Allow`).
 struct RequestChecks: RouteMiddleware {
-    /// Methods the route takes (GET implies HEAD); nil for any.
-    let allowed: [HTTPRequest.Method]?
+    /// Methods the route takes, HEAD added where GET is; nil for any.
+    private let methods: [HTTPRequest.Method]?
+    /// The `Allow` value of a 405, made once.
+    private let allow: String
+
+    /// - Parameter allowed: methods the route takes (GET implies HEAD); nil for any.
+    init(allowed: [HTTPRequest.Method]?) {
+        methods = allowed.map { $0.contains(.get) ? $0 + [.head] : $0 }
+        allow = methods?.map(\.rawValue).joined(separator: ", ") ?? ""
+    }
 
     func handle(_ request: HTTPServerRequest, next: any RouteHandler) -> HTTPServerResult {
         if let malformed = request.defect {
@@ -16,15 +24,11 @@ struct RequestChecks: RouteMiddleware {
             return .response(
                 .error(ServiceError(code: .payloadTooLarge, message: "request bodies are limited to 64 KiB")))
         }
-        if let allowed {
-            let methods = allowed.contains(.get) ? allowed + [.head] : allowed
-            guard methods.contains(request.method) else {
-                let allow = methods.map(\.rawValue).joined(separator: ", ")
-                return .response(
-                    .error(
-                        ServiceError(code: .methodNotAllowed, message: "allowed methods: \(allow)"),
-                        headerFields: [.allow: allow]))
-            }
+        if let methods, !methods.contains(request.method) {
+            return .response(
+                .error(
+                    ServiceError(code: .methodNotAllowed, message: "allowed methods: \(allow)"),
+                    headerFields: [.allow: allow]))
         }
         return next.handle(request)
     }
