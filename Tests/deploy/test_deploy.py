@@ -129,7 +129,9 @@ def default(render) -> Rendered:
 FULLNAME = f"{RELEASE}-kubeconfig-service"
 HOOK_NAME = f"{FULLNAME}-publish"
 TEST_POD_NAME = f"{FULLNAME}-test"
+DEPLOYER_NAME = f"{FULLNAME}-deployer"
 CONFIGMAP = "multisite-kubeconfig-configmap"
+SECRET = "multisite-kubeconfig-secret"
 
 # Named sets of values; each is linted, rendered and validated, and the tests below pick
 # the ones that show a behaviour.
@@ -162,6 +164,25 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "serviceAccount": {"name": "kcs"},
     },
     "hook-and-test-off": {"hook": {"enabled": False}, "test": {"enabled": False}},
+    "secret": {"storage": "secret"},
+    "secret-elsewhere": {
+        "storage": "secret",
+        "secret": {"create": False, "name": "edge-kubeconfig", "key": "config.yaml"},
+    },
+    "deployer-bound": {
+        "credentials": {"clusterRole": "edit", "expirationSeconds": 7200,
+                        "audiences": ["https://kubernetes.default.svc", "cloudify"]},
+    },
+    "consumer-account": {"credentials": {"serviceAccount": "dcae-cloudify-manager"}},
+    "sidecar-issued-token-secret": {
+        "mode": "sidecar",
+        "storage": "secret",
+        "serviceAccount": {"create": False, "name": "dcae-cloudify-manager"},
+        "credentials": {"serviceAccount": "dcae-cloudify-deployer", "expirationSeconds": 600,
+                        "audiences": ["cloudify"]},
+        "sidecar": {"url": "http://dcae-cloudify-manager:8080"},
+    },
+    "replicas": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True}},
     "configmap-elsewhere": {"configMap": {"create": False}},
     "not-kept-and-scheduling": {
         "configMap": {"keepOnUninstall": False},
@@ -229,25 +250,61 @@ def assert_resources(resources: dict[str, Any]) -> None:
     assert set(resources["limits"]) == {"memory"}, resources
 
 
-def parse_args(args: list[str]) -> dict[str, str]:
-    """`serve --flag value ...` as {flag: value}; every flag once, every value a string."""
+# Flags the service takes more than once; parse_args gives their values as a list.
+REPEATABLE_FLAGS = {"--token-audience"}
+TOKEN_FLAGS = {"--token-service-account", "--token-expiration"} | REPEATABLE_FLAGS
+
+
+def parse_args(args: list[str]) -> dict[str, str | list[str]]:
+    """`serve --flag value ...` as {flag: value}; every value a string, every flag once
+    except the repeatable ones ({flag: [value, ...]})."""
     assert args[0] == "serve", args
     flags, values = args[1::2], args[2::2]
     assert len(flags) == len(values), args
     assert all(flag.startswith("--") for flag in flags), args
     assert all(isinstance(value, str) for value in values), args
-    assert len(set(flags)) == len(flags), args
-    return dict(zip(flags, values))
+    single = [flag for flag in flags if flag not in REPEATABLE_FLAGS]
+    assert len(set(single)) == len(single), args
+    parsed: dict[str, str | list[str]] = {}
+    for flag, value in zip(flags, values):
+        if flag in REPEATABLE_FLAGS:
+            parsed.setdefault(flag, []).append(value)  # type: ignore[union-attr]
+        else:
+            parsed[flag] = value
+    return parsed
 
 
-def expected_args(values: dict[str, Any]) -> dict[str, str]:
+def fullname(values: dict[str, Any]) -> str:
+    """`kubeconfig-service.fullname` for release RELEASE (which does not contain the chart name)."""
+    return values.get("fullnameOverride") or FULLNAME
+
+
+def document(values: dict[str, Any]) -> tuple[str, str, str]:
+    """The document's object as the values choose it: (resource, name, key)."""
+    if values["storage"] == "secret":
+        return "secrets", values["secret"]["name"], values["secret"]["key"]
+    return "configmaps", values["configMap"]["name"], values["configMap"]["key"]
+
+
+def token_account(values: dict[str, Any]) -> str | None:
+    """The account whose issued token is published: always one in deployment mode (the
+    dedicated `<fullname>-deployer` unless credentials.serviceAccount names one); in sidecar
+    mode only a named one, else None (the pod's own token)."""
+    named = values["credentials"]["serviceAccount"]
+    if values["mode"] == "deployment":
+        return named or f"{fullname(values)}-deployer"
+    return named or None
+
+
+def expected_args(values: dict[str, Any]) -> dict[str, str | list[str]]:
     """The service's flags as they follow from the (merged) chart values."""
-    expected = {
+    resource, name, key = document(values)
+    expected: dict[str, str | list[str]] = {
         "--namespace": NAMESPACE,
         "--location": values["location"],
         "--user": values["user"],
-        "--configmap": values["configMap"]["name"],
-        "--key": values["configMap"]["key"],
+        "--secret" if resource == "secrets" else "--configmap": name,
+        "--key": key,
         "--address": "0.0.0.0",
         "--port": str(values["port"]),
         "--auth": values["auth"],
@@ -258,7 +315,21 @@ def expected_args(values: dict[str, Any]) -> dict[str, str]:
     }
     if values.get("apiTimeout") is not None:
         expected["--api-timeout"] = str(values["apiTimeout"])
+    account = token_account(values)
+    if account:
+        expected["--token-service-account"] = account
+        expected["--token-expiration"] = str(values["credentials"]["expirationSeconds"])
+        if values["credentials"]["audiences"]:
+            expected["--token-audience"] = list(values["credentials"]["audiences"])
     return expected
+
+
+def service_role(rendered: Rendered) -> dict[str, Any]:
+    """The Role of the service's own account (not the publish hook's)."""
+    roles = [r for r in rendered.of_kind("Role")
+             if r["metadata"]["labels"].get("app.kubernetes.io/component") != "publish-hook"]
+    assert len(roles) == 1, rendered.names()
+    return roles[0]
 
 
 def curl_tokens(container: dict[str, Any]) -> list[str]:
@@ -371,7 +442,7 @@ def test_rendered_objects_validate_strictly(render, scenario: str, version: str)
 
 
 @pytest.mark.parametrize("version", KUBE_VERSIONS)
-@pytest.mark.parametrize("scenario", ["sidecar", "sidecar-with-url"])
+@pytest.mark.parametrize("scenario", ["sidecar", "sidecar-with-url", "sidecar-issued-token-secret"])
 def test_sidecar_container_from_notes_validates_in_a_pod(render, scenario: str, version: str) -> None:
     rendered = render(SCENARIOS[scenario])
     pod_spec = notes_pod_spec(rendered.notes)
@@ -427,6 +498,20 @@ BAD_VALUES = {
     "sidecar-url-no-scheme": {"sidecar": {"url": "dcae-cloudify-manager:8080"}},
     "sidecar-url-with-path": {"sidecar": {"url": "http://dcae-cloudify-manager:8080/x"}},
     "probe-period-zero": {"probes": {"startup": {"periodSeconds": 0}}},
+    "storage-unknown": {"storage": "etcd"},
+    "storage-lowercase": {"storage": "configmap"},
+    "secret-name-invalid": {"secret": {"name": "Kube_Config"}},
+    "secret-key-slash": {"secret": {"key": "a/b"}},
+    "secret-unknown-key": {"secret": {"type": "Opaque"}},
+    "credentials-unknown-key": {"credentials": {"role": "edit"}},
+    "credentials-account-invalid": {"credentials": {"serviceAccount": "Cloudify Manager"}},
+    "token-expiration-too-short": {"credentials": {"expirationSeconds": 599}},
+    "token-expiration-string": {"credentials": {"expirationSeconds": "3600"}},
+    "token-audiences-string": {"credentials": {"audiences": "cloudify"}},
+    "token-audience-empty": {"credentials": {"audiences": [""]}},
+    "token-audience-twice": {"credentials": {"audiences": ["a", "a"]}},
+    "pdb-max-unavailable-zero": {"podDisruptionBudget": {"maxUnavailable": 0}},
+    "pdb-unknown-key": {"podDisruptionBudget": {"minAvailable": 1}},
 }
 
 
@@ -446,6 +531,9 @@ def test_schema_rejects_bad_values(chart, values: dict[str, Any]) -> None:
     ({"threads": 64}, "--threads", "64"),
     ({"location": "site_2.b"}, "--location", "site_2.b"),
     ({"configMap": {"name": "a.b-c", "key": "kube_config.yaml"}}, "--key", "kube_config.yaml"),
+    ({"credentials": {"expirationSeconds": 600}}, "--token-expiration", "600"),
+    ({"credentials": {"expirationSeconds": 86400}}, "--token-expiration", "86400"),
+    ({"storage": "secret", "secret": {"name": "a.b-c", "key": "kube_config.yaml"}}, "--secret", "a.b-c"),
 ])
 def test_schema_accepts_the_limits(render, values: dict[str, Any], flag: str, value: str) -> None:
     container = container_of(render(values).one("Deployment")["spec"]["template"]["spec"])
@@ -459,7 +547,11 @@ def test_schema_accepts_the_limits(render, values: dict[str, Any], flag: str, va
     # Checked even when the template that includes the checks creates nothing.
     ({"mode": "sidecar", "configMap": {"create": False}, "auth": "basic"},
      'auth must be kubernetes or none, not "basic"'),
-], ids=["mode", "auth", "log-format", "auth-sidecar-configmap-elsewhere"])
+    ({"storage": "etcd"}, 'storage must be configMap or secret, not "etcd"'),
+    ({"credentials": {"expirationSeconds": 60}},
+     "credentials.expirationSeconds must be at least 600, not 60"),
+], ids=["mode", "auth", "log-format", "auth-sidecar-configmap-elsewhere", "storage",
+        "token-expiration"])
 def test_templates_check_values_without_the_schema(schemaless_chart, values: dict[str, Any],
                                                    message: str) -> None:
     """`helm install --skip-schema-validation`: the templates still refuse these values."""
@@ -473,6 +565,36 @@ def test_schemaless_copy_renders_good_values(schemaless_chart) -> None:
     for values in SCENARIOS.values():
         rendered = render_chart(schemaless_chart, values)
         assert rendered.objects
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"credentials": {"serviceAccount": FULLNAME}},
+     f'credentials.serviceAccount must name the consumer\'s account (Cloudify Manager\'s), not the '
+     f'service\'s own "{FULLNAME}"'),
+    ({"serviceAccount": {"create": False, "name": "shared"}, "credentials": {"serviceAccount": "shared"}},
+     'not the service\'s own "shared"'),
+    ({"credentials": {"serviceAccount": "dcae-cloudify-manager", "clusterRole": "edit"}},
+     "credentials.clusterRole is bound only to the account the chart creates"),
+    ({"mode": "sidecar", "serviceAccount": {"create": False, "name": "dcae-cloudify-manager"},
+      "credentials": {"clusterRole": "edit"}},
+     "credentials.clusterRole is bound only to the account the chart creates"),
+    ({"mode": "sidecar", "serviceAccount": {"create": False, "name": "dcae-cloudify-manager"},
+      "credentials": {"audiences": ["cloudify"]}},
+     "credentials.audiences apply only to issued tokens"),
+], ids=["deployment-own-account", "deployment-own-named-account", "cluster-role-for-named-account",
+        "cluster-role-in-sidecar-mode", "audiences-for-the-pod-token"])
+def test_templates_refuse_contradicting_credentials(chart, values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm.HelmRenderError) as caught:
+        chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    assert message in str(caught.value)
+
+
+def test_sidecar_may_issue_its_own_accounts_token(render) -> None:
+    """Sidecar mode: a token issued for the pod's own account (own lifetime and audiences) is
+    allowed; only deployment mode must publish another identity."""
+    rendered = render({"mode": "sidecar", "serviceAccount": {"create": False, "name": "cm"},
+                       "credentials": {"serviceAccount": "cm"}})
+    assert service_role(rendered)["rules"][1] == token_rule("cm")
 
 
 def test_sidecar_without_service_account_name_fails(chart) -> None:
@@ -522,15 +644,19 @@ def test_default_names(default: Rendered) -> None:
         f"RoleBinding/{HOOK_NAME}",
         f"Service/{FULLNAME}",
         f"ServiceAccount/{FULLNAME}",
+        f"ServiceAccount/{DEPLOYER_NAME}",
         f"ServiceAccount/{HOOK_NAME}",
     ])
 
 
-def test_two_service_accounts_by_default(default: Rendered) -> None:
+def test_three_service_accounts_by_default(default: Rendered) -> None:
     accounts = sorted(sa["metadata"]["name"] for sa in default.of_kind("ServiceAccount"))
-    assert accounts == sorted([FULLNAME, HOOK_NAME])
+    assert accounts == sorted([FULLNAME, HOOK_NAME, DEPLOYER_NAME])
     assert default.one("Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == FULLNAME
     assert default.one("Job")["spec"]["template"]["spec"]["serviceAccountName"] == HOOK_NAME
+    # No pod runs as the dedicated account: its tokens come from the TokenRequest API.
+    pods = [w["spec"]["template"]["spec"] for w in default.of_kind("Deployment") + default.of_kind("Job")]
+    assert all(spec.get("serviceAccountName") != DEPLOYER_NAME for spec in pods + [default.one("Pod")["spec"]])
 
 
 def test_long_release_names_are_truncated(render) -> None:
@@ -542,7 +668,13 @@ def test_long_release_names_are_truncated(render) -> None:
             assert len(name) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name), name
     assert rendered.one("Job")["metadata"]["name"].endswith("-publish")
     assert rendered.one("Pod")["metadata"]["name"].endswith("-test")
-    assert len({sa["metadata"]["name"] for sa in rendered.of_kind("ServiceAccount")}) == 2
+    accounts = {sa["metadata"]["name"] for sa in rendered.of_kind("ServiceAccount")}
+    assert len(accounts) == 3
+    assert all(len(name) <= 63 for name in accounts), accounts
+    deployer = next(name for name in accounts if name.endswith("-deployer"))
+    assert parse_args(container_of(rendered.one("Deployment")["spec"]["template"]["spec"])["args"])[
+        "--token-service-account"] == deployer
+    assert service_role(rendered)["rules"][1]["resourceNames"] == [deployer]
 
 
 # --------------------------------------------------------------------------- ConfigMap
@@ -577,25 +709,116 @@ def test_configmap_owned_elsewhere_is_not_created_but_still_granted(render) -> N
     assert rendered.get("Role", FULLNAME)["rules"][0]["resourceNames"] == [CONFIGMAP]
 
 
+def test_secret_storage_creates_an_empty_kept_secret(render) -> None:
+    """Like the ConfigMap: Helm creates the Secret but never owns or copies the document."""
+    rendered = render(SCENARIOS["secret"])
+    assert rendered.of_kind("ConfigMap") == []
+    secret = rendered.get("Secret", SECRET)
+    assert secret["type"] == "Opaque"
+    assert not {"data", "stringData", "immutable"} & set(secret), secret
+    assert secret["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert secret["metadata"]["labels"]["app.kubernetes.io/component"] == "kubeconfig"
+    not_kept = render({"storage": "secret", "secret": {"keepOnUninstall": False}}).get("Secret", SECRET)
+    assert "helm.sh/resource-policy" not in not_kept["metadata"].get("annotations", {})
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_only_the_chosen_document_object_is_created(render, scenario: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    values = rendered.values
+    resource, name, _ = document(values)
+    kind, other = ("Secret", "ConfigMap") if resource == "secrets" else ("ConfigMap", "Secret")
+    assert rendered.of_kind(other) == []
+    section = values["secret" if resource == "secrets" else "configMap"]
+    assert [o["metadata"]["name"] for o in rendered.of_kind(kind)] == ([name] if section["create"] else [])
+
+
+def test_secret_owned_elsewhere_is_not_created_but_still_granted(render) -> None:
+    rendered = render(SCENARIOS["secret-elsewhere"])
+    assert rendered.of_kind("Secret") == [] and rendered.of_kind("ConfigMap") == []
+    assert service_role(rendered)["rules"][0] == document_rule("secrets", "edge-kubeconfig")
+    args = parse_args(container_of(rendered.one("Deployment")["spec"]["template"]["spec"])["args"])
+    assert (args["--secret"], args["--key"]) == ("edge-kubeconfig", "config.yaml")
+    assert "--configmap" not in args  # mutually exclusive with --secret
+
+
+def test_secret_storage_moves_every_configmap_reference(render) -> None:
+    """With storage: secret nothing in the chart (RBAC, hook, test, NOTES) names the ConfigMap."""
+    rendered = render(SCENARIOS["secret"])
+    for path, text in rendered.manifests.items():
+        assert CONFIGMAP not in text, path
+        assert "configmaps" not in text, path
+        assert "--configmap" not in text, path
+
+
 # --------------------------------------------------------------------------- RBAC
 
-@pytest.mark.parametrize("scenario, configmap", [
-    ("default", CONFIGMAP), ("renamed", "edge-kubeconfig"), ("sidecar", CONFIGMAP),
+def document_rule(resource: str, name: str) -> dict[str, Any]:
+    return {"apiGroups": [""], "resources": [resource], "resourceNames": [name],
+            "verbs": ["get", "update", "patch"]}
+
+
+def token_rule(account: str) -> dict[str, Any]:
+    return {"apiGroups": [""], "resources": ["serviceaccounts/token"], "resourceNames": [account],
+            "verbs": ["create"]}
+
+
+# Spelled out per scenario, so that the chart and the helpers above cannot drift together.
+@pytest.mark.parametrize("scenario, rules", [
+    ("default", [document_rule("configmaps", CONFIGMAP), token_rule(DEPLOYER_NAME)]),
+    ("renamed", [document_rule("configmaps", "edge-kubeconfig"), token_rule("kcs-deployer")]),
+    ("sidecar", [document_rule("configmaps", CONFIGMAP)]),
+    ("secret", [document_rule("secrets", SECRET), token_rule(DEPLOYER_NAME)]),
+    ("secret-elsewhere", [document_rule("secrets", "edge-kubeconfig"), token_rule(DEPLOYER_NAME)]),
+    ("consumer-account", [document_rule("configmaps", CONFIGMAP), token_rule("dcae-cloudify-manager")]),
+    ("sidecar-issued-token-secret", [document_rule("secrets", SECRET),
+                                     token_rule("dcae-cloudify-deployer")]),
 ])
-def test_service_role_is_get_update_patch_on_one_configmap(render, scenario: str, configmap: str) -> None:
+def test_service_role_rules(render, scenario: str, rules: list[dict[str, Any]]) -> None:
+    """get/update/patch on the document's one object; with an issued token, create on that one
+    account's token subresource."""
     rendered = render(SCENARIOS[scenario])
-    roles = [r for r in rendered.of_kind("Role")
-             if r["metadata"]["labels"].get("app.kubernetes.io/component") != "publish-hook"]
-    assert len(roles) == 1, rendered.names()
-    rules = roles[0]["rules"]
-    assert len(rules) == 1, rules
-    rule = rules[0]
-    assert sorted(rule["verbs"]) == ["get", "patch", "update"]
-    assert rule["apiGroups"] == [""]
-    assert rule["resources"] == ["configmaps"]
-    assert rule["resourceNames"] == [configmap]
-    assert set(rule) == {"apiGroups", "resources", "resourceNames", "verbs"}
+    assert service_role(rendered)["rules"] == rules
     assert rendered.of_kind("ClusterRole") == []
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_roles_grant_nothing_beyond_the_named_objects(render, scenario: str) -> None:
+    """Property of every render: no wildcard anywhere, every rule names its objects, and the
+    service's Role grants exactly the document's object and the published account's tokens."""
+    rendered = render(SCENARIOS[scenario])
+    values = rendered.values
+    for role in rendered.of_kind("Role"):
+        for rule in role["rules"]:
+            where = (role["metadata"]["name"], rule)
+            assert set(rule) == {"apiGroups", "resources", "resourceNames", "verbs"}, where
+            assert rule["apiGroups"] == [""], where
+            assert rule["resourceNames"], where
+            for field_ in ("apiGroups", "resources", "resourceNames", "verbs"):
+                assert all("*" not in item for item in rule[field_]), where
+            assert set(rule["verbs"]) <= {"get", "update", "patch", "create"}, where
+            assert "create" not in rule["verbs"] or rule["resources"] == ["serviceaccounts/token"], where
+    resource, name, _ = document(values)
+    granted = {(r, n, v) for rule in service_role(rendered)["rules"]
+               for r in rule["resources"] for n in rule["resourceNames"] for v in rule["verbs"]}
+    expected = {(resource, name, verb) for verb in ("get", "update", "patch")}
+    account = token_account(values)
+    if account:
+        expected.add(("serviceaccounts/token", account, "create"))
+    assert granted == expected
+    # The chart defines no ClusterRole; cluster-wide it binds only system:auth-delegator.
+    assert rendered.of_kind("ClusterRole") == []
+    assert {b["roleRef"]["name"] for b in rendered.of_kind("ClusterRoleBinding")} <= {"system:auth-delegator"}
+    # A RoleBinding binds a Role of the chart to its account, or credentials.clusterRole to the
+    # dedicated account only.
+    for binding in rendered.of_kind("RoleBinding"):
+        if binding["roleRef"]["kind"] == "Role":
+            assert rendered.get("Role", binding["roleRef"]["name"])
+        else:
+            assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                          "name": values["credentials"]["clusterRole"]}
+            assert binding["subjects"] == [{"kind": "ServiceAccount", "namespace": NAMESPACE,
+                                            "name": f"{fullname(values)}-deployer"}]
 
 
 @pytest.mark.parametrize("scenario, account", [
@@ -638,18 +861,19 @@ def test_auth_delegator_only_with_kubernetes_auth(render, scenario: str, present
     assert NAMESPACE in binding["metadata"]["name"]  # cluster-wide name, one per namespace
 
 
-@pytest.mark.parametrize("scenario, configmap", [
-    ("default", CONFIGMAP), ("renamed", "edge-kubeconfig"),
+@pytest.mark.parametrize("scenario, resource, name", [
+    ("default", "configmaps", CONFIGMAP), ("renamed", "configmaps", "edge-kubeconfig"),
+    ("secret", "secrets", SECRET), ("sidecar-issued-token-secret", "secrets", SECRET),
 ])
-def test_hook_role_is_patch_only(render, scenario: str, configmap: str) -> None:
+def test_hook_role_is_patch_only(render, scenario: str, resource: str, name: str) -> None:
     rendered = render(SCENARIOS[scenario])
     job = rendered.one("Job")
     account = job["spec"]["template"]["spec"]["serviceAccountName"]
     binding = next(b for b in rendered.of_kind("RoleBinding")
                    if b["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}])
     role = rendered.get("Role", binding["roleRef"]["name"])
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
-                              "resourceNames": [configmap], "verbs": ["patch"]}]
+    assert role["rules"] == [{"apiGroups": [""], "resources": [resource],
+                              "resourceNames": [name], "verbs": ["patch"]}]
     # Only the Job's pod mounts the token (it opts in), not every pod using the account.
     assert rendered.get("ServiceAccount", account)["automountServiceAccountToken"] is False
     # Ordinary release resources, so Helm creates them before post-install hooks run.
@@ -658,6 +882,43 @@ def test_hook_role_is_patch_only(render, scenario: str, configmap: str) -> None:
     # Not bound to anything else (no ClusterRoleBinding for the hook).
     for crb in rendered.of_kind("ClusterRoleBinding"):
         assert all(s["name"] != account for s in crb["subjects"])
+
+
+@pytest.mark.parametrize("scenario", ["default", "secret", "renamed"])
+def test_dedicated_account_has_no_rights_by_default(render, scenario: str) -> None:
+    rendered = render(SCENARIOS[scenario])
+    deployer = f"{fullname(rendered.values)}-deployer"
+    account = rendered.get("ServiceAccount", deployer)
+    assert account["automountServiceAccountToken"] is False  # no pod runs as it
+    assert account["metadata"]["labels"]["app.kubernetes.io/component"] == "deployer"
+    for binding in rendered.of_kind("RoleBinding") + rendered.of_kind("ClusterRoleBinding"):
+        assert all(subject["name"] != deployer for subject in binding["subjects"]), binding
+    assert "WITHOUT ANY RIGHTS" in rendered.notes
+    assert (f"kubectl --namespace {NAMESPACE} create rolebinding {deployer} --clusterrole=edit "
+            f"--serviceaccount={NAMESPACE}:{deployer}") in rendered.notes
+
+
+def test_dedicated_account_bound_to_the_named_cluster_role_in_the_namespace(render) -> None:
+    rendered = render(SCENARIOS["deployer-bound"])
+    binding = rendered.get("RoleBinding", DEPLOYER_NAME)
+    assert binding["metadata"].get("namespace") in (None, NAMESPACE)  # namespaced, not cluster-wide
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                  "name": "edit"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": DEPLOYER_NAME,
+                                    "namespace": NAMESPACE}]
+    for crb in rendered.of_kind("ClusterRoleBinding"):
+        assert all(subject["name"] != DEPLOYER_NAME for subject in crb["subjects"])
+    assert "WITHOUT ANY RIGHTS" not in rendered.notes
+    assert f'bound ClusterRole "edit" to it in\nnamespace {NAMESPACE} only' in rendered.notes
+
+
+def test_named_consumer_account_is_neither_created_nor_bound(render) -> None:
+    rendered = render(SCENARIOS["consumer-account"])
+    assert sorted(sa["metadata"]["name"] for sa in rendered.of_kind("ServiceAccount")) == \
+        [FULLNAME, HOOK_NAME]
+    for binding in rendered.of_kind("RoleBinding") + rendered.of_kind("ClusterRoleBinding"):
+        assert all(subject["name"] != "dcae-cloudify-manager" for subject in binding["subjects"])
+    assert "not managed by this chart" in rendered.notes
 
 
 # --------------------------------------------------------------------------- Deployment
@@ -695,6 +956,8 @@ def test_deployment_args_literal(render) -> None:
         "--user", "admin01",
         "--configmap", "edge-kubeconfig",
         "--key", "config.yaml",
+        "--token-service-account", "kcs-deployer",
+        "--token-expiration", "3600",
         "--address", "0.0.0.0",
         "--port", "9090",
         "--auth", "kubernetes",
@@ -706,6 +969,35 @@ def test_deployment_args_literal(render) -> None:
     ]
     assert container["image"] == "registry.example.org/onap/kubeconfig-service:1.2.3"
     assert container["imagePullPolicy"] == "Always"
+
+
+# The flags that change with the storage and the token source, spelled out per scenario.
+@pytest.mark.parametrize("scenario, flags", [
+    ("default", ["--configmap", CONFIGMAP, "--key", "kubeconfig",
+                 "--token-service-account", DEPLOYER_NAME, "--token-expiration", "3600"]),
+    ("secret", ["--secret", SECRET, "--key", "kubeconfig",
+                "--token-service-account", DEPLOYER_NAME, "--token-expiration", "3600"]),
+    ("deployer-bound", ["--configmap", CONFIGMAP, "--key", "kubeconfig",
+                        "--token-service-account", DEPLOYER_NAME, "--token-expiration", "7200",
+                        "--token-audience", "https://kubernetes.default.svc",
+                        "--token-audience", "cloudify"]),
+    ("consumer-account", ["--configmap", CONFIGMAP, "--key", "kubeconfig",
+                          "--token-service-account", "dcae-cloudify-manager",
+                          "--token-expiration", "3600"]),
+    ("sidecar", ["--configmap", CONFIGMAP, "--key", "kubeconfig"]),
+    ("sidecar-issued-token-secret", ["--secret", SECRET, "--key", "kubeconfig",
+                                     "--token-service-account", "dcae-cloudify-deployer",
+                                     "--token-expiration", "600", "--token-audience", "cloudify"]),
+])
+def test_document_and_token_args_literal(render, scenario: str, flags: list[str]) -> None:
+    rendered = render(SCENARIOS[scenario])
+    if rendered.values["mode"] == "sidecar":
+        args = notes_container(rendered.notes)["args"]
+    else:
+        args = container_of(rendered.one("Deployment")["spec"]["template"]["spec"])["args"]
+    assert args[:7] == ["serve", "--namespace", NAMESPACE, "--location", "central", "--user", "user00"]
+    assert args[7:7 + len(flags)] == flags
+    assert args[7 + len(flags)] == "--address"
 
 
 def test_default_resources_are_small(default: Rendered) -> None:
@@ -764,6 +1056,35 @@ def test_service(render, scenario: str) -> None:
                        rendered.one("Pod")["metadata"]["labels"]):
         assert not selects(service["spec"]["selector"], aux_labels)
         assert not selects(deployment["spec"]["selector"]["matchLabels"], aux_labels)
+
+
+# --------------------------------------------------------------------------- replicas
+
+def test_several_replicas_with_a_disruption_budget(render) -> None:
+    rendered = render(SCENARIOS["replicas"])
+    deployment = rendered.one("Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    # Nothing ties the service to one pod: no volumes to share, no Recreate rollout, and the hook
+    # and the test go through the Service.
+    assert "volumes" not in deployment["spec"]["template"]["spec"]
+    assert deployment["spec"].get("strategy", {}).get("type", "RollingUpdate") == "RollingUpdate"
+    budget = rendered.one("PodDisruptionBudget")
+    assert budget["metadata"]["name"] == FULLNAME
+    assert budget["spec"] == {"maxUnavailable": 1,
+                              "selector": {"matchLabels": deployment["spec"]["selector"]["matchLabels"]}}
+    assert not selects(budget["spec"]["selector"]["matchLabels"],
+                       rendered.one("Job")["spec"]["template"]["metadata"]["labels"])
+    # Every replica publishes the same identity's token into the same object.
+    assert parse_args(container_of(deployment["spec"]["template"]["spec"])["args"]) == \
+        expected_args(rendered.values)
+
+
+def test_disruption_budget_only_when_enabled_in_deployment_mode(render) -> None:
+    assert render().of_kind("PodDisruptionBudget") == []
+    sidecar = {**SCENARIOS["sidecar"], "podDisruptionBudget": {"enabled": True}}
+    assert render(sidecar).of_kind("PodDisruptionBudget") == []
+    percent = render({"podDisruptionBudget": {"enabled": True, "maxUnavailable": "50%"}})
+    assert percent.one("PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
 
 
 # --------------------------------------------------------------------------- publish hook
@@ -839,7 +1160,8 @@ def test_hook_and_test_can_be_disabled(render) -> None:
     rendered = render(SCENARIOS["hook-and-test-off"])
     assert rendered.of_kind("Job") == []
     assert rendered.of_kind("Pod") == []
-    assert [sa["metadata"]["name"] for sa in rendered.of_kind("ServiceAccount")] == [FULLNAME]
+    assert sorted(sa["metadata"]["name"] for sa in rendered.of_kind("ServiceAccount")) == \
+        [FULLNAME, DEPLOYER_NAME]
     assert [r["metadata"]["name"] for r in rendered.of_kind("Role")] == [FULLNAME]
     assert [b["metadata"]["name"] for b in rendered.of_kind("RoleBinding")] == [FULLNAME]
     assert rendered.of_kind("Deployment")  # the service itself stays
@@ -872,6 +1194,24 @@ def test_sidecar_mode_installs_configmap_and_rbac_only(render) -> None:
     assert kinds == {"ConfigMap", "Role", "RoleBinding", "ClusterRoleBinding"}, rendered.names()
 
 
+def test_sidecar_with_issued_token_and_secret(render) -> None:
+    """credentials.serviceAccount in sidecar mode: the Cloudify pod's account may request that
+    one account's tokens; no dedicated account is created."""
+    rendered = render(SCENARIOS["sidecar-issued-token-secret"])
+    assert rendered.names() == sorted([
+        f"ClusterRoleBinding/{FULLNAME}-{NAMESPACE}-auth-delegator",
+        f"Secret/{SECRET}",
+        f"Role/{FULLNAME}", f"RoleBinding/{FULLNAME}",
+        f"ServiceAccount/{HOOK_NAME}", f"Role/{HOOK_NAME}", f"RoleBinding/{HOOK_NAME}",
+        f"Job/{HOOK_NAME}", f"Pod/{TEST_POD_NAME}",
+    ])
+    assert rendered.get("RoleBinding", FULLNAME)["subjects"] == [
+        {"kind": "ServiceAccount", "name": "dcae-cloudify-manager", "namespace": NAMESPACE}]
+    container = notes_container(rendered.notes)
+    assert parse_args(container["args"]) == expected_args(rendered.values)
+    assert "ServiceAccount onap/dcae-cloudify-deployer: lifetime 600s, audiences cloudify" in rendered.notes
+
+
 def test_sidecar_notes_print_the_container(render) -> None:
     rendered = render(SCENARIOS["sidecar"])
     notes = rendered.notes
@@ -883,8 +1223,18 @@ def test_sidecar_notes_print_the_container(render) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
     assert_restricted(container["securityContext"])
     assert_resources(container["resources"])
-    # The same container the Deployment runs, but for the port's name.
+    # The pod's own token: no token is requested in sidecar mode by default.
+    assert not TOKEN_FLAGS & set(parse_args(container["args"]))
+    assert "carries the pod's own token (ServiceAccount onap/dcae-cloudify-manager)" in notes
+    # The same container the Deployment runs, but for the port's name and the token flags
+    # (deployment mode always publishes an issued token).
     deployment_container = container_of(render().one("Deployment")["spec"]["template"]["spec"])
+    deployment_args = parse_args(deployment_container["args"])
+    assert set(deployment_args) - set(parse_args(container["args"])) == \
+        {"--token-service-account", "--token-expiration"}
+    deployment_container["args"] = [a for a in deployment_container["args"]
+                                    if a not in {"--token-service-account", DEPLOYER_NAME,
+                                                 "--token-expiration", "3600"}]
     assert {k: v for k, v in container.items() if k != "ports"} == \
         {k: v for k, v in deployment_container.items() if k != "ports"}
 
@@ -907,6 +1257,23 @@ def test_notes_give_the_manual_retrigger(default: Rendered) -> None:
     assert ('curl --fail -X POST -H "Authorization: Bearer $TOKEN" '
             "http://127.0.0.1:8080/sites/central") in notes
     assert f"http://{FULLNAME}.{NAMESPACE}.svc:8080/sites/central" in notes
+
+
+def test_notes_follow_secret_storage(render) -> None:
+    notes = render(SCENARIOS["secret"]).notes
+    assert f"in Secret {NAMESPACE}/{SECRET}, key \"kubeconfig\"" in notes
+    assert f"get secret {SECRET} -o jsonpath='{{.data.kubeconfig}}' | base64 -d" in notes
+    assert f"secret: {{secretName: {SECRET}}}" in notes and "Secret volume" in notes
+    # Readers of GET /kubeconfig are authorised against the Secret: the operator must grant it.
+    assert f'need "get" on secrets/{SECRET}' in notes
+    assert f"--verb=get --resource=secrets --resource-name={SECRET}" in notes
+    assert f'may "patch" the Secret ({HOOK_NAME})' in notes
+
+
+def test_notes_grant_readers_the_configmap(default: Rendered) -> None:
+    assert f'need "get" on configmaps/{CONFIGMAP}' in default.notes
+    assert f"--verb=get --resource=configmaps --resource-name={CONFIGMAP}" in default.notes
+    assert "Secret volume" not in default.notes
 
 
 def test_notes_without_auth_need_no_token(render) -> None:

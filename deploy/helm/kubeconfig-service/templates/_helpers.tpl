@@ -67,6 +67,54 @@ The ServiceAccount the service runs as.
 {{- end }}
 
 {{/*
+The dedicated ServiceAccount whose token deployment mode publishes when
+credentials.serviceAccount is empty.
+*/}}
+{{- define "kubeconfig-service.deployerName" -}}
+{{- include "kubeconfig-service.derivedName" (dict "root" . "suffix" "deployer") }}
+{{- end }}
+
+{{/*
+"true" when the chart creates that dedicated account.
+*/}}
+{{- define "kubeconfig-service.createDeployer" -}}
+{{- if and (eq .Values.mode "deployment") (not .Values.credentials.serviceAccount) }}true{{ end }}
+{{- end }}
+
+{{/*
+The ServiceAccount whose token the service requests and publishes
+(--token-service-account): always one in deployment mode, the dedicated account
+unless credentials.serviceAccount names another; in sidecar mode only
+credentials.serviceAccount, empty otherwise (the pod's own token is published).
+*/}}
+{{- define "kubeconfig-service.tokenServiceAccount" -}}
+{{- if include "kubeconfig-service.createDeployer" . }}
+{{- include "kubeconfig-service.deployerName" . }}
+{{- else }}
+{{- .Values.credentials.serviceAccount }}
+{{- end }}
+{{- end }}
+
+{{/*
+The object that holds the document: its resource (for RBAC), kind, name and key.
+*/}}
+{{- define "kubeconfig-service.documentResource" -}}
+{{- eq .Values.storage "secret" | ternary "secrets" "configmaps" }}
+{{- end }}
+
+{{- define "kubeconfig-service.documentKind" -}}
+{{- eq .Values.storage "secret" | ternary "Secret" "ConfigMap" }}
+{{- end }}
+
+{{- define "kubeconfig-service.documentName" -}}
+{{- eq .Values.storage "secret" | ternary .Values.secret.name .Values.configMap.name }}
+{{- end }}
+
+{{- define "kubeconfig-service.documentKey" -}}
+{{- eq .Values.storage "secret" | ternary .Values.secret.key .Values.configMap.key }}
+{{- end }}
+
+{{/*
 The ServiceAccount of the publish hook Job.
 */}}
 {{- define "kubeconfig-service.hookName" -}}
@@ -115,7 +163,8 @@ in deployment mode, sidecar.url in sidecar mode (empty when not set).
 
 {{/*
 Checks that values.schema.json also enforces, for installs that skip the
-schema (--skip-schema-validation). Included by every manifest template.
+schema (--skip-schema-validation), and checks between values. Included by
+configmap.yaml, which always renders.
 */}}
 {{- define "kubeconfig-service.validate" -}}
 {{- if not (has .Values.mode (list "deployment" "sidecar")) }}
@@ -126,6 +175,23 @@ schema (--skip-schema-validation). Included by every manifest template.
 {{- end }}
 {{- if not (has .Values.logFormat (list "text" "json")) }}
 {{- fail (printf "logFormat must be text or json, not %q" (toString .Values.logFormat)) }}
+{{- end }}
+{{- if not (has .Values.storage (list "configMap" "secret")) }}
+{{- fail (printf "storage must be configMap or secret, not %q" (toString .Values.storage)) }}
+{{- end }}
+{{- if lt (int .Values.credentials.expirationSeconds) 600 }}
+{{- fail (printf "credentials.expirationSeconds must be at least 600, not %v" .Values.credentials.expirationSeconds) }}
+{{- end }}
+{{- /* Checks between values, which the schema does not express. */}}
+{{- $token := include "kubeconfig-service.tokenServiceAccount" . }}
+{{- if and (eq .Values.mode "deployment") (eq $token (include "kubeconfig-service.serviceAccountName" .)) }}
+{{- fail (printf "credentials.serviceAccount must name the consumer's account (Cloudify Manager's), not the service's own %q: deployment mode publishes another identity's token" $token) }}
+{{- end }}
+{{- if and .Values.credentials.clusterRole (not (include "kubeconfig-service.createDeployer" .)) }}
+{{- fail "credentials.clusterRole is bound only to the account the chart creates (deployment mode, credentials.serviceAccount empty); grant rights to another account where that account is managed" }}
+{{- end }}
+{{- if and .Values.credentials.audiences (not $token) }}
+{{- fail "credentials.audiences apply only to issued tokens: in sidecar mode, set credentials.serviceAccount too" }}
 {{- end }}
 {{- end }}
 
@@ -140,10 +206,24 @@ The service's command-line arguments (kubeconfig-service serve ...).
 - {{ .Values.location | quote }}
 - --user
 - {{ .Values.user | quote }}
+{{- if eq .Values.storage "secret" }}
+- --secret
+{{- else }}
 - --configmap
-- {{ .Values.configMap.name | quote }}
+{{- end }}
+- {{ include "kubeconfig-service.documentName" . | quote }}
 - --key
-- {{ .Values.configMap.key | quote }}
+- {{ include "kubeconfig-service.documentKey" . | quote }}
+{{- with include "kubeconfig-service.tokenServiceAccount" . }}
+- --token-service-account
+- {{ . | quote }}
+- --token-expiration
+- {{ $.Values.credentials.expirationSeconds | int | quote }}
+{{- range $.Values.credentials.audiences }}
+- --token-audience
+- {{ . | quote }}
+{{- end }}
+{{- end }}
 - --address
 - "0.0.0.0"
 - --port
