@@ -2,6 +2,7 @@
 bodies, optimistic locking, patch types, reviews, faults and listener control, and check that real
 clients (kubectl, the python kubernetes client) work against it."""
 
+import base64
 import http.client
 import json
 import os
@@ -18,6 +19,8 @@ from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN, KubeAPIServer
 CONFIGMAPS = "/api/v1/namespaces/onap/configmaps"
 SEED = CONFIGMAPS + "/seed"
 SA_USER = "system:serviceaccount:onap:kubeconfig-service"
+CLOUDIFY_TOKEN_RULE = {"user": SA_USER, "verbs": ["create"], "resources": ["serviceaccounts/token"],
+                       "namespaces": ["onap"], "resourceNames": ["cloudify"]}
 
 
 def conflict_message(name):
@@ -36,7 +39,10 @@ def status(code, reason, message, details=None):
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    config = {"configmaps": [{"namespace": "onap", "name": "seed", "data": {"seeded": "yes"}}]}
+    config = {"configmaps": [{"namespace": "onap", "name": "seed", "data": {"seeded": "yes"}}],
+              "secrets": [{"namespace": "onap", "name": "sealed", "stringData": {"seeded": "yes"}}],
+              "serviceAccounts": [{"namespace": "onap", "name": "robot"}, {"namespace": "onap", "name": "cloudify"}],
+              "rules": [CLOUDIFY_TOKEN_RULE]}
     with KubeAPIServer(tmp_path_factory.mktemp("kube-api"), config=config) as server:
         yield server
 
@@ -135,7 +141,7 @@ def test_version_is_public_but_discovery_needs_authentication(api):
 
 
 def test_unknown_path_is_a_not_found_status(api):
-    answer = api.request("GET", "/api/v1/namespaces/onap/secrets/x", token=ADMIN_TOKEN)
+    answer = api.request("GET", "/api/v1/namespaces/onap/pods/x", token=ADMIN_TOKEN)
     assert answer.json() == status(404, "NotFound", "the server could not find the requested resource", {})
 
 
@@ -242,13 +248,16 @@ def test_resource_versions_only_increase(api):
     assert first < second < third
 
 
-def test_create_then_create_again_already_exists(api):
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fresh"}, "data": {"a": "1"}}
-    created = api.request("POST", CONFIGMAPS, body, token=ADMIN_TOKEN)
+@pytest.mark.parametrize("resource, kind", [("configmaps", "ConfigMap"), ("serviceaccounts", "ServiceAccount")])
+def test_create_then_create_again_already_exists(api, resource, kind):
+    path = f"/api/v1/namespaces/onap/{resource}"
+    body = {"apiVersion": "v1", "kind": kind, "metadata": {"name": "fresh"}}
+    created = api.request("POST", path, body, token=ADMIN_TOKEN)
     assert created.code == 201 and created.json()["metadata"]["namespace"] == "onap"
-    again = api.request("POST", CONFIGMAPS, body, token=ADMIN_TOKEN)
-    assert again.json() == status(409, "AlreadyExists", 'configmaps "fresh" already exists',
-                                  {"name": "fresh", "kind": "configmaps"})
+    assert created.json()["kind"] == kind and api.request("GET", path + "/fresh", token=ADMIN_TOKEN).code == 200
+    again = api.request("POST", path, body, token=ADMIN_TOKEN)
+    assert again.json() == status(409, "AlreadyExists", f'{resource} "fresh" already exists',
+                                  {"name": "fresh", "kind": resource})
 
 
 def test_an_invalid_key_is_rejected(api):
@@ -692,3 +701,354 @@ def test_ipv6_loopback(tmp_path):
         result = kubectl(kubeconfig, "get", "--raw", CONFIGMAPS + "/v6", home=tmp_path)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["data"] == {"family": "inet6"}
+
+
+# MARK: - ServiceAccount objects
+
+SERVICE_ACCOUNTS = "/api/v1/namespaces/onap/serviceaccounts"
+
+
+def token_path(name, namespace="onap"):
+    return f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"
+
+
+def request_token(api, name, seconds=None, token=ADMIN_TOKEN):
+    spec = {} if seconds is None else {"expirationSeconds": seconds}
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+    return api.request("POST", token_path(name), body, token=token)
+
+
+def claims(token):
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_service_accounts_exist_from_the_start_with_server_metadata(api):
+    answer = api.request("GET", SERVICE_ACCOUNTS + "/kubeconfig-service", token=ADMIN_TOKEN)
+    assert answer.code == 200
+    account = answer.json()
+    assert (account["kind"], account["apiVersion"], account["metadata"]["namespace"]) == ("ServiceAccount", "v1", "onap")
+    assert re.fullmatch(r"[0-9a-f-]{36}", account["metadata"]["uid"]) and account["metadata"]["resourceVersion"].isdigit()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", account["metadata"]["creationTimestamp"])
+    listed = api.request("GET", SERVICE_ACCOUNTS, token=ADMIN_TOKEN).json()
+    assert listed["kind"] == "ServiceAccountList"
+    assert [item["metadata"]["name"] for item in listed["items"]] == ["cloudify", "kubeconfig-service", "robot"]
+
+
+def test_service_account_delete_is_authorised_and_answers_the_object(api):
+    denied = api.request("DELETE", SERVICE_ACCOUNTS + "/robot", token=NOBODY_TOKEN)
+    assert denied.json()["message"] == ('serviceaccounts "robot" is forbidden: User "nobody" cannot delete resource '
+                                        '"serviceaccounts" in API group "" in the namespace "onap"')
+    deleted = api.request("DELETE", SERVICE_ACCOUNTS + "/robot", token=ADMIN_TOKEN)
+    assert deleted.code == 200 and deleted.json()["kind"] == "ServiceAccount"  # ReturnDeletedObject
+    assert api.request("GET", SERVICE_ACCOUNTS + "/robot", token=ADMIN_TOKEN).code == 404
+
+
+def test_token_request_for_a_missing_account_is_not_found_after_authorisation(api):
+    answer = request_token(api, "ghost")
+    assert answer.json() == status(404, "NotFound", 'serviceaccounts "ghost" not found',
+                                   {"name": "ghost", "kind": "serviceaccounts"})
+    assert request_token(api, "ghost", token=api.token).code == 403  # 403 before 404
+    assert request_token(api, "ghost", seconds=60).code == 404  # the account is looked up before validation
+
+
+def test_tokens_die_with_their_account_and_stay_dead_when_it_comes_back(api):
+    uid = api.request("GET", SERVICE_ACCOUNTS + "/robot", token=ADMIN_TOKEN).json()["metadata"]["uid"]
+    token = request_token(api, "robot").json()["status"]["token"]
+    assert claims(token)["kubernetes.io"]["serviceaccount"] == {"name": "robot", "uid": uid}
+    review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
+    assert review["status"]["user"]["uid"] == uid
+    api.delete_service_account("onap", "robot")
+    assert api.request("GET", "/api", token=token).code == 401
+    review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
+    assert review["status"] == {"user": {}, "error": 'serviceaccounts "robot" not found'}
+    new_uid = api.add_service_account("onap", "robot")["metadata"]["uid"]
+    assert new_uid != uid
+    review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
+    assert review["status"]["error"] == f"service account UID ({new_uid}) does not match claim ({uid})"
+    assert api.request("GET", "/api", token=token).code == 401
+    fresh = request_token(api, "robot").json()["status"]["token"]
+    assert api.request("GET", "/api", token=fresh).code == 200
+
+
+def test_reset_brings_back_the_initial_accounts_with_their_uids(api):
+    before = api.request("GET", SERVICE_ACCOUNTS + "/kubeconfig-service", token=ADMIN_TOKEN).json()["metadata"]["uid"]
+    api.delete_service_account("onap", "kubeconfig-service")
+    assert api.request("GET", SEED, token=api.token).code == 401  # the mounted token dies with its account
+    api.reset()
+    after = api.request("GET", SERVICE_ACCOUNTS + "/kubeconfig-service", token=ADMIN_TOKEN).json()["metadata"]["uid"]
+    assert after == before and api.request("GET", SEED, token=api.token).code == 200
+
+
+def test_add_service_account_keeps_an_existing_one(api):
+    first = api.add_service_account("elsewhere", "bot")
+    assert api.add_service_account("elsewhere", "bot")["metadata"]["uid"] == first["metadata"]["uid"]
+    api.delete_service_account("elsewhere", "bot")
+    with pytest.raises(RuntimeError, match="404"):
+        api.delete_service_account("elsewhere", "bot")
+
+
+# MARK: - TokenRequest: the lifetime cap, expiry, counting, revocation, resourceNames
+
+
+def test_the_cap_shortens_the_granted_lifetime_everywhere(api):
+    api.set_max_token_expiration(1200)
+    before = int(time.time())
+    answer = request_token(api, "robot", seconds=3600)
+    after = int(time.time())
+    assert answer.code == 201
+    assert answer.headers["Warning"] == '299 - "requested expiration of 3600 seconds shortened to 1200 seconds"'
+    body = answer.json()
+    assert body["spec"]["expirationSeconds"] == 1200
+    stamp = body["status"]["expirationTimestamp"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp)
+    exp = claims(body["status"]["token"])["exp"]
+    assert before + 1200 <= exp <= after + 1200
+    assert stamp == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp))
+    under = request_token(api, "robot", seconds=900)
+    assert under.json()["spec"]["expirationSeconds"] == 900 and "Warning" not in under.headers
+
+
+def test_validation_comes_before_the_cap(api):
+    api.set_max_token_expiration(10)
+    answer = request_token(api, "robot", seconds=60)
+    message = ('TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: Invalid value: 60: '
+               "may not specify a duration less than 10 minutes")
+    assert answer.code == 422 and answer.json()["message"] == message
+
+
+def test_a_capped_token_is_refused_once_exp_has_passed(api):
+    api.set_max_token_expiration(1)
+    token = request_token(api, "robot", seconds=600).json()["status"]["token"]
+    exp = claims(token)["exp"]
+    if time.time() <= exp:
+        assert api.request("GET", "/api", token=token).code == 200
+    time.sleep(max(0.0, exp + 0.2 - time.time()))
+    assert api.request("GET", "/api", token=token).code == 401
+    review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
+    assert review["status"] == {"user": {}, "error": "service account token has expired"}
+
+
+def test_expiry_leeway_lets_a_token_outlive_exp(api):
+    api.token_settings(maxExpirationSeconds=1, expiryLeewaySeconds=60)
+    token = request_token(api, "robot").json()["status"]["token"]
+    time.sleep(max(0.0, claims(token)["exp"] + 0.2 - time.time()))
+    assert api.request("GET", "/api", token=token).code == 200
+
+
+def test_reset_restores_the_token_settings_of_the_config(api):
+    assert api.set_max_token_expiration(30) == {"maxExpirationSeconds": 30, "expiryLeewaySeconds": 0}
+    api.reset()
+    assert api.token_settings() == {"maxExpirationSeconds": None, "expiryLeewaySeconds": 0}
+    with pytest.raises(RuntimeError, match="400"):
+        api.set_max_token_expiration(0)
+
+
+def test_config_sets_the_cap_and_extra_accounts(tmp_path):
+    config = {"maxTokenExpirationSeconds": 900, "serviceAccounts": [{"namespace": "apps", "name": "deployer"}]}
+    with KubeAPIServer(tmp_path, config=config) as api:
+        api.set_max_token_expiration(20)
+        api.reset()
+        assert api.token_settings()["maxExpirationSeconds"] == 900
+        path = "/api/v1/namespaces/apps/serviceaccounts/deployer/token"
+        answer = api.request("POST", path, {"spec": {"expirationSeconds": 3600}}, token=ADMIN_TOKEN)
+        assert answer.code == 201 and answer.json()["spec"]["expirationSeconds"] == 900
+
+
+def test_token_requests_are_counted_from_the_request_log(api):
+    request_token(api, "robot")
+    request_token(api, "cloudify", token=api.token)
+    request_token(api, "robot", token=NOBODY_TOKEN)
+    api.request("GET", SERVICE_ACCOUNTS + "/robot", token=ADMIN_TOKEN)
+    assert [(e["path"].split("/")[-2], e["user"], e["code"]) for e in api.token_requests()] == [
+        ("robot", "admin", 201), ("cloudify", SA_USER, 201), ("robot", "nobody", 403)]
+    assert len(api.token_requests(name="cloudify")) == 1 and api.token_requests(namespace="other") == []
+
+
+def test_revoke_token_makes_it_unauthorized(api):
+    token = request_token(api, "robot").json()["status"]["token"]
+    assert api.revoke_token(token) is True
+    assert api.request("GET", "/api", token=token).code == 401
+    assert api.revoke_token(token) is False
+
+
+def test_a_resource_name_rule_grants_token_requests_for_one_account(api):
+    granted = request_token(api, "cloudify", seconds=3600, token=api.token)
+    assert granted.code == 201
+    token = granted.json()["status"]["token"]
+    review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
+    assert review["status"]["user"]["username"] == "system:serviceaccount:onap:cloudify"
+    denied = request_token(api, "robot", token=api.token)
+    message = (f'serviceaccounts "robot" is forbidden: User "{SA_USER}" cannot create resource '
+               '"serviceaccounts/token" in API group "" in the namespace "onap"')
+    assert denied.json() == status(403, "Forbidden", message, {"name": "robot", "kind": "serviceaccounts"})
+
+
+# MARK: - Secrets
+
+SECRETS = "/api/v1/namespaces/onap/secrets"
+SEALED = SECRETS + "/sealed"
+MERGE = "application/merge-patch+json"
+
+
+def b64(text):
+    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+
+def test_secret_data_is_base64_and_string_data_is_merged_and_never_returned(api):
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "annotations": {"k": "v"}},
+            "data": {"a": b64("1"), "b": b64("2")}, "stringData": {"b": "two", "c": "3"}}
+    created = api.request("POST", SECRETS, body, token=ADMIN_TOKEN)
+    assert created.code == 201
+    secret = created.json()
+    assert secret["data"] == {"a": b64("1"), "b": b64("two"), "c": b64("3")} and "stringData" not in secret
+    assert secret["type"] == "Opaque" and secret["metadata"]["annotations"] == {"k": "v"}
+    listed = api.request("GET", SECRETS, token=ADMIN_TOKEN).json()
+    assert listed["kind"] == "SecretList" and [i["metadata"]["name"] for i in listed["items"]] == ["creds", "sealed"]
+    again = api.request("POST", SECRETS, body, token=ADMIN_TOKEN)
+    assert again.json() == status(409, "AlreadyExists", 'secrets "creds" already exists',
+                                  {"name": "creds", "kind": "secrets"})
+
+
+def test_secret_data_that_is_not_base64_is_a_bad_request(api):
+    body = {"metadata": {"name": "bad"}, "data": {"username": "billy"}}
+    answer = api.request("POST", SECRETS, body, token=ADMIN_TOKEN)
+    message = 'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 4'
+    assert answer.json() == status(400, "BadRequest", message)
+
+
+def test_a_patched_secret_that_is_not_base64_is_invalid(api):
+    answer = patch(api, {"data": {"x": "<foo>"}}, MERGE, path=SEALED, token=ADMIN_TOKEN)
+    assert answer.code == 422 and answer.json()["message"].startswith(' "" is invalid: patch: Invalid value: "{')
+    assert answer.json()["message"].endswith('": illegal base64 data at input byte 0')
+
+
+def test_secret_data_beyond_one_mebibyte_is_invalid(api):
+    body = {"metadata": {"name": "big"}, "data": {"a": b64(b"x" * (1024 * 1024 + 1))}}
+    answer = api.request("POST", SECRETS, body, token=ADMIN_TOKEN)
+    message = "Too long: may not be more than 1048576 bytes"
+    cause = {"reason": "FieldValueTooLong", "message": message, "field": "data"}
+    assert answer.json() == status(422, "Invalid", f'Secret "big" is invalid: data: {message}',
+                                   {"name": "big", "kind": "Secret", "causes": [cause]})
+    exact = {"metadata": {"name": "exact"}, "data": {"a": b64(b"x" * (1024 * 1024))}}
+    assert api.request("POST", SECRETS, exact, token=ADMIN_TOKEN).code == 201  # decoded bytes count
+
+
+def test_secret_keys_are_validated_like_configmap_keys(api):
+    answer = api.request("POST", SECRETS, {"metadata": {"name": "k"}, "stringData": {"bad key": "x"}}, token=ADMIN_TOKEN)
+    assert answer.code == 422
+    assert answer.json()["message"].startswith('Secret "k" is invalid: data[bad key]: Invalid value: "bad key": '
+                                               "a valid config key must consist of alphanumeric characters")
+
+
+def test_secret_put_honours_resource_version_and_keeps_type(api):
+    sealed = api.request("GET", SEALED, token=ADMIN_TOKEN).json()
+    assert sealed["data"] == {"seeded": b64("yes")}
+    api.put_secret("onap", "sealed", {"changed": "elsewhere"})
+    stale = api.request("PUT", SEALED, {**sealed, "data": {"mine": b64("1")}}, token=ADMIN_TOKEN)
+    message = ('Operation cannot be fulfilled on secrets "sealed": the object has been modified; '
+               "please apply your changes to the latest version and try again")
+    assert stale.json() == status(409, "Conflict", message, {"name": "sealed", "kind": "secrets"})
+    current = api.request("GET", SEALED, token=ADMIN_TOKEN).json()
+    retyped = api.request("PUT", SEALED, {**current, "type": "kubernetes.io/tls"}, token=ADMIN_TOKEN)
+    assert retyped.code == 422 and retyped.json()["message"] == ('Secret "sealed" is invalid: type: Invalid value: '
+                                                                 '"kubernetes.io/tls": field is immutable')
+    unchanged = api.request("PUT", SEALED, current, token=ADMIN_TOKEN)
+    assert unchanged.json()["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"]
+    assert api.request("PUT", SECRETS + "/nope", {"metadata": {"name": "nope"}}, token=ADMIN_TOKEN).code == 404
+
+
+def test_secret_merge_patch_as_the_service_sends_it(api):
+    version = api.request("GET", SEALED, token=ADMIN_TOKEN).json()["metadata"]["resourceVersion"]
+    kubeconfig = b64("apiVersion: v1\nkind: Config\n")
+    body = {"metadata": {"resourceVersion": version, "annotations": {"example.com/token": '{"exp": 1}'}},
+            "data": {"kubeconfig": kubeconfig}}
+    answer = patch(api, body, MERGE, path=SEALED, token=ADMIN_TOKEN)
+    assert answer.code == 200
+    assert answer.json()["metadata"]["annotations"] == {"example.com/token": '{"exp": 1}'}
+    assert answer.json()["data"] == {"seeded": b64("yes"), "kubeconfig": kubeconfig}
+    again = patch(api, body, MERGE, path=SEALED, token=ADMIN_TOKEN)  # the same resourceVersion is stale now
+    assert again.code == 409 and again.json()["message"].startswith('Operation cannot be fulfilled on secrets "sealed"')
+    removed = patch(api, {"metadata": {"annotations": {"example.com/token": None}}}, MERGE, path=SEALED, token=ADMIN_TOKEN)
+    assert "annotations" not in removed.json()["metadata"]
+
+
+@pytest.mark.parametrize("content_type, body, query", [
+    ("application/strategic-merge-patch+json", {"stringData": {"added": "1"}}, ""),
+    ("application/json-patch+json", [{"op": "test", "path": "/data/seeded", "value": b64("yes")},
+                                     {"op": "add", "path": "/data/added", "value": b64("1")}], ""),
+    ("application/apply-patch+yaml", f"data:\n  added: {b64('1')}\n", "?fieldManager=t"),
+])
+def test_secret_patch_types(api, content_type, body, query):
+    answer = patch(api, body, content_type, path=SEALED, token=ADMIN_TOKEN, query=query)
+    assert answer.code == 200, answer
+    assert answer.json()["data"] == {"seeded": b64("yes"), "added": b64("1")} and "stringData" not in answer.json()
+
+
+def test_secret_delete_honours_preconditions(api):
+    answer = api.request("DELETE", SEALED, {"preconditions": {"uid": "other"}}, token=ADMIN_TOKEN)
+    assert answer.code == 409 and "Precondition failed: UID in precondition: other" in answer.json()["message"]
+    deleted = api.request("DELETE", SEALED, token=ADMIN_TOKEN)
+    assert deleted.json()["status"] == "Success" and deleted.json()["details"]["kind"] == "secrets"
+    assert api.request("GET", SEALED, token=ADMIN_TOKEN).json()["message"] == 'secrets "sealed" not found'
+
+
+def test_secret_rules_and_resource_names(api):
+    api.put_secret("onap", "other", {"k": "v"})
+    token = api.add_identity("keeper", rules=[{"verbs": ["get", "patch"], "resources": ["secrets"],
+                                               "namespaces": ["onap"], "resourceNames": ["sealed"]}])
+    assert api.request("GET", SEALED, token=token).code == 200
+    assert patch(api, {"data": {"a": b64("1")}}, MERGE, path=SEALED, token=token).code == 200
+    assert api.request("GET", SECRETS + "/other", token=token).code == 403
+    denied = api.request("GET", SEALED, token=READER_TOKEN)  # the reader reads ConfigMaps only
+    assert denied.json()["message"] == ('secrets "sealed" is forbidden: User "reader" cannot get resource "secrets" '
+                                        'in API group "" in the namespace "onap"')
+    assert api.request("GET", SEALED, token=api.token).code == 403  # the service account, by default rules
+
+
+def test_secret_control_helpers_decode_data(api):
+    stored = api.put_secret("onap", "bin", {"text": "hello", "raw": b"\xff\x00"}, annotations={"a": "b"})
+    assert stored["data"] == {"text": b64("hello"), "raw": b64(b"\xff\x00")}
+    secret = api.get_secret("onap", "bin")
+    assert secret["data"] == {"text": "hello", "raw": b"\xff\x00"} and secret["metadata"]["annotations"] == {"a": "b"}
+    assert api.get_secret("onap", "sealed")["data"] == {"seeded": "yes"}  # from the config's stringData
+    api.delete_secret("onap", "bin")
+    assert api.get_secret("onap", "bin") is None
+
+
+def test_configmap_merge_patch_sets_and_deletes_annotations(api):
+    version = get_seed(api)["metadata"]["resourceVersion"]
+    body = {"metadata": {"resourceVersion": version, "annotations": {"k": "v", "j": "w"}}}
+    assert patch(api, body, MERGE).json()["metadata"]["annotations"] == {"k": "v", "j": "w"}
+    removed = patch(api, {"metadata": {"annotations": {"k": None}}}, MERGE)
+    assert removed.json()["metadata"]["annotations"] == {"j": "w"}
+
+
+# MARK: - kubectl with TokenRequest, Secrets and ServiceAccounts (it sends protobuf bodies)
+
+
+def test_kubectl_create_token_gets_a_capped_token(api, tmp_path):
+    api.set_max_token_expiration(1200)
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", token=ADMIN_TOKEN)
+    result = kubectl(kubeconfig, "create", "token", "cloudify", "-n", "onap", "--duration=2h", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "requested expiration of 7200 seconds shortened to 1200 seconds" in result.stderr
+    token = result.stdout.strip()
+    assert claims(token)["exp"] - claims(token)["iat"] == 1200
+    assert [entry["contentType"] for entry in api.token_requests()] == ["application/vnd.kubernetes.protobuf"]
+    missing = kubectl(kubeconfig, "create", "token", "ghost", "-n", "onap", home=tmp_path)
+    assert missing.returncode != 0 and 'serviceaccounts "ghost" not found' in missing.stderr
+
+
+def test_kubectl_creates_and_reads_secrets_and_lists_service_accounts(api, tmp_path):
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", token=ADMIN_TOKEN)
+    created = kubectl(kubeconfig, "create", "secret", "generic", "made", "-n", "onap", "--from-literal=user=alice",
+                      home=tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert api.get_secret("onap", "made")["data"] == {"user": "alice"}
+    got = kubectl(kubeconfig, "get", "secret", "made", "-n", "onap", "-o", "json", home=tmp_path)
+    assert got.returncode == 0 and json.loads(got.stdout)["data"] == {"user": b64("alice")}
+    names = kubectl(kubeconfig, "get", "secrets", "-n", "onap", "-o", "name", home=tmp_path)
+    assert names.stdout.split() == ["secret/made", "secret/sealed"]
+    accounts = kubectl(kubeconfig, "get", "serviceaccount", "-n", "onap", home=tmp_path)
+    assert accounts.returncode == 0 and "kubeconfig-service" in accounts.stdout and "cloudify" in accounts.stdout

@@ -24,10 +24,13 @@ ANONYMOUS = {"username": "system:anonymous", "uid": "", "groups": ["system:unaut
 
 
 class Authenticator:
-    """Tokens to users. An identity may carry `audiences` and `expires` (seconds since the epoch)."""
+    """Tokens to users. An identity may carry `audiences`, `expires` (seconds since the epoch) and
+    `serviceAccount` ({namespace, name, uid}: the claim checked against `account_uid`)."""
 
     def __init__(self, configured: dict | None = None):
         self.lock = threading.Lock()
+        self.account_uid = lambda namespace, name: None  # the service accounts' uids (cluster.py wires it)
+        self.expiry_leeway = 0  # seconds a token outlives its `exp` (kube-apiserver: 60, go-jose's DefaultLeeway)
         self._identities = {token: dict(identity) for token, identity in FIXED_IDENTITIES.items()}
         self._identities.update({token: dict(value) for token, value in (configured or {}).items()})
         self._runtime_tokens = set()
@@ -40,15 +43,33 @@ class Authenticator:
                 self._runtime_tokens.add(token)
 
     def revoke(self, token):
+        """Forgets a token; True when it was known."""
         with self.lock:
-            self._identities.pop(token, None)
+            self._runtime_tokens.discard(token)
+            return self._identities.pop(token, None) is not None
 
     def lookup(self, token):
+        return self.check(token)[0]
+
+    def check(self, token):
+        """(identity, None), or (None, the error TokenReview reports). A service-account token
+        (one with `serviceAccount`) needs its account to exist with the uid of its claim, and is
+        refused once `expires` (its `exp` claim) is past, give or take `expiry_leeway` seconds,
+        as kube-apiserver's service-account token validator checks them."""
         with self.lock:
             identity = self._identities.get(token)
-        if identity and identity.get("expires") and identity["expires"] < time.time():
-            return None
-        return identity
+        if identity is None:
+            return None, "invalid bearer token"
+        if identity.get("expires") is not None and time.time() > identity["expires"] + self.expiry_leeway:
+            return None, "service account token has expired"
+        account = identity.get("serviceAccount")
+        if account:
+            uid = self.account_uid(account["namespace"], account["name"])
+            if uid is None:
+                return None, 'serviceaccounts "%s" not found' % account["name"]
+            if uid != account["uid"]:
+                return None, f"service account UID ({uid}) does not match claim ({account['uid']})"
+        return identity, None
 
     def authenticate(self, header):
         """The caller of an `Authorization: Bearer` header: no header is anonymous, an unknown

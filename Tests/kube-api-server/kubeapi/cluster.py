@@ -18,8 +18,10 @@ from .discovery import discovery
 from .faults import Faults
 from .requestlog import RequestLog
 from .reviews import Reviews
+from .secrets import Secrets
+from .serviceaccounts import ServiceAccounts
 from .store import ObjectStore
-from .tokens import ServiceAccounts, ServiceAccountVolume
+from .tokens import ServiceAccountVolume, Tokens
 
 DEFAULT_NAMESPACE = "onap"
 DEFAULT_SERVICE_ACCOUNT = "kubeconfig-service"
@@ -40,21 +42,34 @@ class Cluster:
         self.authz = Authorizer(base_rules + list(config.get("rules", [])))
         self.faults = Faults()
         self.request_log = RequestLog()
-        volume = ServiceAccountVolume(state_dir / "serviceaccount", (state_dir / "ca.crt").read_text(), sa_namespace)
-        self.service_accounts = ServiceAccounts(self.authn, self.authz, sa_namespace, sa_name, volume)
         self.configmaps = ConfigMaps(self.store, self.authz)
+        self.secrets = Secrets(self.store, self.authz)
+        self.service_accounts = ServiceAccounts(self.store, self.authz)
+        self.authn.account_uid = self.service_accounts.uid
+        volume = ServiceAccountVolume(state_dir / "serviceaccount", (state_dir / "ca.crt").read_text(), sa_namespace)
+        settings = {"maxExpirationSeconds": config.get("maxTokenExpirationSeconds"),
+                    "expiryLeewaySeconds": config.get("tokenExpiryLeewaySeconds", 0)}
+        self.tokens = Tokens(self.authn, self.authz, self.service_accounts, sa_namespace, sa_name, volume, settings)
         self.reviews = Reviews(self.authn, self.authz)
-        self.initial_configmaps = config.get("configmaps", [])
+        self.initial_objects = [(self.configmaps, spec) for spec in config.get("configmaps", [])]
+        self.initial_objects += [(self.secrets, spec) for spec in config.get("secrets", [])]
+        self.initial_accounts = [{"namespace": sa_namespace, "name": sa_name}] + config.get("serviceAccounts", [])
+        cms, secs, sas = self.configmaps, self.secrets, self.service_accounts
         # (path, {method: operation}); an operation takes the Request and the path's groups.
         self.routes = [
             (re.compile(r"/api/v1/namespaces/([^/]+)/configmaps/([^/]+)"),
-             {"GET": self.configmaps.get_configmap, "PUT": self.configmaps.update_configmap,
-              "PATCH": self.configmaps.patch_configmap, "DELETE": self.configmaps.delete_configmap}),
-            (re.compile(r"/api/v1/namespaces/([^/]+)/configmaps"),
-             {"GET": self.configmaps.list_configmaps, "POST": self.configmaps.create_configmap}),
-            (re.compile(r"/api/v1/configmaps"), {"GET": self.configmaps.list_configmaps}),
+             {"GET": cms.read, "PUT": cms.update, "PATCH": cms.patch, "DELETE": cms.delete}),
+            (re.compile(r"/api/v1/namespaces/([^/]+)/configmaps"), {"GET": cms.list, "POST": cms.create}),
+            (re.compile(r"/api/v1/configmaps"), {"GET": cms.list}),
+            (re.compile(r"/api/v1/namespaces/([^/]+)/secrets/([^/]+)"),
+             {"GET": secs.read, "PUT": secs.update, "PATCH": secs.patch, "DELETE": secs.delete}),
+            (re.compile(r"/api/v1/namespaces/([^/]+)/secrets"), {"GET": secs.list, "POST": secs.create}),
+            (re.compile(r"/api/v1/secrets"), {"GET": secs.list}),
+            (re.compile(r"/api/v1/namespaces/([^/]+)/serviceaccounts/([^/]+)"), {"GET": sas.read, "DELETE": sas.delete}),
+            (re.compile(r"/api/v1/namespaces/([^/]+)/serviceaccounts"), {"GET": sas.list, "POST": sas.create}),
+            (re.compile(r"/api/v1/serviceaccounts"), {"GET": sas.list}),
             (re.compile(r"/api/v1/namespaces/([^/]+)/serviceaccounts/([^/]+)/token"),
-             {"POST": self.service_accounts.request_token}),
+             {"POST": self.tokens.request_token}),
             (re.compile(r"/apis/authentication\.k8s\.io/v1/tokenreviews"), {"POST": self.reviews.review_token}),
             (re.compile(r"/apis/authorization\.k8s\.io/v1/subjectaccessreviews"), {"POST": self.reviews.review_access}),
             (re.compile(r"/(version|api|apis)/?"), {"GET": discovery}),
@@ -62,17 +77,22 @@ class Cluster:
             (re.compile(r"/apis/(authentication\.k8s\.io|authorization\.k8s\.io)/v1/?"), {"GET": discovery}),
         ]
         self.reset()
+        self.tokens.mount()
 
     def reset(self):
-        """Back to the initial objects; clears faults, the request log and run-time identities."""
+        """Back to the initial objects and token settings; clears faults, the request log and
+        run-time identities."""
         with self.store.lock:
             self.store.clear()
             self.faults.clear()
             self.request_log.clear()
             self.authn.reset()
             self.authz.reset()
-            for spec in self.initial_configmaps:
-                self.configmaps.put_raw(spec.get("namespace", DEFAULT_NAMESPACE), spec["name"], spec)
+            self.tokens.reset()
+            for spec in self.initial_accounts:
+                self.service_accounts.seed(spec.get("namespace", DEFAULT_NAMESPACE), spec["name"])
+            for resource, spec in self.initial_objects:
+                resource.put_raw(spec.get("namespace", DEFAULT_NAMESPACE), spec["name"], control_object(spec))
 
     def add_identity(self, spec):
         """A run-time identity (dropped by reset); its rules apply to its username."""
@@ -82,3 +102,11 @@ class Cluster:
         self.authn.register(token, identity, runtime=True)
         self.authz.add_rules([{"user": spec["username"], **rule} for rule in spec.get("rules", [])])
         return token
+
+
+def control_object(spec):
+    """An object body from a config or control-API entry: labels and annotations at the top, as
+    {"data": ..., "labels": ...}, moved into metadata."""
+    meta = {key: spec[key] for key in ("labels", "annotations") if key in spec}
+    return {"metadata": meta, **{key: value for key, value in spec.items()
+                                 if key not in ("labels", "annotations", "namespace", "name", "metadata")}}

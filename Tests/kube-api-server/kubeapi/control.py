@@ -1,5 +1,6 @@
 """The control API under /__control/: plain JSON, no authentication, never logged or faulted.
-Tests use it to set objects up, inject faults, take the listener down and rotate tokens.
+Tests use it to set objects up, inject faults, take the listener down, rotate and revoke tokens
+and set the TokenRequest lifetime cap.
 
 `ENDPOINTS` is the dispatch table: (path pattern after /__control/, {method: endpoint}). An
 endpoint takes the call and the pattern's groups and returns the JSON answer (status 200).
@@ -12,7 +13,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from .configmaps import RESOURCE as CONFIGMAPS
+from .cluster import control_object
 from .status import APIError, not_found
 
 PREFIX = "/__control/"
@@ -40,22 +41,44 @@ def reset(call):
     return {}
 
 
-def put_configmap(call, namespace, name):
-    return call.cluster.configmaps.put_raw(namespace, name, call.spec)
+def stored(call, resource):
+    """The part of the cluster that keeps `resource` (a URL segment)."""
+    cluster = call.cluster
+    return {"configmaps": cluster.configmaps, "secrets": cluster.secrets,
+            "serviceaccounts": cluster.service_accounts}[resource]
 
 
-def get_configmap(call, namespace, name):
-    found = call.cluster.configmaps.get(namespace, name)
+def put_object(call, resource, namespace, name):
+    """Creates or replaces a ConfigMap or Secret (validated, a new resourceVersion) from a body
+    shaped as in the config file; creates a ServiceAccount if missing (an existing one keeps its uid)."""
+    objects = stored(call, resource)
+    if objects is call.cluster.service_accounts:
+        return objects.ensure(namespace, name)
+    return objects.put_raw(namespace, name, control_object(call.spec))
+
+
+def get_object(call, resource, namespace, name):
+    found = stored(call, resource).get(namespace, name)
     if found is None:
-        raise not_found(CONFIGMAPS, name)
+        raise not_found(resource, name)
     return found
 
 
-def delete_configmap(call, namespace, name):
-    found = call.cluster.store.delete(CONFIGMAPS, namespace, name)
+def delete_object(call, resource, namespace, name):
+    found = call.cluster.store.delete(resource, namespace, name)
     if found is None:
-        raise not_found(CONFIGMAPS, name)
+        raise not_found(resource, name)
     return found
+
+
+def token_settings(call):
+    return call.cluster.tokens.settings(call.spec if call.connection.command == "PUT" else None)
+
+
+def revoke_token(call):
+    if not isinstance(call.spec.get("token"), str):
+        raise ValueError("token is required")
+    return {"revoked": call.cluster.authn.revoke(call.spec["token"])}
 
 
 def add_fault(call):
@@ -89,7 +112,7 @@ def requests(call):
 
 
 def rotate_token(call):
-    return {"token": call.cluster.service_accounts.rotate(bool(call.spec.get("invalidateOld")))}
+    return {"token": call.cluster.tokens.rotate(bool(call.spec.get("invalidateOld")))}
 
 
 def add_identity(call):
@@ -98,14 +121,16 @@ def add_identity(call):
 
 ENDPOINTS = [
     (re.compile(r"reset"), {"POST": reset}),
-    (re.compile(r"configmaps/([^/]+)/([^/]+)"), {"PUT": put_configmap, "GET": get_configmap,
-                                                 "DELETE": delete_configmap}),
+    (re.compile(r"(configmaps|secrets|serviceaccounts)/([^/]+)/([^/]+)"), {"PUT": put_object, "GET": get_object,
+                                                                       "DELETE": delete_object}),
     (re.compile(r"faults"), {"POST": add_fault, "GET": list_faults, "DELETE": clear_faults}),
     (re.compile(r"down"), {"POST": down}),
     (re.compile(r"up"), {"POST": up}),
     (re.compile(r"requests"), {"GET": requests, "DELETE": requests}),
     (re.compile(r"rotate-token"), {"POST": rotate_token}),
     (re.compile(r"identities"), {"POST": add_identity}),
+    (re.compile(r"token-settings"), {"PUT": token_settings, "GET": token_settings}),
+    (re.compile(r"revoke-token"), {"POST": revoke_token}),
 ]
 
 

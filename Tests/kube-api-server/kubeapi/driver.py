@@ -31,6 +31,13 @@ __all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "KubeAPIServer", "Resp
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # the folder that holds this package
 
 
+def _text_or_bytes(value: bytes):
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value
+
+
 class Response:
     """An HTTP answer: status code, headers and body (bytes); json() decodes it."""
 
@@ -202,6 +209,56 @@ class KubeAPIServer:
 
     def delete_configmap(self, namespace: str, name: str):
         self._control("DELETE", f"configmaps/{namespace}/{name}")
+
+    def put_secret(self, namespace: str, name: str, data: dict | None = None, type: str = "Opaque",
+                   **fields) -> dict:
+        """Creates or replaces a Secret directly (new resourceVersion). `data` values are plain text
+        or bytes (base64-encoded here); fields: stringData, labels, annotations. Returns it as stored."""
+        encoded = {key: base64.b64encode(value if isinstance(value, bytes) else value.encode()).decode()
+                   for key, value in (data or {}).items()}
+        return self._control("PUT", f"secrets/{namespace}/{name}", {"data": encoded, "type": type, **fields})
+
+    def get_secret(self, namespace: str, name: str) -> dict | None:
+        """The Secret with its `data` decoded: str values, or bytes where a value is not UTF-8."""
+        answer = self.request("GET", f"/__control/secrets/{namespace}/{name}")
+        if answer.code != 200:
+            return None
+        secret = answer.json()
+        decoded = {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
+        secret["data"] = {key: _text_or_bytes(value) for key, value in decoded.items()}
+        return secret
+
+    def delete_secret(self, namespace: str, name: str):
+        self._control("DELETE", f"secrets/{namespace}/{name}")
+
+    def add_service_account(self, namespace: str, name: str) -> dict:
+        """Creates the ServiceAccount if missing (an existing one keeps its uid); returns it."""
+        return self._control("PUT", f"serviceaccounts/{namespace}/{name}")
+
+    def delete_service_account(self, namespace: str, name: str):
+        """Deletes the ServiceAccount: its tokens stop authenticating, even if it is created again."""
+        self._control("DELETE", f"serviceaccounts/{namespace}/{name}")
+
+    def set_max_token_expiration(self, seconds: int | None) -> dict:
+        """TokenRequest grants at most `seconds` (None: no cap), like kube-apiserver's
+        --service-account-max-token-expiration; a reset restores the config's value."""
+        return self.token_settings(maxExpirationSeconds=seconds)
+
+    def token_settings(self, **changes) -> dict:
+        """Reads, or changes, {maxExpirationSeconds, expiryLeewaySeconds}."""
+        return self._control("PUT", "token-settings", changes) if changes else self._control("GET", "token-settings")
+
+    def revoke_token(self, token: str) -> bool:
+        """Makes a token unknown (401 from then on); False if it was not known."""
+        return self._control("POST", "revoke-token", {"token": token})["revoked"]
+
+    def token_requests(self, namespace: str | None = None, name: str | None = None) -> list[dict]:
+        """The request log's TokenRequests (POST .../serviceaccounts/{name}/token), oldest first."""
+        def wanted(entry):
+            parts = entry["path"].split("/")  # "", api, v1, namespaces, ns, serviceaccounts, name, token
+            return (entry["method"] == "POST" and len(parts) == 8 and parts[5] == "serviceaccounts"
+                    and parts[7] == "token" and namespace in (None, parts[4]) and name in (None, parts[6]))
+        return [entry for entry in self.requests() if wanted(entry)]
 
     def add_fault(self, **fault) -> dict:
         """E.g. add_fault(method="PUT", path="/api/v1/namespaces/onap/configmaps/x", action="status", code=503)."""

@@ -1,5 +1,6 @@
 """What every API operation is handed: one authenticated request, its body decoded as
-kube-apiserver decodes a create or update (JSON by default, or YAML), and timestamps."""
+kube-apiserver decodes a create or update (JSON by default, YAML, or protobuf as kubectl sends
+it), and timestamps."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from .protobuf import PROTOBUF, ProtobufError, decode_object
 from .status import bad_request, unsupported_media_type
 
 JSON, YAML = "application/json", "application/yaml"
@@ -36,10 +38,15 @@ def media_type(header):
 
 
 def parse_object(req):
-    """The body of a create or update: JSON (the default) or YAML, as kube-apiserver accepts."""
+    """The body of a create or update: JSON (the default), YAML or protobuf, as kube-apiserver accepts."""
     kind = media_type(req.content_type) or JSON
-    if kind not in (JSON, YAML):
-        raise unsupported_media_type([JSON, YAML])
+    if kind not in (JSON, YAML, PROTOBUF):
+        raise unsupported_media_type([JSON, YAML, PROTOBUF])
+    if kind == PROTOBUF:
+        try:
+            return decode_object(req.body)
+        except (ProtobufError, UnicodeDecodeError) as error:
+            raise bad_request(f"couldn't decode the protobuf body: {error}")
     try:
         obj = json.loads(req.body) if kind == JSON else yaml.safe_load(req.body)
     except (ValueError, yaml.YAMLError) as error:

@@ -19,15 +19,15 @@ class Reviews:
         spec = parse_object(req).get("spec") or {}
         if not spec.get("token"):
             raise bad_request("token is required for TokenReview in authentication")
-        identity, wanted = self.authn.lookup(spec["token"]), spec.get("audiences") or []
+        (identity, error), wanted = self.authn.check(spec["token"]), spec.get("audiences") or []
         granted = identity and identity.get("audiences")
         if identity and wanted and granted and not set(wanted) & set(granted):
-            identity = None
+            identity, error = None, "invalid bearer token"
         if identity:
             user = {key: identity[key] for key in ("username", "uid", "groups")}
             status = {"authenticated": True, "user": user, "audiences": wanted or granted or [API_AUDIENCE]}
         else:  # Go's omitempty drops `authenticated: false`; `user` is a struct, so `{}` stays
-            status = {"user": {}, "error": "invalid bearer token"}
+            status = {"user": {}, "error": error}
         return 201, {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
                      "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
 

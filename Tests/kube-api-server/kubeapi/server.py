@@ -85,7 +85,8 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
                 concurrent_write(cluster.store, request.path, fault)
             if request.user is None:
                 raise unauthorized()
-            return *self.route(cluster, request), {}
+            code, payload, *headers = self.route(cluster, request)  # an operation may add headers (Warning)
+            return code, payload, headers[0] if headers else {}
         except APIError as error:
             return error.code, error.body(), error.headers
 

@@ -1,5 +1,6 @@
-"""Service-account tokens: issuing them (the mounted token, TokenRequest), the mounted volume as
-kubelet writes it, and its rotation. Bound tokens and TokenRequest's other fields belong here."""
+"""Service-account tokens: issuing them (the mounted token, TokenRequest with its lifetime cap),
+the mounted volume as kubelet writes it, and its rotation. Bound tokens and TokenRequest's other
+fields belong here."""
 
 from __future__ import annotations
 
@@ -18,16 +19,16 @@ from pathlib import Path
 from .authn import Authenticator
 from .authz import Authorizer
 from .request import parse_object, rfc3339
-from .status import invalid
+from .serviceaccounts import ServiceAccounts
+from .status import invalid, not_found
 
 API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"
 
 
-def service_account_token(namespace, name, uid, lifetime, audiences):
+def service_account_token(namespace, name, uid, now, expires, audiences):
     """A JWT-shaped opaque token with the claims kube-apiserver puts in projected tokens. The
     signature is random: only this server's lookup table makes it valid."""
-    now = int(time.time())
-    claims = {"aud": audiences, "exp": now + lifetime, "iat": now, "iss": API_AUDIENCE, "jti": str(uuid.uuid4()),
+    claims = {"aud": audiences, "exp": expires, "iat": now, "iss": API_AUDIENCE, "jti": str(uuid.uuid4()),
               "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}},
               "nbf": now, "sub": f"system:serviceaccount:{namespace}:{name}"}
     header = {"alg": "RS256", "kid": "kube-api-test-server"}
@@ -72,35 +73,69 @@ class ServiceAccountVolume:
                                         "namespace": (self.namespace, 0o644)})
 
 
-class ServiceAccounts:
-    """Issues service-account tokens into the authenticator, and owns the mounted one."""
+class Tokens:
+    """Issues service-account tokens into the authenticator, owns the mounted one, and answers
+    TokenRequest with kube-apiserver's lifetime cap (`--service-account-max-token-expiration`)."""
 
-    def __init__(self, authn: Authenticator, authz: Authorizer, namespace: str, name: str,
-                 volume: ServiceAccountVolume):
-        self.authn, self.authz, self.namespace, self.name, self.volume = authn, authz, namespace, name, volume
+    def __init__(self, authn: Authenticator, authz: Authorizer, accounts: ServiceAccounts, namespace: str, name: str,
+                 volume: ServiceAccountVolume, settings: dict):
+        self.authn, self.authz, self.accounts = authn, authz, accounts
+        self.namespace, self.name, self.volume = namespace, name, volume
+        self.initial_settings = settings
         self.lock = threading.RLock()
-        self._uids = {}
-        self.token = self.mounted_token()
-        self.volume.write(self.token)
+        self.max_expiration = None
+        self.token = None
 
     @property
     def username(self):
         return f"system:serviceaccount:{self.namespace}:{self.name}"
 
-    def issue(self, namespace, name, lifetime, audiences, enforce_expiry=True):
-        """Registers a new token for a service account; without `enforce_expiry` it outlives its claims."""
+    def mount(self):
+        """The first mounted token, once the service's account exists."""
         with self.lock:
-            uid = self._uids.setdefault((namespace, name), str(uuid.uuid4()))
-        token = service_account_token(namespace, name, uid, lifetime, audiences)
+            self.token = self.mounted_token()
+            self.volume.write(self.token)
+
+    def settings(self, spec=None):
+        """Sets (from a control call) and returns {maxExpirationSeconds, expiryLeewaySeconds}; a
+        key left out keeps its value, null lifts the cap."""
+        with self.lock:
+            spec = spec or {}
+            if "maxExpirationSeconds" in spec:
+                cap = spec["maxExpirationSeconds"]
+                if cap is not None and (not isinstance(cap, int) or cap <= 0):
+                    raise ValueError("maxExpirationSeconds must be a positive whole number of seconds, or null")
+                self.max_expiration = cap
+            if "expiryLeewaySeconds" in spec:
+                leeway = spec["expiryLeewaySeconds"]
+                if not isinstance(leeway, int) or leeway < 0:
+                    raise ValueError("expiryLeewaySeconds must be a whole number of seconds, 0 or more")
+                self.authn.expiry_leeway = leeway
+            return {"maxExpirationSeconds": self.max_expiration, "expiryLeewaySeconds": self.authn.expiry_leeway}
+
+    def reset(self):
+        """The settings of the config file again."""
+        self.settings({"maxExpirationSeconds": self.initial_settings.get("maxExpirationSeconds"),
+                       "expiryLeewaySeconds": self.initial_settings.get("expiryLeewaySeconds", 0)})
+
+    def issue(self, account, lifetime, audiences, enforce_expiry=True, now=None):
+        """Registers a new token for a ServiceAccount object (its uid goes into the claims), valid
+        from `now` (whole seconds, as JWT times are); without `enforce_expiry` it outlives its claims."""
+        meta = account["metadata"]
+        namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        now = int(time.time()) if now is None else now
+        token = service_account_token(namespace, name, uid, now, now + lifetime, audiences)
         self.authn.register(token, {
             "username": f"system:serviceaccount:{namespace}:{name}", "uid": uid,
             "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"],
-            "audiences": audiences, "expires": time.time() + lifetime if enforce_expiry else None})
+            "audiences": audiences, "expires": now + lifetime if enforce_expiry else None,
+            "serviceAccount": {"namespace": namespace, "name": name, "uid": uid}})
         return token
 
     def mounted_token(self):
         """The automounted kind: 1 h by its claims, but the API server keeps it valid (extended expiry)."""
-        return self.issue(self.namespace, self.name, 3607, [API_AUDIENCE], enforce_expiry=False)
+        account = self.accounts.get(self.namespace, self.name)
+        return self.issue(account, 3607, [API_AUDIENCE], enforce_expiry=False)
 
     def rotate(self, invalidate_old):
         """Kubelet's refresh: a new token in a new directory, `..data` swapped atomically."""
@@ -114,17 +149,33 @@ class ServiceAccounts:
     # MARK: - TokenRequest
 
     def request_token(self, req, namespace, name):
+        """As pkg/registry/core/serviceaccount/storage/token.go: authorisation (403), the body's
+        name and namespace, the account (404), validation (422), then the cap (a Warning)."""
         self.authz.authorize(req.user, "create", "serviceaccounts", namespace, name, subresource="token")
-        spec = parse_object(req).get("spec") or {}
+        body = parse_object(req)
+        meta, spec = body.get("metadata") or {}, body.get("spec") or {}
+        for field, expected in (("name", name), ("namespace", namespace)):
+            if meta.get(field) and meta[field] != expected:
+                raise invalid("TokenRequest", "authentication.k8s.io", name, [(
+                    "FieldValueInvalid", f"metadata.{field}",
+                    f'Invalid value: "{meta[field]}": must match the service account {field} if specified')])
+        account = self.accounts.get(namespace, name)
+        if account is None:
+            raise not_found("serviceaccounts", name)
         seconds = spec.get("expirationSeconds", 3600)
         if not isinstance(seconds, int) or seconds < 600:
-            raise invalid("TokenRequest", "authentication.k8s.io", name, [(
+            raise invalid("TokenRequest", "authentication.k8s.io", "", [(
                 "FieldValueInvalid", "spec.expirationSeconds",
                 f"Invalid value: {json.dumps(seconds)}: may not specify a duration less than 10 minutes")])
+        headers, cap = {}, self.max_expiration
+        if cap and seconds > cap:
+            message = f"requested expiration of {seconds} seconds shortened to {cap} seconds"
+            headers["Warning"] = f'299 - "{message}"'
+            seconds = cap
         audiences = spec.get("audiences") or [API_AUDIENCE]
-        token = self.issue(namespace, name, seconds, audiences)
-        expires = rfc3339(time.time() + seconds)
+        now = int(time.time())  # one instant for the claims and the status, as token.go does
+        token = self.issue(account, seconds, audiences, now=now)
         return 201, {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-                     "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
+                     "metadata": {"name": name, "namespace": namespace, "creationTimestamp": rfc3339(now)},
                      "spec": {"audiences": audiences, "expirationSeconds": seconds, "boundObjectRef": None},
-                     "status": {"token": token, "expirationTimestamp": expires}}
+                     "status": {"token": token, "expirationTimestamp": rfc3339(now + seconds)}}, headers

@@ -1,0 +1,307 @@
+"""Namespaced objects kept whole in the store: what ConfigMaps, Secrets and ServiceAccounts share.
+
+kube-apiserver runs every such resource through one generic registry (apiserver's
+`registry/generic/registry.Store` and `endpoints/handlers`): the same name checks, metadata,
+resourceVersion preconditions, patch types, AlreadyExists and NotFound answers. `StoredObjects`
+is that registry here; a resource module (configmaps.py, secrets.py, serviceaccounts.py) says
+only how a body becomes its object (`build`) and which fields are its content.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import uuid
+
+import yaml
+
+from .authz import Authorizer
+from .patch import (APPLY_PATCH, JSON_PATCH, PATCH_TYPES, STRATEGIC_PATCH, JSONPatchError, json_patch, merge_patch,
+                    strategic_merge_patch)
+from .request import media_type, parse_object, rfc3339
+from .status import APIError, already_exists, bad_request, conflict, invalid, not_found, unsupported_media_type
+from .store import ObjectStore
+
+MAX_DATA_BYTES = 1024 * 1024  # core.MaxSecretSize: ConfigMaps and Secrets alike
+CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+TOO_LONG = f"Too long: may not be more than {MAX_DATA_BYTES} bytes"  # field.TooLong, v1.32 wording
+
+
+# MARK: - Decoding and validation
+
+
+class ShapeError(ValueError):
+    """A body that does not decode into the object (a field of the wrong JSON type, bad base64)."""
+
+
+def string_map(parent, field, kind):
+    """`parent[field]` as a {str: str} map (None when absent), or the decoder's ShapeError."""
+    value = parent.get(field)
+    if value is not None and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
+        raise ShapeError(f"json: cannot unmarshal into Go struct field {kind}.{field} of type map[string]string")
+    return value
+
+
+BASE64 = {byte: index for index, byte in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+NEWLINES = b"\r\n"
+
+
+def go_base64(text):
+    """The bytes of a JSON []byte field, decoded as Go's base64.StdEncoding does (padding required,
+    CR and LF skipped); a failure is the ShapeError Go reports, with the same input byte offset."""
+    src, out, si = text.encode(), bytearray(), 0
+    while si < len(src):
+        quantum, pad_at, garbage_at = [], None, None
+        while len(quantum) < 4 and pad_at is None:
+            if si == len(src):
+                if not quantum:
+                    return bytes(out)
+                raise ShapeError(f"illegal base64 data at input byte {si - len(quantum)}")
+            byte, si = src[si], si + 1
+            if byte in BASE64:
+                quantum.append(BASE64[byte])
+            elif byte in NEWLINES:
+                continue
+            elif byte != ord("=") or len(quantum) < 2:
+                raise ShapeError(f"illegal base64 data at input byte {si - 1}")
+            else:
+                if len(quantum) == 2:  # "==" expected: the second one, after any newlines
+                    while si < len(src) and src[si] in NEWLINES:
+                        si += 1
+                    if si == len(src):
+                        raise ShapeError(f"illegal base64 data at input byte {len(src)}")
+                    if src[si] != ord("="):
+                        raise ShapeError(f"illegal base64 data at input byte {si - 1}")
+                    si += 1
+                while si < len(src) and src[si] in NEWLINES:
+                    si += 1
+                pad_at, garbage_at = len(quantum), si if si < len(src) else None
+        value = 0
+        for sextet in quantum + [0] * (4 - len(quantum)):
+            value = value << 6 | sextet
+        out += value.to_bytes(3, "big")[:len(quantum) - 1]
+        if garbage_at is not None:
+            raise ShapeError(f"illegal base64 data at input byte {garbage_at}")
+    return bytes(out)
+
+
+def object_skeleton(kind, namespace, name, source, previous):
+    """kind, apiVersion and metadata (labels and annotations from `source`), keeping the identity
+    (uid, resourceVersion, creationTimestamp) of `previous`."""
+    meta = source.get("metadata") or {}
+    obj = {"kind": kind, "apiVersion": "v1", "metadata": {
+        "name": name, "namespace": namespace,
+        "uid": previous["metadata"]["uid"] if previous else str(uuid.uuid4()),
+        "resourceVersion": previous["metadata"]["resourceVersion"] if previous else "",
+        "creationTimestamp": previous["metadata"]["creationTimestamp"] if previous else rfc3339()}}
+    for field in ("labels", "annotations"):
+        if string_map(meta, field, "ObjectMeta"):
+            obj["metadata"][field] = dict(meta[field])
+    return obj
+
+
+def name_problems(name):
+    """NameIsDNSSubdomain, as ValidateObjectMeta reports it on create."""
+    if len(name) <= 253 and DNS_SUBDOMAIN.fullmatch(name):
+        return []
+    return [("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must '
+             "consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+             f"character (e.g. 'example.com', regex used for validation is '{DNS_SUBDOMAIN.pattern}')")]
+
+
+def key_problems(field, keys):
+    """IsConfigMapKey for each key of `field` (ConfigMap data and binaryData, Secret data)."""
+    causes = []
+    for key in keys:
+        problem = config_key_problem(key)
+        if problem:
+            causes.append(("FieldValueInvalid", f"{field}[{key}]", f'Invalid value: "{key}": {problem}'))
+    return causes
+
+
+def config_key_problem(key):
+    if len(key) > 253:
+        return "must be no more than 253 characters"
+    if not CONFIG_KEY.fullmatch(key):
+        return ("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+                "'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')")
+    if key in (".", "..") or key.startswith(".."):
+        return f"must not be '{key}'" if key in (".", "..") else "must not start with '..'"
+    return None
+
+
+def without_type(obj):
+    """List items carry no kind/apiVersion, as in kube-apiserver's typed lists."""
+    return {key: value for key, value in obj.items() if key not in ("kind", "apiVersion")}
+
+
+# MARK: - The generic registry
+
+
+class StoredObjects:
+    """The operations on one resource; each authorises its request first. A subclass sets the
+    class attributes and `build`."""
+
+    resource = ""  # "configmaps": the URL segment, RBAC resource and Status details kind
+    kind = ""  # "ConfigMap"
+    content = ()  # top-level fields that, with labels and annotations, make a write a change
+    returns_deleted_object = False  # the registry's ReturnDeletedObject: a DELETE answers the object
+
+    def __init__(self, store: ObjectStore, authz: Authorizer):
+        self.store, self.authz = store, authz
+
+    def build(self, namespace, name, source, previous, check_name=False):
+        """The object a body (or a patched object) makes, keeping the identity of `previous`;
+        raises ShapeError (the body does not decode) or a 422 APIError (validation)."""
+        raise NotImplementedError
+
+    def get(self, namespace, name):
+        return self.store.get(self.resource, namespace, name)
+
+    def put_raw(self, namespace, name, source):
+        """A control-API write: validated but not authorised, and always a new resourceVersion."""
+        with self.store.lock:
+            current = self.get(namespace, name)
+            return self.store.put(self.resource, self.build(namespace, name, source, current, check_name=True))
+
+    def same_content(self, a, b):
+        meta = ("labels", "annotations")
+        return (all(a.get(key) == b.get(key) for key in self.content)
+                and all(a["metadata"].get(key) == b["metadata"].get(key) for key in meta))
+
+    def save_if_changed(self, current, candidate):
+        """kube-apiserver skips writes that change nothing: same object, same resourceVersion."""
+        return current if current and self.same_content(current, candidate) else self.store.put(self.resource, candidate)
+
+    # MARK: - Operations (the routes)
+
+    def read(self, req, namespace, name):
+        self.authz.authorize(req.user, "get", self.resource, namespace, name)
+        obj = self.get(namespace, name)
+        if obj is None:
+            raise not_found(self.resource, name)
+        return 200, obj
+
+    def list(self, req, namespace=""):
+        self.authz.authorize(req.user, "list", self.resource, namespace, "")
+        objects, version = self.store.items(self.resource, namespace)
+        return 200, {"kind": f"{self.kind}List", "apiVersion": "v1", "metadata": {"resourceVersion": version},
+                     "items": [without_type(obj) for obj in objects]}
+
+    def create(self, req, namespace):
+        self.authz.authorize(req.user, "create", self.resource, namespace, "")
+        body = parse_object(req)
+        meta = body.get("metadata") or {}
+        if meta.get("namespace") not in (None, "", namespace):
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        name = meta.get("name") or (meta["generateName"] + secrets.token_hex(3)[:5] if meta.get("generateName") else "")
+        if not name:
+            raise invalid(self.kind, "", "", [("FieldValueRequired", "metadata.name",
+                                               "Required value: name or generateName is required")])
+        candidate = self._decode(namespace, name, body, None, check_name=True)
+        with self.store.lock:
+            if self.get(namespace, name) is not None:
+                raise already_exists(self.resource, name)
+            return 201, self.store.put(self.resource, candidate)
+
+    def update(self, req, namespace, name):
+        self.authz.authorize(req.user, "update", self.resource, namespace, name)
+        body = parse_object(req)
+        meta = body.get("metadata") or {}
+        if meta.get("name", "") != name:
+            raise bad_request(f"the name of the object ({meta.get('name', '')}) does not match the name on the URL "
+                              f"({name})")
+        if meta.get("namespace") not in (None, "", namespace):
+            raise bad_request(f"the namespace of the provided object ({meta['namespace']}) does not match the "
+                              f"namespace sent on the request ({namespace})")
+        with self.store.lock:
+            current = self.get(namespace, name)
+            if current is None:  # ConfigMaps and Secrets do not allow create-on-update
+                raise not_found(self.resource, name)
+            if meta.get("resourceVersion") and meta["resourceVersion"] != current["metadata"]["resourceVersion"]:
+                raise conflict(self.resource, name)
+            return 200, self.save_if_changed(current, self._decode(namespace, name, body, current))
+
+    def patch(self, req, namespace, name):
+        self.authz.authorize(req.user, "patch", self.resource, namespace, name)
+        kind = media_type(req.content_type)
+        if kind not in PATCH_TYPES:
+            raise unsupported_media_type(PATCH_TYPES)
+        if kind == APPLY_PATCH and not req.param("fieldManager"):
+            raise invalid("PatchOptions", "meta.k8s.io", "", [("FieldValueRequired", "fieldManager",
+                                                              "Required value: is required for apply patch")])
+        patch = self._decode_patch(kind, req.body)
+        with self.store.lock:
+            current = self.get(namespace, name)
+            if current is None and kind != APPLY_PATCH:
+                raise not_found(self.resource, name)
+            if current is None:  # server-side apply creates, which needs create permission too
+                self.authz.authorize(req.user, "create", self.resource, namespace, name)
+                skeleton = {"metadata": {"name": name, "namespace": namespace}}
+                created = self._decode(namespace, name, merge_patch(skeleton, patch), None, check_name=True)
+                return 201, self.store.put(self.resource, created)
+            patched = self._apply_patch(kind, current, patch)
+            meta = patched.get("metadata") if isinstance(patched, dict) else None
+            if not isinstance(meta, dict) or meta.get("name") != name:
+                found = meta.get("name") if isinstance(meta, dict) else None
+                raise invalid(self.kind, "", name, [("FieldValueInvalid", "metadata.name",
+                                                     f'Invalid value: "{found}": field is immutable')])
+            if meta.get("resourceVersion") and meta["resourceVersion"] != current["metadata"]["resourceVersion"]:
+                raise conflict(self.resource, name)  # a resourceVersion in the patch is a precondition
+            try:
+                candidate = self.build(namespace, name, patched, current)
+            except ShapeError as error:
+                # patch.go: the patched object does not decode: 422 on the field "patch", whose value
+                # is the patched JSON (a map, so Go marshals it with sorted keys)
+                document = json.dumps(json.dumps(patched, sort_keys=True, separators=(",", ":")), ensure_ascii=False)
+                raise invalid("", "", "", [("FieldValueInvalid", "patch", f"Invalid value: {document}: {error}")])
+            return 200, self.save_if_changed(current, candidate)
+
+    def delete(self, req, namespace, name):
+        self.authz.authorize(req.user, "delete", self.resource, namespace, name)
+        options = parse_object(req) if req.body.strip() else {}
+        preconditions = options.get("preconditions") or {}
+        with self.store.lock:
+            current = self.get(namespace, name)
+            if current is None:
+                raise not_found(self.resource, name)
+            meta = current["metadata"]
+            for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+                if preconditions.get(field) and preconditions[field] != meta[field]:
+                    raise conflict(self.resource, name, f"Precondition failed: {label} in precondition: "
+                                                        f"{preconditions[field]}, {label} in object meta: {meta[field]}")
+            self.store.delete(self.resource, namespace, name)
+        if self.returns_deleted_object:
+            return 200, current
+        return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                     "details": {"name": name, "kind": self.resource, "uid": meta["uid"]}}
+
+    # MARK: - Helpers
+
+    def _decode(self, namespace, name, body, previous, check_name=False):
+        try:
+            return self.build(namespace, name, body, previous, check_name)
+        except ShapeError as error:
+            raise bad_request(f'{self.kind} in version "v1" cannot be handled as a {self.kind}: {error}')
+
+    @staticmethod
+    def _apply_patch(kind, current, patch):
+        if kind == JSON_PATCH:
+            try:
+                return json_patch(current, patch)
+            except JSONPatchError:  # patch.go: NewGenericServerResponse(422, ...), without the error text
+                raise APIError(422, "Invalid", "the server rejected our request due to an error in our request", {})
+        return (strategic_merge_patch if kind == STRATEGIC_PATCH else merge_patch)(current, patch)
+
+    @staticmethod
+    def _decode_patch(kind, body):
+        try:
+            patch = yaml.safe_load(body) if kind == APPLY_PATCH else json.loads(body)
+        except (ValueError, yaml.YAMLError) as error:
+            raise bad_request(f"error decoding patch: {error}")
+        expected = list if kind == JSON_PATCH else dict
+        if not isinstance(patch, expected):
+            raise bad_request(f"error decoding patch: expected a JSON {'array' if expected is list else 'object'}")
+        return patch
