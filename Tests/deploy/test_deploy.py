@@ -507,6 +507,7 @@ BAD_VALUES = {
     "credentials-account-invalid": {"credentials": {"serviceAccount": "Cloudify Manager"}},
     "token-expiration-too-short": {"credentials": {"expirationSeconds": 599}},
     "token-expiration-string": {"credentials": {"expirationSeconds": "3600"}},
+    "token-expiration-too-long": {"credentials": {"expirationSeconds": 2**32 + 1}},
     "token-audiences-string": {"credentials": {"audiences": "cloudify"}},
     "token-audience-empty": {"credentials": {"audiences": [""]}},
     "token-audience-twice": {"credentials": {"audiences": ["a", "a"]}},
@@ -533,6 +534,8 @@ def test_schema_rejects_bad_values(chart, values: dict[str, Any]) -> None:
     ({"configMap": {"name": "a.b-c", "key": "kube_config.yaml"}}, "--key", "kube_config.yaml"),
     ({"credentials": {"expirationSeconds": 600}}, "--token-expiration", "600"),
     ({"credentials": {"expirationSeconds": 86400}}, "--token-expiration", "86400"),
+    ({"credentials": {"expirationSeconds": 2**32}}, "--token-expiration", str(2**32)),
+    ({"location": "l" * 57}, "--location", "l" * 57),
     ({"storage": "secret", "secret": {"name": "a.b-c", "key": "kube_config.yaml"}}, "--secret", "a.b-c"),
 ])
 def test_schema_accepts_the_limits(render, values: dict[str, Any], flag: str, value: str) -> None:
@@ -581,8 +584,9 @@ def test_schemaless_copy_renders_good_values(schemaless_chart) -> None:
     ({"mode": "sidecar", "serviceAccount": {"create": False, "name": "dcae-cloudify-manager"},
       "credentials": {"audiences": ["cloudify"]}},
      "credentials.audiences apply only to issued tokens"),
+    ({"location": "l" * 58}, "location must be at most 57 characters with an issued token"),
 ], ids=["deployment-own-account", "deployment-own-named-account", "cluster-role-for-named-account",
-        "cluster-role-in-sidecar-mode", "audiences-for-the-pod-token"])
+        "cluster-role-in-sidecar-mode", "audiences-for-the-pod-token", "location-too-long-to-record"])
 def test_templates_refuse_contradicting_credentials(chart, values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm.HelmRenderError) as caught:
         chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
@@ -595,6 +599,12 @@ def test_sidecar_may_issue_its_own_accounts_token(render) -> None:
     rendered = render({"mode": "sidecar", "serviceAccount": {"create": False, "name": "cm"},
                        "credentials": {"serviceAccount": "cm"}})
     assert service_role(rendered)["rules"][1] == token_rule("cm")
+
+
+def test_long_location_is_fine_with_the_pods_own_token(render) -> None:
+    """Only an issued token's record limits the location (to 57 characters)."""
+    rendered = render({**SCENARIOS["sidecar"], "location": "l" * 63})
+    assert parse_args(notes_container(rendered.notes)["args"])["--location"] == "l" * 63
 
 
 def test_sidecar_without_service_account_name_fails(chart) -> None:

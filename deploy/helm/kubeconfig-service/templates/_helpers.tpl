@@ -190,6 +190,9 @@ configmap.yaml, which always renders.
 {{- if and .Values.credentials.clusterRole (not (include "kubeconfig-service.createDeployer" .)) }}
 {{- fail "credentials.clusterRole is bound only to the account the chart creates (deployment mode, credentials.serviceAccount empty); grant rights to another account where that account is managed" }}
 {{- end }}
+{{- if and $token (gt (len (toString .Values.location)) 57) }}
+{{- fail (printf "location must be at most 57 characters with an issued token (its expiry is recorded in an annotation named after it), not %d" (len (toString .Values.location))) }}
+{{- end }}
 {{- if and .Values.credentials.audiences (not $token) }}
 {{- fail "credentials.audiences apply only to issued tokens: in sidecar mode, set credentials.serviceAccount too" }}
 {{- end }}
