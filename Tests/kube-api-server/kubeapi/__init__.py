@@ -6,9 +6,10 @@
     with KubeAPIServer(tmp_path) as api: ...    # the server as a subprocess (kubeapi.driver)
 
 The server's modules, one concern each: status (Status errors), patch (patch types), request
-(the Request and body decoding), store (objects and the resourceVersion), authn (tokens to
-users), authz (rules), tokens (service-account tokens, TokenRequest, the mounted volume),
-reviews (TokenReview, SubjectAccessReview), configmaps, discovery, faults (fault injection),
+(the Request and body decoding), protobuf (kubectl's protobuf bodies), store (objects and the
+resourceVersion), authn (tokens to users), authz (rules), tokens (service-account tokens,
+TokenRequest and its cap, the mounted volume), reviews (TokenReview, SubjectAccessReview),
+objects (the generic registry), configmaps, secrets, serviceaccounts, discovery, faults (fault injection),
 requestlog, cluster (the parts put together and the URL table), server (HTTP, TLS, listener),
 control (the /__control/ API), startup (certificates, flags, signals).
 """
