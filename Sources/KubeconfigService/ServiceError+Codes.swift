@@ -4,7 +4,12 @@ extension ServiceError.Code {
     // The stored document.
     public static let documentNotKubeconfig = Self(rawValue: "DocumentNotKubeconfig")
     public static let configMapNotFound = Self(rawValue: "ConfigMapNotFound")
+    public static let secretNotFound = Self(rawValue: "SecretNotFound")
     public static let conflict = Self(rawValue: "ConflictRetriesExhausted")
+    // Issued tokens.
+    public static let serviceAccountNotFound = Self(rawValue: "ServiceAccountNotFound")
+    public static let tokenRequestForbidden = Self(rawValue: "TokenRequestForbidden")
+    public static let tokenRequestFailed = Self(rawValue: "TokenRequestFailed")
     // HTTP callers.
     public static let badRequest = Self(rawValue: "BadRequest")
     public static let notFound = Self(rawValue: "NotFound")

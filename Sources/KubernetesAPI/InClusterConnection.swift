@@ -2,10 +2,10 @@
 ///
 /// Every call re-reads the token and CA (kubelet rotates them) and takes the pooled client for
 /// that CA, so a rotation needs no restart.
-public struct InClusterConnection: ConfigMapAPI, AccessReviewAPI {
+public struct InClusterConnection: DataObjectAPI, AccessReviewAPI, TokenRequestAPI {
     public let discovery: InClusterDiscovery
     public let clients: KubernetesClientProvider
-    /// Retries of ConfigMap calls. Reviews are tried once: a caller is waiting for them.
+    /// Retries of object calls and token requests. Reviews are tried once: a caller is waiting.
     public var retry: RetryPolicy
 
     public init(discovery: InClusterDiscovery, clients: KubernetesClientProvider, retry: RetryPolicy = RetryPolicy()) {
@@ -19,27 +19,36 @@ public struct InClusterConnection: ConfigMapAPI, AccessReviewAPI {
         return (try await clients.client(for: credentials), credentials.token)
     }
 
-    public func configMap(namespace: String, name: String) async throws(ServiceError) -> ConfigMap {
+    public func dataObject(
+        _ resource: DataObjectResource, namespace: String, name: String
+    ) async throws(ServiceError) -> DataObject {
         let (client, token) = try await connect()
-        return try await client.configMap(namespace: namespace, name: name, token: token, retry: retry)
+        return try await client.dataObject(resource, namespace: namespace, name: name, token: token, retry: retry)
     }
 
-    public func patchConfigMapData(
-        namespace: String, name: String, key: String, value: String, resourceVersion: String
-    ) async throws(ServiceError) -> ConfigMap {
+    public func patchDataObject(
+        _ resource: DataObjectResource, namespace: String, name: String, _ patch: DataObjectPatch
+    ) async throws(ServiceError) -> DataObject {
         let (client, token) = try await connect()
-        return try await client.patchConfigMapData(
-            namespace: namespace, name: name, key: key, value: value, resourceVersion: resourceVersion, token: token,
-            retry: retry)
+        return try await client.patchDataObject(resource, namespace: namespace, name: name, patch, token: token, retry: retry)
     }
 
-    public func reviewToken(_ reviewed: BearerToken) async throws(ServiceError) -> AuthenticatedUser? {
+    public func reviewToken(_ reviewed: BearerToken, audiences: [String]) async throws(ServiceError) -> AuthenticatedUser? {
         let (client, token) = try await connect()
-        return try await client.reviewToken(reviewed, token: token)
+        return try await client.reviewToken(reviewed, audiences: audiences, token: token)
     }
 
     public func reviewAccess(user: AuthenticatedUser, _ attributes: ResourceAttributes) async throws(ServiceError) -> Bool {
         let (client, token) = try await connect()
         return try await client.reviewAccess(user: user, attributes, token: token)
+    }
+
+    public func requestToken(
+        namespace: String, serviceAccount: String, expirationSeconds: Int, audiences: [String]
+    ) async throws(ServiceError) -> IssuedToken {
+        let (client, token) = try await connect()
+        return try await client.requestToken(
+            namespace: namespace, serviceAccount: serviceAccount, expirationSeconds: expirationSeconds,
+            audiences: audiences, token: token, retry: retry)
     }
 }

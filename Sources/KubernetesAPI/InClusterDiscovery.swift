@@ -9,6 +9,12 @@ public struct ClusterCredentials: Sendable, Equatable {
     public var certificateAuthority: [UInt8]
     /// The pod's service-account token.
     public var token: BearerToken
+
+    public init(server: String, certificateAuthority: [UInt8], token: BearerToken) {
+        self.server = server
+        self.certificateAuthority = certificateAuthority
+        self.token = token
+    }
 }
 
 /// Finds the in-cluster API server the way client-go's `rest.InClusterConfig` does.

@@ -1,25 +1,42 @@
-/// The ConfigMap calls the service makes, in the cluster it runs in.
+/// The ConfigMap and Secret calls the service makes, in the cluster it runs in.
 ///
 /// A protocol so that the core is tested against in-memory fakes; `InClusterConnection` is the
 /// real one.
-public protocol ConfigMapAPI: Sendable {
-    /// `GET` one ConfigMap.
-    func configMap(namespace: String, name: String) async throws(ServiceError) -> ConfigMap
+public protocol DataObjectAPI: Sendable {
+    /// `GET` one ConfigMap or Secret.
+    func dataObject(_ resource: DataObjectResource, namespace: String, name: String) async throws(ServiceError) -> DataObject
 
-    /// Sets one data key with a JSON merge patch that is conditional on `resourceVersion`: a
-    /// stale version is answered with an `.apiConflict` error instead of losing a write.
-    func patchConfigMapData(
-        namespace: String, name: String, key: String, value: String, resourceVersion: String
-    ) async throws(ServiceError) -> ConfigMap
+    /// Applies `patch` as a JSON merge patch that is conditional on its `resourceVersion`: a stale
+    /// version is answered with an `.apiConflict` error instead of losing a write.
+    func patchDataObject(
+        _ resource: DataObjectResource, namespace: String, name: String, _ patch: DataObjectPatch
+    ) async throws(ServiceError) -> DataObject
 }
 
 /// TokenReview and SubjectAccessReview, as a delegating authoriser uses them.
 public protocol AccessReviewAPI: Sendable {
-    /// Who `token` belongs to; nil when the API server does not accept it.
-    func reviewToken(_ token: BearerToken) async throws(ServiceError) -> AuthenticatedUser?
+    /// Who `token` belongs to, for one of `audiences` (empty: the API server's own); nil when
+    /// the API server does not accept it.
+    func reviewToken(_ token: BearerToken, audiences: [String]) async throws(ServiceError) -> AuthenticatedUser?
 
     /// Whether `user` may do `attributes.verb` on the one object `attributes` names.
     func reviewAccess(user: AuthenticatedUser, _ attributes: ResourceAttributes) async throws(ServiceError) -> Bool
+}
+
+extension AccessReviewAPI {
+    /// Who `token` belongs to, for the API server's own audience.
+    public func reviewToken(_ token: BearerToken) async throws(ServiceError) -> AuthenticatedUser? {
+        try await reviewToken(token, audiences: [])
+    }
+}
+
+/// The TokenRequest API: tokens issued for a named service account.
+public protocol TokenRequestAPI: Sendable {
+    /// `POST .../serviceaccounts/{name}/token` asking for `expirationSeconds` (at least 600) and
+    /// `audiences` (empty: the API server's own).
+    func requestToken(
+        namespace: String, serviceAccount: String, expirationSeconds: Int, audiences: [String]
+    ) async throws(ServiceError) -> IssuedToken
 }
 
 /// What a SubjectAccessReview asks about: one verb on one named object.

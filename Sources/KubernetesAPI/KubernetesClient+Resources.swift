@@ -2,10 +2,10 @@ import Foundation
 import NIOHTTP1
 
 extension KubernetesClient {
-    // MARK: - ConfigMaps
+    // MARK: - ConfigMaps and Secrets
 
-    static func configMapPath(namespace: String, name: String) -> String {
-        "/api/v1/namespaces/\(Self.pathSegment(namespace))/configmaps/\(Self.pathSegment(name))"
+    static func objectPath(_ resource: DataObjectResource, namespace: String, name: String) -> String {
+        "/api/v1/namespaces/\(Self.pathSegment(namespace))/\(resource.rawValue)/\(Self.pathSegment(name))"
     }
 
     /// Percent-encodes a path segment; Kubernetes names never need it, but a flag could.
@@ -13,35 +13,93 @@ extension KubernetesClient {
         value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? value
     }
 
-    /// `GET` one ConfigMap.
-    public func configMap(
-        namespace: String, name: String, token: BearerToken, retry: RetryPolicy
-    ) async throws(ServiceError)
-        -> ConfigMap
-    {
-        let body = try await send(.GET, Self.configMapPath(namespace: namespace, name: name), token: token, retry: retry)
-        return try Self.decode(ConfigMap.self, from: body, what: "configmap \(namespace)/\(name)")
+    /// `GET` one ConfigMap or Secret.
+    public func dataObject(
+        _ resource: DataObjectResource, namespace: String, name: String, token: BearerToken, retry: RetryPolicy
+    ) async throws(ServiceError) -> DataObject {
+        let body = try await send(.GET, Self.objectPath(resource, namespace: namespace, name: name), token: token, retry: retry)
+        return try Self.decode(DataObject.self, from: body, what: "\(resource.singular) \(namespace)/\(name)")
     }
 
-    /// Sets one data key with a JSON merge patch that is conditional on `resourceVersion`.
+    /// Sends `patch` as a JSON merge patch carrying `metadata.resourceVersion`.
     ///
-    /// Only that key is in the patch, so other keys, labels and annotations are untouched; a
-    /// stale `resourceVersion` makes the API server answer 409 instead of losing a write.
-    public func patchConfigMapData(
-        namespace: String, name: String, key: String, value: String, resourceVersion: String, token: BearerToken,
+    /// Only the keys and annotations in the patch are touched, so other keys, labels and
+    /// annotations stay; a stale `resourceVersion` makes the API server answer 409 instead of
+    /// losing a write.
+    public func patchDataObject(
+        _ resource: DataObjectResource, namespace: String, name: String, _ patch: DataObjectPatch, token: BearerToken,
         retry: RetryPolicy
-    ) async throws(ServiceError) -> ConfigMap {
-        struct Patch: Encodable {
-            struct Metadata: Encodable { var resourceVersion: String }
+    ) async throws(ServiceError) -> DataObject {
+        struct Body: Encodable {
+            struct Metadata: Encodable {
+                var resourceVersion: String
+                var annotations: [String: String?]?
+            }
             var metadata: Metadata
             var data: [String: String]
         }
-        let patch = Patch(metadata: .init(resourceVersion: resourceVersion), data: [key: value])
-        let bytes = Array((try? JSONEncoder().encode(patch)) ?? Data())
+        let patchBody = Body(
+            metadata: .init(
+                resourceVersion: patch.resourceVersion, annotations: patch.annotations.isEmpty ? nil : patch.annotations),
+            data: patch.data)
+        let bytes = Array((try? JSONEncoder().encode(patchBody)) ?? Data())
         let body = try await send(
-            .PATCH, Self.configMapPath(namespace: namespace, name: name), token: token,
+            .PATCH, Self.objectPath(resource, namespace: namespace, name: name), token: token,
             contentType: "application/merge-patch+json", body: bytes, retry: retry)
-        return try Self.decode(ConfigMap.self, from: body, what: "configmap \(namespace)/\(name)")
+        return try Self.decode(DataObject.self, from: body, what: "\(resource.singular) \(namespace)/\(name)")
+    }
+
+    // MARK: - TokenRequest
+
+    /// Asks for a token of a service account (TokenRequest); the answer's expiry, not the
+    /// requested lifetime, says how long it lives.
+    public func requestToken(
+        namespace: String, serviceAccount: String, expirationSeconds: Int, audiences: [String], token: BearerToken,
+        retry: RetryPolicy
+    ) async throws(ServiceError) -> IssuedToken {
+        struct Request: Encodable {
+            struct Spec: Encodable {
+                var audiences: [String]?
+                var expirationSeconds: Int
+            }
+            var apiVersion = "authentication.k8s.io/v1"
+            var kind = "TokenRequest"
+            var spec: Spec
+        }
+        struct Result: Decodable {
+            struct Status: Decodable {
+                var token: String?
+                var expirationTimestamp: String?
+            }
+            var status: Status?
+        }
+        let request = Request(
+            spec: .init(audiences: audiences.isEmpty ? nil : audiences, expirationSeconds: expirationSeconds))
+        let bytes = Array((try? JSONEncoder().encode(request)) ?? Data())
+        let path =
+            "/api/v1/namespaces/\(Self.pathSegment(namespace))/serviceaccounts/\(Self.pathSegment(serviceAccount))/token"
+        let body = try await send(.POST, path, token: token, body: bytes, retry: retry)
+        let what = "TokenRequest for serviceaccount \(namespace)/\(serviceAccount)"
+        let result = try Self.decode(Result.self, from: body, what: what)
+        guard let issued = result.status?.token, !issued.isEmpty else {
+            throw ServiceError(code: .apiProtocol, message: "the API server answered the \(what) without a token")
+        }
+        guard let text = result.status?.expirationTimestamp, let expiresAt = Self.parseTimestamp(text) else {
+            throw ServiceError(
+                code: .apiProtocol,
+                message: "the API server answered the \(what) with an unreadable expirationTimestamp "
+                    + "(\(result.status?.expirationTimestamp.map { "\"\($0)\"" } ?? "none"))")
+        }
+        return IssuedToken(token: BearerToken(issued), expiresAt: expiresAt)
+    }
+
+    /// An RFC 3339 time as the API server writes `metav1.Time` (seconds, maybe fractions).
+    static func parseTimestamp(_ text: String) -> Date? {
+        let plain = ISO8601DateFormatter()
+        if let date = plain.date(from: text) { return date }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
     }
 
     // MARK: - Reviews

@@ -15,15 +15,14 @@ struct PublishCommand: AsyncParsableCommand {
         let logger = options.bootstrapLogging()
         let clients = KubernetesClientProvider(requestTimeout: options.apiTimeoutDuration, logger: logger)
         do throws(ServiceError) {
+            let configuration = try options.publisherConfiguration()
             let publisher = SitePublisher.inCluster(
-                configuration: try options.publisherConfiguration(),
-                connection: InClusterConnection(discovery: options.discovery, clients: clients), logger: logger)
+                configuration: configuration,
+                connection: InClusterConnection(discovery: options.discovery, clients: clients),
+                issuedTokens: options.issuedTokens(namespace: configuration.namespace), logger: logger)
             let result = try await publisher.publish()
             await clients.shutdown()
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write((try? encoder.encode(result)) ?? Data())
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            FileHandle.standardOutput.write(Data(result.json))
         } catch {
             await clients.shutdown()
             FileHandle.standardError.write(Data("error: \(error.code): \(error.message)\n".utf8))

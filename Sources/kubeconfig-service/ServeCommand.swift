@@ -15,7 +15,8 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Routes: POST /sites/<location>, GET /kubeconfig, GET /status, GET /healthz, /readyz, /livez, /metrics.
             With --auth kubernetes (the default) callers of /kubeconfig, /status and /sites need a bearer token \
-            that may get (or, for POST, patch) the ConfigMap, checked by TokenReview and SubjectAccessReview.
+            that may get (or, for POST, patch) the document's ConfigMap or Secret, checked by TokenReview and \
+            SubjectAccessReview.
             """)
 
     enum AuthMode: String, ExpressibleByArgument, CaseIterable {
@@ -33,7 +34,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Who may read the document and trigger publication: kubernetes (TokenReview + SubjectAccessReview) or none.")
     var auth: AuthMode = .kubernetes
 
-    @Option(help: "Seconds between passes that re-read the token and CA and repair the entries (0 disables).")
+    @Option(
+        help: """
+            Seconds between passes that re-read the token and CA and repair the entries (0 disables them; an issued \
+            token is still renewed on time).
+            """)
     var refreshInterval: Int = 60
 
     @Option(help: "PEM certificate chain: serve HTTPS with it (needs --tls-key-file).")
@@ -83,13 +88,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let clients = KubernetesClientProvider(requestTimeout: options.apiTimeoutDuration, logger: logger)
         let connection = InClusterConnection(discovery: options.discovery, clients: clients)
-        let publisher = SitePublisher.inCluster(configuration: configuration, connection: connection, logger: logger)
+        let publisher = SitePublisher.inCluster(
+            configuration: configuration, connection: connection,
+            issuedTokens: options.issuedTokens(namespace: configuration.namespace), logger: logger)
         let reviewer: AccessReviewer?
         switch auth {
         case .kubernetes:
             reviewer = AccessReviewer(
-                namespace: configuration.namespace, configMapName: configuration.configMapName, api: connection,
-                logger: logger)
+                namespace: configuration.namespace, resource: configuration.resource, name: configuration.objectName,
+                api: connection, logger: logger)
         case .none:
             reviewer = nil
             logger.warning(
@@ -123,7 +130,7 @@ struct ServeCommand: AsyncParsableCommand {
             "listening",
             metadata: [
                 "address": "\(address)", "port": "\(server.port)", "tls": "\(serverConfiguration.tls != nil)",
-                "auth": "\(auth.rawValue)", "configmap": "\(configuration.configMapReference)", "key": "\(configuration.key)",
+                "auth": "\(auth.rawValue)", "object": "\(configuration.objectReference)", "key": "\(configuration.key)",
             ])
 
         var reloader: CertificateReloader?

@@ -11,14 +11,15 @@ public final class InMemoryDocumentStore: DocumentStore {
     public enum Step: Sendable {
         /// The call fails with this error.
         case fail(ServiceError)
-        /// Before this write is checked, another writer stores `text` (the write then conflicts).
-        case concurrentWrite(String)
+        /// Before this write is checked, another writer stores `text` and sets `annotations` (the
+        /// write then conflicts).
+        case concurrentWrite(String, annotations: [String: String] = [:])
     }
 
     /// Every call the loop made, in order.
     public enum Call: Sendable, Equatable {
         case read
-        case write(text: String, ifVersion: String)
+        case write(text: String, ifVersion: String, annotations: [String: String?] = [:])
     }
 
     private struct State {
@@ -61,13 +62,16 @@ public final class InMemoryDocumentStore: DocumentStore {
         return try result.get()
     }
 
-    public func write(_ text: String, ifVersion version: String) async throws(ServiceError) -> String {
+    public func write(
+        _ text: String, annotations: [String: String?], ifVersion version: String
+    ) async throws(ServiceError) -> String {
         let result: Result<String, ServiceError> = state.withLock { state in
-            state.calls.append(.write(text: text, ifVersion: version))
+            state.calls.append(.write(text: text, ifVersion: version, annotations: annotations))
             if !state.writes.isEmpty {
                 switch state.writes.removeFirst() {
                 case .fail(let error): return .failure(error)
-                case .concurrentWrite(let other): Self.store(other, in: &state)
+                case .concurrentWrite(let other, let otherAnnotations):
+                    Self.store(other, annotations: otherAnnotations.mapValues { $0 }, in: &state)
                 }
             }
             guard let object = state.object else { return .failure(Self.missing) }
@@ -78,16 +82,18 @@ public final class InMemoryDocumentStore: DocumentStore {
                         message: "Operation cannot be fulfilled on configmaps \"test\": the object has been modified; "
                             + "please apply your changes to the latest version and try again"))
             }
-            return .success(Self.store(text, in: &state))
+            return .success(Self.store(text, annotations: annotations, in: &state))
         }
         return try result.get()
     }
 
     @discardableResult
-    private static func store(_ text: String, in state: inout State) -> String {
+    private static func store(_ text: String, annotations: [String: String?], in state: inout State) -> String {
         let version = String(state.nextVersion)
         state.nextVersion += 1
-        state.object = StoredDocument(text: text, version: version)
+        var merged = state.object?.annotations ?? [:]
+        for (key, value) in annotations { merged[key] = value }
+        state.object = StoredDocument(text: text, annotations: merged, version: version)
         return version
     }
 

@@ -1,25 +1,53 @@
+import Foundation
 import KubernetesAPI
 import Synchronization
 
-/// `ConfigMapAPI` and `AccessReviewAPI` answering from tables a test fills in, recording calls.
-public final class ScriptedKubernetesAPI: ConfigMapAPI, AccessReviewAPI {
+/// The Kubernetes API answering from tables a test fills in, recording calls: ConfigMaps and
+/// Secrets, TokenReview and SubjectAccessReview, TokenRequest.
+public final class ScriptedKubernetesAPI: DataObjectAPI, AccessReviewAPI, TokenRequestAPI {
     private struct State {
-        var configMaps: [String: ConfigMap] = [:]
+        var objects: [String: DataObject] = [:]
         var users: [String: AuthenticatedUser] = [:]
         var allowed: Set<String> = []
         var failures: [ServiceError] = []
         var calls: [String] = []
+        var issued = 0
+        /// What TokenRequest grants, in seconds (the API server's cap); nil: what is asked.
+        var grantedLifetime: Int?
     }
 
     private let state = Mutex(State())
+    private let now: @Sendable () -> Date
 
-    public init() {}
+    /// - Parameter now: the API server's clock, which issued tokens' expiry follows.
+    public init(now: @escaping @Sendable () -> Date = { Date() }) {
+        self.now = now
+    }
 
-    /// Stores a ConfigMap at resourceVersion `version`.
-    public func put(namespace: String, name: String, data: [String: String]?, version: String = "1") {
-        let configMap = ConfigMap(
-            metadata: .init(name: name, namespace: namespace, resourceVersion: version), data: data)
-        state.withLock { $0.configMaps["\(namespace)/\(name)"] = configMap }
+    /// Stores a ConfigMap (or Secret, whose `data` is then base64) at resourceVersion `version`.
+    public func put(
+        _ resource: DataObjectResource = .configMaps, namespace: String, name: String, data: [String: String]?,
+        annotations: [String: String]? = nil, version: String = "1"
+    ) {
+        let object = DataObject(
+            metadata: .init(name: name, namespace: namespace, resourceVersion: version, annotations: annotations),
+            data: data)
+        state.withLock { $0.objects[Self.key(resource, namespace, name)] = object }
+    }
+
+    /// The object stored now.
+    public func object(_ resource: DataObjectResource = .configMaps, namespace: String, name: String) -> DataObject? {
+        state.withLock { $0.objects[Self.key(resource, namespace, name)] }
+    }
+
+    /// TokenRequests grant at most `seconds` from now on.
+    public func capTokenLifetime(_ seconds: Int) { state.withLock { $0.grantedLifetime = seconds } }
+
+    /// Tokens issued so far.
+    public var issuedTokens: Int { state.withLock { $0.issued } }
+
+    private static func key(_ resource: DataObjectResource, _ namespace: String, _ name: String) -> String {
+        resource == .configMaps ? "\(namespace)/\(name)" : "\(resource.rawValue):\(namespace)/\(name)"
     }
 
     /// `token` belongs to `username`, who may do `verbs` (`get`, `patch`) on what is reviewed.
@@ -33,7 +61,8 @@ public final class ScriptedKubernetesAPI: ConfigMapAPI, AccessReviewAPI {
     /// The next calls fail with these errors, in order.
     public func fail(_ errors: ServiceError...) { state.withLock { $0.failures += errors } }
 
-    /// The calls made, as `GET onap/x`, `PATCH onap/x@7`, `TokenReview`, `SubjectAccessReview get`.
+    /// The calls made, as `GET onap/x`, `PATCH onap/x@7`, `GET secrets:onap/x`, `TokenReview`,
+    /// `SubjectAccessReview get ...`, `TokenRequest onap/name`.
     public var calls: [String] { state.withLock { $0.calls } }
 
     private func record(_ call: String) throws(ServiceError) {
@@ -44,37 +73,63 @@ public final class ScriptedKubernetesAPI: ConfigMapAPI, AccessReviewAPI {
         if let failure { throw failure }
     }
 
-    public func configMap(namespace: String, name: String) async throws(ServiceError) -> ConfigMap {
-        try record("GET \(namespace)/\(name)")
-        guard let configMap = state.withLock({ $0.configMaps["\(namespace)/\(name)"] }) else {
-            throw ServiceError(code: .apiNotFound, message: "configmaps \"\(name)\" not found")
+    public func dataObject(
+        _ resource: DataObjectResource, namespace: String, name: String
+    ) async throws(ServiceError) -> DataObject {
+        try record("GET \(Self.key(resource, namespace, name))")
+        guard let object = state.withLock({ $0.objects[Self.key(resource, namespace, name)] }) else {
+            throw ServiceError(code: .apiNotFound, message: "\(resource.rawValue) \"\(name)\" not found")
         }
-        return configMap
+        return object
     }
 
-    public func patchConfigMapData(
-        namespace: String, name: String, key: String, value: String, resourceVersion: String
-    ) async throws(ServiceError) -> ConfigMap {
-        try record("PATCH \(namespace)/\(name)@\(resourceVersion)")
-        let result: Result<ConfigMap, ServiceError> = state.withLock { state in
-            guard var configMap = state.configMaps["\(namespace)/\(name)"] else {
-                return .failure(ServiceError(code: .apiNotFound, message: "configmaps \"\(name)\" not found"))
+    public func patchDataObject(
+        _ resource: DataObjectResource, namespace: String, name: String, _ patch: DataObjectPatch
+    ) async throws(ServiceError) -> DataObject {
+        let key = Self.key(resource, namespace, name)
+        try record("PATCH \(key)@\(patch.resourceVersion)")
+        let result: Result<DataObject, ServiceError> = state.withLock { state in
+            guard var object = state.objects[key] else {
+                return .failure(ServiceError(code: .apiNotFound, message: "\(resource.rawValue) \"\(name)\" not found"))
             }
-            guard configMap.metadata.resourceVersion == resourceVersion else {
+            guard object.metadata.resourceVersion == patch.resourceVersion else {
                 return .failure(
                     ServiceError(
                         code: .apiConflict,
-                        message: "Operation cannot be fulfilled on configmaps \"\(name)\": the object has been modified"))
+                        message: "Operation cannot be fulfilled on \(resource.rawValue) \"\(name)\": the object has been modified"
+                    ))
             }
-            configMap.data = (configMap.data ?? [:]).merging([key: value]) { $1 }
-            configMap.metadata.resourceVersion = String((Int(resourceVersion) ?? 0) + 1)
-            state.configMaps["\(namespace)/\(name)"] = configMap
-            return .success(configMap)
+            object.data = (object.data ?? [:]).merging(patch.data) { $1 }
+            var annotations = object.metadata.annotations ?? [:]
+            for (annotation, value) in patch.annotations { annotations[annotation] = value }
+            object.metadata.annotations = annotations.isEmpty ? nil : annotations
+            object.metadata.resourceVersion = String((Int(patch.resourceVersion) ?? 0) + 1)
+            state.objects[key] = object
+            return .success(object)
         }
         return try result.get()
     }
 
-    public func reviewToken(_ token: BearerToken) async throws(ServiceError) -> AuthenticatedUser? {
+    /// Issues `token-N` (N counting from 1) for the account, expiring after what was asked or the cap.
+    public func requestToken(
+        namespace: String, serviceAccount: String, expirationSeconds: Int, audiences: [String]
+    ) async throws(ServiceError) -> IssuedToken {
+        try record("TokenRequest \(namespace)/\(serviceAccount)")
+        let (number, lifetime) = state.withLock { state in
+            state.issued += 1
+            return (state.issued, min(expirationSeconds, state.grantedLifetime ?? expirationSeconds))
+        }
+        let token = "token-\(number)"
+        state.withLock { state in
+            state.users[token] = AuthenticatedUser(username: "system:serviceaccount:\(namespace):\(serviceAccount)")
+        }
+        return IssuedToken(token: BearerToken(token), expiresAt: now().addingTimeInterval(TimeInterval(lifetime)))
+    }
+
+    /// `token` stops authenticating.
+    public func revoke(_ token: String) { state.withLock { _ = $0.users.removeValue(forKey: token) } }
+
+    public func reviewToken(_ token: BearerToken, audiences: [String]) async throws(ServiceError) -> AuthenticatedUser? {
         try record("TokenReview")
         return state.withLock { $0.users[token.value] }
     }

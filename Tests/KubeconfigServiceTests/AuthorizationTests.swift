@@ -14,7 +14,7 @@ import Testing
 
     init() {
         let logger = Logger(label: "test")
-        reviewer = AccessReviewer(namespace: "onap", configMapName: "kc", api: api, logger: logger)
+        reviewer = AccessReviewer(namespace: "onap", name: "kc", api: api, logger: logger)
         let publisher = SitePublisher(
             configuration: PublisherConfiguration(namespace: "onap"),
             credentials: InClusterDiscovery(environment: [:], serviceAccountDirectory: "/nonexistent"),
@@ -23,7 +23,7 @@ import Testing
         document.merge(Fixtures.central)
         publisher.state.succeeded(
             PublishedDocument(document: document, resourceVersion: "1"), server: "https://10.96.0.1:443",
-            token: Fixtures.central.token, at: .now)
+            token: PublishedToken(token: Fixtures.central.token, source: .pod), at: .now)
         router = ServiceRouter(publisher: publisher, reviewer: reviewer, logger: logger)
     }
 

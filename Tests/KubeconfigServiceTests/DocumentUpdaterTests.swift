@@ -36,7 +36,7 @@ import Testing
         #expect(update.changed)
         #expect(update.document.resourceVersion == "2")
         #expect(store.calls.count == 2)
-        guard case .write(let text, let version) = try #require(store.calls.last) else {
+        guard case .write(let text, let version, _) = try #require(store.calls.last) else {
             Issue.record("the second call is not a write")
             return
         }
@@ -56,7 +56,7 @@ import Testing
 
     @Test func aMissingKeyIsWrittenEvenWhenTheEditAddsNothing() async throws {
         let store = InMemoryDocumentStore(text: nil)
-        let update = try await updater(store).update(DocumentEdit("nothing") { _ in })
+        let update = try await updater(store).update(DocumentEdit("nothing") { (_: inout KubeconfigDocument) in })
         #expect(update.changed)
         #expect(store.writes.count == 1)
         #expect(store.stored?.text?.contains("kind: Config") == true)
@@ -128,7 +128,7 @@ import Testing
 
     @Test func anEditThatRefusesWritesNothing() async {
         let store = InMemoryDocumentStore(text: "")
-        let refusing = DocumentEdit("refuse") { _ throws(ServiceError) in
+        let refusing = DocumentEdit("refuse") { (_: inout KubeconfigDocument) throws(ServiceError) in
             throw ServiceError(code: .badRequest, message: "no")
         }
         await #expect {

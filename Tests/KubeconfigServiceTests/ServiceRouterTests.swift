@@ -23,7 +23,7 @@ import Testing
             configuration: PublisherConfiguration(namespace: "onap"), credentials: discovery,
             updater: DocumentUpdater(store: InMemoryDocumentStore(text: nil), logger: logger), logger: logger)
         reviewer = AccessReviewer(
-            namespace: "onap", configMapName: "multisite-kubeconfig-configmap",
+            namespace: "onap", name: "multisite-kubeconfig-configmap",
             api: InClusterConnection(discovery: discovery, clients: clients), logger: logger)
         router = ServiceRouter(publisher: publisher, reviewer: nil, metrics: { "# metrics\n" }, logger: logger)
     }
@@ -47,7 +47,7 @@ import Testing
         document.merge(KubeconfigDocumentTests.site)
         publisher.state.succeeded(
             PublishedDocument(document: document, resourceVersion: "7"), server: "https://10.96.0.1:443",
-            token: BearerToken("central-token"), at: Date())
+            token: PublishedToken(token: BearerToken("central-token"), source: .pod), at: Date())
     }
 
     @Test func unknownPathsAre404AsJSON() async {

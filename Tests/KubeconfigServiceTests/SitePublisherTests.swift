@@ -23,7 +23,7 @@ import Testing
         let discovery = InClusterDiscovery(
             environment: ["KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"],
             serviceAccountDirectory: folder.path)
-        let store = ConfigMapDocumentStore(api: api, namespace: "onap", name: "kc", key: "kubeconfig")
+        let store = ObjectDocumentStore(api: api, namespace: "onap", name: "kc", key: "kubeconfig")
         return SitePublisher(
             configuration: PublisherConfiguration(namespace: "onap"), credentials: discovery,
             updater: DocumentUpdater(store: store, logger: Logger(label: "test")), logger: Logger(label: "test"))
@@ -37,11 +37,11 @@ import Testing
             result
                 == PublicationResult(
                     site: "central", namespace: "onap", configMap: "multisite-kubeconfig-configmap", key: "kubeconfig",
-                    server: "https://10.96.0.1:443", resourceVersion: "8", changed: true))
+                    server: "https://10.96.0.1:443", resourceVersion: "8", changed: true, tokenSource: .pod))
         #expect(api.calls == ["GET onap/kc", "PATCH onap/kc@7"])
         let snapshot = publisher.state.snapshot
         #expect(snapshot.published?.resourceVersion == "8")
-        #expect(snapshot.tokenFingerprint == BearerToken("pod-token").fingerprint)
+        #expect(snapshot.token == PublicationState.TokenStatus(PublishedToken(token: BearerToken("pod-token"), source: .pod)))
         #expect(snapshot.lastError == nil)
         let served = String(decoding: try #require(snapshot.published).yaml, as: UTF8.self)
         #expect(served.contains("token: pod-token") && served.contains("server: https://10.96.0.1:443"))

@@ -23,7 +23,8 @@ from kubeapi import KubeAPIServer
 from redaction import configmap_of, load, load_json
 from support import BINARY, CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, names, run_publish, token_fingerprint
 
-RESULT_FIELDS = {"site", "namespace", "configMap", "key", "server", "resourceVersion", "changed"}
+RESULT_FIELDS = {"site", "namespace", "configMap", "key", "server", "resourceVersion", "changed", "tokenSource",
+                 "tokenExpiresAt"}
 WRITES = {"PATCH", "PUT", "POST", "DELETE"}
 
 

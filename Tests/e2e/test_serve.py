@@ -20,7 +20,8 @@ from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN
 from redaction import SafeStr, configmap_of, load, load_json, redact
 from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, names
 
-RESULT_FIELDS = {"site", "namespace", "configMap", "key", "server", "resourceVersion", "changed"}
+RESULT_FIELDS = {"site", "namespace", "configMap", "key", "server", "resourceVersion", "changed", "tokenSource",
+                 "tokenExpiresAt"}
 KIB = 1024
 
 

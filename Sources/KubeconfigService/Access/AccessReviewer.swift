@@ -10,7 +10,7 @@ import Synchronization
 /// Decisions are cached briefly, keyed by the SHA-256 of the caller's token (never the token),
 /// so that probes of a busy client do not reach the API server on every request.
 public final class AccessReviewer: Sendable {
-    /// What a caller wants to do, as a Kubernetes verb on this ConfigMap.
+    /// What a caller wants to do, as a Kubernetes verb on the document's object.
     public enum Verb: String, Sendable {
         case get, patch
     }
@@ -35,7 +35,8 @@ public final class AccessReviewer: Sendable {
     }
 
     private let namespace: String
-    private let configMapName: String
+    private let resource: DataObjectResource
+    private let name: String
     private let api: any AccessReviewAPI
     private let lifetimes: CacheLifetimes
     private let logger: Logger
@@ -44,11 +45,12 @@ public final class AccessReviewer: Sendable {
     private let decisionCounters: [String: Counter]
 
     public init(
-        namespace: String, configMapName: String, api: any AccessReviewAPI, lifetimes: CacheLifetimes = CacheLifetimes(),
-        logger: Logger
+        namespace: String, resource: DataObjectResource = .configMaps, name: String, api: any AccessReviewAPI,
+        lifetimes: CacheLifetimes = CacheLifetimes(), logger: Logger
     ) {
         self.namespace = namespace
-        self.configMapName = configMapName
+        self.resource = resource
+        self.name = name
         self.api = api
         self.lifetimes = lifetimes
         self.logger = logger
@@ -104,10 +106,10 @@ public final class AccessReviewer: Sendable {
         }
         let allowed = try await api.reviewAccess(
             user: user,
-            ResourceAttributes(verb: verb.rawValue, resource: "configmaps", namespace: namespace, name: configMapName))
+            ResourceAttributes(verb: verb.rawValue, resource: resource.rawValue, namespace: namespace, name: name))
         guard allowed else {
             let reason =
-                "User \"\(user.username)\" cannot \(verb.rawValue) configmap \"\(configMapName)\" in namespace \"\(namespace)\""
+                "User \"\(user.username)\" cannot \(verb.rawValue) \(resource.singular) \"\(name)\" in namespace \"\(namespace)\""
             return .denied(username: user.username, reason: reason)
         }
         return .allowed(username: user.username)

@@ -171,6 +171,11 @@ public struct KubeconfigDocument: Sendable, Equatable {
         return entries.compactMap { $0["name"]?.stringValue }
     }
 
+    /// The `token` of the user entry named `name`; nil when the entry or its token is missing.
+    public func token(ofUser name: String) -> String? {
+        entry(in: "users", named: name)?["user"]?["token"]?.stringValue
+    }
+
     /// A document holding only one site: its context, the cluster and user that context names,
     /// and `current-context` set to it. Nil when no context has that name.
     public func site(named name: String) -> KubeconfigDocument? {

@@ -11,9 +11,44 @@ public final class PublicationState: Sendable {
         public var lastSuccess: Date?
         public var lastError: ServiceError?
         public var server: String?
-        /// Fingerprint of the token last published (never the token).
-        public var tokenFingerprint: String?
+        /// The token last published (never the token itself: its source, subject and times).
+        public var token: TokenStatus?
         public var nextRefresh: Date?
+
+        /// Ready once a publication succeeded, while the issued token it published is valid.
+        public func readiness(at now: Date) -> ServiceError? {
+            guard lastSuccess != nil else {
+                let reason =
+                    lastError.map { "no publication has succeeded yet; last error: \($0.message)" }
+                    ?? "no publication has succeeded yet"
+                return ServiceError(code: .notPublished, message: reason)
+            }
+            if let token, token.source == .tokenRequest, let expiresAt = token.expiresAt, expiresAt <= now {
+                let cause = (token.renewalError ?? lastError).map { "; last error: \($0.message)" } ?? ""
+                return ServiceError(
+                    code: .notPublished, message: "the published token expired at \(expiresAt) and was not renewed\(cause)")
+            }
+            return nil
+        }
+    }
+
+    /// The published token as `/status` shows it.
+    public struct TokenStatus: Sendable, Equatable {
+        public var source: PublishedToken.Source
+        public var subject: String?
+        public var fingerprint: String
+        public var expiresAt: Date?
+        public var renewsAt: Date?
+        public var renewalError: ServiceError?
+
+        init(_ token: PublishedToken) {
+            source = token.source
+            subject = token.subject
+            fingerprint = token.token.fingerprint
+            expiresAt = token.expiresAt
+            renewsAt = token.renewsAt
+            renewalError = token.renewalError
+        }
     }
 
     private let state = Mutex(Snapshot())
@@ -27,13 +62,13 @@ public final class PublicationState: Sendable {
         state.withLock { $0.lastAttempt = date }
     }
 
-    func succeeded(_ document: PublishedDocument, server: String, token: BearerToken, at date: Date) {
+    func succeeded(_ document: PublishedDocument, server: String, token: PublishedToken, at date: Date) {
         state.withLock {
             $0.published = document
             $0.lastSuccess = date
             $0.lastError = nil
             $0.server = server
-            $0.tokenFingerprint = token.fingerprint
+            $0.token = TokenStatus(token)
         }
     }
 

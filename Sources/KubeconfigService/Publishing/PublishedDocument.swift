@@ -1,4 +1,6 @@
 import Crypto
+import Foundation
+import KubernetesAPI
 
 /// The document as last read or written by a publication, rendered once for serving.
 public struct PublishedDocument: Sendable {
@@ -23,12 +25,34 @@ public struct PublishedDocument: Sendable {
 }
 
 /// What `POST /sites/{location}` answers and `publish` prints.
-public struct PublicationResult: Sendable, Equatable, Codable {
+public struct PublicationResult: Sendable, Equatable, Encodable {
     public var site: String
     public var namespace: String
-    public var configMap: String
+    /// The object that holds the document: one of the two is set.
+    public var configMap: String?
+    public var secret: String?
     public var key: String
     public var server: String
     public var resourceVersion: String
     public var changed: Bool
+    /// `pod` or `TokenRequest`.
+    public var tokenSource: PublishedToken.Source
+    public var tokenExpiresAt: Date?
+    public var tokenRenewsAt: Date?
+    /// A renewal that was due and failed; the published token is still valid.
+    public var renewalError: ReportedError?
+
+    /// The result as the JSON body `POST` answers and `publish` prints.
+    public var json: [UInt8] { JSONBody.encode(self) }
+}
+
+/// An error as JSON bodies show it: its code and message.
+public struct ReportedError: Sendable, Equatable, Encodable {
+    public var code: String
+    public var message: String
+
+    public init(_ error: ServiceError) {
+        code = error.code.rawValue
+        message = error.message
+    }
 }

@@ -5,32 +5,53 @@ extension SitePublisher {
     /// What `serve` does in the background until cancelled.
     ///
     /// Publishes at once and keeps retrying with backoff (capped at `maxRetryWait`) until that
-    /// succeeds, since the ConfigMap may not exist yet. Then, every `refreshInterval`, publishes
-    /// again: the token and CA are re-read, so a rotation reaches the ConfigMap, and entries
+    /// succeeds, since the object may not exist yet. Then, every `refreshInterval`, publishes
+    /// again: the token and CA are re-read, so a rotation reaches the document, and entries
     /// someone removed or altered come back. A pass that finds nothing to change writes nothing.
+    /// An issued token is renewed at its renewal point, whatever the interval (even with none),
+    /// and a failed renewal is retried with backoff while the stored token stays in place.
     public func runSchedule(refreshInterval: Duration?, maxRetryWait: Duration = .seconds(10)) async {
         var failures = 0
         let retry = RetryPolicy(budget: .seconds(3600), initialBackoff: .milliseconds(500), maxBackoff: maxRetryWait)
+        let interval = refreshInterval.flatMap { $0 > .zero ? $0 : nil }
         while !Task.isCancelled {
-            let wait: Duration
+            let wait: Duration?
             do {
-                _ = try await publish()
-                failures = 0
-                guard let refreshInterval, refreshInterval > .zero else {
-                    state.scheduled(nextRefresh: nil)
-                    return
+                let result = try await publish()
+                if result.renewalError != nil {
+                    failures += 1
+                    wait = retry.backoff(attempt: failures, jitter: .random(in: 0...1))
+                } else {
+                    failures = 0
+                    wait = Self.nextPass(after: interval, renewsAt: result.tokenRenewsAt, now: Date())
                 }
-                wait = refreshInterval
             } catch {
                 failures += 1
                 // Before the first success, retry fast; after it, the document is in place and
                 // the next regular pass is soon enough, unless that is longer than the cap.
                 let backoff = retry.backoff(attempt: failures, jitter: .random(in: 0...1))
-                wait = min(backoff, refreshInterval.flatMap { $0 > .zero ? $0 : nil } ?? backoff)
+                wait = min(backoff, interval ?? backoff)
             }
-            let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
-            state.scheduled(nextRefresh: Date().addingTimeInterval(seconds))
+            guard let wait else {
+                state.scheduled(nextRefresh: nil)
+                return
+            }
+            state.scheduled(nextRefresh: Date().addingTimeInterval(wait.seconds))
             do { try await Task.sleep(for: wait) } catch { return }
         }
     }
+
+    /// The wait before the next pass: the refresh interval, or less when a token renewal falls
+    /// due sooner; nil when neither asks for another pass.
+    static func nextPass(after interval: Duration?, renewsAt: Date?, now: Date) -> Duration? {
+        guard let renewsAt else { return interval }
+        // Not before the renewal point: waking early would find nothing due and sleep again.
+        let untilRenewal = Duration.milliseconds(max(Int64((renewsAt.timeIntervalSince(now) * 1000).rounded(.up)), 10))
+        return min(interval ?? untilRenewal, untilRenewal)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, for `Date` arithmetic.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -2,26 +2,30 @@ import CoreMetrics
 import Foundation
 import KubernetesAPI
 import Logging
+import Synchronization
 
-/// Publishes this site's entries: reads its credentials and runs the `publish` edit through the
-/// document's update loop.
+/// Publishes this site's entries: reads the cluster's server and CA, takes the token its source
+/// chooses for what the document holds, and runs the edit through the document's update loop.
 ///
 /// Concurrent callers share the publication in flight (single flight), and all get its answer.
 public final class SitePublisher: Sendable {
     public let configuration: PublisherConfiguration
     public let state: PublicationState
     private let credentials: any SiteCredentialSource
+    private let tokens: any TokenSource
     private let updater: DocumentUpdater
     private let logger: Logger
     private let flight = SingleFlight<String, Publication>()
     private let metrics: Metrics
 
     public init(
-        configuration: PublisherConfiguration, credentials: any SiteCredentialSource, updater: DocumentUpdater,
-        state: PublicationState = PublicationState(), logger: Logger
+        configuration: PublisherConfiguration, credentials: any SiteCredentialSource,
+        tokens: any TokenSource = PodTokenSource(), updater: DocumentUpdater, state: PublicationState = PublicationState(),
+        logger: Logger
     ) {
         self.configuration = configuration
         self.credentials = credentials
+        self.tokens = tokens
         self.updater = updater
         self.state = state
         self.logger = logger
@@ -31,6 +35,7 @@ public final class SitePublisher: Sendable {
     /// Publishes now, or joins the publication already under way.
     public func publish() async throws(ServiceError) -> PublicationResult {
         let state = state
+        let metrics = metrics
         return try await flight.run(configuration.location) { () async throws(ServiceError) in
             try await self.runPublication()
         } commit: { outcome in
@@ -40,6 +45,7 @@ public final class SitePublisher: Sendable {
             case .success(let publication):
                 state.succeeded(
                     publication.document, server: publication.result.server, token: publication.token, at: Date())
+                publication.token.expiresAt.map { metrics.tokenExpiry.record($0.timeIntervalSince1970) }
             case .failure(let error):
                 state.failed(error)
             }
@@ -50,7 +56,7 @@ public final class SitePublisher: Sendable {
     private struct Publication: Sendable {
         var result: PublicationResult
         var document: PublishedDocument
-        var token: BearerToken
+        var token: PublishedToken
     }
 
     private func runPublication() async throws(ServiceError) -> Publication {
@@ -67,7 +73,7 @@ public final class SitePublisher: Sendable {
         metrics.duration.recordNanoseconds(
             elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         var metadata: Logger.Metadata = [
-            "configmap": "\(configuration.configMapReference)", "key": "\(configuration.key)",
+            "object": "\(configuration.objectReference)", "key": "\(configuration.key)",
             "site": "\(configuration.location)",
             "duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
         ]
@@ -78,7 +84,13 @@ public final class SitePublisher: Sendable {
             metrics.lastSuccess.record(Date().timeIntervalSince1970)
             metadata["outcome"] = "\(publication.changed ? "changed" : "unchanged")"
             metadata["resource_version"] = "\(publication.resourceVersion)"
-            logger.info("publication succeeded", metadata: metadata)
+            if let renewal = publication.renewalError {
+                metadata["renewal_error_code"] = "\(renewal.code)"
+                metadata["renewal_error"] = "\(renewal.message)"
+                logger.warning("publication kept the stored token: its renewal failed", metadata: metadata)
+            } else {
+                logger.info("publication succeeded", metadata: metadata)
+            }
         case .failure(let error):
             metrics.failed.increment()
             metadata["outcome"] = "failed"
@@ -90,16 +102,49 @@ public final class SitePublisher: Sendable {
     }
 
     private func publishOnce() async throws(ServiceError) -> Publication {
-        let credentials = try await credentials.credentials()
-        let site = SiteEntries(
-            location: configuration.location, user: configuration.user, server: credentials.server,
-            certificateAuthority: credentials.certificateAuthority, token: credentials.token)
-        let update = try await updater.update(.publish(site))
+        let cluster = try await credentials.credentials()
+        let chosen = ChosenToken()
+        let update = try await updater.update(publishEdit(cluster: cluster, chosen: chosen))
+        guard let token = chosen.value else {
+            preconditionFailure("an update returned without running its edit")
+        }
         let result = PublicationResult(
-            site: configuration.location, namespace: configuration.namespace, configMap: configuration.configMapName,
-            key: configuration.key, server: credentials.server, resourceVersion: update.document.resourceVersion,
-            changed: update.changed)
-        return Publication(result: result, document: update.document, token: credentials.token)
+            site: configuration.location, namespace: configuration.namespace,
+            configMap: configuration.secretName == nil ? configuration.configMapName : nil,
+            secret: configuration.secretName, key: configuration.key, server: cluster.server,
+            resourceVersion: update.document.resourceVersion, changed: update.changed, tokenSource: token.source,
+            tokenExpiresAt: token.expiresAt, tokenRenewsAt: token.renewsAt,
+            renewalError: token.renewalError.map(ReportedError.init))
+        return Publication(result: result, document: update.document, token: token)
+    }
+
+    /// Our cluster, user and context, with the token the source chooses for what the document
+    /// holds in this round; `chosen` keeps the last round's choice.
+    private func publishEdit(cluster: ClusterCredentials, chosen: ChosenToken) -> DocumentEdit {
+        let configuration = configuration
+        let tokens = tokens
+        let annotationKey = TokenRecord.annotationKey(location: configuration.location)
+        return DocumentEdit("publish site \(configuration.location)") { (content: inout DocumentContent) throws(ServiceError) in
+            let stored = StoredToken(
+                token: content.kubeconfig.token(ofUser: configuration.user).map(BearerToken.init),
+                record: content.annotations[annotationKey].flatMap(TokenRecord.init(annotation:)))
+            let token = try await tokens.token(for: stored, cluster: cluster)
+            content.kubeconfig.merge(
+                SiteEntries(
+                    location: configuration.location, user: configuration.user, server: cluster.server,
+                    certificateAuthority: cluster.certificateAuthority, token: token.token))
+            content.annotations[annotationKey] = token.record?.annotation
+            chosen.value = token
+        }
+    }
+
+    /// The token the last round of the publish edit chose: what the publication reports.
+    private final class ChosenToken: Sendable {
+        private let token = Mutex<PublishedToken?>(nil)
+        var value: PublishedToken? {
+            get { token.withLock { $0 } }
+            set { token.withLock { $0 = newValue } }
+        }
     }
 
     /// Metric handles, made once.
@@ -109,20 +154,28 @@ public final class SitePublisher: Sendable {
         let failed = Counter(label: "kubeconfig_publications_total", dimensions: [("result", "failed")])
         let duration = Timer(label: "kubeconfig_publication_duration_seconds")
         let lastSuccess = Gauge(label: "kubeconfig_last_success_timestamp_seconds")
+        /// Expiry of the published token (the claims' for the pod's own).
+        let tokenExpiry = Gauge(label: "kubeconfig_token_expiry_timestamp_seconds")
     }
+
 }
 
 extension SitePublisher {
-    /// The publisher of a service running in the cluster: the pod's own credentials are published
-    /// into the ConfigMap the configuration names, read and written with that same account.
+    /// The publisher of a service running in the cluster: the server and CA it runs with are
+    /// published into the object the configuration names, read and written with the pod's own
+    /// account; the token is the pod's, or one issued for `issuedTokens`' account.
     public static func inCluster(
-        configuration: PublisherConfiguration, connection: InClusterConnection, logger: Logger
+        configuration: PublisherConfiguration, connection: InClusterConnection,
+        issuedTokens: IssuedTokenSource.Configuration? = nil, logger: Logger
     ) -> SitePublisher {
-        let store = ConfigMapDocumentStore(
-            api: connection, namespace: configuration.namespace, name: configuration.configMapName,
-            key: configuration.key)
+        let store = ObjectDocumentStore(
+            api: connection, resource: configuration.resource, namespace: configuration.namespace,
+            name: configuration.objectName, key: configuration.key)
+        let tokens: any TokenSource =
+            issuedTokens.map { IssuedTokenSource(configuration: $0, tokens: connection, reviews: connection, logger: logger) }
+            ?? PodTokenSource()
         return SitePublisher(
-            configuration: configuration, credentials: connection.discovery,
+            configuration: configuration, credentials: connection.discovery, tokens: tokens,
             updater: DocumentUpdater(store: store, logger: logger), logger: logger)
     }
 }

@@ -2,8 +2,9 @@ import KubernetesAPI
 
 /// Where the shared kubeconfig document is kept: one value of one Kubernetes object.
 ///
-/// The ConfigMap is the first implementation; a Secret is the next. Writes are conditional on
-/// the version a read returned, so that no writer loses another's change.
+/// Writes are conditional on the version a read returned, so that no writer loses another's
+/// change. Beside the document, the object's annotations hold what every replica must agree on
+/// (the issued token's expiry), written in the same conditional write.
 public protocol DocumentStore: Sendable {
     /// How operators and error messages name the document: `key "kubeconfig" of configmap onap/x`.
     var origin: String { get }
@@ -14,21 +15,28 @@ public protocol DocumentStore: Sendable {
     ///   is never created here), not an empty document.
     func read() async throws(ServiceError) -> StoredDocument
 
-    /// Stores `text` if the object is still at `version`; returns the new version.
+    /// Stores `text`, and sets (or, nil, removes) `annotations`, if the object is still at
+    /// `version`; returns the new version.
     ///
     /// - Throws: `ServiceError` with code `.apiConflict` when someone wrote in between.
-    func write(_ text: String, ifVersion version: String) async throws(ServiceError) -> String
+    func write(
+        _ text: String, annotations: [String: String?], ifVersion version: String
+    ) async throws(ServiceError)
+        -> String
 }
 
-/// The document text and the version of the object that holds it.
+/// The document text, the object's annotations, and the version of the object that holds them.
 public struct StoredDocument: Sendable, Equatable {
     /// The text under the key; nil when the object has no such key.
     public var text: String?
+    /// The object's annotations (all of them: an edit reads and sets only its own).
+    public var annotations: [String: String]
     /// The object's `resourceVersion`: the condition of the next write.
     public var version: String
 
-    public init(text: String?, version: String) {
+    public init(text: String?, annotations: [String: String] = [:], version: String) {
         self.text = text
+        self.annotations = annotations
         self.version = version
     }
 }

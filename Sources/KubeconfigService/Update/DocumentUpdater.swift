@@ -28,17 +28,21 @@ public struct DocumentUpdater: Sendable {
         var lastConflict: ServiceError?
         for _ in 0..<conflictAttempts {
             let stored = try await store.read()
-            let before = try KubeconfigDocument(parsing: stored.text ?? "", origin: store.origin)
+            let before = DocumentContent(
+                kubeconfig: try KubeconfigDocument(parsing: stored.text ?? "", origin: store.origin),
+                annotations: stored.annotations)
             var after = before
-            try edit.apply(&after)
+            try await edit.apply(&after)
             if after == before, stored.text != nil {
                 return DocumentUpdate(
-                    document: PublishedDocument(document: before, resourceVersion: stored.version), changed: false)
+                    document: PublishedDocument(document: before.kubeconfig, resourceVersion: stored.version),
+                    changed: false)
             }
-            var rendered = PublishedDocument(document: after, resourceVersion: stored.version)
+            var rendered = PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
             do throws(ServiceError) {
                 rendered.resourceVersion = try await store.write(
-                    String(decoding: rendered.yaml, as: UTF8.self), ifVersion: stored.version)
+                    String(decoding: rendered.yaml, as: UTF8.self), annotations: after.annotationChanges(since: before),
+                    ifVersion: stored.version)
                 return DocumentUpdate(document: rendered, changed: true)
             } catch  where error.code == .apiConflict {
                 logger.debug(

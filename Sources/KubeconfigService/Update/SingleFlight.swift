@@ -30,7 +30,7 @@ public actor SingleFlight<Key: Hashable & Sendable, Value: Sendable> {
                 } catch {
                     result = .failure(error)
                 }
-                await self.end(key, result, commit)
+                self.end(key, result, commit)
                 return result
             }
             inFlight[key] = task

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPMessages
 import KubernetesAPI
 
@@ -6,17 +7,14 @@ struct LivenessRoute: RouteHandler {
     func handle(_ request: HTTPServerRequest) -> HTTPServerResult { .response(.text(.ok, "ok\n")) }
 }
 
-/// `GET /healthz`, `/readyz`: 200 once a publication succeeded since start; 503 with the reason before.
+/// `GET /healthz`, `/readyz`: 200 once a publication succeeded since start, while the issued
+/// token it published is valid; 503 with the reason otherwise.
 struct ReadinessRoute: RouteHandler {
     let state: PublicationState
 
     func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
-        let snapshot = state.snapshot
-        if snapshot.lastSuccess != nil { return .response(.text(.ok, "ok\n")) }
-        let reason =
-            snapshot.lastError.map { "no publication has succeeded yet; last error: \($0.message)" }
-            ?? "no publication has succeeded yet"
-        return .response(.error(ServiceError(code: .notPublished, message: reason)))
+        guard let problem = state.snapshot.readiness(at: Date()) else { return .response(.text(.ok, "ok\n")) }
+        return .response(.error(problem))
     }
 }
 

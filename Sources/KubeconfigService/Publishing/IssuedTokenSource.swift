@@ -1,0 +1,175 @@
+import CoreMetrics
+import Foundation
+import KubernetesAPI
+import Logging
+
+/// Publishes a token issued by the TokenRequest API for a named account (the consumer's, not
+/// ours), and renews it before it expires.
+///
+/// A publication reuses the stored token while `TokenRenewal` allows it and a TokenReview still
+/// accepts it as the account: no TokenRequest per publication. A token minted in a round whose
+/// write then lost a race is kept and offered again in the next round, unless the winner wrote
+/// a fresh token, which is adopted instead; so a lost race may mint one extra token, never write
+/// two. When a renewal fails, the stored token stays while it is valid and the error is reported.
+public actor IssuedTokenSource: TokenSource {
+    public struct Configuration: Sendable {
+        /// Namespace of the account (the document's).
+        public var namespace: String
+        /// The account tokens are issued for.
+        public var serviceAccount: String
+        /// The lifetime asked for; the API server may grant less.
+        public var expirationSeconds: Int = 3600
+        /// The audiences asked for; empty means the API server's own.
+        public var audiences: [String] = []
+        /// Renew when less than this share of the lifetime remains.
+        public var renewWhenRemaining: Double = 0.2
+
+        public init(namespace: String, serviceAccount: String) {
+            self.namespace = namespace
+            self.serviceAccount = serviceAccount
+        }
+
+        /// `system:serviceaccount:ns:name`: who issued tokens authenticate as.
+        public var subject: String { "system:serviceaccount:\(namespace):\(serviceAccount)" }
+        var reference: String { "\(namespace)/\(serviceAccount)" }
+    }
+
+    public let configuration: Configuration
+    private let tokens: any TokenRequestAPI
+    /// Checks that a stored token still authenticates; nil skips the check.
+    private let reviews: (any AccessReviewAPI)?
+    private let now: @Sendable () -> Date
+    private let logger: Logger
+    private let renewal: TokenRenewal
+    private let metrics = Metrics()
+    /// The last token this replica minted, with its record; offered again until it is due.
+    private var minted: (token: BearerToken, record: TokenRecord)?
+    /// The last review failure logged, so that a lasting one is logged once.
+    private var reportedReviewFailure: ServiceError.Code?
+
+    public init(
+        configuration: Configuration, tokens: any TokenRequestAPI, reviews: (any AccessReviewAPI)?,
+        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.tokens = tokens
+        self.reviews = reviews
+        self.now = now
+        self.logger = logger
+        self.renewal = TokenRenewal(
+            serviceAccount: configuration.reference, audiences: configuration.audiences,
+            remaining: configuration.renewWhenRemaining)
+    }
+
+    public func token(for stored: StoredToken, cluster: ClusterCredentials) async throws(ServiceError) -> PublishedToken {
+        var decision = renewal.decide(stored, now: now())
+        if case .reuse(let token, _) = decision, await authenticates(token) == false {
+            decision = .renew(.unauthenticated)
+            if minted?.token == token { minted = nil }
+        }
+        switch decision {
+        case .reuse(let token, let record):
+            return published(token, record)
+        case .renew(let reason):
+            if let minted, now() < minted.record.renewsAt(remaining: configuration.renewWhenRemaining) {
+                return published(minted.token, minted.record)
+            }
+            do throws(ServiceError) {
+                return try await issue(because: reason)
+            } catch {
+                guard renewal.isStillValid(stored, now: now()), let token = stored.token, let record = stored.record else {
+                    throw error
+                }
+                var kept = published(token, record)
+                kept.renewalError = error
+                return kept
+            }
+        }
+    }
+
+    private func published(_ token: BearerToken, _ record: TokenRecord) -> PublishedToken {
+        PublishedToken(
+            token: token, source: .tokenRequest, record: record, subject: configuration.subject,
+            expiresAt: record.expiresAt, renewsAt: record.renewsAt(remaining: configuration.renewWhenRemaining))
+    }
+
+    private func issue(because reason: TokenRenewal.Reason) async throws(ServiceError) -> PublishedToken {
+        let requestedAt = now()
+        let issued: IssuedToken
+        do throws(ServiceError) {
+            issued = try await tokens.requestToken(
+                namespace: configuration.namespace, serviceAccount: configuration.serviceAccount,
+                expirationSeconds: configuration.expirationSeconds, audiences: configuration.audiences)
+        } catch {
+            metrics.failed.increment()
+            let explained = explain(error)
+            logger.warning(
+                "token request failed",
+                metadata: [
+                    "serviceaccount": "\(configuration.reference)", "reason": "\(reason.rawValue)",
+                    "error_code": "\(explained.code)", "error": "\(explained.message)",
+                ])
+            throw explained
+        }
+        metrics.issued.increment()
+        // The token's own `iat` is the API server's clock, as its expiry is; ours is the fallback.
+        let issuedAt = min(issued.token.claims?.issuedAt ?? requestedAt, issued.expiresAt)
+        let record = TokenRecord(
+            serviceAccount: configuration.reference, audiences: configuration.audiences, issuedAt: issuedAt,
+            expiresAt: issued.expiresAt, fingerprint: issued.token.fingerprint)
+        minted = (issued.token, record)
+        let published = published(issued.token, record)
+        logger.info(
+            "issued a token",
+            metadata: [
+                "serviceaccount": "\(configuration.reference)", "reason": "\(reason.rawValue)",
+                "token_fingerprint": "\(issued.token.fingerprint)", "expires_at": "\(issued.expiresAt)",
+                "renews_at": "\(published.renewsAt.map { "\($0)" } ?? "-")",
+            ])
+        return published
+    }
+
+    /// Whether the API server still accepts `token` as the account; nil when it cannot say.
+    private func authenticates(_ token: BearerToken) async -> Bool? {
+        guard let reviews else { return nil }
+        do throws(ServiceError) {
+            let user = try await reviews.reviewToken(token, audiences: configuration.audiences)
+            reportedReviewFailure = nil
+            return user?.username == configuration.subject
+        } catch {
+            if reportedReviewFailure != error.code {
+                reportedReviewFailure = error.code
+                logger.notice(
+                    "cannot check whether the published token still authenticates; trusting its recorded expiry",
+                    metadata: ["error_code": "\(error.code)", "error": "\(error.message)"])
+            }
+            return nil
+        }
+    }
+
+    /// The API's answer, with what the operator can do about it.
+    private func explain(_ error: ServiceError) -> ServiceError {
+        let account = "serviceaccount \(configuration.reference)"
+        switch error.code {
+        case .apiNotFound:
+            return ServiceError(
+                code: .serviceAccountNotFound,
+                message: "\(account) not found: create it, or name an existing account with --token-service-account "
+                    + "(\(error.message))")
+        case .apiForbidden:
+            return ServiceError(
+                code: .tokenRequestForbidden,
+                message: "\(error.message); this service's account needs create on serviceaccounts/token "
+                    + "for resourceNames [\(configuration.serviceAccount)] in namespace \(configuration.namespace)")
+        case .apiRejected, .apiProtocol:
+            return ServiceError(code: .tokenRequestFailed, message: "TokenRequest for \(account): \(error.message)")
+        default:
+            return error
+        }
+    }
+
+    private struct Metrics: Sendable {
+        let issued = Counter(label: "kubeconfig_token_requests_total", dimensions: [("result", "issued")])
+        let failed = Counter(label: "kubeconfig_token_requests_total", dimensions: [("result", "failed")])
+    }
+}

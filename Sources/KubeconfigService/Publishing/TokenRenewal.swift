@@ -1,0 +1,50 @@
+import Foundation
+import KubernetesAPI
+
+/// When an issued token must be replaced: the decision as a plain value, with no I/O.
+public struct TokenRenewal: Sendable {
+    /// Why a new token is needed.
+    public enum Reason: String, Sendable, Equatable {
+        case missing = "our user entry has no token"
+        case unrecorded = "no record of the stored token's expiry"
+        case altered = "the stored token is not the one recorded"
+        case reconfigured = "the stored token was issued for another account or audience"
+        case due = "less than the renewal share of the token's lifetime remains"
+        case unauthenticated = "the stored token no longer authenticates as the account"
+    }
+
+    public enum Decision: Sendable, Equatable {
+        case reuse(BearerToken, TokenRecord)
+        case renew(Reason)
+    }
+
+    /// `namespace/name` of the account tokens are issued for.
+    public var serviceAccount: String
+    public var audiences: [String]
+    /// Renew when less than this share of the lifetime remains (0.2: at 80 %).
+    public var remaining: Double
+
+    public init(serviceAccount: String, audiences: [String], remaining: Double = 0.2) {
+        self.serviceAccount = serviceAccount
+        self.audiences = audiences
+        self.remaining = remaining
+    }
+
+    /// Reuse the stored token while it is ours, recorded, for this account and not yet due.
+    public func decide(_ stored: StoredToken, now: Date) -> Decision {
+        guard let token = stored.token else { return .renew(.missing) }
+        guard let record = stored.record else { return .renew(.unrecorded) }
+        guard record.fingerprint == token.fingerprint else { return .renew(.altered) }
+        guard record.serviceAccount == serviceAccount, record.audiences == audiences else { return .renew(.reconfigured) }
+        guard now < record.renewsAt(remaining: remaining) else { return .renew(.due) }
+        return .reuse(token, record)
+    }
+
+    /// Whether `stored` may stay in place when a renewal failed: it is the recorded token of this
+    /// account and has not expired.
+    public func isStillValid(_ stored: StoredToken, now: Date) -> Bool {
+        guard let token = stored.token, let record = stored.record else { return false }
+        return record.fingerprint == token.fingerprint && record.serviceAccount == serviceAccount
+            && now < record.expiresAt
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+extension BearerToken {
+    /// The claims a Kubernetes service-account token carries, read without verifying anything.
+    public struct Claims: Sendable, Equatable, Decodable {
+        /// `system:serviceaccount:<namespace>:<name>` for service-account tokens.
+        public var subject: String?
+        public var issuedAt: Date?
+        public var expiresAt: Date?
+
+        enum CodingKeys: String, CodingKey {
+            case subject = "sub"
+            case issuedAt = "iat"
+            case expiresAt = "exp"
+        }
+
+        public init(subject: String?, issuedAt: Date?, expiresAt: Date?) {
+            self.subject = subject
+            self.issuedAt = issuedAt
+            self.expiresAt = expiresAt
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            subject = try? container.decodeIfPresent(String.self, forKey: .subject)
+            issuedAt = (try? container.decodeIfPresent(Double.self, forKey: .issuedAt)).flatMap { $0 }
+                .map(Date.init(timeIntervalSince1970:))
+            expiresAt = (try? container.decodeIfPresent(Double.self, forKey: .expiresAt)).flatMap { $0 }
+                .map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
+    /// The payload of a JWT-shaped token (`header.payload.signature`), or nil for an opaque one.
+    ///
+    /// For display and cross-checks only: the signature is not verified, so nothing here may
+    /// authorise anything.
+    public var claims: Claims? {
+        let parts = value.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return nil }
+        var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let payload = Data(base64Encoded: base64) else { return nil }
+        return try? JSONDecoder().decode(Claims.self, from: payload)
+    }
+}
