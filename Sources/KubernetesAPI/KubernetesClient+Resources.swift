@@ -30,6 +30,15 @@ extension KubernetesClient {
         _ resource: DataObjectResource, namespace: String, name: String, _ patch: DataObjectPatch, token: BearerToken,
         retry: RetryPolicy
     ) async throws(ServiceError) -> DataObject {
+        let bytes = Self.mergePatch(patch)
+        let body = try await send(
+            .PATCH, Self.objectPath(resource, namespace: namespace, name: name), token: token,
+            contentType: "application/merge-patch+json", body: bytes, retry: retry)
+        return try Self.decode(DataObject.self, from: body, what: "\(resource.singular) \(namespace)/\(name)")
+    }
+
+    /// `patch` as a JSON merge patch: a nil annotation is `null`, which removes it.
+    static func mergePatch(_ patch: DataObjectPatch) -> [UInt8] {
         struct Body: Encodable {
             struct Metadata: Encodable {
                 var resourceVersion: String
@@ -38,15 +47,13 @@ extension KubernetesClient {
             var metadata: Metadata
             var data: [String: String]
         }
-        let patchBody = Body(
+        let body = Body(
             metadata: .init(
                 resourceVersion: patch.resourceVersion, annotations: patch.annotations.isEmpty ? nil : patch.annotations),
             data: patch.data)
-        let bytes = Array((try? JSONEncoder().encode(patchBody)) ?? Data())
-        let body = try await send(
-            .PATCH, Self.objectPath(resource, namespace: namespace, name: name), token: token,
-            contentType: "application/merge-patch+json", body: bytes, retry: retry)
-        return try Self.decode(DataObject.self, from: body, what: "\(resource.singular) \(namespace)/\(name)")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(body)) ?? Data())
     }
 
     // MARK: - TokenRequest
@@ -66,6 +73,17 @@ extension KubernetesClient {
             var kind = "TokenRequest"
             var spec: Spec
         }
+        let request = Request(
+            spec: .init(audiences: audiences.isEmpty ? nil : audiences, expirationSeconds: expirationSeconds))
+        let bytes = Array((try? JSONEncoder().encode(request)) ?? Data())
+        let path =
+            "/api/v1/namespaces/\(Self.pathSegment(namespace))/serviceaccounts/\(Self.pathSegment(serviceAccount))/token"
+        let body = try await send(.POST, path, token: token, body: bytes, retry: retry)
+        return try Self.issuedToken(from: body, what: "TokenRequest for serviceaccount \(namespace)/\(serviceAccount)")
+    }
+
+    /// The token and expiry of a TokenRequest's answer; an answer without either is an error.
+    static func issuedToken(from body: [UInt8], what: String) throws(ServiceError) -> IssuedToken {
         struct Result: Decodable {
             struct Status: Decodable {
                 var token: String?
@@ -73,22 +91,18 @@ extension KubernetesClient {
             }
             var status: Status?
         }
-        let request = Request(
-            spec: .init(audiences: audiences.isEmpty ? nil : audiences, expirationSeconds: expirationSeconds))
-        let bytes = Array((try? JSONEncoder().encode(request)) ?? Data())
-        let path =
-            "/api/v1/namespaces/\(Self.pathSegment(namespace))/serviceaccounts/\(Self.pathSegment(serviceAccount))/token"
-        let body = try await send(.POST, path, token: token, body: bytes, retry: retry)
-        let what = "TokenRequest for serviceaccount \(namespace)/\(serviceAccount)"
-        let result = try Self.decode(Result.self, from: body, what: what)
+        // Not `decode`: its message quotes the decoder's error, and this body holds a token.
+        guard let result = try? JSONDecoder().decode(Result.self, from: Data(body)) else {
+            throw ServiceError(code: .apiProtocol, message: "the API server answered the \(what) with unreadable JSON")
+        }
         guard let issued = result.status?.token, !issued.isEmpty else {
             throw ServiceError(code: .apiProtocol, message: "the API server answered the \(what) without a token")
         }
         guard let text = result.status?.expirationTimestamp, let expiresAt = Self.parseTimestamp(text) else {
+            let shown = result.status?.expirationTimestamp.map { "\"\($0.prefix(40))\"" } ?? "none"
             throw ServiceError(
                 code: .apiProtocol,
-                message: "the API server answered the \(what) with an unreadable expirationTimestamp "
-                    + "(\(result.status?.expirationTimestamp.map { "\"\($0)\"" } ?? "none"))")
+                message: "the API server answered the \(what) with an unreadable expirationTimestamp (\(shown))")
         }
         return IssuedToken(token: BearerToken(issued), expiresAt: expiresAt)
     }

@@ -28,11 +28,12 @@ struct CommonOptions: ParsableArguments {
 
     @Option(
         help: """
-            Publish a token issued by the TokenRequest API for this service account (in --namespace), renewed             before it expires, instead of this pod's own token.
+            Publish a token issued by the TokenRequest API for this service account (in --namespace), renewed \
+            before it expires, instead of this pod's own token.
             """)
     var tokenServiceAccount: String?
 
-    @Option(help: "Lifetime to ask for an issued token, in seconds (at least 600; the API server may grant less).")
+    @Option(help: "Lifetime to ask for an issued token, in seconds (600 to 2^32; the API server may grant less).")
     var tokenExpiration: Int = 3600
 
     @Option(help: "Audience to ask for an issued token (repeatable; none: the API server's own).")

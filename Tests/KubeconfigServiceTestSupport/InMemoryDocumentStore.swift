@@ -11,9 +11,8 @@ public final class InMemoryDocumentStore: DocumentStore {
     public enum Step: Sendable {
         /// The call fails with this error.
         case fail(ServiceError)
-        /// Before this write is checked, another writer stores `text` and sets `annotations` (the
-        /// write then conflicts).
-        case concurrentWrite(String, annotations: [String: String] = [:])
+        /// Before this write is checked, another writer stores `text` (the write then conflicts).
+        case concurrentWrite(String)
     }
 
     /// Every call the loop made, in order.
@@ -70,8 +69,8 @@ public final class InMemoryDocumentStore: DocumentStore {
             if !state.writes.isEmpty {
                 switch state.writes.removeFirst() {
                 case .fail(let error): return .failure(error)
-                case .concurrentWrite(let other, let otherAnnotations):
-                    Self.store(other, annotations: otherAnnotations.mapValues { $0 }, in: &state)
+                case .concurrentWrite(let other):
+                    Self.store(other, annotations: [:], in: &state)
                 }
             }
             guard let object = state.object else { return .failure(Self.missing) }

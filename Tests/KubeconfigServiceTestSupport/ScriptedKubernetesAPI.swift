@@ -14,6 +14,8 @@ public final class ScriptedKubernetesAPI: DataObjectAPI, AccessReviewAPI, TokenR
         var issued = 0
         /// What TokenRequest grants, in seconds (the API server's cap); nil: what is asked.
         var grantedLifetime: Int?
+        /// What every TokenRequest fails with, while set.
+        var tokenRequestFailure: ServiceError?
     }
 
     private let state = Mutex(State())
@@ -40,11 +42,11 @@ public final class ScriptedKubernetesAPI: DataObjectAPI, AccessReviewAPI, TokenR
         state.withLock { $0.objects[Self.key(resource, namespace, name)] }
     }
 
+    /// Every TokenRequest fails with `error` from now on (nil: they succeed again).
+    public func refuseTokenRequests(_ error: ServiceError?) { state.withLock { $0.tokenRequestFailure = error } }
+
     /// TokenRequests grant at most `seconds` from now on.
     public func capTokenLifetime(_ seconds: Int) { state.withLock { $0.grantedLifetime = seconds } }
-
-    /// Tokens issued so far.
-    public var issuedTokens: Int { state.withLock { $0.issued } }
 
     private static func key(_ resource: DataObjectResource, _ namespace: String, _ name: String) -> String {
         resource == .configMaps ? "\(namespace)/\(name)" : "\(resource.rawValue):\(namespace)/\(name)"
@@ -115,6 +117,7 @@ public final class ScriptedKubernetesAPI: DataObjectAPI, AccessReviewAPI, TokenR
         namespace: String, serviceAccount: String, expirationSeconds: Int, audiences: [String]
     ) async throws(ServiceError) -> IssuedToken {
         try record("TokenRequest \(namespace)/\(serviceAccount)")
+        if let failure = state.withLock({ $0.tokenRequestFailure }) { throw failure }
         let (number, lifetime) = state.withLock { state in
             state.issued += 1
             return (state.issued, min(expirationSeconds, state.grantedLifetime ?? expirationSeconds))

@@ -21,9 +21,10 @@ import Testing
         api.put(namespace: "onap", name: "kc", data: [:], annotations: ["theirs": "kept"], version: "1")
     }
 
-    func source(expiration: Int = 1000) -> IssuedTokenSource {
+    func source(expiration: Int = 1000, spread: Double = 0) -> IssuedTokenSource {
         var configuration = IssuedTokenSource.Configuration(namespace: "onap", serviceAccount: "cloudify")
         configuration.expirationSeconds = expiration
+        configuration.renewalSpread = spread
         return IssuedTokenSource(configuration: configuration, tokens: api, reviews: api, now: clock.reading, logger: logger)
     }
 
@@ -176,39 +177,80 @@ import Testing
         let expired = try #require(publisher.state.snapshot.readiness(at: clock.now + 1000))
         #expect(expired.code == .notPublished && expired.message.contains("the published token expired"))
     }
-}
 
-/// Credentials that do not come from a service-account folder.
-struct StaticCredentials: SiteCredentialSource {
-    let cluster: ClusterCredentials
-    func credentials() async throws(ServiceError) -> ClusterCredentials { cluster }
-}
-
-/// A store that lets another writer run to completion just before its first write.
-final class InterleavingStore: DocumentStore {
-    let base: any DocumentStore
-    let before: Mutex<(@Sendable () async -> Void)?>
-
-    init(_ base: any DocumentStore, before: @escaping @Sendable () async -> Void) {
-        self.base = base
-        self.before = Mutex(before)
+    @Test func aTokenTheAPIServerRejectsMakesTheServiceUnreadyBeforeItExpires() async throws {
+        let publisher = replica()
+        _ = try await publisher.publish()
+        api.revoke("token-1")
+        api.refuseTokenRequests(ServiceError(code: .apiNotFound, message: "serviceaccounts \"cloudify\" not found"))
+        let result = try await publisher.publish()
+        #expect(result.renewalError?.code == ServiceError.Code.serviceAccountNotFound.rawValue)
+        #expect(try storedToken() == "token-1")
+        let problem = try #require(publisher.state.snapshot.readiness(at: clock.now))
+        #expect(problem.message.contains("no longer authenticates") && problem.message.contains("not found"))
+        api.refuseTokenRequests(nil)
+        _ = try await publisher.publish()
+        #expect(try storedToken() == "token-2")
+        #expect(publisher.state.snapshot.readiness(at: clock.now) == nil)
     }
 
-    var origin: String { base.origin }
+    @Test func aTokenMintedInALostRaceIsDiscardedOnceAnotherReplicasTokenIsAdopted() async throws {
+        let source = source()
+        _ = try await source.token(for: StoredToken(token: nil, record: nil), cluster: cluster)  // token-1, unwritten
+        // The winner's token, issued a second earlier, is what the document holds.
+        api.identify("winner", as: "system:serviceaccount:onap:cloudify", allowed: [])
+        let winner = TokenRecord(
+            serviceAccount: "onap/cloudify", audiences: [], issuedAt: clock.now - 1, expiresAt: clock.now + 999,
+            fingerprint: BearerToken("winner").fingerprint)
+        let stored = StoredToken(token: BearerToken("winner"), record: winner)
+        #expect(try await source.token(for: stored, cluster: cluster).token == BearerToken("winner"))
+        clock.advance(799)  // the winner's renewal point; token-1's is a second later
+        let renewed = try await source.token(for: stored, cluster: cluster)
+        #expect(renewed.token == BearerToken("token-2"))
+        #expect(tokenRequests == 2)
+    }
 
-    func read() async throws(ServiceError) -> StoredDocument { try await base.read() }
-
-    func write(
-        _ text: String, annotations: [String: String?], ifVersion version: String
-    ) async throws(ServiceError)
-        -> String
-    {
-        let other = before.withLock { value in
-            let taken = value
-            value = nil
-            return taken
+    @Test func aGrantedLifetimeAlreadyDueIsAnErrorNotARenewalLoop() async {
+        api.capTokenLifetime(0)
+        await #expect {
+            try await source().token(for: StoredToken(token: nil, record: nil), cluster: cluster)
+        } throws: { error in
+            let error = error as? ServiceError
+            return error?.code == .tokenRequestFailed && error?.message.contains("already due for renewal") == true
         }
-        await other?()
-        return try await base.write(text, annotations: annotations, ifVersion: version)
     }
+
+    @Test func theTokensOwnExpClaimCountsWhenItIsEarlierThanTheAnswer() async throws {
+        let claimed = BearerTokenClaimsTests.jwt(
+            #"{"sub":"system:serviceaccount:onap:cloudify","iat":\#(Int(clock.now.timeIntervalSince1970)),"exp":\#(Int(clock.now.timeIntervalSince1970) + 500)}"#
+        )
+        var configuration = IssuedTokenSource.Configuration(namespace: "onap", serviceAccount: "cloudify")
+        configuration.renewalSpread = 0
+        let source = IssuedTokenSource(
+            configuration: configuration,
+            tokens: FixedTokenAPI(issued: IssuedToken(token: claimed, expiresAt: clock.now + 1000)), reviews: nil,
+            now: clock.reading, logger: logger)
+        let published = try await source.token(for: StoredToken(token: nil, record: nil), cluster: cluster)
+        #expect(published.expiresAt == clock.now + 500 && published.renewsAt == clock.now + 400)
+    }
+
+    @Test func replicasPickTheirRenewalPointsApartBetweenThreeQuartersAndFourFifths() async throws {
+        var points: Set<Date> = []
+        for _ in 0..<8 {
+            let published = try await source(spread: 0.05).token(for: StoredToken(token: nil, record: nil), cluster: cluster)
+            let renewsAt = try #require(published.renewsAt)
+            #expect(renewsAt > clock.now + 750 && renewsAt <= clock.now + 800)
+            points.insert(renewsAt)
+        }
+        #expect(points.count > 1)
+    }
+}
+
+/// A TokenRequest API that always issues the same token.
+struct FixedTokenAPI: TokenRequestAPI {
+    let issued: IssuedToken
+
+    func requestToken(
+        namespace: String, serviceAccount: String, expirationSeconds: Int, audiences: [String]
+    ) async throws(ServiceError) -> IssuedToken { issued }
 }

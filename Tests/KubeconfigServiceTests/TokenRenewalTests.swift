@@ -22,7 +22,7 @@ import Testing
         #expect(renewal.decide(stored, now: issued + 799.9) == .reuse(token, record()))
         #expect(renewal.decide(stored, now: issued + 800) == .renew(.due))
         #expect(renewal.decide(stored, now: issued + 5000) == .renew(.due))
-        #expect(record().renewsAt(remaining: 0.2) == issued + 800)
+        #expect(renewal.renewsAt(record()) == issued + 800)
     }
 
     @Test func aMissingUnrecordedAlteredOrForeignTokenIsRenewed() {
@@ -36,6 +36,14 @@ import Testing
         #expect(
             renewal.decide(StoredToken(token: token, record: record(audiences: ["vault"])), now: issued)
                 == .renew(.reconfigured))
+    }
+
+    @Test func audiencesAreASetNotAList() {
+        let renewal = TokenRenewal(serviceAccount: "onap/cloudify", audiences: ["b", "a"])
+        let stored = StoredToken(token: token, record: record(audiences: ["a", "b"]))
+        #expect(renewal.decide(stored, now: issued) == .reuse(token, record(audiences: ["a", "b"])))
+        #expect(renewal.isStillValid(stored, now: issued))
+        #expect(!self.renewal.isStillValid(stored, now: issued))
     }
 
     @Test func aTokenMayStayAfterAFailedRenewalOnlyUntilItExpires() {
@@ -72,7 +80,7 @@ import Testing
         #expect(SitePublisher.nextPass(after: .seconds(60), renewsAt: now + 12.5, now: now) == .milliseconds(12_500))
         #expect(SitePublisher.nextPass(after: nil, renewsAt: now + 3000, now: now) == .seconds(3000))
         #expect(SitePublisher.nextPass(after: .seconds(60), renewsAt: now + 3000, now: now) == .seconds(60))
-        #expect(SitePublisher.nextPass(after: .seconds(60), renewsAt: now - 5, now: now) == .milliseconds(10))
+        #expect(SitePublisher.nextPass(after: .seconds(60), renewsAt: now - 5, now: now) == .milliseconds(100))
     }
 }
 

@@ -7,6 +7,8 @@ The binary is built by the test script beforehand; KUBECONFIG_SERVICE_BIN overri
 
 from __future__ import annotations
 
+import base64
+import datetime
 import hashlib
 import http.client
 import json
@@ -35,6 +37,18 @@ def token_fingerprint(token: str) -> str:
     """What the service shows for a token (`/status` tokenFingerprint, BearerToken.fingerprint):
     the first 12 hex digits of the SHA-256 of the token as read from its file, whitespace trimmed."""
     return hashlib.sha256(token.strip().encode()).hexdigest()[:12]
+
+
+def claims(token: str) -> dict:
+    """The payload of a JWT-shaped token, unverified (the API test server's tokens are JWTs)."""
+    payload = token.strip().split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def pod_token_fields(token: str) -> dict:
+    """What a publication of the pod's own `token` answers about it: its source and its claimed expiry."""
+    expires = datetime.datetime.fromtimestamp(claims(token)["exp"], datetime.timezone.utc)
+    return {"tokenSource": "pod", "tokenExpiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def wait_until(condition, timeout: float = 10.0, interval: float = 0.05) -> float | None:

@@ -8,7 +8,6 @@ Tokens are compared as booleans or fingerprints, never shown.
 
 from __future__ import annotations
 
-import base64
 import datetime
 import json
 import os
@@ -21,7 +20,7 @@ import yaml
 
 from kubeapi import ADMIN_TOKEN, READER_TOKEN, KubeAPIServer
 from redaction import load_json, redact
-from support import (CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, Service, run_publish, token_fingerprint,
+from support import (CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, Service, claims, run_publish, token_fingerprint,
                      wait_until)
 
 KUBECTL = "/usr/bin/kubectl"
@@ -96,11 +95,6 @@ def who(api, token: str) -> str | None:
                                "spec": {"token": token}})
     status = answer.json().get("status") or {}
     return status.get("user", {}).get("username") if status.get("authenticated") else None
-
-
-def claims(token: str) -> dict:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def request_times(api) -> list[float]:
@@ -199,8 +193,8 @@ def test_the_published_token_is_issued_for_the_consumer_and_real_clients_use_it(
     shown = status(service)
     assert shown["tokenSource"] == "TokenRequest" and shown["tokenSubject"] == CONSUMER_USER
     assert shown["tokenFingerprint"] == token_fingerprint(token)
-    renews = datetime.datetime.fromisoformat(shown["tokenRenewsAt"]).timestamp()
-    assert renews == pytest.approx(claims(token)["iat"] + 0.8 * 3600, abs=1)
+    renews = datetime.datetime.fromisoformat(shown["tokenRenewsAt"]).timestamp() - claims(token)["iat"]
+    assert 0.75 * 3600 <= renews <= 0.8 * 3600, renews  # each replica picks its point in that band
 
     # No TokenRequest per publication: POSTs reuse the stored token.
     for _ in range(3):
@@ -222,7 +216,7 @@ def test_the_published_token_is_issued_for_the_consumer_and_real_clients_use_it(
     assert read.metadata.name == CONFIGMAP
 
     metrics = service.request("GET", "/metrics").text
-    assert 'kubeconfig_token_requests_total{result="issued"} 1' in metrics
+    assert 'kubeconfig_token_requests_total{result="issued"} 1' in metrics.splitlines()
     expiry = [line for line in metrics.splitlines() if line.startswith("kubeconfig_token_expiry_timestamp_seconds ")]
     assert expiry and float(expiry[0].split()[1]) == pytest.approx(claims(token)["exp"], abs=1)
     assert_no_token_leaks([token], service.logs, metrics, json.dumps(shown), json.dumps(published))
@@ -251,7 +245,7 @@ def test_a_lifetime_under_ten_minutes_is_refused_at_start(issuing_api, seconds):
     assert request_times(issuing_api) == []
 
 
-def test_renewal_happens_at_four_fifths_of_a_capped_lifetime_even_without_refresh_passes(issuing_api, replicas,
+def test_renewal_comes_at_three_quarters_to_four_fifths_of_a_capped_lifetime_without_refresh_passes(issuing_api, replicas,
                                                                                        tmp_path):
     issuing_api.set_max_token_expiration(10)
     with Sampler(issuing_api) as sampler:
@@ -264,7 +258,7 @@ def test_renewal_happens_at_four_fifths_of_a_capped_lifetime_even_without_refres
             assert wait_until(lambda: stored_token(issuing_api) != current, timeout=5), service.logs
             assert kubectl_reads(service.request("GET", "/kubeconfig", token=ADMIN_TOKEN).text, tmp_path)
         assert wait_until(lambda: len(request_times(issuing_api)) >= 4, timeout=20), service.logs
-        time.sleep(0.5)  # one more sample of the last token
+        assert wait_until(lambda: len(sampler.order) >= 4, timeout=3)
     tokens = sampler.order
     assert len(tokens) >= 4 and len(set(tokens)) == len(tokens), "tokens flapped"
     assert sampler.invalid_samples == 0, f"{sampler.invalid_samples} of {sampler.samples} samples were not valid"
@@ -272,11 +266,13 @@ def test_renewal_happens_at_four_fifths_of_a_capped_lifetime_even_without_refres
         lifetime = claims(previous)["exp"] - claims(previous)["iat"]
         assert lifetime == 10
         renewed_after = sampler.first_seen[following] - claims(previous)["iat"]
-        # At 80 % (8 s), within the second the claims are rounded to and the sampling interval.
-        assert 7.0 <= renewed_after <= 9.5, f"renewed {renewed_after:.2f} s into a {lifetime} s lifetime"
+        # Between 75 % and 80 % (7.5 to 8 s), plus the sampling interval and some scheduling slack.
+        assert 7.5 <= renewed_after <= 9.0, f"renewed {renewed_after:.2f} s into a {lifetime} s lifetime"
     times = request_times(issuing_api)
     intervals = [later - earlier for earlier, later in zip(times, times[1:])]
-    assert all(7.0 <= interval <= 9.0 for interval in intervals), intervals
+    # The claims' times are whole seconds, so a request may come up to 1 s sooner after the last.
+    assert all(6.5 <= interval <= 9.0 for interval in intervals), intervals
+    print("renewal intervals (s):", ", ".join(f"{interval:.2f}" for interval in intervals))
     assert len(document_writes(issuing_api)) == len(tokens)
     shown = json.dumps(status(service))
     assert_no_token_leaks(tokens, service.logs, shown, service.request("GET", "/metrics").text)
@@ -291,6 +287,7 @@ def test_replicas_converge_on_one_token_per_renewal_period(issuing_api, replicas
             service.wait_ready()
         assert wait_until(lambda: len(sampler.order) >= 4, timeout=40)
         time.sleep(1.5)  # a few refresh passes of every replica after the last renewal
+    elapsed = time.time() - sampler.first_seen[sampler.order[0]]
     tokens = sampler.order
     assert len(set(tokens)) == len(tokens), "an older token came back: the replicas flapped"
     assert sampler.invalid_samples == 0, f"{sampler.invalid_samples} of {sampler.samples} samples were not valid"
@@ -298,6 +295,8 @@ def test_replicas_converge_on_one_token_per_renewal_period(issuing_api, replicas
     requested = request_times(issuing_api)
     # One write per issued token that reached the ConfigMap; a lost race mints, never writes.
     assert len(writes) == len(tokens), (len(writes), len(tokens))
+    # One renewal per period (at least 7.5 s), not more: replicas that raced discard what they minted.
+    assert len(tokens) <= elapsed / 7.5 + 1.5, (len(tokens), elapsed)
     assert len(tokens) <= len(requested) <= count * len(tokens), (len(requested), len(tokens))
     for service in services:
         assert status(service)["tokenFingerprint"] == token_fingerprint(stored_token(issuing_api)) or \
@@ -334,10 +333,38 @@ def test_a_deleted_and_recreated_account_gets_a_new_token(issuing_api, replicas)
     assert wait_until(lambda: (status(service).get("renewalError") or {}).get("code") == "ServiceAccountNotFound",
                       timeout=10), service.logs
     unchanged = stored_token(issuing_api) == first
-    assert unchanged, "a failed renewal must leave the stored token in place"
+    assert unchanged, "a failed renewal must leave the stored token in place (there is no better one)"
+    answer = service.request("GET", "/readyz")
+    assert answer.status == 503 and "no longer authenticates" in answer.text, answer
     issuing_api.add_service_account(NAMESPACE, CONSUMER)
     assert wait_until(lambda: who(issuing_api, stored_token(issuing_api)) == CONSUMER_USER, timeout=15), service.logs
+    service.wait_ready()
     assert "renewalError" not in status(service)
+
+
+def test_a_token_altered_by_hand_is_put_back_without_a_new_token_request(issuing_api, replicas):
+    service = replicas("--refresh-interval", "1")
+    service.wait_ready()
+    issued = stored_token(issuing_api)
+    configmap = issuing_api.get_configmap(NAMESPACE, CONFIGMAP)
+    document = yaml.safe_load(configmap["data"]["kubeconfig"])
+    document["users"][0]["user"]["token"] = "pasted-by-hand"
+    issuing_api.put_configmap(NAMESPACE, CONFIGMAP, {"kubeconfig": yaml.safe_dump(document)},
+                              annotations=configmap["metadata"]["annotations"])
+    assert wait_until(lambda: stored_token(issuing_api) == issued, timeout=10), service.logs
+    assert len(request_times(issuing_api)) == 1
+
+
+def test_audiences_are_asked_for_and_recorded(issuing_api):
+    result = run_publish(issuing_api, *ISSUE, "--token-audience", "cloudify", "--token-audience", "vault")
+    assert result.returncode == 0, redact(result.stderr)
+    token = stored_token(issuing_api)
+    assert sorted(claims(token)["aud"]) == ["cloudify", "vault"]
+    assert record(issuing_api)["audiences"] == ["cloudify", "vault"]
+    # The same audiences in another order are the same request: the stored token is kept.
+    again = run_publish(issuing_api, *ISSUE, "--token-audience", "vault", "--token-audience", "cloudify")
+    assert json.loads(again.stdout)["changed"] is False
+    assert len(request_times(issuing_api)) == 1
 
 
 def test_a_forbidden_token_request_names_the_right_needed(tmp_path):
@@ -353,26 +380,30 @@ def test_a_forbidden_token_request_names_the_right_needed(tmp_path):
 
 
 def test_a_failed_renewal_keeps_the_token_until_it_expires_then_readiness_fails(issuing_api, replicas):
-    issuing_api.set_max_token_expiration(10)
+    issuing_api.set_max_token_expiration(20)
     service = replicas("--refresh-interval", "0")
     service.wait_ready()
     first = stored_token(issuing_api)
-    issued = claims(first)["iat"]
+    expires = claims(first)["exp"]
     issuing_api.add_fault(method="POST", path=f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{CONSUMER}/token",
                           action="status", code=403, count=-1)
     assert wait_until(lambda: (status(service).get("renewalError") or {}).get("code") == "TokenRequestForbidden",
-                      timeout=12), service.logs
-    # Renewal is due (8 s) but the token is valid until 10 s: still ready, still in place.
-    still_valid = time.time() < issued + 9.5
-    if still_valid:
-        assert service.request("GET", "/readyz").status == 200
-    assert stored_token(issuing_api) == first and who(issuing_api, first) == CONSUMER_USER
-    assert wait_until(lambda: service.request("GET", "/readyz").status == 503, timeout=6)
+                      timeout=20), service.logs
+    # Renewal fell due at 16 s and failed; the token is valid until 20 s: still ready, still in place.
+    ready = service.request("GET", "/readyz").status
+    valid = who(issuing_api, first) == CONSUMER_USER
+    checked_in_time = time.time() < expires - 0.5
+    assert checked_in_time, "the checks ran too late to say anything; the machine is overloaded"
+    assert ready == 200 and valid and stored_token(issuing_api) == first
+    assert wait_until(lambda: service.request("GET", "/readyz").status == 503, timeout=8)
     reason = load_json(service.request("GET", "/readyz").body)["error"]["message"]
-    assert "the published token expired" in reason
+    assert "the published token expired" in reason and "forbidden" in reason
     failed = [line for line in service.request("GET", "/metrics").text.splitlines()
               if line.startswith('kubeconfig_token_requests_total{result="failed"}')]
     assert failed and float(failed[0].split()[1]) >= 2, "failed renewals were not retried"
+    warnings = [entry for entry in service.log_entries() if entry.get("msg") == "token request failed"
+                and entry.get("level") == "warning"]
+    assert len(warnings) == 1, "a lasting failure is logged once"
 
     issuing_api.clear_faults()
     service.wait_ready(timeout=15)

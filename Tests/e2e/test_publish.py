@@ -21,7 +21,8 @@ import yaml
 
 from kubeapi import KubeAPIServer
 from redaction import configmap_of, load, load_json
-from support import BINARY, CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, names, run_publish, token_fingerprint
+from support import (BINARY, CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, names, pod_token_fields, run_publish,
+                     token_fingerprint)
 
 RESULT_FIELDS = {"site", "namespace", "configMap", "key", "server", "resourceVersion", "changed", "tokenSource",
                  "tokenExpiresAt"}
@@ -147,7 +148,8 @@ def test_publish_into_an_empty_configmap_writes_a_new_document(api, seed):
 
     configmap = configmap_of(api, NAMESPACE, CONFIGMAP)
     assert answer == {"site": "central", "namespace": NAMESPACE, "configMap": CONFIGMAP, "key": "kubeconfig",
-                      "server": api.url, "resourceVersion": configmap["metadata"]["resourceVersion"], "changed": True}
+                      "server": api.url, "resourceVersion": configmap["metadata"]["resourceVersion"], "changed": True,
+                      **pod_token_fields(api.token)}
     assert set(configmap["data"]) == {"kubeconfig"}
     doc = load(configmap["data"]["kubeconfig"])
     assert doc["apiVersion"] == "v1" and doc["kind"] == "Config" and doc["preferences"] == {}
@@ -234,7 +236,7 @@ def test_non_default_names_and_the_namespace_of_the_service_account(tmp_path):
         short = expect_ok(run_publish(api, "-n", "site-b", "-l", "edge-1", "-u", "user07", "-c", "sites", "-k",
                                       "config.yaml"))
         assert short == {"site": "edge-1", "namespace": "site-b", "configMap": "sites", "key": "config.yaml",
-                         "server": api.url, "changed": True,
+                         "server": api.url, "changed": True, **pod_token_fields(api.token),
                          "resourceVersion": configmap_of(api, "site-b", "sites")["metadata"]["resourceVersion"]}
         data = configmap_of(api, "site-b", "sites")["data"]
         assert set(data) == {"kept", "config.yaml"} and data["kept"] == "yes"

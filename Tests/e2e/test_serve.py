@@ -18,7 +18,7 @@ import yaml
 
 from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN
 from redaction import SafeStr, configmap_of, load, load_json, redact
-from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, names
+from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, names, pod_token_fields
 
 RESULT_FIELDS = {"site", "namespace", "configMap", "key", "server", "resourceVersion", "changed", "tokenSource",
                  "tokenExpiresAt"}
@@ -259,7 +259,8 @@ def test_post_publishes_and_answers_the_result(api, serve):
     result = answer.json()
     configmap = configmap_of(api, NAMESPACE, CONFIGMAP)
     assert result == {"site": "central", "namespace": NAMESPACE, "configMap": CONFIGMAP, "key": "kubeconfig",
-                      "server": api.url, "resourceVersion": configmap["metadata"]["resourceVersion"], "changed": True}
+                      "server": api.url, "resourceVersion": configmap["metadata"]["resourceVersion"], "changed": True,
+                      **pod_token_fields(api.token)}
     has_new = api.token.strip() in configmap["data"]["kubeconfig"]
     assert has_new, "POST did not publish the rotated token"
 

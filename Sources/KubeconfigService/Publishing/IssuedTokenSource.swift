@@ -7,10 +7,11 @@ import Logging
 /// ours), and renews it before it expires.
 ///
 /// A publication reuses the stored token while `TokenRenewal` allows it and a TokenReview still
-/// accepts it as the account: no TokenRequest per publication. A token minted in a round whose
-/// write then lost a race is kept and offered again in the next round, unless the winner wrote
-/// a fresh token, which is adopted instead; so a lost race may mint one extra token, never write
-/// two. When a renewal fails, the stored token stays while it is valid and the error is reported.
+/// accepts it as the account: no TokenRequest per publication. A token this replica minted in a
+/// round whose write then lost to an unrelated change is offered again in the next round; once
+/// the document holds another fresh token (the winner of a race), it is adopted and what this
+/// replica minted is discarded. So a lost race may mint one extra token, never write two. When a
+/// renewal fails, the stored token stays while it is valid and the error is reported.
 public actor IssuedTokenSource: TokenSource {
     public struct Configuration: Sendable {
         /// Namespace of the account (the document's).
@@ -21,8 +22,12 @@ public actor IssuedTokenSource: TokenSource {
         public var expirationSeconds: Int = 3600
         /// The audiences asked for; empty means the API server's own.
         public var audiences: [String] = []
-        /// Renew when less than this share of the lifetime remains.
+        /// Renew when less than this share of the lifetime remains...
         public var renewWhenRemaining: Double = 0.2
+        /// ...plus a share drawn once per process from `0..<renewalSpread`, so that replicas reach
+        /// their renewal points one after another: the first renews, the others find its fresh
+        /// token and mint nothing. Renewal then comes between 75 % and 80 % of the lifetime.
+        public var renewalSpread: Double = 0.05
 
         public init(namespace: String, serviceAccount: String) {
             self.namespace = namespace
@@ -42,10 +47,11 @@ public actor IssuedTokenSource: TokenSource {
     private let logger: Logger
     private let renewal: TokenRenewal
     private let metrics = Metrics()
-    /// The last token this replica minted, with its record; offered again until it is due.
+    /// The last token this replica minted and has not seen replaced; offered again until it is due.
     private var minted: (token: BearerToken, record: TokenRecord)?
-    /// The last review failure logged, so that a lasting one is logged once.
+    /// The failures last logged, so that a lasting one is logged once, not at every retry.
     private var reportedReviewFailure: ServiceError.Code?
+    private var reportedRequestFailure: ServiceError.Code?
 
     public init(
         configuration: Configuration, tokens: any TokenRequestAPI, reviews: (any AccessReviewAPI)?,
@@ -56,9 +62,10 @@ public actor IssuedTokenSource: TokenSource {
         self.reviews = reviews
         self.now = now
         self.logger = logger
+        let spread = configuration.renewalSpread > 0 ? Double.random(in: 0..<configuration.renewalSpread) : 0
         self.renewal = TokenRenewal(
             serviceAccount: configuration.reference, audiences: configuration.audiences,
-            remaining: configuration.renewWhenRemaining)
+            remaining: configuration.renewWhenRemaining + spread)
     }
 
     public func token(for stored: StoredToken, cluster: ClusterCredentials) async throws(ServiceError) -> PublishedToken {
@@ -69,14 +76,26 @@ public actor IssuedTokenSource: TokenSource {
         }
         switch decision {
         case .reuse(let token, let record):
+            // Another replica's fresh token (or ours) is in place: what we minted is not needed.
+            if minted?.token != token { minted = nil }
             return published(token, record)
         case .renew(let reason):
-            if let minted, now() < minted.record.renewsAt(remaining: configuration.renewWhenRemaining) {
+            if let minted, now() < renewal.renewsAt(minted.record),
+                minted.record.expiresAt >= stored.record?.expiresAt ?? .distantPast
+            {
                 return published(minted.token, minted.record)
             }
             do throws(ServiceError) {
                 return try await issue(because: reason)
             } catch {
+                guard reason != .unauthenticated else {
+                    // Nothing better to publish: the rejected token stays, and readiness says so.
+                    guard let token = stored.token, let record = stored.record else { throw error }
+                    var kept = published(token, record)
+                    kept.renewalError = error
+                    kept.rejected = true
+                    return kept
+                }
                 guard renewal.isStillValid(stored, now: now()), let token = stored.token, let record = stored.record else {
                     throw error
                 }
@@ -90,7 +109,7 @@ public actor IssuedTokenSource: TokenSource {
     private func published(_ token: BearerToken, _ record: TokenRecord) -> PublishedToken {
         PublishedToken(
             token: token, source: .tokenRequest, record: record, subject: configuration.subject,
-            expiresAt: record.expiresAt, renewsAt: record.renewsAt(remaining: configuration.renewWhenRemaining))
+            expiresAt: record.expiresAt, renewsAt: renewal.renewsAt(record))
     }
 
     private func issue(because reason: TokenRenewal.Reason) async throws(ServiceError) -> PublishedToken {
@@ -101,32 +120,62 @@ public actor IssuedTokenSource: TokenSource {
                 namespace: configuration.namespace, serviceAccount: configuration.serviceAccount,
                 expirationSeconds: configuration.expirationSeconds, audiences: configuration.audiences)
         } catch {
-            metrics.failed.increment()
-            let explained = explain(error)
-            logger.warning(
-                "token request failed",
-                metadata: [
-                    "serviceaccount": "\(configuration.reference)", "reason": "\(reason.rawValue)",
-                    "error_code": "\(explained.code)", "error": "\(explained.message)",
-                ])
-            throw explained
+            throw failed(explain(error), because: reason)
+        }
+        let record = self.record(of: issued, requestedAt: requestedAt)
+        // A lifetime that is over before it starts (an API server whose clock is far behind
+        // ours, or an expiry before issue) would have every pass renew again at once.
+        guard renewal.renewsAt(record) > now() else {
+            throw failed(
+                ServiceError(
+                    code: .tokenRequestFailed,
+                    message: "TokenRequest for serviceaccount \(configuration.reference) granted a token that expires at "
+                        + "\(record.expiresAt), already due for renewal: check the clocks of this node and the API server"),
+                because: reason)
         }
         metrics.issued.increment()
-        // The token's own `iat` is the API server's clock, as its expiry is; ours is the fallback.
-        let issuedAt = min(issued.token.claims?.issuedAt ?? requestedAt, issued.expiresAt)
-        let record = TokenRecord(
-            serviceAccount: configuration.reference, audiences: configuration.audiences, issuedAt: issuedAt,
-            expiresAt: issued.expiresAt, fingerprint: issued.token.fingerprint)
+        reportedRequestFailure = nil
         minted = (issued.token, record)
         let published = published(issued.token, record)
         logger.info(
             "issued a token",
             metadata: [
                 "serviceaccount": "\(configuration.reference)", "reason": "\(reason.rawValue)",
-                "token_fingerprint": "\(issued.token.fingerprint)", "expires_at": "\(issued.expiresAt)",
-                "renews_at": "\(published.renewsAt.map { "\($0)" } ?? "-")",
+                "token_fingerprint": "\(issued.token.fingerprint)", "expires_at": "\(record.expiresAt)",
+                "renews_at": "\(renewal.renewsAt(record))",
             ])
         return published
+    }
+
+    /// What the annotation records of a new token. The answer's `expirationTimestamp` counts, but
+    /// the token's own claims (the API server's clock) are a cross-check: the earlier expiry wins.
+    private func record(of issued: IssuedToken, requestedAt: Date) -> TokenRecord {
+        let claims = issued.token.claims
+        var expiresAt = issued.expiresAt
+        if let claimed = claims?.expiresAt, abs(claimed.timeIntervalSince(expiresAt)) > 1 {
+            logger.warning(
+                "the issued token's exp claim disagrees with the TokenRequest's expirationTimestamp; using the earlier",
+                metadata: ["expiration_timestamp": "\(expiresAt)", "exp_claim": "\(claimed)"])
+            expiresAt = min(expiresAt, claimed)
+        }
+        return TokenRecord(
+            serviceAccount: configuration.reference, audiences: configuration.audiences,
+            issuedAt: min(claims?.issuedAt ?? requestedAt, expiresAt), expiresAt: expiresAt,
+            fingerprint: issued.token.fingerprint)
+    }
+
+    /// Counts and logs a failed request (a lasting failure once), and returns it to throw.
+    private func failed(_ error: ServiceError, because reason: TokenRenewal.Reason) -> ServiceError {
+        metrics.failed.increment()
+        let level: Logger.Level = reportedRequestFailure == error.code ? .debug : .warning
+        reportedRequestFailure = error.code
+        logger.log(
+            level: level, "token request failed",
+            metadata: [
+                "serviceaccount": "\(configuration.reference)", "reason": "\(reason.rawValue)",
+                "error_code": "\(error.code)", "error": "\(error.message)",
+            ])
+        return error
     }
 
     /// Whether the API server still accepts `token` as the account; nil when it cannot say.

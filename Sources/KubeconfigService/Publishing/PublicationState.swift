@@ -15,7 +15,8 @@ public final class PublicationState: Sendable {
         public var token: TokenStatus?
         public var nextRefresh: Date?
 
-        /// Ready once a publication succeeded, while the issued token it published is valid.
+        /// Ready once a publication succeeded, while the issued token it published is valid: not
+        /// expired, and not rejected by a TokenReview.
         public func readiness(at now: Date) -> ServiceError? {
             guard lastSuccess != nil else {
                 let reason =
@@ -23,8 +24,13 @@ public final class PublicationState: Sendable {
                     ?? "no publication has succeeded yet"
                 return ServiceError(code: .notPublished, message: reason)
             }
-            if let token, token.source == .tokenRequest, let expiresAt = token.expiresAt, expiresAt <= now {
-                let cause = (token.renewalError ?? lastError).map { "; last error: \($0.message)" } ?? ""
+            guard let token, token.source == .tokenRequest else { return nil }
+            let cause = (token.renewalError ?? lastError).map { "; last error: \($0.message)" } ?? ""
+            if token.rejected {
+                return ServiceError(
+                    code: .notPublished, message: "the published token no longer authenticates and was not renewed\(cause)")
+            }
+            if let expiresAt = token.expiresAt, expiresAt <= now {
                 return ServiceError(
                     code: .notPublished, message: "the published token expired at \(expiresAt) and was not renewed\(cause)")
             }
@@ -40,6 +46,8 @@ public final class PublicationState: Sendable {
         public var expiresAt: Date?
         public var renewsAt: Date?
         public var renewalError: ServiceError?
+        /// A TokenReview rejected it and no replacement could be issued.
+        public var rejected: Bool
 
         init(_ token: PublishedToken) {
             source = token.source
@@ -48,6 +56,7 @@ public final class PublicationState: Sendable {
             expiresAt = token.expiresAt
             renewsAt = token.renewsAt
             renewalError = token.renewalError
+            rejected = token.rejected
         }
     }
 

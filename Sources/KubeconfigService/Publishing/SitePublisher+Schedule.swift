@@ -46,7 +46,7 @@ extension SitePublisher {
     static func nextPass(after interval: Duration?, renewsAt: Date?, now: Date) -> Duration? {
         guard let renewsAt else { return interval }
         // Not before the renewal point: waking early would find nothing due and sleep again.
-        let untilRenewal = Duration.milliseconds(max(Int64((renewsAt.timeIntervalSince(now) * 1000).rounded(.up)), 10))
+        let untilRenewal = Duration.milliseconds(max(Int64((renewsAt.timeIntervalSince(now) * 1000).rounded(.up)), 100))
         return min(interval ?? untilRenewal, untilRenewal)
     }
 }

@@ -84,13 +84,11 @@ public final class SitePublisher: Sendable {
             metrics.lastSuccess.record(Date().timeIntervalSince1970)
             metadata["outcome"] = "\(publication.changed ? "changed" : "unchanged")"
             metadata["resource_version"] = "\(publication.resourceVersion)"
+            // The token source logs a failed renewal once; each retry's publication says so here.
             if let renewal = publication.renewalError {
                 metadata["renewal_error_code"] = "\(renewal.code)"
-                metadata["renewal_error"] = "\(renewal.message)"
-                logger.warning("publication kept the stored token: its renewal failed", metadata: metadata)
-            } else {
-                logger.info("publication succeeded", metadata: metadata)
             }
+            logger.info("publication succeeded", metadata: metadata)
         case .failure(let error):
             metrics.failed.increment()
             metadata["outcome"] = "failed"

@@ -40,11 +40,6 @@ public struct TokenRecord: Sendable, Equatable, Codable {
             && name.allSatisfy { alphanumeric($0) || $0 == "-" || $0 == "_" || $0 == "." }
     }
 
-    /// When less than `remaining` of the lifetime is left: the renewal point.
-    public func renewsAt(remaining: Double) -> Date {
-        expiresAt.addingTimeInterval(-expiresAt.timeIntervalSince(issuedAt) * remaining)
-    }
-
     /// The record as stored in the annotation: compact JSON, RFC 3339 times.
     public var annotation: String {
         let encoder = JSONEncoder()

@@ -20,14 +20,20 @@ public struct TokenRenewal: Sendable {
 
     /// `namespace/name` of the account tokens are issued for.
     public var serviceAccount: String
-    public var audiences: [String]
+    /// The audiences asked for, in any order.
+    public var audiences: Set<String>
     /// Renew when less than this share of the lifetime remains (0.2: at 80 %).
     public var remaining: Double
 
     public init(serviceAccount: String, audiences: [String], remaining: Double = 0.2) {
         self.serviceAccount = serviceAccount
-        self.audiences = audiences
+        self.audiences = Set(audiences)
         self.remaining = remaining
+    }
+
+    /// When less than `remaining` of the record's lifetime is left: the renewal point.
+    public func renewsAt(_ record: TokenRecord) -> Date {
+        record.expiresAt.addingTimeInterval(-record.expiresAt.timeIntervalSince(record.issuedAt) * remaining)
     }
 
     /// Reuse the stored token while it is ours, recorded, for this account and not yet due.
@@ -35,16 +41,19 @@ public struct TokenRenewal: Sendable {
         guard let token = stored.token else { return .renew(.missing) }
         guard let record = stored.record else { return .renew(.unrecorded) }
         guard record.fingerprint == token.fingerprint else { return .renew(.altered) }
-        guard record.serviceAccount == serviceAccount, record.audiences == audiences else { return .renew(.reconfigured) }
-        guard now < record.renewsAt(remaining: remaining) else { return .renew(.due) }
+        guard describesThisAccount(record) else { return .renew(.reconfigured) }
+        guard now < renewsAt(record) else { return .renew(.due) }
         return .reuse(token, record)
     }
 
-    /// Whether `stored` may stay in place when a renewal failed: it is the recorded token of this
-    /// account and has not expired.
+    /// Whether `stored` may stay in place when a renewal failed: the recorded token of this
+    /// account and audiences, not yet expired. (A token a TokenReview rejected never may.)
     public func isStillValid(_ stored: StoredToken, now: Date) -> Bool {
         guard let token = stored.token, let record = stored.record else { return false }
-        return record.fingerprint == token.fingerprint && record.serviceAccount == serviceAccount
-            && now < record.expiresAt
+        return record.fingerprint == token.fingerprint && describesThisAccount(record) && now < record.expiresAt
+    }
+
+    private func describesThisAccount(_ record: TokenRecord) -> Bool {
+        record.serviceAccount == serviceAccount && Set(record.audiences) == audiences
     }
 }

@@ -41,8 +41,11 @@ public struct PublishedToken: Sendable, Equatable {
     public var expiresAt: Date?
     /// When a renewal is due; nil when this service does not renew the token.
     public var renewsAt: Date?
-    /// Set when a renewal was due and failed: the stored token, still valid, stays in place.
+    /// Set when a renewal was due and failed: the stored token stays in place.
     public var renewalError: ServiceError?
+    /// The stored token no longer authenticates (a TokenReview said so), and no new one could
+    /// be issued: it stays, for want of a better one, but it is not valid.
+    public var rejected = false
 
     public init(
         token: BearerToken, source: Source, record: TokenRecord? = nil, subject: String? = nil, expiresAt: Date? = nil,
