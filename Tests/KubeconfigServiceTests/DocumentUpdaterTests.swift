@@ -136,4 +136,32 @@ import Testing
         } throws: { ($0 as? ServiceError)?.code == .badRequest }
         #expect(store.writes.isEmpty)
     }
+
+    @Test func annotationChangesAreWrittenWithTheDocumentAndAloneWhenNothingElseChanged() async throws {
+        let store = InMemoryDocumentStore(text: "")
+        _ = try await updater(store).update(.publish(Fixtures.central))
+        let annotate = DocumentEdit("annotate") { (content: inout DocumentContent) in
+            content.annotations["ours"] = "1"
+            content.annotations["gone"] = nil
+        }
+        let update = try await updater(store).update(annotate)
+        #expect(update.changed)
+        guard case .write(_, let version, let annotations) = try #require(store.calls.last) else {
+            Issue.record("the last call is not a write")
+            return
+        }
+        #expect(version == "2" && annotations == ["ours": "1"])
+        #expect(store.stored?.annotations == ["ours": "1"])
+
+        let remove = DocumentEdit("remove") { (content: inout DocumentContent) in content.annotations["ours"] = nil }
+        _ = try await updater(store).update(remove)
+        guard case .write(_, _, let removal) = try #require(store.calls.last) else {
+            Issue.record("the last call is not a write")
+            return
+        }
+        let removed: [String: String?] = ["ours": nil]
+        #expect(removal == removed)
+        #expect(try await !updater(store).update(remove).changed)
+        #expect(store.writes.count == 3)
+    }
 }

@@ -765,7 +765,7 @@ def test_secret_storage_moves_every_configmap_reference(render) -> None:
 
 def document_rule(resource: str, name: str) -> dict[str, Any]:
     return {"apiGroups": [""], "resources": [resource], "resourceNames": [name],
-            "verbs": ["get", "update", "patch"]}
+            "verbs": ["get", "patch"]}
 
 
 def token_rule(account: str) -> dict[str, Any]:
@@ -785,7 +785,7 @@ def token_rule(account: str) -> dict[str, Any]:
                                      token_rule("dcae-cloudify-deployer")]),
 ])
 def test_service_role_rules(render, scenario: str, rules: list[dict[str, Any]]) -> None:
-    """get/update/patch on the document's one object; with an issued token, create on that one
+    """get/patch on the document's one object; with an issued token, create on that one
     account's token subresource."""
     rendered = render(SCENARIOS[scenario])
     assert service_role(rendered)["rules"] == rules
@@ -806,12 +806,12 @@ def test_roles_grant_nothing_beyond_the_named_objects(render, scenario: str) -> 
             assert rule["resourceNames"], where
             for field_ in ("apiGroups", "resources", "resourceNames", "verbs"):
                 assert all("*" not in item for item in rule[field_]), where
-            assert set(rule["verbs"]) <= {"get", "update", "patch", "create"}, where
+            assert set(rule["verbs"]) <= {"get", "patch", "create"}, where
             assert "create" not in rule["verbs"] or rule["resources"] == ["serviceaccounts/token"], where
     resource, name, _ = document(values)
     granted = {(r, n, v) for rule in service_role(rendered)["rules"]
                for r in rule["resources"] for n in rule["resourceNames"] for v in rule["verbs"]}
-    expected = {(resource, name, verb) for verb in ("get", "update", "patch")}
+    expected = {(resource, name, verb) for verb in ("get", "patch")}
     account = token_account(values)
     if account:
         expected.add(("serviceaccounts/token", account, "create"))

@@ -22,11 +22,6 @@ public struct DocumentEdit: Sendable {
     public init(_ summary: String, apply: @escaping @Sendable (inout KubeconfigDocument) throws(ServiceError) -> Void) {
         self.init(summary) { (content: inout DocumentContent) throws(ServiceError) in try apply(&content.kubeconfig) }
     }
-
-    /// Puts one site's cluster, user and context in the document.
-    public static func publish(_ site: SiteEntries) -> DocumentEdit {
-        DocumentEdit("publish site \(site.location)") { document in document.merge(site) }
-    }
 }
 
 /// What an edit reads and changes: the kubeconfig, and the annotations of the object holding it.
