@@ -7,6 +7,8 @@ apt_packages=(
     libmicrohttpd-dev pkg-config # the HTTP server library, found through pkg-config
     openssl curl                 # test certificates; the Helm hook's client
     wrk nginx-light time         # the benchmark: load generator, reference server, peak RSS
+    prometheus                   # promtool: Tests/deploy checks and unit-tests the chart's alerts
+                                 # (Debian ships promtool only with the server, which systemd starts)
 )
 missing=()
 for package in "${apt_packages[@]}"; do

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from kubeapi import ADMIN_TOKEN, KubeAPIServer
-from support import Service
+from support import Service, wait_until
 
 CHART_DIR = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "kubeconfig-service"
 RELEASE, NAMESPACE = "dcae", "onap"
@@ -77,29 +78,48 @@ def service_args(objects: list[dict[str, Any]]) -> list[str]:
     return kept
 
 
+class RenderedService:
+    """The chart's Deployment run against the API test server, with the rights its Roles grant."""
+
+    def __init__(self, objects: list[dict[str, Any]], tmp_path: Path, document_object: tuple[str, str]):
+        self.objects, self.resource, self.name = objects, *document_object
+        self.service_user = f"system:serviceaccount:{NAMESPACE}:{FULLNAME}"
+        rules = [{"group": "system:masters", "verbs": ["*"], "resources": ["*"]},
+                 *rules_granted(objects, self.service_user)]
+        accounts = [o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"]
+        assert DEPLOYER in accounts, accounts
+        self.api = KubeAPIServer(tmp_path / "api", config={
+            "serviceAccount": {"namespace": NAMESPACE, "name": FULLNAME}, "defaultRules": False, "rules": rules,
+            "serviceAccounts": [{"namespace": NAMESPACE, "name": name} for name in accounts if name != FULLNAME],
+        })
+        self.service: Service | None = None
+
+    def __enter__(self) -> "RenderedService":
+        self.api.start()
+        try:
+            # The chart creates the object empty; the test server stands in for Helm.
+            (self.api.put_secret if self.resource == "secrets" else self.api.put_configmap)(NAMESPACE, self.name, {})
+            self.service = Service(self.api, *service_args(self.objects)).start()
+            self.service.wait_ready(timeout=20)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        if self.service is not None:
+            self.service.stop()
+        self.api.stop()
+
+
 @pytest.mark.parametrize("values, document_object", [
     ({}, ("configmaps", "multisite-kubeconfig-configmap")),
     ({"storage": "secret"}, ("secrets", "multisite-kubeconfig-secret")),
 ])
 def test_the_rendered_deployment_publishes_an_issued_token_with_only_the_charts_rights(
         chart, tmp_path, values, document_object):
-    objects = render(chart, values)
-    service_user = f"system:serviceaccount:{NAMESPACE}:{FULLNAME}"
-    rules = [{"group": "system:masters", "verbs": ["*"], "resources": ["*"]},
-             *rules_granted(objects, service_user)]
-    accounts = [o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"]
-    assert DEPLOYER in accounts, accounts
-    api = KubeAPIServer(tmp_path / "api", config={
-        "serviceAccount": {"namespace": NAMESPACE, "name": FULLNAME}, "defaultRules": False, "rules": rules,
-        "serviceAccounts": [{"namespace": NAMESPACE, "name": name} for name in accounts if name != FULLNAME],
-    }).start()
-    service = None
-    try:
-        resource, name = document_object
-        # The chart creates the object empty; the test server stands in for Helm.
-        (api.put_secret if resource == "secrets" else api.put_configmap)(NAMESPACE, name, {})
-        service = Service(api, *service_args(objects)).start()
-        service.wait_ready(timeout=20)
+    with RenderedService(render(chart, values), tmp_path, document_object) as run:
+        api, service, (resource, name) = run.api, run.service, document_object
         stored = api.request("GET", f"/api/v1/namespaces/{NAMESPACE}/{resource}/{name}", token=ADMIN_TOKEN).json()
         text = stored["data"]["kubeconfig"]
         document = yaml.safe_load(base64.b64decode(text) if resource == "secrets" else text)
@@ -110,9 +130,56 @@ def test_the_rendered_deployment_publishes_an_issued_token_with_only_the_charts_
         status = service.request("GET", "/status", token=ADMIN_TOKEN).json()
         assert status["tokenSource"] == "TokenRequest" and status.get("lastError") is None, json.dumps(status)
         # Nothing the service asked for was refused: its rights are enough, as rendered.
-        refused = [entry for entry in api.requests() if entry["user"] == service_user and entry["code"] == 403]
+        refused = [entry for entry in api.requests() if entry["user"] == run.service_user and entry["code"] == 403]
         assert refused == [], refused
-    finally:
-        if service is not None:
-            service.stop()
-        api.stop()
+
+
+def exposition(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """Prometheus text exposition as (name, labels, value) samples."""
+    samples = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?', line)
+        assert match, line
+        labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
+        samples.append((match.group(1), labels, float(match.group(3))))
+    return samples
+
+
+def test_the_binary_exposes_every_series_the_alerts_read(chart, tmp_path):
+    """The PrometheusRule and the binary agree: every metric an alert reads is at GET /metrics of
+    the chart's Deployment (site probes every second here, so that one runs soon), with the
+    labels the alerts use. The central site's token is the published one: the site alert leaves
+    that site to KubeconfigPublishedTokenExpiring, which reads the same expiry."""
+    objects = render(chart, {"siteProbes": {"interval": 1}, "prometheusRule": {"enabled": True}})
+    rule = next(o for o in objects if o["kind"] == "PrometheusRule")
+    expressions = " ".join(r["expr"] for group in rule["spec"]["groups"] for r in group["rules"])
+    read = set(re.findall(r"\bkubeconfig_\w+", expressions))
+    assert len(read) == 6, read
+    with RenderedService(objects, tmp_path, ("configmaps", "multisite-kubeconfig-configmap")) as run:
+        samples: list[tuple[str, dict[str, str], float]] = []
+
+        def site_probed() -> bool:
+            nonlocal samples
+            answer = run.service.request("GET", "/metrics")
+            assert answer.status == 200, answer
+            samples = exposition(answer.text)
+            return any(name == "kubeconfig_site_up" and labels.get("site") == "central"
+                       for name, labels, _ in samples)
+
+        assert wait_until(site_probed, timeout=20), run.service.logs
+        assert read <= {name for name, _, _ in samples}, sorted(read - {name for name, _, _ in samples})
+
+        def value(name: str, **labels: str) -> float:
+            found = [v for n, l, v in samples if n == name and l == labels]
+            assert len(found) == 1, (name, labels, [s for s in samples if s[0] == name])
+            return found[0]
+
+        assert value("kubeconfig_site_up", site="central") == 1.0  # reached with its CA, token accepted
+        assert value("kubeconfig_site_certificate_expiry_timestamp_seconds", site="central", certificate="ca") > 0
+        assert value("kubeconfig_site_token_expiry_timestamp_seconds", site="central") == \
+            value("kubeconfig_token_expiry_timestamp_seconds")
+        assert value("kubeconfig_last_success_timestamp_seconds") > 0
+        assert {l["result"] for n, l, _ in samples if n == "kubeconfig_publications_total"} >= \
+            {"changed", "unchanged", "failed"}

@@ -157,6 +157,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "user": "admin01",
         "port": 9090,
         "refreshInterval": 300,
+        "siteProbes": {"interval": 30, "concurrency": 4},
         "apiTimeout": 15,
         "threads": 4,
         "logFormat": "json",
@@ -200,6 +201,20 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "podAnnotations": {"example.org/scrape": "false"},
         "podLabels": {"example.org/team": "dcae"},
         "serviceAccount": {"annotations": {"example.org/sa": "yes"}},
+    },
+    # The alerts (off by default), with every knob; test_alerts.py runs them through promtool.
+    "prometheus-rule": {
+        "prometheusRule": {
+            "enabled": True,
+            "labels": {"release": "kube-prometheus-stack"},
+            "annotations": {"example.org/owner": "dcae"},
+            "interval": "30s",
+            "seriesSelector": 'namespace="onap"',
+            "alertLabels": {"team": "dcae"},
+            "alertAnnotations": {"dashboard": "https://grafana.example.org/d/kubeconfig"},
+            "runbookUrl": "https://git.example.org/onap/kubeconfig-service/blob/main/deploy/README.md",
+            "siteDown": {"for": "10m", "severity": "critical"},
+        },
     },
 }
 
@@ -309,6 +324,8 @@ def expected_args(values: dict[str, Any]) -> dict[str, str | list[str]]:
         "--port": str(values["port"]),
         "--auth": values["auth"],
         "--refresh-interval": str(values["refreshInterval"]),
+        "--site-probe-interval": str(values["siteProbes"]["interval"]),
+        "--site-probe-concurrency": str(values["siteProbes"]["concurrency"]),
         "--log-format": values["logFormat"],
         "--log-level": values["logLevel"],
         "--threads": str(values["threads"]),
@@ -434,6 +451,13 @@ def test_rendered_objects_validate_strictly(render, scenario: str, version: str)
     rendered = render(SCENARIOS[scenario])
     assert rendered.objects
     for obj in rendered.objects:
+        if obj["apiVersion"] == "monitoring.coreos.com/v1":
+            # A CRD (Prometheus Operator): kubernetes-validate ships no schema for it. Its
+            # metadata is checked as an ObjectMeta here, the rest by hand in test_alerts.py.
+            with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+                validate_strict(obj, version)
+            assert obj["kind"] == "PrometheusRule", obj["kind"]
+            obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj["metadata"]}
         try:
             validate_strict(obj, version)
         except kubernetes_validate.ValidationError as error:
@@ -513,6 +537,27 @@ BAD_VALUES = {
     "token-audience-twice": {"credentials": {"audiences": ["a", "a"]}},
     "pdb-max-unavailable-zero": {"podDisruptionBudget": {"maxUnavailable": 0}},
     "pdb-unknown-key": {"podDisruptionBudget": {"minAvailable": 1}},
+    "site-probe-interval-negative": {"siteProbes": {"interval": -1}},
+    "site-probe-interval-string": {"siteProbes": {"interval": "60"}},
+    "site-probe-concurrency-zero": {"siteProbes": {"concurrency": 0}},
+    "site-probe-concurrency-too-many": {"siteProbes": {"concurrency": 65}},
+    "site-probes-unknown-key": {"siteProbes": {"timeout": 5}},
+    "prometheus-rule-unknown-key": {"prometheusRule": {"enable": True}},
+    "prometheus-rule-enabled-string": {"prometheusRule": {"enabled": "true"}},
+    "prometheus-rule-for-not-a-duration": {"prometheusRule": {"siteDown": {"for": "5 minutes"}}},
+    "prometheus-rule-for-unit-order": {"prometheusRule": {"siteDown": {"for": "5m1h"}}},
+    "prometheus-rule-for-number": {"prometheusRule": {"siteDown": {"for": 300}}},
+    "prometheus-rule-window-empty": {"prometheusRule": {"siteCertificateExpiry": {"window": ""}}},
+    "prometheus-rule-window-ms": {"prometheusRule": {"siteTokenExpiry": {"window": "500ms"}}},
+    "prometheus-rule-severity-empty": {"prometheusRule": {"siteDown": {"severity": ""}}},
+    "prometheus-rule-alert-unknown-key": {"prometheusRule": {"siteDown": {"window": "5m"}}},
+    "prometheus-rule-alert-label-name": {"prometheusRule": {"alertLabels": {"team-name": "dcae"}}},
+    "prometheus-rule-alert-annotation-name": {"prometheusRule": {"alertAnnotations": {"run.book": "x"}}},
+    "prometheus-rule-runbook-not-a-url": {"prometheusRule": {"runbookUrl": "README.md"}},
+    "prometheus-rule-runbook-with-anchor": {"prometheusRule": {"runbookUrl": "https://x.example/a#b"}},
+    "prometheus-rule-selector-braces": {"prometheusRule": {"seriesSelector": '{namespace="onap"}'}},
+    "prometheus-rule-stale-intervals-zero": {"prometheusRule": {"publicationStale": {"refreshIntervals": 0}}},
+    "prometheus-rule-label-number": {"prometheusRule": {"labels": {"release": 1}}},
 }
 
 
@@ -537,6 +582,10 @@ def test_schema_rejects_bad_values(chart, values: dict[str, Any]) -> None:
     ({"credentials": {"expirationSeconds": 2**32}}, "--token-expiration", str(2**32)),
     ({"location": "l" * 57}, "--location", "l" * 57),
     ({"storage": "secret", "secret": {"name": "a.b-c", "key": "kube_config.yaml"}}, "--secret", "a.b-c"),
+    ({"siteProbes": {"interval": 0}}, "--site-probe-interval", "0"),
+    ({"siteProbes": {"interval": 86400}}, "--site-probe-interval", "86400"),
+    ({"siteProbes": {"concurrency": 1}}, "--site-probe-concurrency", "1"),
+    ({"siteProbes": {"concurrency": 64}}, "--site-probe-concurrency", "64"),
 ])
 def test_schema_accepts_the_limits(render, values: dict[str, Any], flag: str, value: str) -> None:
     container = container_of(render(values).one("Deployment")["spec"]["template"]["spec"])
@@ -553,8 +602,21 @@ def test_schema_accepts_the_limits(render, values: dict[str, Any], flag: str, va
     ({"storage": "etcd"}, 'storage must be configMap or secret, not "etcd"'),
     ({"credentials": {"expirationSeconds": 60}},
      "credentials.expirationSeconds must be at least 600, not 60"),
+    ({"siteProbes": {"interval": -5}}, "siteProbes.interval must be 0 or more seconds, not -5"),
+    ({"siteProbes": {"concurrency": 0}}, "siteProbes.concurrency must be between 1 and 64, not 0"),
+    ({"siteProbes": {"concurrency": 65}}, "siteProbes.concurrency must be between 1 and 64, not 65"),
+    ({"prometheusRule": {"enabled": True, "siteDown": {"for": "5 minutes"}}},
+     'prometheusRule.siteDown.for must be a Prometheus duration such as 5m, 1h30m or 7d, not "5 minutes"'),
+    ({"prometheusRule": {"enabled": True, "siteCertificateExpiry": {"window": "0s"}}},
+     "prometheusRule.siteCertificateExpiry.window must be more than 0"),
+    ({"prometheusRule": {"enabled": True, "interval": "1m1h"}},
+     'prometheusRule.interval must be a Prometheus duration such as 5m, 1h30m or 7d, not "1m1h"'),
+    ({"prometheusRule": {"enabled": True, "publicationStale": {"refreshIntervals": 0}}},
+     "prometheusRule.publicationStale.refreshIntervals must be at least 1, not 0"),
 ], ids=["mode", "auth", "log-format", "auth-sidecar-configmap-elsewhere", "storage",
-        "token-expiration"])
+        "token-expiration", "site-probe-interval", "site-probe-concurrency-zero",
+        "site-probe-concurrency-too-many", "alert-for", "alert-window-zero", "rule-interval",
+        "stale-intervals"])
 def test_templates_check_values_without_the_schema(schemaless_chart, values: dict[str, Any],
                                                    message: str) -> None:
     """`helm install --skip-schema-validation`: the templates still refuse these values."""
@@ -585,8 +647,17 @@ def test_schemaless_copy_renders_good_values(schemaless_chart) -> None:
       "credentials": {"audiences": ["cloudify"]}},
      "credentials.audiences apply only to issued tokens"),
     ({"location": "l" * 58}, "location must be at most 57 characters with an issued token"),
+    # The service renews an issued token with 20-25% of its lifetime left: a window at least
+    # that long would have the alert fire for every healthy token.
+    ({"prometheusRule": {"enabled": True, "publishedTokenExpiry": {"window": "12m"}}},
+     "prometheusRule.publishedTokenExpiry.window (12m = 720s) must be below 20% of "
+     "credentials.expirationSeconds (3600)"),
+    ({"credentials": {"expirationSeconds": 600}, "prometheusRule": {"enabled": True}},
+     "prometheusRule.publishedTokenExpiry.window (5m = 300s) must be below 20% of "
+     "credentials.expirationSeconds (600)"),
 ], ids=["deployment-own-account", "deployment-own-named-account", "cluster-role-for-named-account",
-        "cluster-role-in-sidecar-mode", "audiences-for-the-pod-token", "location-too-long-to-record"])
+        "cluster-role-in-sidecar-mode", "audiences-for-the-pod-token", "location-too-long-to-record",
+        "token-alert-window-past-renewal", "token-alert-window-short-lifetime"])
 def test_templates_refuse_contradicting_credentials(chart, values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm.HelmRenderError) as caught:
         chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
@@ -972,6 +1043,8 @@ def test_deployment_args_literal(render) -> None:
         "--port", "9090",
         "--auth", "kubernetes",
         "--refresh-interval", "300",
+        "--site-probe-interval", "30",
+        "--site-probe-concurrency", "4",
         "--log-format", "json",
         "--log-level", "debug",
         "--threads", "4",

@@ -196,6 +196,15 @@ configmap.yaml, which always renders.
 {{- if and .Values.credentials.audiences (not $token) }}
 {{- fail "credentials.audiences apply only to issued tokens: in sidecar mode, set credentials.serviceAccount too" }}
 {{- end }}
+{{- if lt (int .Values.siteProbes.interval) 0 }}
+{{- fail (printf "siteProbes.interval must be 0 or more seconds, not %v" .Values.siteProbes.interval) }}
+{{- end }}
+{{- if or (lt (int .Values.siteProbes.concurrency) 1) (gt (int .Values.siteProbes.concurrency) 64) }}
+{{- fail (printf "siteProbes.concurrency must be between 1 and 64, not %v" .Values.siteProbes.concurrency) }}
+{{- end }}
+{{- if .Values.prometheusRule.enabled }}
+{{- include "kubeconfig-service.validateAlerts" . }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -235,6 +244,10 @@ The service's command-line arguments (kubeconfig-service serve ...).
 - {{ .Values.auth | quote }}
 - --refresh-interval
 - {{ .Values.refreshInterval | int | quote }}
+- --site-probe-interval
+- {{ .Values.siteProbes.interval | int | quote }}
+- --site-probe-concurrency
+- {{ .Values.siteProbes.concurrency | int | quote }}
 - --log-format
 - {{ .Values.logFormat | quote }}
 - --log-level
