@@ -14,6 +14,8 @@ public struct HTTPServerRequest: Sendable {
     /// Why this request is malformed (answer 400), when it is: an undecodable target, NUL in a
     /// header, conflicting framing headers. Path and query are then empty.
     public var defect: String?
+    /// Who the request is from, once authentication middleware has established it (for audit).
+    public var authenticatedUser: String?
 
     public init(
         method: HTTPRequest.Method, path: String, query: [(name: String, value: String)] = [],

@@ -19,4 +19,10 @@ extension ServiceError.Code {
     public static let forbidden = Self(rawValue: "Forbidden")
     public static let notPublished = Self(rawValue: "NotPublished")
     public static let siteNotFound = Self(rawValue: "SiteNotFound")
+    public static let unsupportedMediaType = Self(rawValue: "UnsupportedMediaType")
+    // The site registry.
+    public static let invalidSite = Self(rawValue: "InvalidSite")
+    public static let siteReserved = Self(rawValue: "SiteReserved")
+    public static let siteConflict = Self(rawValue: "SiteConflict")
+    public static let siteNotProbed = Self(rawValue: "SiteNotProbed")
 }

@@ -25,6 +25,18 @@ public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let apiTimeout = Code(rawValue: "APIServerTimeout")
         public static let apiRejected = Code(rawValue: "APIServerRejected")
         public static let apiProtocol = Code(rawValue: "APIServerProtocolError")
+        // Probes of a site's API server.
+        public static let siteDNSFailed = Code(rawValue: "SiteDNSFailed")
+        public static let siteConnectionRefused = Code(rawValue: "SiteConnectionRefused")
+        public static let siteTLSFailed = Code(rawValue: "SiteTLSVerificationFailed")
+        public static let siteUnauthorized = Code(rawValue: "SiteUnauthorized")
+        public static let siteTimeout = Code(rawValue: "SiteTimeout")
+        public static let siteUnreachable = Code(rawValue: "SiteUnreachable")
+        public static let siteProbeFailed = Code(rawValue: "SiteProbeFailed")
+        // Certificates and keys a caller handed in.
+        public static let certificateUnreadable = Code(rawValue: "CertificateUnreadable")
+        public static let keyUnreadable = Code(rawValue: "KeyUnreadable")
+        public static let keyMismatch = Code(rawValue: "KeyMismatch")
     }
 
     public var code: Code

@@ -13,10 +13,11 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Publish at start-up, keep the entries current, and serve the HTTP API.",
         discussion: """
-            Routes: POST /sites/<location>, GET /kubeconfig, GET /status, GET /healthz, /readyz, /livez, /metrics.
+            Routes: GET /sites, GET|PUT|DELETE /sites/<name>, POST /sites/<location>, GET /kubeconfig, GET /status, \
+            GET /healthz, /readyz, /livez, /metrics.
             With --auth kubernetes (the default) callers of /kubeconfig, /status and /sites need a bearer token \
-            that may get (or, for POST, patch) the document's ConfigMap or Secret, checked by TokenReview and \
-            SubjectAccessReview.
+            that may get (to read) or patch (to change) the document's ConfigMap or Secret, checked by TokenReview \
+            and SubjectAccessReview.
             """)
 
     enum AuthMode: String, ExpressibleByArgument, CaseIterable {
@@ -41,6 +42,16 @@ struct ServeCommand: AsyncParsableCommand {
             """)
     var refreshInterval: Int = 60
 
+    @Option(
+        help: """
+            Seconds between health probes of every site in the document, each with its own server, CA and \
+            credential (0 turns them off).
+            """)
+    var siteProbeInterval: Int = 60
+
+    @Option(help: "Site probes run at once, at most.")
+    var siteProbeConcurrency: Int = 8
+
     @Option(help: "PEM certificate chain: serve HTTPS with it (needs --tls-key-file).")
     var tlsCertFile: String?
 
@@ -61,6 +72,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard refreshInterval >= 0 else { throw ValidationError("--refresh-interval must be 0 or more seconds") }
+        guard siteProbeInterval >= 0 else { throw ValidationError("--site-probe-interval must be 0 or more seconds") }
+        guard (1...64).contains(siteProbeConcurrency) else {
+            throw ValidationError("--site-probe-concurrency must be between 1 and 64")
+        }
         guard (tlsCertFile == nil) == (tlsKeyFile == nil) else {
             throw ValidationError("--tls-cert-file and --tls-key-file go together")
         }
@@ -102,8 +117,16 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning(
                 "authorisation is off (--auth none): anyone who can reach this port can read the kubeconfig and its token")
         }
+        let prober = RemoteClusterProbe(timeout: options.apiTimeoutDuration, logger: logger)
+        let monitor =
+            siteProbeInterval > 0
+            ? SiteHealthMonitor(
+                state: publisher.state, location: configuration.location, prober: prober,
+                concurrency: siteProbeConcurrency, logger: logger)
+            : nil
         let router = ServiceRouter(
-            publisher: publisher, reviewer: reviewer, metrics: { registry.emitToString() }, logger: logger)
+            publisher: publisher, reviewer: reviewer, monitor: monitor, metrics: { registry.emitToString() },
+            logger: logger)
 
         var serverConfiguration = HTTPServerConfiguration()
         serverConfiguration.address = address
@@ -143,16 +166,24 @@ struct ServeCommand: AsyncParsableCommand {
             publisher: publisher, refreshInterval: refreshInterval > 0 ? .seconds(refreshInterval) : nil)
         // Shut down in reverse order: the server stops accepting and finishes its requests
         // (publications included) before the schedule is cancelled.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: schedule, successTerminationBehavior: .ignore, serviceName: "publication-schedule")
+        ]
+        if let monitor {
+            services.append(
+                .init(
+                    service: SiteProbeService(monitor: monitor, interval: .seconds(siteProbeInterval)),
+                    successTerminationBehavior: .ignore, serviceName: "site-probes"))
+        }
+        services.append(.init(service: http, serviceName: "http-server"))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: schedule, successTerminationBehavior: .ignore, serviceName: "publication-schedule"),
-                    .init(service: http, serviceName: "http-server"),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
         await clients.shutdown()
+        await prober.shutdown()
         logger.info("stopped")
     }
 }

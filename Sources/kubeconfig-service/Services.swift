@@ -36,3 +36,13 @@ struct PublicationScheduleService: Service {
         await cancelWhenGracefulShutdown { await self.publisher.runSchedule(refreshInterval: self.refreshInterval) }
     }
 }
+
+/// Health probes of every site in the document, every interval.
+struct SiteProbeService: Service {
+    let monitor: SiteHealthMonitor
+    let interval: Duration
+
+    func run() async {
+        await cancelWhenGracefulShutdown { await self.monitor.run(every: self.interval) }
+    }
+}

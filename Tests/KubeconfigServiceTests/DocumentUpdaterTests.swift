@@ -164,4 +164,41 @@ import Testing
         #expect(try await !updater(store).update(remove).changed)
         #expect(store.writes.count == 3)
     }
+
+    @Test func editsThatWaitForARoundAreWrittenTogetherAndAFailingOneFailsAlone() async throws {
+        let store = InMemoryDocumentStore(text: "")
+        let updater = updater(store)
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let first = Task {
+            try await updater.update(
+                DocumentEdit("held") { (content: inout DocumentContent) throws(ServiceError) in
+                    for await _ in gate { break }
+                    content.kubeconfig.merge(Fixtures.central)
+                })
+        }
+        // While the first round is held inside its edit, three more edits queue up.
+        try await Task.sleep(for: .milliseconds(100))
+        func site(_ name: String) -> SiteEntries {
+            var site = Fixtures.central
+            site.location = name
+            site.user = name
+            return site
+        }
+        let a = Task { try await updater.update(.publish(site("site-a"))) }
+        let failing = Task {
+            try await updater.update(
+                DocumentEdit("fails") { (_: inout KubeconfigDocument) throws(ServiceError) in
+                    throw ServiceError(code: .siteNotFound, message: "no such site")
+                })
+        }
+        let b = Task { try await updater.update(.publish(site("site-b"))) }
+        try await Task.sleep(for: .milliseconds(100))
+        open.yield()
+        #expect(try await first.value.changed)
+        #expect(try await a.value.changed)
+        #expect(try await b.value.changed)
+        await #expect(throws: ServiceError.self) { try await failing.value }
+        #expect(store.writes.count == 2, "one write for the held edit, one for the three that waited")
+        #expect(try contexts(store).sorted() == ["central", "site-a", "site-b"])
+    }
 }

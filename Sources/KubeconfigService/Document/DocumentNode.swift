@@ -48,6 +48,12 @@ enum DocumentNode: Sendable, Equatable {
         return scalar.text
     }
 
+    /// A YAML boolean (`true`, `False`, ...); nil for anything else, a quoted "true" included.
+    var boolValue: Bool? {
+        guard case .scalar(let scalar) = self, scalar.tag == Tag.Name.bool.rawValue else { return nil }
+        return Node(scalar.text, Tag(.bool)).bool
+    }
+
     var isNull: Bool {
         if case .scalar(let scalar) = self { return scalar.tag == Tag.Name.null.rawValue }
         return false

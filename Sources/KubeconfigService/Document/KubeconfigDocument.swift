@@ -32,6 +32,11 @@ public struct KubeconfigDocument: Sendable, Equatable {
     /// - Throws: `ServiceError` with code `.documentNotKubeconfig` when the text is not YAML, not a
     ///   mapping, or has a shape no kubeconfig has. The caller must then leave it untouched.
     public init(parsing text: String, origin: String) throws(ServiceError) {
+        try self.init(parsing: text, origin: origin, consequence: "; refusing to overwrite it")
+    }
+
+    /// Parses `text`; error messages name `origin` and end with `consequence`.
+    init(parsing text: String, origin: String, consequence: String) throws(ServiceError) {
         let node: Node?
         do {
             var documents = try Yams.compose_all(yaml: text).makeIterator()
@@ -40,7 +45,7 @@ public struct KubeconfigDocument: Sendable, Equatable {
             if documents.next() != nil {
                 throw ServiceError(
                     code: .documentNotKubeconfig,
-                    message: "\(origin) holds several YAML documents, not one kubeconfig; refusing to overwrite it")
+                    message: "\(origin) holds several YAML documents, not one kubeconfig\(consequence)")
             }
             if let error = documents.error { throw error }
         } catch let error as ServiceError {
@@ -48,7 +53,7 @@ public struct KubeconfigDocument: Sendable, Equatable {
         } catch {
             throw ServiceError(
                 code: .documentNotKubeconfig,
-                message: "\(origin) is not valid YAML (\(Self.describe(error))); refusing to overwrite it")
+                message: "\(origin) is not valid YAML (\(Self.describe(error)))\(consequence)")
         }
         guard let node else {
             self.init()
@@ -58,14 +63,14 @@ public struct KubeconfigDocument: Sendable, Equatable {
         guard !DocumentNode.exceeds(Self.maxNodes, node) else {
             throw ServiceError(
                 code: .documentNotKubeconfig,
-                message: "\(origin) expands to more than \(Self.maxNodes) YAML nodes (aliases?); refusing to overwrite it")
+                message: "\(origin) expands to more than \(Self.maxNodes) YAML nodes (aliases?)\(consequence)")
         }
         let root = DocumentNode(node)
         if root.isNull {
             self.init()
             return
         }
-        try Self.validate(root, origin: origin)
+        try Self.validate(root, origin: origin, consequence: consequence)
         self.init(root: root)
     }
 
@@ -74,9 +79,9 @@ public struct KubeconfigDocument: Sendable, Equatable {
     }
 
     /// Checks the shape of a parsed document: what we would otherwise overwrite blindly.
-    private static func validate(_ root: DocumentNode, origin: String) throws(ServiceError) {
+    private static func validate(_ root: DocumentNode, origin: String, consequence: String) throws(ServiceError) {
         func refuse(_ why: String) -> ServiceError {
-            ServiceError(code: .documentNotKubeconfig, message: "\(origin) is not a kubeconfig: \(why); refusing to overwrite it")
+            ServiceError(code: .documentNotKubeconfig, message: "\(origin) is not a kubeconfig: \(why)\(consequence)")
         }
         guard case .mapping = root else { throw refuse("the document is not a mapping") }
         if let kind = root["kind"], !kind.isNull, kind.stringValue != "Config" {
@@ -158,7 +163,7 @@ public struct KubeconfigDocument: Sendable, Equatable {
         root.set(section, .sequence(entries))
     }
 
-    private func entry(in section: String, named name: String) -> DocumentNode? {
+    func entry(in section: String, named name: String) -> DocumentNode? {
         guard case .sequence(let entries)? = root[section] else { return nil }
         return entries.first { $0["name"]?.stringValue == name }
     }

@@ -5,7 +5,9 @@ extension ServiceError {
     /// The HTTP status for this error: the one place codes become statuses.
     public var httpStatus: HTTPResponse.Status {
         switch code {
-        case .badRequest: return .badRequest
+        case .badRequest, .invalidSite: return .badRequest
+        case .siteReserved, .siteConflict: return .conflict
+        case .unsupportedMediaType: return .unsupportedMediaType
         case .unauthorized: return .unauthorized
         case .forbidden: return .forbidden
         case .notFound, .siteNotFound: return .notFound

@@ -7,38 +7,46 @@ import Logging
 ///
 /// Each route is a handler in `Routes/`; the middleware in `Middleware/` wraps every one of
 /// them in the same order: request metrics, refusal logging, request checks (400, 413, 405),
-/// then authorisation where the route needs it.
+/// then, where the route needs them, authorisation and the audit log.
 public final class ServiceRouter: HTTPResponder {
     /// Request bodies above this size are refused with 413.
     public static let maxBodyBytes = 64 * 1024
 
-    /// A route: the name metrics use for it, the methods it takes, who may call it, its handler.
+    /// A route: the name metrics use for it, the methods it takes, whether callers need access,
+    /// its handler.
     struct Route: Sendable {
         var name: String
         /// Methods it answers; GET implies HEAD.
         var methods: [HTTPRequest.Method]
-        /// What the caller must be allowed on the document's ConfigMap; nil for open routes.
-        var access: AccessReviewer.Verb?
+        /// Callers must be allowed `get` (to read) or `patch` (to change) the document's object.
+        var protected = false
         var handler: any RouteHandler
     }
 
     private let exact: [String: any RouteHandler]
-    private let sites: any RouteHandler
+    private let site: any RouteHandler
     private let unknown: any RouteHandler
 
     /// - Parameters:
-    ///   - reviewer: checks callers of `/kubeconfig`, `/status` and `/sites/...`; nil turns authorisation off.
+    ///   - reviewer: checks callers of `/kubeconfig`, `/status` and `/sites...`; nil turns authorisation off.
+    ///   - monitor: the site probes `GET /sites` reports; nil when probes are off.
     ///   - metrics: renders `GET /metrics`; nil leaves the route out.
     public init(
-        publisher: SitePublisher, reviewer: AccessReviewer?, metrics: (@Sendable () -> String)? = nil, logger: Logger
+        publisher: SitePublisher, reviewer: AccessReviewer?, monitor: SiteHealthMonitor? = nil,
+        metrics: (@Sendable () -> String)? = nil, logger: Logger
     ) {
+        let state = publisher.state
+        let location = publisher.configuration.location
         var routes: [String: Route] = [
             "/livez": Route(name: "livez", methods: [.get], handler: LivenessRoute()),
-            "/healthz": Route(name: "healthz", methods: [.get], handler: ReadinessRoute(state: publisher.state)),
-            "/readyz": Route(name: "readyz", methods: [.get], handler: ReadinessRoute(state: publisher.state)),
+            "/healthz": Route(name: "healthz", methods: [.get], handler: ReadinessRoute(state: state)),
+            "/readyz": Route(name: "readyz", methods: [.get], handler: ReadinessRoute(state: state)),
             "/kubeconfig": Route(
-                name: "kubeconfig", methods: [.get], access: .get, handler: KubeconfigRoute(state: publisher.state)),
-            "/status": Route(name: "status", methods: [.get], access: .get, handler: StatusRoute(publisher: publisher)),
+                name: "kubeconfig", methods: [.get], protected: true, handler: KubeconfigRoute(state: state)),
+            "/status": Route(name: "status", methods: [.get], protected: true, handler: StatusRoute(publisher: publisher)),
+            "/sites": Route(
+                name: "sites", methods: [.get], protected: true,
+                handler: SitesRoute(state: state, location: location, monitor: monitor)),
         ]
         if let metrics {
             routes["/metrics"] = Route(name: "metrics", methods: [.get], handler: MetricsRoute(render: metrics))
@@ -48,14 +56,19 @@ public final class ServiceRouter: HTTPResponder {
                 RequestMetrics(route: route.name), RefusalLog(logger: logger),
                 RequestChecks(allowed: route.methods.isEmpty ? nil : route.methods),
             ]
-            if let verb = route.access, let reviewer {
-                middleware.append(Authorization(reviewer: reviewer, verb: verb, logger: logger))
+            if route.protected {
+                if let reviewer { middleware.append(Authorization(reviewer: reviewer, logger: logger)) }
+                middleware.append(AuditLog(logger: logger))
             }
             return route.handler.wrapped(in: middleware)
         }
         exact = routes.mapValues(build)
-        sites = build(
-            Route(name: "sites", methods: [.post], access: .patch, handler: PublishSiteRoute(publisher: publisher)))
+        site = build(
+            Route(
+                name: "site", methods: [.get, .put, .delete, .post], protected: true,
+                handler: SiteRoute(
+                    registry: SiteRegistry(publisher: publisher), state: state, monitor: monitor,
+                    publish: PublishSiteRoute(publisher: publisher))))
         unknown = build(Route(name: "unknown", methods: [], handler: UnknownRoute()))
     }
 
@@ -65,10 +78,10 @@ public final class ServiceRouter: HTTPResponder {
 
     private func handler(for path: String) -> any RouteHandler {
         if let handler = exact[path] { return handler }
-        // `/sites/{location}`: one non-empty segment after it.
+        // `/sites/{name}`: one non-empty segment after it.
         let segments = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         if segments.count == 3, segments[0].isEmpty, segments[1].elementsEqual("sites".utf8), !segments[2].isEmpty {
-            return sites
+            return site
         }
         return unknown
     }

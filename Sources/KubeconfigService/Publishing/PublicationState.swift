@@ -73,12 +73,27 @@ public final class PublicationState: Sendable {
 
     func succeeded(_ document: PublishedDocument, server: String, token: PublishedToken, at date: Date) {
         state.withLock {
-            $0.published = document
+            $0.published = Self.later(of: $0.published, document)
             $0.lastSuccess = date
             $0.lastError = nil
             $0.server = server
             $0.token = TokenStatus(token)
         }
+    }
+
+    /// Another writer of ours (the site registry) stored `document`.
+    func stored(_ document: PublishedDocument) {
+        state.withLock { $0.published = Self.later(of: $0.published, document) }
+    }
+
+    /// Of two documents, the one stored last. Writes of ours can commit out of order; etcd's
+    /// resourceVersions are increasing integers, which kube-apiserver does not promise but
+    /// does give, so they order them. When either is not one, the newcomer wins.
+    static func later(of current: PublishedDocument?, _ candidate: PublishedDocument) -> PublishedDocument {
+        guard let current, let old = UInt64(current.resourceVersion), let new = UInt64(candidate.resourceVersion) else {
+            return candidate
+        }
+        return new >= old ? candidate : current
     }
 
     func failed(_ error: ServiceError) {

@@ -3,21 +3,26 @@ import HTTPTypes
 import KubernetesAPI
 import Logging
 
-/// Lets a request through when its bearer token may `verb` the document's ConfigMap, as
-/// kube-rbac-proxy's `WithAuthentication` and `WithAuthorization` filters do; answers 401 or
-/// 403 otherwise. A cached decision answers on the server's thread; a review is deferred.
+/// Lets a request through when its bearer token may read (GET, HEAD: `get`) or change (any
+/// other method: `patch`) the document's object, as kube-rbac-proxy's `WithAuthentication` and
+/// `WithAuthorization` filters do; answers 401 or 403 otherwise. A cached decision answers on
+/// the server's thread; a review is deferred. The request goes on with the caller's name.
 struct Authorization: RouteMiddleware {
     let reviewer: AccessReviewer
-    let verb: AccessReviewer.Verb
     let logger: Logger
+
+    static func verb(for method: HTTPRequest.Method) -> AccessReviewer.Verb {
+        method == .get || method == .head ? .get : .patch
+    }
 
     func handle(_ request: HTTPServerRequest, next: any RouteHandler) -> HTTPServerResult {
         guard let token = Self.bearerToken(request.header(.authorization)) else {
             return .response(refused(request, .unauthenticated(reason: "a bearer token is required")))
         }
+        let verb = Self.verb(for: request.method)
         if let decision = reviewer.cachedDecision(for: token, verb: verb) {
-            if case .allowed = decision { return next.handle(request) }
-            return .response(refused(request, decision))
+            guard case .allowed(let username) = decision else { return .response(refused(request, decision)) }
+            return next.handle(request.authenticated(as: username))
         }
         return .deferred {
             let decision: AccessReviewer.Decision
@@ -27,8 +32,8 @@ struct Authorization: RouteMiddleware {
                 logger.warning("could not review a caller's access", metadata: ["error": "\(error)"])
                 return .error(error)
             }
-            guard case .allowed = decision else { return refused(request, decision) }
-            return await next.handle(request).response()
+            guard case .allowed(let username) = decision else { return refused(request, decision) }
+            return await next.handle(request.authenticated(as: username)).response()
         }
     }
 
@@ -66,5 +71,14 @@ struct Authorization: RouteMiddleware {
         var token = Substring(bytes.dropFirst(scheme.count).drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
         while token.last == " " || token.last == "\t" { token.removeLast() }
         return token.isEmpty ? nil : BearerToken(String(token))
+    }
+}
+
+extension HTTPServerRequest {
+    /// This request, from `user`.
+    func authenticated(as user: String) -> HTTPServerRequest {
+        var request = self
+        request.authenticatedUser = user
+        return request
     }
 }

@@ -1,0 +1,95 @@
+import Foundation
+import HTTPMessages
+import HTTPTypes
+import KubernetesAPI
+
+/// `/sites/{name}`: `GET` one site, `PUT` registers or replaces a remote site (JSON, or a
+/// kubeconfig as YAML), `DELETE` removes it, `POST` publishes this service's own location.
+struct SiteRoute: RouteHandler {
+    let registry: SiteRegistry
+    let state: PublicationState
+    let monitor: SiteHealthMonitor?
+    let publish: PublishSiteRoute
+
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
+        let name = String(request.path.dropFirst("/sites/".count))
+        switch request.method {
+        case .post: return publish.handle(request)
+        case .put: return register(name, request)
+        case .delete: return remove(name)
+        default: return .response(show(name))
+        }
+    }
+
+    private func show(_ name: String) -> HTTPServerResponse {
+        guard let document = state.published?.document else {
+            return .error(ServiceError(code: .notPublished, message: "no document has been read yet"))
+        }
+        guard let summary = document.siteSummary(named: name, location: registry.location) else {
+            return .error(Self.notFound(name))
+        }
+        return .json(.ok, JSONBody.encode(SitesRoute.view(summary, document: document, monitor: monitor)))
+    }
+
+    private func register(_ name: String, _ request: HTTPServerRequest) -> HTTPServerResult {
+        let site: SiteRegistration
+        do throws(ServiceError) {
+            site = try Self.registration(name, request)
+        } catch {
+            return .response(.error(error))
+        }
+        return .deferred { [registry, monitor] in
+            do throws(ServiceError) {
+                let registration = try await registry.register(site)
+                if registration.changed, let monitor {
+                    // Health right after registering, not a probe interval later.
+                    Task { await monitor.probe(site: name) }
+                }
+                return .json(registration.created ? .created : .ok, JSONBody.encode(registration))
+            } catch {
+                return .error(error)
+            }
+        }
+    }
+
+    private func remove(_ name: String) -> HTTPServerResult {
+        .deferred { [registry] in
+            do throws(ServiceError) {
+                return .json(.ok, JSONBody.encode(try await registry.remove(name)))
+            } catch {
+                return .error(error.code == .siteNotFound ? Self.notFound(name) : error)
+            }
+        }
+    }
+
+    /// The body as the content type says: JSON (the default) or a kubeconfig in YAML.
+    static func registration(_ name: String, _ request: HTTPServerRequest) throws(ServiceError) -> SiteRegistration {
+        let types = request.headerFields[values: .contentType]
+        guard types.count <= 1 else {
+            throw ServiceError(code: .badRequest, message: "a request has one Content-Type")
+        }
+        let mediaType = types.first.map(mediaType) ?? "application/json"
+        switch mediaType {
+        case "application/json":
+            return try SiteRegistration(name: name, json: request.body)
+        case "application/yaml", "application/x-yaml", "text/yaml":
+            guard let text = String(validating: request.body, as: UTF8.self) else {
+                throw ServiceError(code: .invalidSite, message: "body: is not UTF-8")
+            }
+            return try SiteRegistration(name: name, kubeconfig: text)
+        default:
+            throw ServiceError(
+                code: .unsupportedMediaType,
+                message: "Content-Type must be application/json or application/yaml (a kubeconfig)")
+        }
+    }
+
+    /// `application/yaml; charset=utf-8` → `application/yaml`.
+    private static func mediaType(_ value: String) -> String {
+        String(value.prefix { $0 != ";" }).trimmingCharacters(in: .whitespaces).lowercased()
+    }
+
+    private static func notFound(_ name: String) -> ServiceError {
+        ServiceError(code: .siteNotFound, message: "no site named \(HTTPServerRequest.printable(name)) in the document")
+    }
+}

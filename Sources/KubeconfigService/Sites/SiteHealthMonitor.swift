@@ -1,0 +1,182 @@
+import CoreMetrics
+import Foundation
+import KubernetesAPI
+import Logging
+import Synchronization
+
+/// Probes every site of the served document, each with its own server, CA and credential, and
+/// keeps the last result per site for `GET /sites` and the metrics.
+///
+/// Probes run concurrently, at most `concurrency` at once, each bounded by the probe's timeout:
+/// a dead site delays no other site, and nothing here touches publication or readiness.
+public final class SiteHealthMonitor: Sendable {
+    private let state: PublicationState
+    private let location: String
+    private let prober: any ClusterProbeAPI
+    private let concurrency: Int
+    private let logger: Logger
+    private let results = Mutex<[String: Result]>([:])
+    private let metrics = SiteMetrics()
+
+    /// A probe's report, and the endpoint it probed: a site replaced since shows no stale health.
+    private struct Result {
+        var endpoint: ClusterEndpoint?
+        var health: SiteHealth
+    }
+
+    public init(state: PublicationState, location: String, prober: any ClusterProbeAPI, concurrency: Int = 8, logger: Logger) {
+        self.state = state
+        self.location = location
+        self.prober = prober
+        self.concurrency = max(1, concurrency)
+        self.logger = logger
+    }
+
+    /// The last probe of `name`, if it probed the site as the document now states it.
+    public func health(of name: String, in document: KubeconfigDocument) -> SiteHealth? {
+        guard let result = results.withLock({ $0[name] }) else { return nil }
+        let current = document.endpoint(ofSite: name).flatMap { try? $0.get() }
+        return result.endpoint == current ? result.health : nil
+    }
+
+    /// Probes every site of the served document once, then drops what belongs to sites gone.
+    public func probeAll() async {
+        guard let document = state.published?.document else { return }
+        let names = document.contexts.map(\.name)
+        await withTaskGroup(of: Void.self) { group in
+            var pending = names.makeIterator()
+            for _ in 0..<concurrency {
+                guard let name = pending.next() else { break }
+                group.addTask { await self.probe(name, in: document) }
+            }
+            while await group.next() != nil {
+                guard let name = pending.next() else { continue }
+                group.addTask { await self.probe(name, in: document) }
+            }
+        }
+        // Sites may have been removed while the pass ran: forget against the document now served.
+        await forget(allBut: state.published?.document ?? document)
+    }
+
+    /// Probes one site of the served document now (after its registration).
+    public func probe(site name: String) async {
+        guard let document = state.published?.document else { return }
+        await probe(name, in: document)
+    }
+
+    /// Probes every `interval` until cancelled.
+    public func run(every interval: Duration) async {
+        while !Task.isCancelled {
+            await probeAll()
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    private func probe(_ name: String, in document: KubeconfigDocument) async {
+        guard let target = document.endpoint(ofSite: name) else { return }
+        let report: ProbeReport
+        var endpoint: ClusterEndpoint?
+        switch target {
+        case .success(let probed):
+            endpoint = probed
+            report = await prober.probe(probed)
+        case .failure(let error):
+            report = ProbeReport(reachable: false, authenticated: nil, latency: .zero, error: error)
+        }
+        let health = SiteHealth(report, checkedAt: Date())
+        let previous = results.withLock { results in
+            defer { results[name] = Result(endpoint: endpoint, health: health) }
+            return results[name]?.health
+        }
+        if previous?.isUp != health.isUp || previous?.error?.code != health.error?.code {
+            var metadata: Logger.Metadata = [
+                "site": "\(name)", "reachable": "\(health.reachable)",
+                "authenticated": "\(health.authenticated.map(String.init) ?? "unknown")",
+            ]
+            if let error = health.error {
+                metadata["error_code"] = "\(error.code)"
+                metadata["error"] = "\(error.message)"
+            }
+            if health.isUp {
+                logger.info("site is up", metadata: metadata)
+            } else {
+                logger.warning("site is down", metadata: metadata)
+            }
+        }
+        if let summary = document.siteSummary(named: name, location: location) {
+            metrics.record(site: name, health: health, latency: report.latency, summary: summary)
+        }
+    }
+
+    /// Forgets results, metrics and connections of sites no longer in `document`.
+    private func forget(allBut document: KubeconfigDocument) async {
+        let names = Set(document.contexts.map(\.name))
+        results.withLock { results in results = results.filter { names.contains($0.key) } }
+        metrics.retain(sites: names)
+        let endpoints = names.compactMap { document.endpoint(ofSite: $0).flatMap { try? $0.get() } }
+        await prober.retain(endpoints)
+    }
+}
+
+/// The per-site series: made on a site's first probe, destroyed once it leaves the document.
+private final class SiteMetrics: Sendable {
+    private struct Key: Hashable {
+        var label: String
+        var site: String
+        var certificate: String?
+    }
+
+    private let gauges = Mutex<[Key: Gauge]>([:])
+    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+
+    func record(site: String, health: SiteHealth, latency: Duration, summary: SiteSummary) {
+        let timer = timers.withLock { timers in
+            if let timer = timers[site] { return timer }
+            let timer = CoreMetrics.Timer(label: "kubeconfig_site_probe_duration_seconds", dimensions: [("site", site)])
+            timers[site] = timer
+            return timer
+        }
+        timer.recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
+        let values: [Key: Double?] = [
+            Key(label: "kubeconfig_site_up", site: site): health.isUp ? 1 : 0,
+            Key(label: "kubeconfig_site_token_expiry_timestamp_seconds", site: site):
+                summary.tokenExpiresAt?.timeIntervalSince1970,
+            Key(label: "kubeconfig_site_certificate_expiry_timestamp_seconds", site: site, certificate: "ca"):
+                summary.certificateAuthorityExpiresAt?.timeIntervalSince1970,
+            Key(label: "kubeconfig_site_certificate_expiry_timestamp_seconds", site: site, certificate: "client"):
+                summary.clientCertificateExpiresAt?.timeIntervalSince1970,
+        ]
+        gauges.withLock { gauges in
+            for (key, value) in values {
+                if let value {
+                    let gauge = gauges[key] ?? Self.gauge(key)
+                    gauges[key] = gauge
+                    gauge.record(value)
+                } else if let gauge = gauges.removeValue(forKey: key) {
+                    gauge.destroy()
+                }
+            }
+        }
+    }
+
+    func retain(sites: Set<String>) {
+        gauges.withLock { gauges in
+            for (key, gauge) in gauges where !sites.contains(key.site) {
+                gauge.destroy()
+                gauges[key] = nil
+            }
+        }
+        timers.withLock { timers in
+            for (site, timer) in timers where !sites.contains(site) {
+                timer.destroy()
+                timers[site] = nil
+            }
+        }
+    }
+
+    private static func gauge(_ key: Key) -> Gauge {
+        var dimensions = [("site", key.site)]
+        if let certificate = key.certificate { dimensions.append(("certificate", certificate)) }
+        return Gauge(label: key.label, dimensions: dimensions)
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+import HTTPMessages
+import KubernetesAPI
+
+extension SiteRegistration {
+    /// The JSON body's fields; every one a string.
+    static let jsonFields: Set<String> = [
+        "server", "certificateAuthorityData", "token", "clientCertificateData", "clientKeyData", "tlsServerName",
+        "namespace", "user",
+    ]
+
+    /// Reads `{"server": ..., "certificateAuthorityData": ..., "token": ...}` (or a client
+    /// certificate and key instead of the token; optional `tlsServerName`, `namespace`, `user`).
+    public init(name: String, json body: [UInt8]) throws(ServiceError) {
+        try Self.checkName(name)
+        let fields: [String: JSONScalar]
+        do {
+            fields = try JSONDecoder().decode([String: JSONScalar].self, from: Data(body))
+        } catch {
+            throw Self.invalid("body", "must be a JSON object of string fields")
+        }
+        let unknown = fields.keys.filter { !Self.jsonFields.contains($0) }.sorted()
+        if let first = unknown.first {
+            throw Self.invalid(
+                HTTPServerRequest.printable(first),
+                "unknown field; known: \(Self.jsonFields.sorted().joined(separator: ", "))")
+        }
+        func string(_ field: String) throws(ServiceError) -> String? {
+            switch fields[field] {
+            case nil, .null?: return nil
+            case .string(let value)?: return value
+            case .other(let kind)?: throw Self.invalid(field, "must be a string, not \(kind)")
+            }
+        }
+        func required(_ field: String) throws(ServiceError) -> String {
+            guard let value = try string(field) else { throw Self.invalid(field, "is required") }
+            return value
+        }
+        let server = try required("server")
+        try Self.checkServer(server, field: "server")
+        let certificateAuthority = try Self.decodeCertificates(
+            try required("certificateAuthorityData"), field: "certificateAuthorityData")
+        let tlsServerName = try string("tlsServerName")
+        if let tlsServerName { try Self.checkTLSServerName(tlsServerName, field: "tlsServerName") }
+        let namespace = try string("namespace")
+        if let namespace { try Self.checkNamespace(namespace, field: "namespace") }
+        let user = try string("user") ?? name
+        try Self.checkUserName(user, field: "user")
+
+        let credential: Credential
+        switch (try string("token"), try string("clientCertificateData"), try string("clientKeyData")) {
+        case (let token?, nil, nil):
+            try Self.checkToken(token, field: "token")
+            credential = .token(BearerToken(token))
+        case (nil, let certificate?, let key?):
+            credential = .clientCertificate(
+                try Self.clientIdentity(
+                    certificate: certificate, key: key, certificateField: "clientCertificateData",
+                    keyField: "clientKeyData"))
+        case (nil, nil, nil):
+            throw Self.invalid("token", "is required (or clientCertificateData and clientKeyData)")
+        case (_?, _, _):
+            throw Self.invalid("token", "a site has one credential: a token, or a client certificate and key, not both")
+        case (nil, nil, _?):
+            throw Self.invalid("clientCertificateData", "is required with clientKeyData")
+        case (nil, _?, nil):
+            throw Self.invalid("clientKeyData", "is required with clientCertificateData")
+        }
+        self.init(
+            name: name, server: server, certificateAuthority: certificateAuthority, tlsServerName: tlsServerName,
+            namespace: namespace, user: user, credential: credential)
+    }
+
+    /// Imports a kubeconfig holding one context (`kubectl config view --minify --raw`): its
+    /// cluster, user and context, all named `name`.
+    public init(name: String, kubeconfig text: String) throws(ServiceError) {
+        try Self.checkName(name)
+        let document: KubeconfigDocument
+        do {
+            document = try KubeconfigDocument(parsing: text, origin: "the request body", consequence: "")
+        } catch {
+            throw Self.invalid("body", error.message)
+        }
+        let root = document.root
+        try Self.checkKeys(
+            root,
+            allowed: ["apiVersion", "kind", "clusters", "users", "contexts", "current-context", "preferences", "extensions"],
+            field: "")
+        guard case .sequence(let contexts)? = root["contexts"], contexts.count == 1, let context = contexts.first else {
+            throw Self.invalid(
+                "contexts", "must hold exactly one context (export one with: kubectl config view --minify --raw)")
+        }
+        let contextBody = context["context"] ?? .mapping([])
+        try Self.checkKeys(contextBody, allowed: ["cluster", "user", "namespace", "extensions"], field: "context.")
+        guard let clusterName = contextBody["cluster"]?.stringValue,
+            let cluster = document.entry(in: "clusters", named: clusterName)?["cluster"]
+        else {
+            throw Self.invalid("context.cluster", "must name a cluster of the kubeconfig")
+        }
+        guard let userName = contextBody["user"]?.stringValue,
+            let user = document.entry(in: "users", named: userName)?["user"]
+        else {
+            throw Self.invalid("context.user", "must name a user of the kubeconfig")
+        }
+        func string(_ node: DocumentNode, _ key: String, field: String) throws(ServiceError) -> String? {
+            guard let value = node[key], !value.isNull else { return nil }
+            guard let text = value.stringValue else { throw Self.invalid(field, "must be a string") }
+            return text
+        }
+
+        if cluster["certificate-authority"] != nil {
+            throw Self.invalid(
+                "cluster.certificate-authority",
+                "a file path cannot be imported; embed the CA (kubectl config view --minify --raw)")
+        }
+        if let insecure = cluster["insecure-skip-tls-verify"], !insecure.isNull, insecure.boolValue != false {
+            throw Self.invalid(
+                "cluster.insecure-skip-tls-verify", "refused: a site is reached only with its certificate-authority-data")
+        }
+        try Self.checkKeys(
+            cluster,
+            allowed: ["server", "certificate-authority-data", "tls-server-name", "extensions", "insecure-skip-tls-verify"],
+            field: "cluster.")
+        guard let server = try string(cluster, "server", field: "cluster.server") else {
+            throw Self.invalid("cluster.server", "is required")
+        }
+        try Self.checkServer(server, field: "cluster.server")
+        guard let caData = try string(cluster, "certificate-authority-data", field: "cluster.certificate-authority-data")
+        else {
+            throw Self.invalid("cluster.certificate-authority-data", "is required: a site is verified with its own CA")
+        }
+        let certificateAuthority = try Self.decodeCertificates(caData, field: "cluster.certificate-authority-data")
+        let tlsServerName = try string(cluster, "tls-server-name", field: "cluster.tls-server-name")
+        if let tlsServerName { try Self.checkTLSServerName(tlsServerName, field: "cluster.tls-server-name") }
+        let namespace = try string(contextBody, "namespace", field: "context.namespace")
+        if let namespace { try Self.checkNamespace(namespace, field: "context.namespace") }
+
+        for fileField in ["tokenFile", "client-certificate", "client-key"] where user[fileField] != nil {
+            throw Self.invalid(
+                "user.\(fileField)", "a file path cannot be imported; embed it (kubectl config view --minify --raw)")
+        }
+        for other in ["exec", "auth-provider", "username", "password"] where user[other] != nil {
+            throw Self.invalid(
+                "user.\(other)", "cannot be registered: a site's credential is a token or a client certificate and key")
+        }
+        try Self.checkKeys(user, allowed: ["token", "client-certificate-data", "client-key-data", "extensions"], field: "user.")
+        let credential: Credential
+        let token = try string(user, "token", field: "user.token")
+        let certificate = try string(user, "client-certificate-data", field: "user.client-certificate-data")
+        let key = try string(user, "client-key-data", field: "user.client-key-data")
+        switch (token, certificate, key) {
+        case (let token?, nil, nil):
+            try Self.checkToken(token, field: "user.token")
+            credential = .token(BearerToken(token))
+        case (nil, let certificate?, let key?):
+            credential = .clientCertificate(
+                try Self.clientIdentity(
+                    certificate: certificate, key: key, certificateField: "user.client-certificate-data",
+                    keyField: "user.client-key-data"))
+        case (nil, nil, nil):
+            throw Self.invalid("user.token", "is required (or client-certificate-data and client-key-data)")
+        case (_?, _, _):
+            throw Self.invalid("user.token", "a site has one credential: a token, or a client certificate and key, not both")
+        case (nil, nil, _?):
+            throw Self.invalid("user.client-certificate-data", "is required with client-key-data")
+        case (nil, _?, nil):
+            throw Self.invalid("user.client-key-data", "is required with client-certificate-data")
+        }
+        self.init(
+            name: name, server: server, certificateAuthority: certificateAuthority, tlsServerName: tlsServerName,
+            namespace: namespace, user: name, credential: credential)
+    }
+
+    /// Refuses keys of a mapping this import does not know: silently dropping them would lose
+    /// what the operator meant (a proxy, say).
+    private static func checkKeys(_ node: DocumentNode, allowed: Set<String>, field: String) throws(ServiceError) {
+        guard case .mapping(let pairs) = node else {
+            throw invalid(field.isEmpty ? "body" : String(field.dropLast()), "must be a mapping")
+        }
+        for pair in pairs {
+            let key = pair.key.stringValue ?? "?"
+            guard allowed.contains(key) else {
+                throw invalid(HTTPServerRequest.printable(field + key), "is not supported in a registered site")
+            }
+        }
+    }
+}
+
+/// A JSON value as a registration field sees it: a string, null, or something else (named).
+enum JSONScalar: Decodable, Equatable {
+    case string(String)
+    case null
+    case other(String)
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let string = try? container.decode(String.self) {
+            self = .string(string)
+        } else if (try? container.decode(Bool.self)) != nil {
+            self = .other("a boolean")
+        } else if (try? container.decode(Double.self)) != nil {
+            self = .other("a number")
+        } else if (try? container.decode([JSONScalar].self)) != nil {
+            self = .other("an array")
+        } else {
+            self = .other("an object")
+        }
+    }
+}

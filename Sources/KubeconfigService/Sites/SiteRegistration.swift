@@ -1,0 +1,159 @@
+import Foundation
+import KubernetesAPI
+
+/// A remote site as `PUT /sites/{name}` registers it: validated, ready to be written.
+///
+/// Built only through `init(name:json:)` or `init(name:kubeconfig:)`, which refuse anything
+/// doubtful with a 400 naming the field, so that nothing unchecked reaches the document.
+public struct SiteRegistration: Sendable, Equatable {
+    public enum Credential: Sendable, Equatable {
+        case token(BearerToken)
+        case clientCertificate(ClientIdentity)
+    }
+
+    /// The context and cluster name: the location Cloudify's plugin selects.
+    public var name: String
+    /// `https://host[:port][/prefix]`.
+    public var server: String
+    /// The CA bundle (PEM) the site's server certificate is verified with.
+    public var certificateAuthority: [UInt8]
+    public var tlsServerName: String?
+    /// The context's default namespace.
+    public var namespace: String?
+    /// The user entry's name.
+    public var user: String
+    public var credential: Credential
+
+    // MARK: - Field checks
+
+    static func invalid(_ field: String, _ why: String) -> ServiceError {
+        ServiceError(code: .invalidSite, message: "\(field): \(why)")
+    }
+
+    /// A site name: a DNS-1123 subdomain, as the plugin's `location_id` and Kubernetes names are.
+    static func checkName(_ name: String) throws(ServiceError) {
+        guard isDNSSubdomain(name) else {
+            throw invalid(
+                "name",
+                "must be a DNS-1123 subdomain: at most 253 lowercase letters, digits, '-' and '.', starting and ending "
+                    + "with a letter or digit")
+        }
+    }
+
+    static func isDNSSubdomain(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
+        return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(isDNSLabel)
+    }
+
+    static func isDNSLabel(_ label: Substring) -> Bool {
+        let bytes = Array(label.utf8)
+        guard let first = bytes.first, let last = bytes.last, bytes.count <= 63 else { return false }
+        func alphanumeric(_ byte: UInt8) -> Bool {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }
+        return alphanumeric(first) && alphanumeric(last) && bytes.allSatisfy { alphanumeric($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// `https://`, a host (name, IPv4, or bracketed IPv6), an optional port, an optional path.
+    static func checkServer(_ server: String, field: String) throws(ServiceError) {
+        let refusal = invalid(field, "must be an https URL with a host, such as https://api.example.org:6443")
+        let prefix = "https://"
+        guard server.lowercased().hasPrefix(prefix) else { throw refusal }
+        let rest = server.dropFirst(prefix.count)
+        let authority = rest.prefix { $0 != "/" }
+        let path = rest.dropFirst(authority.count)
+        guard !path.contains(where: { $0 == "?" || $0 == "#" || $0.isWhitespace }),
+            !authority.contains("@"), !path.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value > 0x7E })
+        else { throw refusal }
+        var host = Substring(authority)
+        var port: Substring?
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { throw refusal }
+            let literal = host[host.index(after: host.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { throw refusal }
+            let after = host[host.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { throw refusal }
+                port = after.dropFirst()
+            }
+            host = literal
+        } else {
+            if let colon = host.firstIndex(of: ":") {
+                port = host[host.index(after: colon)...]
+                host = host[..<colon]
+            }
+            guard isHostName(host) else { throw refusal }
+        }
+        if let port {
+            guard let number = Int(port), (1...65535).contains(number), port.allSatisfy(\.isASCII) else {
+                throw invalid(field, "has a port that is not a number from 1 to 65535")
+            }
+        }
+    }
+
+    /// A DNS name or IPv4 address: letters, digits, '-' and '.'.
+    static func isHostName(_ host: Substring) -> Bool {
+        !host.isEmpty && host.utf8.count <= 253
+            && host.utf8.allSatisfy { byte in
+                byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+                    || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            }
+    }
+
+    /// Base64 of a PEM bundle holding at least one certificate; the PEM bytes.
+    static func decodeCertificates(_ base64: String, field: String) throws(ServiceError) -> [UInt8] {
+        let pem = try decodeBase64(base64, field: field)
+        do {
+            _ = try CertificateBundle(pem: pem)
+        } catch {
+            throw invalid(field, error.message)
+        }
+        return pem
+    }
+
+    static func decodeBase64(_ base64: String, field: String) throws(ServiceError) -> [UInt8] {
+        guard !base64.isEmpty, let data = Data(base64Encoded: base64) else {
+            throw invalid(field, "must be base64 (of PEM), as kubeconfig *-data fields are")
+        }
+        return Array(data)
+    }
+
+    /// A bearer token is sent in a header: printable ASCII, no whitespace.
+    static func checkToken(_ token: String, field: String) throws(ServiceError) {
+        guard !token.isEmpty else { throw invalid(field, "must not be empty") }
+        guard token.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw invalid(field, "must be printable ASCII without whitespace or control characters")
+        }
+    }
+
+    static func checkTLSServerName(_ name: String, field: String) throws(ServiceError) {
+        guard isHostName(Substring(name)) else { throw invalid(field, "must be a DNS name") }
+    }
+
+    static func checkNamespace(_ namespace: String, field: String) throws(ServiceError) {
+        guard isDNSLabel(Substring(namespace)) else {
+            throw invalid(field, "must be a DNS-1123 label: at most 63 lowercase letters, digits and '-'")
+        }
+    }
+
+    static func checkUserName(_ user: String, field: String) throws(ServiceError) {
+        guard !user.isEmpty, user.utf8.count <= 253,
+            user.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F && !$0.properties.isWhitespace })
+        else {
+            throw invalid(field, "must be 1 to 253 characters, without whitespace or control characters")
+        }
+    }
+
+    static func clientIdentity(
+        certificate: String, key: String, certificateField: String, keyField: String
+    ) throws(ServiceError) -> ClientIdentity {
+        let certificatePEM = try decodeCertificates(certificate, field: certificateField)
+        let keyPEM = try decodeBase64(key, field: keyField)
+        do {
+            return try ClientIdentity(certificate: certificatePEM, key: keyPEM)
+        } catch {
+            throw invalid(error.code == .certificateUnreadable ? certificateField : keyField, error.message)
+        }
+    }
+}

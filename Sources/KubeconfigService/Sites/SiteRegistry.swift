@@ -1,0 +1,94 @@
+import Foundation
+import KubernetesAPI
+import Synchronization
+
+/// Registers and removes remote sites: each change is one edit through the document's update
+/// loop (the publisher's), so concurrent changes of different sites all land and nothing else
+/// in the document is touched. The served document follows each change at once.
+public struct SiteRegistry: Sendable {
+    /// The location this service publishes: never registered or removed through here.
+    public let location: String
+    private let updater: DocumentUpdater
+    private let state: PublicationState
+
+    public init(location: String, updater: DocumentUpdater, state: PublicationState) {
+        self.location = location
+        self.updater = updater
+        self.state = state
+    }
+
+    /// The registry of a publisher's document.
+    public init(publisher: SitePublisher) {
+        self.init(location: publisher.configuration.location, updater: publisher.updater, state: publisher.state)
+    }
+
+    /// What a registration did.
+    public struct Registration: Sendable, Equatable, Encodable {
+        public var site: SiteSummary
+        /// No context had the site's name before.
+        public var created: Bool
+        /// The document was written (false: it already said exactly this).
+        public var changed: Bool
+        public var resourceVersion: String
+    }
+
+    /// What a removal did.
+    public struct Removal: Sendable, Equatable, Encodable {
+        public var deleted: String
+        public var resourceVersion: String
+    }
+
+    /// Writes `site` into the document, replacing the site of that name.
+    ///
+    /// - Throws: `.siteReserved` for the location this service publishes, `.siteConflict` when
+    ///   another context uses its entries, or the update loop's errors.
+    public func register(_ site: SiteRegistration) async throws(ServiceError) -> Registration {
+        try checkNotReserved(site.name)
+        let created = Flag()
+        let location = location
+        let update = try await updater.update(
+            DocumentEdit("register site \(site.name)") { (document: inout KubeconfigDocument) throws(ServiceError) in
+                created.value = try document.register(site, fallback: location)
+            })
+        state.stored(update.document)
+        guard let summary = update.document.document.siteSummary(named: site.name, location: location) else {
+            preconditionFailure("a registered site is missing from the document just written")
+        }
+        return Registration(
+            site: summary, created: update.changed && created.value, changed: update.changed,
+            resourceVersion: update.document.resourceVersion)
+    }
+
+    /// Removes the site `name`: its context, and its cluster and user unless still used.
+    ///
+    /// - Throws: `.siteNotFound` when no context has that name, `.siteReserved` for the location.
+    public func remove(_ name: String) async throws(ServiceError) -> Removal {
+        try checkNotReserved(name)
+        let location = location
+        let update = try await updater.update(
+            DocumentEdit("remove site \(name)") { (document: inout KubeconfigDocument) throws(ServiceError) in
+                guard document.removeSite(named: name, fallback: location) else {
+                    throw ServiceError(code: .siteNotFound, message: "no site named \(name) in the document")
+                }
+            })
+        state.stored(update.document)
+        return Removal(deleted: name, resourceVersion: update.document.resourceVersion)
+    }
+
+    private func checkNotReserved(_ name: String) throws(ServiceError) {
+        guard name != location else {
+            throw ServiceError(
+                code: .siteReserved,
+                message: "site \(name) is published by this service; POST /sites/\(name) publishes it again")
+        }
+    }
+
+    /// What the last round of an edit decided, read once the update returns.
+    private final class Flag: Sendable {
+        private let flag = Mutex(false)
+        var value: Bool {
+            get { flag.withLock { $0 } }
+            set { flag.withLock { $0 = newValue } }
+        }
+    }
+}

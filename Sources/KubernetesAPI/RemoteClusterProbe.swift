@@ -1,0 +1,250 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Probes sites' API servers, as Cluster API's remote connection probe and Argo CD's cluster
+/// connection state do: one TLS connection that trusts exactly the site's CA, and a
+/// `SelfSubjectReview` saying who the site's credential authenticates as (`GET /api` where
+/// that API is not served).
+///
+/// One HTTP client per endpoint (server, CA, server name, client certificate), kept between
+/// probes so a healthy site costs one request per probe; `retain(_:)` drops those of sites gone.
+public actor RemoteClusterProbe: ClusterProbeAPI {
+    private let timeout: Duration
+    private let logger: Logger
+    private var clients: [ConnectionKey: HTTPClient] = [:]
+
+    /// What an HTTP client is built from: everything of an endpoint but its bearer token.
+    private struct ConnectionKey: Hashable {
+        var server: String
+        var certificateAuthority: [UInt8]
+        var tlsServerName: String?
+        var identity: ClientIdentity?
+
+        init(_ endpoint: ClusterEndpoint) {
+            server = endpoint.server
+            certificateAuthority = endpoint.certificateAuthority
+            tlsServerName = endpoint.tlsServerName
+            if case .clientCertificate(let identity) = endpoint.credential { self.identity = identity }
+        }
+    }
+
+    /// - Parameter timeout: the most one probe may take, connection included.
+    public init(timeout: Duration, logger: Logger) {
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public nonisolated func probe(_ endpoint: ClusterEndpoint) async -> ProbeReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        func report(reachable: Bool, authenticated: Bool?, user: String? = nil, error: ServiceError? = nil) -> ProbeReport {
+            ProbeReport(
+                reachable: reachable, authenticated: authenticated, user: user, latency: clock.now - started, error: error)
+        }
+        let connection: (client: HTTPClient, base: String)
+        do {
+            connection = try await client(for: endpoint)
+        } catch {
+            return report(reachable: false, authenticated: nil, error: error)
+        }
+        let exchange = Exchange(client: connection.client, base: connection.base, endpoint: endpoint, timeout: timeout)
+        do {
+            guard case .unsupported(let kind) = endpoint.credential else {
+                return try await exchange.whoAmI(report: report)
+            }
+            // Nothing to present: reaching the server is all a probe can tell.
+            _ = try await exchange.send(.GET, "/version")
+            logger.trace("site credential not probed", metadata: ["server": "\(endpoint.server)", "kind": "\(kind)"])
+            return report(reachable: true, authenticated: nil)
+        } catch {
+            return report(reachable: false, authenticated: nil, error: Self.transportError(error, server: endpoint.server))
+        }
+    }
+
+    /// Shuts down the clients of every endpoint not in `endpoints`.
+    public func retain(_ endpoints: [ClusterEndpoint]) async {
+        let kept = Set(endpoints.map(ConnectionKey.init))
+        let dropped = clients.filter { !kept.contains($0.key) }
+        for key in dropped.keys { clients[key] = nil }
+        for client in dropped.values { try? await client.shutdown() }
+    }
+
+    /// Shuts every client down; call once when the process stops.
+    public func shutdown() async {
+        await retain([])
+    }
+
+    // MARK: - Clients
+
+    private func client(for endpoint: ClusterEndpoint) throws(ServiceError) -> (client: HTTPClient, base: String) {
+        let key = ConnectionKey(endpoint)
+        let target = try Self.target(endpoint)
+        if let client = clients[key] { return (client, target.base) }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if case .clientCertificate(let identity) = endpoint.credential {
+            tls = try identity.tlsConfiguration()
+        }
+        do {
+            // Exactly the site's CA: never the system store, never another site's.
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(endpoint.certificateAuthority))
+        } catch {
+            throw ServiceError(code: .certificateUnreadable, message: "the site's certificate-authority-data is not PEM")
+        }
+        tls.shutdownTimeout = .milliseconds(500)
+        let seconds = Int64(timeout.components.seconds)
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls, redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(max(1, min(seconds, 10)))))
+        configuration.httpVersion = .http1Only
+        configuration.connectionPool.idleTimeout = .seconds(120)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        if let override = target.dnsOverride { configuration.dnsOverride = override }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        clients[key] = client
+        return (client, target.base)
+    }
+
+    /// The URL prefix to request, and for a `tls-server-name` the DNS override that sends the
+    /// request for that name to the server's real host: the certificate is then checked
+    /// against the name, as client-go does.
+    static func target(_ endpoint: ClusterEndpoint) throws(ServiceError) -> (base: String, dnsOverride: [String: String]?) {
+        var base = endpoint.server
+        while base.hasSuffix("/") { base.removeLast() }
+        guard let tlsServerName = endpoint.tlsServerName else { return (base, nil) }
+        let prefix = "https://"
+        guard base.hasPrefix(prefix) else {
+            throw ServiceError(code: .apiRejected, message: "the site's server is not an https URL")
+        }
+        let rest = base.dropFirst(prefix.count)
+        let authority = rest.prefix { $0 != "/" }
+        let path = rest.dropFirst(authority.count)
+        var host = Substring(authority)
+        var port = ""
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            port = String(host[host.index(after: close)...])
+            host = host[host.index(after: host.startIndex)..<close]
+        } else if let colon = host.lastIndex(of: ":") {
+            port = String(host[colon...])
+            host = host[..<colon]
+        }
+        return (prefix + tlsServerName + port + path, [tlsServerName: String(host)])
+    }
+
+    // MARK: - Errors
+
+    /// A clear cause for a failed connection: DNS, refused, TLS verification, timeout.
+    static func transportError(_ error: any Error, server: String) -> ServiceError {
+        if let error = error as? ServiceError { return error }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
+                .getConnectionFromPoolTimeout:
+                return ServiceError(code: .siteTimeout, message: "\(server) did not answer in time")
+            default:
+                break
+            }
+        }
+        if let error = error as? NIOConnectionError {
+            if error.connectionErrors.isEmpty, let dns = error.dnsAError ?? error.dnsAAAAError {
+                return ServiceError(code: .siteDNSFailed, message: "cannot resolve \(error.host): \(dns)")
+            }
+            if let first = error.connectionErrors.first {
+                return transportError(first.error, server: server)
+            }
+        }
+        if let error = error as? IOError {
+            if error.errnoCode == ECONNREFUSED {
+                return ServiceError(code: .siteConnectionRefused, message: "\(server) refused the connection")
+            }
+            return ServiceError(code: .siteUnreachable, message: "cannot reach \(server): \(error)")
+        }
+        if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
+            return ServiceError(
+                code: .siteTLSFailed,
+                message: "TLS with \(server) failed: its certificate is not valid for the site's CA and name (\(error))")
+        }
+        if let error = error as? SocketAddressError {
+            return ServiceError(code: .siteDNSFailed, message: "cannot resolve \(server): \(error)")
+        }
+        return ServiceError(code: .siteUnreachable, message: "cannot reach \(server): \(error)")
+    }
+}
+
+/// One probe's requests, on the endpoint's client.
+private struct Exchange {
+    let client: HTTPClient
+    let base: String
+    let endpoint: ClusterEndpoint
+    let timeout: Duration
+
+    static let reviewBody = Array(#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#.utf8)
+
+    /// The fields of a SelfSubjectReview answer read here.
+    private struct Review: Decodable {
+        struct Status: Decodable {
+            struct UserInfo: Decodable { var username: String? }
+            var userInfo: UserInfo?
+        }
+        var status: Status?
+    }
+
+    func whoAmI(
+        report: (_ reachable: Bool, _ authenticated: Bool?, _ user: String?, _ error: ServiceError?) -> ProbeReport
+    ) async throws -> ProbeReport {
+        let review = try await send(
+            .POST, "/apis/authentication.k8s.io/v1/selfsubjectreviews", body: Self.reviewBody)
+        switch review.status {
+        case 200..<300:
+            let user = (try? JSONDecoder().decode(Review.self, from: Data(review.body)))?.status?.userInfo?.username
+            return report(true, true, user, nil)
+        case 401:
+            return report(true, false, nil, Self.unauthorized(review, server: endpoint.server))
+        case 403, 404, 405:
+            // Not served (before 1.28, or switched off), or not allowed: discovery still tells
+            // whether the credential authenticates.
+            let api = try await send(.GET, "/api")
+            switch api.status {
+            case 200..<300, 403: return report(true, true, nil, nil)
+            case 401: return report(true, false, nil, Self.unauthorized(api, server: endpoint.server))
+            default: return report(true, nil, nil, Self.unexpected(api, server: endpoint.server))
+            }
+        default:
+            return report(true, nil, nil, Self.unexpected(review, server: endpoint.server))
+        }
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil) async throws -> (status: Int, body: [UInt8]) {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "kubeconfig-service")
+        if case .token(let token) = endpoint.credential {
+            request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
+        }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response = try await client.execute(request, timeout: TimeAmount(timeout))
+        let bytes = Array(buffer: try await response.body.collect(upTo: 1 << 20))
+        return (Int(response.status.code), bytes)
+    }
+
+    private static func unauthorized(_ answer: (status: Int, body: [UInt8]), server: String) -> ServiceError {
+        ServiceError(code: .siteUnauthorized, message: "\(server) rejected the site's credential (401 Unauthorized)")
+    }
+
+    private static func unexpected(_ answer: (status: Int, body: [UInt8]), server: String) -> ServiceError {
+        let status = KubernetesClient.statusError(code: answer.status, body: answer.body, retryAfterHeader: nil)
+        return ServiceError(code: .siteProbeFailed, message: "\(server) answered HTTP \(answer.status): \(status.message)")
+    }
+}
