@@ -1,14 +1,20 @@
-"""Authentication: bearer tokens looked up (never verified) in a table of identities.
-
-The fixed test identities, those from the config file, service-account tokens (issued by
-tokens.py) and identities added at run time (dropped by a reset). A SelfSubjectReview would ask
-`authenticate` who its caller is.
+"""Authentication: kube-apiserver's chain of authenticators, in its order. A verified client
+certificate first (x509.CommonNameUserConversion: CN the username, each O a group, the certificate's
+SHA-256 the credential id), then the bearer token, looked up (never verified) in a table of
+identities: the fixed test identities, those from the config file, service-account tokens (issued
+by tokens.py) and identities added at run time (dropped by a reset). The first that succeeds wins;
+system:authenticated is added to its groups. Failing both, the caller is anonymous, unless either
+failed with an error (a certificate that does not verify, an unknown token): then 401.
+SelfSubjectReview (reviews.py) answers with the user `authenticate` found.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
+
+from .clientcerts import PeerCertificate
 
 ADMIN_TOKEN = "admin-token"  # group system:masters: may do anything
 READER_TOKEN = "reader-token"  # may only get ConfigMaps
@@ -21,6 +27,45 @@ FIXED_IDENTITIES = {
     NOBODY_TOKEN: {"username": "nobody", "uid": "nobody-uid", "groups": ["system:authenticated"]},
 }
 ANONYMOUS = {"username": "system:anonymous", "uid": "", "groups": ["system:unauthenticated"]}
+AUTHENTICATED, UNAUTHENTICATED = "system:authenticated", "system:unauthenticated"
+CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"  # user.CredentialIDKey
+
+
+def with_authenticated_group(identity):
+    """group.AuthenticatedGroupAdder: system:authenticated appended to the groups of any user but
+    system:anonymous, unless they already hold it or system:unauthenticated."""
+    groups = list(identity.get("groups") or [])
+    if identity["username"] == ANONYMOUS["username"] or AUTHENTICATED in groups or UNAUTHENTICATED in groups:
+        return identity
+    return {**identity, "groups": groups + [AUTHENTICATED]}
+
+
+def user_info(identity):
+    """authentication/v1 UserInfo as Go encodes it: every field omitempty."""
+    info = {"username": identity.get("username"), "uid": identity.get("uid"),
+            "groups": identity.get("groups"), "extra": identity.get("extra")}
+    return {key: value for key, value in info.items() if value}
+
+
+def certificate_user(peer: PeerCertificate):
+    """x509.CommonNameUserConversion for a verified certificate: None when it has no CN (the
+    authenticator then passes, without an error). Go's pkix.Name keeps the last CN and every O."""
+    names = [(name, value) for rdn in peer.subject for name, value in rdn]
+    common_names = [value for name, value in names if name == "commonName"]
+    if not common_names or not common_names[-1]:
+        return None
+    return {"username": common_names[-1], "uid": "",
+            "groups": [value for name, value in names if name == "organizationName"],
+            "extra": {CREDENTIAL_ID: ["X509SHA256=" + hashlib.sha256(peer.der).hexdigest()]}}
+
+
+def bearer_token(header):
+    """bearertoken.Authenticator: the second word of `Authorization: Bearer <token>`; None for no
+    header, another scheme or an empty token (the authenticator passes, without an error)."""
+    parts = (header or "").strip().split(" ", 2)
+    if len(parts) < 2 or parts[0].lower() != "bearer" or not parts[1]:
+        return None
+    return parts[1]
 
 
 class Authenticator:
@@ -55,7 +100,8 @@ class Authenticator:
         """(identity, None), or (None, the error TokenReview reports). A service-account token
         (one with `serviceAccount`) needs its account to exist with the uid of its claim, and is
         refused once `expires` (its `exp` claim) is past, give or take `expiry_leeway` seconds,
-        as kube-apiserver's service-account token validator checks them."""
+        as kube-apiserver's service-account token validator checks them. The identity comes with
+        system:authenticated among its groups, as the request authenticator gives it."""
         with self.lock:
             identity = self._identities.get(token)
         if identity is None:
@@ -69,15 +115,26 @@ class Authenticator:
                 return None, 'serviceaccounts "%s" not found' % account["name"]
             if uid != account["uid"]:
                 return None, f"service account UID ({uid}) does not match claim ({account['uid']})"
-        return identity, None
+        return with_authenticated_group(identity), None
 
-    def authenticate(self, header):
-        """The caller of an `Authorization: Bearer` header: no header is anonymous, an unknown
-        token is None (answered 401)."""
-        scheme, _, token = (header or "").partition(" ")
-        if not token.strip():
-            return ANONYMOUS
-        return self.lookup(token.strip()) if scheme.lower() == "bearer" else None
+    def authenticate(self, header, peer: PeerCertificate | None = None):
+        """The caller of a request, from its client certificate (if the client sent one) and its
+        `Authorization` header: a user, ANONYMOUS, or None (answered 401). As union.New and
+        union.NewFailOnError(…, anonymous) chain them: x509 first, so a verified certificate wins
+        over any token; a certificate that does not verify is an error, as is an unknown token."""
+        failed = False
+        if peer is not None:
+            user = None if peer.error else certificate_user(peer)
+            if user:
+                return with_authenticated_group(user)
+            failed = peer.error is not None
+        token = bearer_token(header)
+        if token is not None:
+            identity = self.lookup(token)
+            if identity:
+                return identity
+            failed = True
+        return None if failed else ANONYMOUS
 
     def reset(self):
         """Drops the identities added at run time."""

@@ -1,11 +1,20 @@
 """Authorisation: RBAC-like rules (no Role or RoleBinding objects), evaluated for API requests
-and for SubjectAccessReviews."""
+and for SubjectAccessReviews: the bootstrap bindings, the defaults, the config's and those of
+run-time identities."""
 
 from __future__ import annotations
 
 import threading
 
 from .status import forbidden
+
+
+# Bindings every cluster has, whatever the config (kube-apiserver's bootstrap policy, which it
+# reconciles at start-up). A rule with a `binding` names it in its reason.
+BOOTSTRAP_RULES = [
+    {"group": "system:authenticated", "verbs": ["create"], "resources": ["selfsubjectreviews"],
+     "binding": "system:basic-user"},
+]
 
 
 def default_rules(sa_user: str, sa_namespace: str) -> list[dict]:
@@ -41,7 +50,7 @@ class Authorizer:
 
     def __init__(self, base_rules: list[dict]):
         self.lock = threading.Lock()
-        self.base_rules = list(base_rules)
+        self.base_rules = list(base_rules) + BOOTSTRAP_RULES
         self._rules = list(self.base_rules)
 
     def add_rules(self, rules):
@@ -59,6 +68,9 @@ class Authorizer:
         for index, rule in enumerate(rules):
             if rule_matches(rule, user, verb, resource, namespace, name):
                 subject = f'User "{rule["user"]}"' if "user" in rule else f'Group "{rule["group"]}"'
+                if "binding" in rule:
+                    return True, (f'RBAC: allowed by ClusterRoleBinding "{rule["binding"]}" of ClusterRole '
+                                  f'"{rule["binding"]}" to {subject}')
                 return True, f"RBAC: allowed by test-server rule #{index} to {subject}"
         return False, ""
 

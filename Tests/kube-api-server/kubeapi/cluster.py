@@ -14,7 +14,7 @@ from pathlib import Path
 from .authn import Authenticator
 from .authz import Authorizer, default_rules
 from .configmaps import ConfigMaps
-from .discovery import discovery
+from .discovery import Discovery
 from .faults import Faults
 from .requestlog import RequestLog
 from .reviews import Reviews
@@ -51,6 +51,8 @@ class Cluster:
                     "expiryLeewaySeconds": config.get("tokenExpiryLeewaySeconds", 0)}
         self.tokens = Tokens(self.authn, self.authz, self.service_accounts, sa_namespace, sa_name, volume, settings)
         self.reviews = Reviews(self.authn, self.authz)
+        self_subject_reviews = config.get("selfSubjectReview", True)
+        discovery = Discovery(self_subject_reviews)
         self.initial_objects = [(self.configmaps, spec) for spec in config.get("configmaps", [])]
         self.initial_objects += [(self.secrets, spec) for spec in config.get("secrets", [])]
         self.initial_accounts = [{"namespace": sa_namespace, "name": sa_name}] + config.get("serviceAccounts", [])
@@ -72,10 +74,13 @@ class Cluster:
              {"POST": self.tokens.request_token}),
             (re.compile(r"/apis/authentication\.k8s\.io/v1/tokenreviews"), {"POST": self.reviews.review_token}),
             (re.compile(r"/apis/authorization\.k8s\.io/v1/subjectaccessreviews"), {"POST": self.reviews.review_access}),
-            (re.compile(r"/(version|api|apis)/?"), {"GET": discovery}),
-            (re.compile(r"/api/(v1)/?"), {"GET": discovery}),
-            (re.compile(r"/apis/(authentication\.k8s\.io|authorization\.k8s\.io)/v1/?"), {"GET": discovery}),
+            (re.compile(r"/(version|api|apis)/?"), {"GET": discovery.get}),
+            (re.compile(r"/api/(v1)/?"), {"GET": discovery.get}),
+            (re.compile(r"/apis/(authentication\.k8s\.io|authorization\.k8s\.io)/v1/?"), {"GET": discovery.get}),
         ]
+        if self_subject_reviews:  # served since 1.28; without it, the POST finds no route: 404
+            self.routes.append((re.compile(r"/apis/authentication\.k8s\.io/v1/selfsubjectreviews"),
+                                {"POST": self.reviews.review_self}))
         self.reset()
         self.tokens.mount()
 
@@ -99,6 +104,8 @@ class Cluster:
         token = spec.get("token") or secrets.token_urlsafe(32)
         identity = {"username": spec["username"], "uid": spec.get("uid") or str(uuid.uuid4()),
                     "groups": list(spec.get("groups") or ["system:authenticated"])}
+        if spec.get("extra"):
+            identity["extra"] = {key: list(values) for key, values in spec["extra"].items()}
         self.authn.register(token, identity, runtime=True)
         self.authz.add_rules([{"user": spec["username"], **rule} for rule in spec.get("rules", [])])
         return token

@@ -1,30 +1,40 @@
 """Discovery: the minimal, well-formed answers kubectl's probes need (/version, /api, /apis and
-the group versions). A new resource or group is listed here too."""
+the group versions). A new resource or group is listed here too; a resource switched off in the
+config (SelfSubjectReview) is left out, as kube-apiserver leaves out what it does not serve."""
 
 from __future__ import annotations
 
-from .authn import ANONYMOUS
+from .authn import AUTHENTICATED
 from .status import forbidden_path
 
 
-def discovery(req, kind):
-    if kind != "version" and req.user is ANONYMOUS:  # system:discovery is bound to system:authenticated
-        raise forbidden_path(req.user, "get", req.path)
-    return 200, discovery_document(kind, req.host)
+class Discovery:
+    """The discovery routes. /version is public (system:public-info-viewer); the rest is for
+    authenticated users only (system:discovery is bound to system:authenticated), so
+    system:anonymous gets a 403 there."""
+
+    def __init__(self, self_subject_reviews: bool = True):
+        self.self_subject_reviews = self_subject_reviews
+
+    def get(self, req, kind):
+        if kind != "version" and AUTHENTICATED not in req.user["groups"]:
+            raise forbidden_path(req.user, "get", req.path)
+        return 200, discovery_document(kind, req.host, self.self_subject_reviews)
 
 
-def discovery_document(kind, host):
+def discovery_document(kind, host, self_subject_reviews=True):
     """The discovery answers kubectl probes before a request; minimal but well-formed."""
     def resources(group_version, *entries):
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-                "resources": list(entries)}
+                "resources": [entry for entry in entries if entry]}
 
     def group(name):
         version = {"groupVersion": f"{name}/v1", "version": "v1"}
         return {"name": name, "versions": [version], "preferredVersion": version}
 
     def review(resource, kind):
-        return {"name": resource, "singularName": "", "namespaced": False, "kind": kind, "verbs": ["create"]}
+        return {"name": resource, "singularName": kind.lower(), "namespaced": False, "kind": kind,
+                "verbs": ["create"]}
 
     return {
         "version": {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "kube-api-test-server",
@@ -44,7 +54,9 @@ def discovery_document(kind, host):
                         {"name": "serviceaccounts/token", "singularName": "", "namespaced": True,
                          "kind": "TokenRequest", "group": "authentication.k8s.io", "version": "v1",
                          "verbs": ["create"]}),
-        "authentication.k8s.io": resources("authentication.k8s.io/v1", review("tokenreviews", "TokenReview")),
+        "authentication.k8s.io": resources("authentication.k8s.io/v1",
+                                           self_subject_reviews and review("selfsubjectreviews", "SelfSubjectReview"),
+                                           review("tokenreviews", "TokenReview")),
         "authorization.k8s.io": resources("authorization.k8s.io/v1",
                                           review("subjectaccessreviews", "SubjectAccessReview")),
     }[kind]

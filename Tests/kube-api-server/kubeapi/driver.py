@@ -19,12 +19,14 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
 from .authn import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN
+from .certificates import client_certificate as mint_client_certificate
 
 __all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "KubeAPIServer", "Response"]
 
@@ -123,6 +125,7 @@ class KubeAPIServer:
 
     @property
     def url(self) -> str:
+        """`https://host:port`, an IPv6 host in brackets (`https://[::1]:PORT`), as net.JoinHostPort writes it."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"https://{host}:{self.port}"
 
@@ -147,15 +150,30 @@ class KubeAPIServer:
         """The in-cluster environment for the binary under test (host without brackets, as kubelet sets it)."""
         return {"KUBERNETES_SERVICE_HOST": self.host, "KUBERNETES_SERVICE_PORT": str(self.port)}
 
+    def client_certificate(self, username: str, groups=()) -> tuple[bytes, bytes]:
+        """(certificate PEM, key PEM): an EC P-256 client certificate signed by this instance's CA,
+        with the clientAuth EKU, CN `username` and one O per group. Presented to this instance it
+        authenticates as that user, with those groups and system:authenticated; to another
+        instance, whose CA did not sign it, it gets 401."""
+        return mint_client_certificate(self.state_dir, username, tuple(groups))
+
     def write_kubeconfig(self, path, token: str | None = None, context: str = "test",
-                         namespace: str | None = None) -> Path:
-        """A kubeconfig for real clients: certificate-authority-data plus a bearer token (default: the SA's)."""
+                         namespace: str | None = None, client_certificate: tuple[bytes, bytes] | None = None) -> Path:
+        """A kubeconfig for real clients: certificate-authority-data plus a bearer token (default:
+        the SA's). With `client_certificate` (cert PEM, key PEM), the user has
+        client-certificate-data and client-key-data, and a token only if one is given."""
+        user = {}
+        if client_certificate:
+            user["client-certificate-data"] = base64.b64encode(client_certificate[0]).decode()
+            user["client-key-data"] = base64.b64encode(client_certificate[1]).decode()
+        if token or not client_certificate:
+            user["token"] = token or self.token
         config = {
             "apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": context,
             "clusters": [{"name": "local", "cluster": {
                 "server": self.url,
                 "certificate-authority-data": base64.b64encode(self.ca_file.read_bytes()).decode()}}],
-            "users": [{"name": "user", "user": {"token": token or self.token}}],
+            "users": [{"name": "user", "user": user}],
             "contexts": [{"name": context, "context": {"cluster": "local", "user": "user",
                                                       "namespace": namespace or self.namespace}}],
         }
@@ -165,8 +183,10 @@ class KubeAPIServer:
     # MARK: - Requests
 
     def request(self, method: str, path: str, body=None, token: str | None = None, content_type: str | None = None,
-                headers: dict | None = None, timeout: float = 10.0) -> Response:
-        """One HTTPS request on a fresh connection. A dict or list body is sent as JSON."""
+                headers: dict | None = None, timeout: float = 10.0,
+                client_certificate: tuple[bytes, bytes] | None = None) -> Response:
+        """One HTTPS request on a fresh connection. A dict or list body is sent as JSON; a
+        `client_certificate` (cert PEM, key PEM) is presented in the handshake."""
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
         if isinstance(body, str):
@@ -176,7 +196,8 @@ class KubeAPIServer:
             all_headers.setdefault("Content-Type", content_type or "application/json")
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
-        connection = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.ssl_context())
+        context = self.ssl_context(client_certificate)
+        connection = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=context)
         try:
             connection.request(method, path, body=body, headers=all_headers)
             answer = connection.getresponse()
@@ -184,8 +205,16 @@ class KubeAPIServer:
         finally:
             connection.close()
 
-    def ssl_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.ca_file))
+    def ssl_context(self, client_certificate: tuple[bytes, bytes] | None = None) -> ssl.SSLContext:
+        """Trusts this instance's CA only; presents `client_certificate` (cert PEM, key PEM) if given."""
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        if client_certificate:
+            with tempfile.TemporaryDirectory() as tmp:  # ssl loads a key pair from files only
+                cert, key = Path(tmp) / "client.crt", Path(tmp) / "client.key"
+                cert.write_bytes(client_certificate[0])
+                key.write_bytes(client_certificate[1])
+                context.load_cert_chain(cert, key)
+        return context
 
     def _control(self, method, path, body=None):
         answer = self.request(method, "/__control/" + path, body)
@@ -248,6 +277,19 @@ class KubeAPIServer:
         """Reads, or changes, {maxExpirationSeconds, expiryLeewaySeconds}."""
         return self._control("PUT", "token-settings", changes) if changes else self._control("GET", "token-settings")
 
+    def create_token(self, namespace: str, name: str, expiration_seconds: int | None = None,
+                     audiences: list[str] | None = None, token: str = ADMIN_TOKEN) -> str:
+        """A token for a ServiceAccount through the real TokenRequest API (as `kubectl create
+        token`), asked for with `token` (default: the admin's): its RBAC, validation and lifetime
+        cap apply, and it shows in `token_requests()`. Raises RuntimeError unless it is granted."""
+        spec = {key: value for key, value in (("expirationSeconds", expiration_seconds),
+                                              ("audiences", audiences)) if value is not None}
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+        answer = self.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", body, token=token)
+        if answer.code != 201:
+            raise RuntimeError(f"TokenRequest for {namespace}/{name} failed: {answer.code} {answer.body!r}")
+        return answer.json()["status"]["token"]
+
     def revoke_token(self, token: str) -> bool:
         """Makes a token unknown (401 from then on); False if it was not known."""
         return self._control("POST", "revoke-token", {"token": token})["revoked"]
@@ -300,7 +342,8 @@ class KubeAPIServer:
         return self._control("POST", "rotate-token", {"invalidateOld": invalidate_old})["token"]
 
     def add_identity(self, username: str, rules: list | None = None, groups: list | None = None,
-                     token: str | None = None) -> str:
-        """A run-time identity; rules are {verbs, resources, namespaces?, resourceNames?}. Returns its token."""
-        spec = {"username": username, "rules": rules or [], "groups": groups, "token": token}
+                     token: str | None = None, extra: dict | None = None) -> str:
+        """A run-time identity; rules are {verbs, resources, namespaces?, resourceNames?}; `extra`
+        is its user's extra ({key: [values]}). Returns its token."""
+        spec = {"username": username, "rules": rules or [], "groups": groups, "token": token, "extra": extra}
         return self._control("POST", "identities", {k: v for k, v in spec.items() if v is not None})["token"]

@@ -1,5 +1,6 @@
 """Request bodies in Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`), which
-kubectl sends for built-in kinds (`kubectl create secret`, `kubectl create token`).
+kubectl sends for built-in kinds (`kubectl create secret`, `kubectl create token`,
+`kubectl auth whoami`).
 
 A body is the magic `k8s\\0` and a runtime.Unknown envelope (1 typeMeta {1 apiVersion, 2 kind},
 2 raw); `raw` is the object in the field numbers of k8s.io/api's generated.proto. Only the kinds and
@@ -26,6 +27,7 @@ SCHEMAS = {  # kind: {field number: (JSON name, type)}; a type is a kind here, o
     "ServiceAccount": {1: _META, 4: ("automountServiceAccountToken", "bool")},
     "TokenRequest": {1: _META, 2: ("spec", "TokenRequestSpec")},
     "TokenRequestSpec": {1: ("audiences", "list:string"), 4: ("expirationSeconds", "int")},
+    "SelfSubjectReview": {1: _META},  # its status is the server's to fill in
     "DeleteOptions": {2: ("preconditions", "Preconditions")},
     "Preconditions": {1: ("uid", "string"), 2: ("resourceVersion", "string")},
 }

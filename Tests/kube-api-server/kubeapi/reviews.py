@@ -1,11 +1,12 @@
 """The reviews that delegate authentication and authorisation to the API server (as
-kube-rbac-proxy uses them): TokenReview and SubjectAccessReview. SelfSubjectReview belongs here."""
+kube-rbac-proxy uses them): TokenReview and SubjectAccessReview; and SelfSubjectReview, which
+tells a caller who the API server takes it for (`kubectl auth whoami`)."""
 
 from __future__ import annotations
 
-from .authn import Authenticator
+from .authn import Authenticator, user_info
 from .authz import Authorizer
-from .request import parse_object
+from .request import parse_object, rfc3339
 from .status import bad_request, invalid
 from .tokens import API_AUDIENCE
 
@@ -24,8 +25,8 @@ class Reviews:
         if identity and wanted and granted and not set(wanted) & set(granted):
             identity, error = None, "invalid bearer token"
         if identity:
-            user = {key: identity[key] for key in ("username", "uid", "groups")}
-            status = {"authenticated": True, "user": user, "audiences": wanted or granted or [API_AUDIENCE]}
+            status = {"authenticated": True, "user": user_info(identity),
+                      "audiences": wanted or granted or [API_AUDIENCE]}
         else:  # Go's omitempty drops `authenticated: false`; `user` is a struct, so `{}` stays
             status = {"user": {}, "error": error}
         return 201, {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
@@ -59,3 +60,13 @@ class Reviews:
         status = {"allowed": allowed, **({"reason": reason} if reason else {})}
         return 201, {"kind": "SubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
                      "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
+
+    def review_self(self, req):
+        """pkg/registry/authentication/selfsubjectreview: the body is decoded like any create's
+        (a malformed one is 400) and otherwise ignored; the answer is the caller's user, with a
+        creationTimestamp (the registry sets it) and no spec. RBAC allows it to every
+        authenticated user (system:basic-user); system:anonymous gets the 403."""
+        self.authz.authorize(req.user, "create", "selfsubjectreviews", "", "", group="authentication.k8s.io")
+        parse_object(req)
+        return 201, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+                     "metadata": {"creationTimestamp": rfc3339()}, "status": {"userInfo": user_info(req.user)}}

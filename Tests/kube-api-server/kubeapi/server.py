@@ -1,5 +1,6 @@
-"""HTTP: the request handler (API requests authenticated, faulted, routed and logged; control
-calls handed to control.py), the threaded TLS server and the listener that /__control/down closes.
+"""HTTP: the request handler (API requests authenticated by client certificate or bearer token,
+faulted, routed and logged; control calls handed to control.py), the threaded TLS server and the
+listener that /__control/down closes.
 A watch would be a streaming answer here: chunked events instead of one Content-Length body."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-from . import control
+from . import clientcerts, control
 from .cluster import Cluster
 from .faults import concurrent_write, fault_status
 from .request import Request
@@ -36,7 +37,9 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
-        self.request.do_handshake()  # here, in the connection's thread, not in the accept loop
+        # Here, in the connection's thread, not in the accept loop; the client's certificate, if
+        # it sent one, is checked per request by the authenticator, as kube-apiserver does.
+        self.peer = clientcerts.handshake(self.request)
         self.server.listener.track(self.request)
 
     def finish(self):
@@ -61,7 +64,7 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
         if url.path.startswith(control.PREFIX):
             return self.respond(*control.answer(self, url, body))
         cluster: Cluster = self.server.cluster
-        user = cluster.authn.authenticate(self.headers.get("Authorization"))
+        user = cluster.authn.authenticate(self.headers.get("Authorization"), self.peer)
         fault = cluster.faults.take(self.command, url.path)
         entry = RequestLog.entry(self.command, url.path, url.query, self.headers.get("Content-Type"), user, fault)
         if fault and fault["action"] == "drop":

@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from .authn import Authenticator
+from .authn import CREDENTIAL_ID, Authenticator
 from .authz import Authorizer
 from .request import parse_object, rfc3339
 from .serviceaccounts import ServiceAccounts
@@ -25,10 +25,10 @@ from .status import invalid, not_found
 API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"
 
 
-def service_account_token(namespace, name, uid, now, expires, audiences):
+def service_account_token(namespace, name, uid, now, expires, audiences, jti):
     """A JWT-shaped opaque token with the claims kube-apiserver puts in projected tokens. The
     signature is random: only this server's lookup table makes it valid."""
-    claims = {"aud": audiences, "exp": expires, "iat": now, "iss": API_AUDIENCE, "jti": str(uuid.uuid4()),
+    claims = {"aud": audiences, "exp": expires, "iat": now, "iss": API_AUDIENCE, "jti": jti,
               "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}},
               "nbf": now, "sub": f"system:serviceaccount:{namespace}:{name}"}
     header = {"alg": "RS256", "kid": "kube-api-test-server"}
@@ -124,10 +124,12 @@ class Tokens:
         meta = account["metadata"]
         namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
         now = int(time.time()) if now is None else now
-        token = service_account_token(namespace, name, uid, now, now + lifetime, audiences)
+        jti = str(uuid.uuid4())
+        token = service_account_token(namespace, name, uid, now, now + lifetime, audiences, jti)
         self.authn.register(token, {
             "username": f"system:serviceaccount:{namespace}:{name}", "uid": uid,
             "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"],
+            "extra": {CREDENTIAL_ID: [f"JTI={jti}"]},  # ServiceAccountTokenJTI, on by default since 1.30
             "audiences": audiences, "expires": now + lifetime if enforce_expiry else None,
             "serviceAccount": {"namespace": namespace, "name": name, "uid": uid}})
         return token
