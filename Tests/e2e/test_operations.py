@@ -23,7 +23,7 @@ import pytest
 from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN
 from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, Service, run_publish, token_fingerprint, wait_until
 
-ROUTES = {"livez", "healthz", "readyz", "kubeconfig", "status", "metrics", "sites", "unknown"}
+ROUTES = {"livez", "healthz", "readyz", "kubeconfig", "status", "metrics", "sites", "site", "unknown"}
 
 
 # MARK: - Services with other log settings

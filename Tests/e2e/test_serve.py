@@ -381,8 +381,8 @@ def test_stays_ready_when_the_api_server_goes_away(api, serve):
 
 def test_unknown_paths_are_not_found(api, serve):
     service = ready(serve)
-    for path in ("/nope", "/", "/sites", "/sites/", "/sites/central/extra", "/kubeconfig/central", "/healthz/extra",
-                 "/KUBECONFIG"):
+    for path in ("/nope", "/", "/sites/", "/sites//", "/sites/central/extra", "/kubeconfig/central", "/healthz/extra",
+                 "/KUBECONFIG", "/SITES"):
         for method in ("GET", "POST"):
             answer = call(service, method, path, token=ADMIN_TOKEN)
             assert answer.status == 404, (method, path, describe(answer))
@@ -395,8 +395,9 @@ def test_wrong_method_is_405_with_allow(api, serve):
     for method, path, allowed in (("DELETE", "/kubeconfig", read_only), ("POST", "/kubeconfig", read_only),
                                   ("PUT", "/healthz", read_only), ("POST", "/livez", read_only),
                                   ("DELETE", "/readyz", read_only), ("PATCH", "/status", read_only),
-                                  ("GET", "/sites/central", {"POST"}), ("HEAD", "/sites/central", {"POST"}),
-                                  ("PUT", "/sites/central", {"POST"}), ("DELETE", "/sites/central", {"POST"})):
+                                  ("POST", "/sites", read_only), ("DELETE", "/sites", read_only),
+                                  ("PATCH", "/sites/central", {"GET", "HEAD", "PUT", "DELETE", "POST"}),
+                                  ("OPTIONS", "/sites/site-a", {"GET", "HEAD", "PUT", "DELETE", "POST"})):
         answer = call(service, method, path, token=ADMIN_TOKEN)
         assert answer.status == 405, (method, path, describe(answer))
         if method != "HEAD":
