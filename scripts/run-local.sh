@@ -7,7 +7,8 @@
 # It builds the debug binary, starts the API server with a service-account folder, the (empty)
 # ConfigMap Helm would create and the consumer's account (`cloudify`, as the chart's deployment
 # mode does), then `serve` on http://127.0.0.1:8080 publishing a token issued for that account.
-# Ctrl-C stops both.
+# A second API server stands in for a remote site (`edge-1`, its own CA, a `deployer` account in
+# namespace `apps`); a kubeconfig for it is written, ready to register. Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +17,10 @@ swift build --product kubeconfig-service
 
 state="$(mktemp -d)"
 api_pid=""
+remote_pid=""
 cleanup() {
     [[ -n "$api_pid" ]] && kill "$api_pid" 2>/dev/null || true
+    [[ -n "$remote_pid" ]] && kill "$remote_pid" 2>/dev/null || true
     rm -rf "$state"
 }
 trap cleanup EXIT
@@ -36,6 +39,44 @@ port="$(cat "$state/port")"
 curl -sf --cacert "$state/ca.crt" -X PUT -d '{"data":{}}' \
     "https://127.0.0.1:$port/__control/configmaps/onap/multisite-kubeconfig-configmap" >/dev/null
 
+# The remote site: its own API server, CA and tokens. The deployer may read ConfigMaps in apps.
+mkdir -p "$state/edge-1"
+cat >"$state/edge-1/config.json" <<'JSON'
+{"serviceAccounts": [{"namespace": "apps", "name": "deployer"}],
+ "configmaps": [{"namespace": "apps", "name": "workload", "data": {"site": "edge-1"}}],
+ "rules": [{"user": "system:serviceaccount:apps:deployer", "verbs": ["get", "list"],
+            "resources": ["configmaps"], "namespaces": ["apps"]}]}
+JSON
+PYTHONPATH="$PWD/Tests/kube-api-server${PYTHONPATH:+:$PYTHONPATH}" \
+    python3 -m kubeapi --state-dir "$state/edge-1" --port 0 --config "$state/edge-1/config.json" \
+    >"$state/edge-1/api.out" 2>"$state/edge-1/api.err" &
+remote_pid=$!
+for _ in $(seq 100); do [[ -s "$state/edge-1/port" ]] && break; sleep 0.1; done
+remote_port="$(cat "$state/edge-1/port")"
+# A token issued there for the deployer, as `kubectl create token deployer -n apps` would get it.
+deployer_token="$(curl -sf --cacert "$state/edge-1/ca.crt" -H 'Authorization: Bearer admin-token' \
+    -H 'Content-Type: application/json' -d '{"spec": {"expirationSeconds": 86400}}' \
+    "https://127.0.0.1:$remote_port/api/v1/namespaces/apps/serviceaccounts/deployer/token" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["status"]["token"])')"
+edge_kubeconfig="$state/edge-1.kubeconfig"
+cat >"$edge_kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+clusters:
+- name: edge-1
+  cluster:
+    server: https://127.0.0.1:$remote_port
+    certificate-authority-data: $(base64 -w0 "$state/edge-1/ca.crt")
+users:
+- name: deployer
+  user:
+    token: $deployer_token
+contexts:
+- name: edge-1
+  context: {cluster: edge-1, user: deployer, namespace: apps}
+current-context: edge-1
+YAML
+
 cat <<MSG
 Local Kubernetes API test server: https://127.0.0.1:$port (CA $state/ca.crt)
 Try, in another shell (admin-token is the test server's administrator):
@@ -44,6 +85,13 @@ Try, in another shell (admin-token is the test server's administrator):
   curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/status   # token source, expiry, renewal
   curl -s -X POST -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/sites/central
   curl -s -H 'Authorization: Bearer reader-token' -X POST http://127.0.0.1:8080/sites/central   # 403
+Remote site edge-1: https://127.0.0.1:$remote_port; register it from its kubeconfig, then list and remove:
+  curl -s -X PUT -H 'Authorization: Bearer admin-token' -H 'Content-Type: application/yaml' \\
+       --data-binary @$edge_kubeconfig http://127.0.0.1:8080/sites/edge-1
+  curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/sites      # health, expiry
+  curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/kubeconfig > all.kubeconfig
+  kubectl --kubeconfig all.kubeconfig --context edge-1 get configmap workload   # through the registered site
+  curl -s -X DELETE -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/sites/edge-1
 MSG
 
 KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$port" \
