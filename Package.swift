@@ -111,7 +111,11 @@ let package = Package(
         ),
         .testTarget(
             name: "KubernetesAPITests",
-            dependencies: ["KubernetesAPI"]
+            dependencies: [
+                "KubernetesAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "MicroHTTPServerTests",

@@ -46,6 +46,26 @@ public actor RemoteClusterProbe: ClusterProbeAPI {
     public nonisolated func probe(_ endpoint: ClusterEndpoint) async -> ProbeReport {
         let clock = ContinuousClock()
         let started = clock.now
+        let timeout = timeout
+        // One deadline for the whole probe: both requests and their bodies (async-http-client's
+        // own deadline ends once response headers arrive; the read timeout bounds each stall).
+        return await withTaskGroup(of: ProbeReport?.self) { group in
+            group.addTask { await self.probeOnce(endpoint, started: started) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+                ?? ProbeReport(
+                    reachable: false, authenticated: nil, latency: clock.now - started,
+                    error: ServiceError(code: .siteTimeout, message: "\(endpoint.server) did not answer in time"))
+        }
+    }
+
+    private nonisolated func probeOnce(_ endpoint: ClusterEndpoint, started: ContinuousClock.Instant) async -> ProbeReport {
+        let clock = ContinuousClock()
         func report(reachable: Bool, authenticated: Bool?, user: String? = nil, error: ServiceError? = nil) -> ProbeReport {
             ProbeReport(
                 reachable: reachable, authenticated: authenticated, user: user, latency: clock.now - started, error: error)
@@ -103,7 +123,7 @@ public actor RemoteClusterProbe: ClusterProbeAPI {
         let seconds = Int64(timeout.components.seconds)
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls, redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(max(1, min(seconds, 10)))))
+            timeout: .init(connect: .seconds(max(1, min(seconds, 10))), read: .seconds(max(1, seconds))))
         configuration.httpVersion = .http1Only
         configuration.connectionPool.idleTimeout = .seconds(120)
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -122,7 +142,7 @@ public actor RemoteClusterProbe: ClusterProbeAPI {
         guard let tlsServerName = endpoint.tlsServerName else { return (base, nil) }
         let prefix = "https://"
         guard base.hasPrefix(prefix) else {
-            throw ServiceError(code: .apiRejected, message: "the site's server is not an https URL")
+            throw ServiceError(code: .siteProbeFailed, message: "the site's server is not an https URL")
         }
         let rest = base.dropFirst(prefix.count)
         let authority = rest.prefix { $0 != "/" }
@@ -175,7 +195,9 @@ public actor RemoteClusterProbe: ClusterProbeAPI {
         if let error = error as? SocketAddressError {
             return ServiceError(code: .siteDNSFailed, message: "cannot resolve \(server): \(error)")
         }
-        return ServiceError(code: .siteUnreachable, message: "cannot reach \(server): \(error)")
+        // Other errors' descriptions may quote what was sent (async-http-client's invalid header
+        // values would quote the Authorization header): name the error's type only.
+        return ServiceError(code: .siteUnreachable, message: "cannot reach \(server): \(type(of: error))")
     }
 }
 
@@ -207,14 +229,14 @@ private struct Exchange {
             let user = (try? JSONDecoder().decode(Review.self, from: Data(review.body)))?.status?.userInfo?.username
             return report(true, true, user, nil)
         case 401:
-            return report(true, false, nil, Self.unauthorized(review, server: endpoint.server))
+            return report(true, false, nil, Self.unauthorized(server: endpoint.server))
         case 403, 404, 405:
             // Not served (before 1.28, or switched off), or not allowed: discovery still tells
             // whether the credential authenticates.
             let api = try await send(.GET, "/api")
             switch api.status {
             case 200..<300, 403: return report(true, true, nil, nil)
-            case 401: return report(true, false, nil, Self.unauthorized(api, server: endpoint.server))
+            case 401: return report(true, false, nil, Self.unauthorized(server: endpoint.server))
             default: return report(true, nil, nil, Self.unexpected(api, server: endpoint.server))
             }
         default:
@@ -239,7 +261,7 @@ private struct Exchange {
         return (Int(response.status.code), bytes)
     }
 
-    private static func unauthorized(_ answer: (status: Int, body: [UInt8]), server: String) -> ServiceError {
+    private static func unauthorized(server: String) -> ServiceError {
         ServiceError(code: .siteUnauthorized, message: "\(server) rejected the site's credential (401 Unauthorized)")
     }
 

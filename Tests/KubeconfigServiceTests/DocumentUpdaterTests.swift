@@ -177,7 +177,7 @@ import Testing
                 })
         }
         // While the first round is held inside its edit, three more edits queue up.
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(await waitUntil { store.calls == [.read] })
         func site(_ name: String) -> SiteEntries {
             var site = Fixtures.central
             site.location = name
@@ -192,7 +192,7 @@ import Testing
                 })
         }
         let b = Task { try await updater.update(.publish(site("site-b"))) }
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(await waitUntil { updater.waitingEdits == 3 })
         open.yield()
         #expect(try await first.value.changed)
         #expect(try await a.value.changed)
@@ -200,5 +200,24 @@ import Testing
         await #expect(throws: ServiceError.self) { try await failing.value }
         #expect(store.writes.count == 2, "one write for the held edit, one for the three that waited")
         #expect(try contexts(store).sorted() == ["central", "site-a", "site-b"])
+    }
+
+    /// Polls `condition` for up to 10 s: whether it came to hold.
+    func waitUntil(_ condition: () -> Bool) async -> Bool {
+        for _ in 0..<1000 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
+    @Test func aRoundWhoseEditsAllFailWritesNothingEvenWhereTheKeyIsMissing() async throws {
+        let store = InMemoryDocumentStore(text: nil)
+        let failing = DocumentEdit("fails") { (_: inout KubeconfigDocument) throws(ServiceError) in
+            throw ServiceError(code: .siteNotFound, message: "no such site")
+        }
+        await #expect(throws: ServiceError.self) { try await updater(store).update(failing) }
+        #expect(store.writes.isEmpty)
+        #expect(store.stored?.text == nil)
     }
 }

@@ -28,7 +28,9 @@ import Testing
                 $0.mostInFlight = max($0.mostInFlight, $0.inFlight)
                 $0.probed.append(endpoint.server)
             }
-            try? await Task.sleep(for: delay)
+            // A token named `slow...` takes a second: a probe still running when the site changes.
+            let slow = endpoint.credential == .token(BearerToken("slow-token"))
+            try? await Task.sleep(for: slow ? .seconds(1) : delay)
             state.withLock { $0.inFlight -= 1 }
             if endpoint.server.contains("down") {
                 return ProbeReport(
@@ -83,5 +85,22 @@ import Testing
         #expect(monitor.health(of: "site-b", in: try #require(state.published?.document)) == nil)
         #expect(prober.state.withLock { $0.retained.last } == ["https://site-a.example:6443"])
         #expect(monitor.health(of: "site-a", in: try #require(state.published?.document)) != nil)
+    }
+
+    @Test func aProbeOfEntriesReplacedMeanwhileDoesNotOverwriteTheNewOnesResult() async throws {
+        let prober = ScriptedProber()
+        let monitor = SiteHealthMonitor(state: state, location: "central", prober: prober, logger: Logger(label: "test"))
+        var document = KubeconfigDocument()
+        try document.register(SiteDocumentTests.site("site-a", token: "slow-token"), fallback: "central")
+        state.stored(PublishedDocument(document: document, resourceVersion: "1"))
+        let pass = Task { await monitor.probeAll() }
+        // While the slow probe of the old token runs, the site is registered again and probed.
+        try await Task.sleep(for: .milliseconds(200))
+        try document.register(SiteDocumentTests.site("site-a", token: "fresh-token"), fallback: "central")
+        state.stored(PublishedDocument(document: document, resourceVersion: "2"))
+        await monitor.probe(site: "site-a")
+        #expect(monitor.health(of: "site-a", in: document) != nil)
+        await pass.value
+        #expect(monitor.health(of: "site-a", in: document) != nil, "the old probe's result replaced the new one's")
     }
 }

@@ -69,7 +69,8 @@ import Testing
     @Test(arguments: [
         "http://api.example:6443", "https://", "https://:6443", "https://user@host:6443", "https://host:0",
         "https://host:65536", "https://host:port", "https://host/a?b", "https://ho st", "ftp://host", "api.example:6443",
-        "https://[::1", "https://[zz::1]:6443",
+        "https://[::1", "https://[zz::1]:6443", "https://-", "https://..", "https://[:]", "https://h:+443",
+        "https://a..b", "https://-a.example",
     ])
     func aServerThatIsNotAnHTTPSURLWithAHostIsRefused(server: String) {
         var fields = Self.valid

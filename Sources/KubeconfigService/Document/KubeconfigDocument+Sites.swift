@@ -169,6 +169,16 @@ extension KubeconfigDocument {
         return kinds.first { user[$0.0] != nil && !(user[$0.0]!.isNull) }?.1 ?? "none"
     }
 
+    /// The context `name` and the cluster and user entries it names, as they stand: a probe's
+    /// result describes the site only while these are unchanged.
+    func entries(ofSite name: String) -> [DocumentNode?] {
+        let context = contexts.first { $0.name == name }
+        return [
+            entry(in: "contexts", named: name), context?.cluster.flatMap { entry(in: "clusters", named: $0) },
+            context?.user.flatMap { entry(in: "users", named: $0) },
+        ]
+    }
+
     /// How to probe the site `name`: its server, CA and credential. Nil when the context is
     /// missing; a reason instead when the entries cannot be probed as they stand.
     func endpoint(ofSite name: String) -> Result<ClusterEndpoint, ServiceError>? {
@@ -188,6 +198,12 @@ extension KubeconfigDocument {
         let credential: ClusterEndpoint.Credential
         let kind = Self.credentialKind(user)
         if kind == "token", let token = user?["token"]?.stringValue {
+            // A hand-edited token (a YAML block scalar ends in a newline) cannot be sent in a header.
+            guard (try? SiteRegistration.checkToken(token, field: "token")) != nil else {
+                return .failure(
+                    ServiceError(
+                        code: .siteNotProbed, message: "the token of \(name) has whitespace or control characters"))
+            }
             credential = .token(BearerToken(token))
         } else if kind == "client-certificate", let certificate = user?["client-certificate-data"]?.stringValue,
             let key = user?["client-key-data"]?.stringValue, let certificatePEM = Data(base64Encoded: certificate),

@@ -102,7 +102,9 @@ public struct KubeconfigDocument: Sendable, Equatable {
     private static func describe(_ error: any Error) -> String {
         // YamlError's description quotes the offending line; the first line is the summary.
         let text = String(describing: error)
-        return text.split(separator: "\n").first.map(String.init) ?? "unparseable"
+        let summary = text.split(separator: "\n").first.map(String.init) ?? "unparseable"
+        // Yams names duplicated keys (attacker-chosen, when the text is a request body): bound it.
+        return summary.count > 200 ? String(summary.prefix(200)) + "..." : summary
     }
 
     // MARK: - Merging

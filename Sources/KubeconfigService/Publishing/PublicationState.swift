@@ -5,7 +5,8 @@ import Synchronization
 /// What the publisher last did, readable without waiting from any thread (probes, GETs).
 public final class PublicationState: Sendable {
     public struct Snapshot: Sendable {
-        /// The document as of the last successful publication; nil before the first.
+        /// The document as last stored by a publication or a site registration (the newest
+        /// resourceVersion); nil before the first.
         public var published: PublishedDocument?
         public var lastAttempt: Date?
         public var lastSuccess: Date?

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import HTTPMessages
 import KubernetesAPI
 import Logging
 import Synchronization
@@ -18,9 +19,9 @@ public final class SiteHealthMonitor: Sendable {
     private let results = Mutex<[String: Result]>([:])
     private let metrics = SiteMetrics()
 
-    /// A probe's report, and the endpoint it probed: a site replaced since shows no stale health.
+    /// A probe's report, and the entries it probed: a site replaced since shows no stale health.
     private struct Result {
-        var endpoint: ClusterEndpoint?
+        var entries: [DocumentNode?]
         var health: SiteHealth
     }
 
@@ -35,8 +36,7 @@ public final class SiteHealthMonitor: Sendable {
     /// The last probe of `name`, if it probed the site as the document now states it.
     public func health(of name: String, in document: KubeconfigDocument) -> SiteHealth? {
         guard let result = results.withLock({ $0[name] }) else { return nil }
-        let current = document.endpoint(ofSite: name).flatMap { try? $0.get() }
-        return result.endpoint == current ? result.health : nil
+        return result.entries == document.entries(ofSite: name) ? result.health : nil
     }
 
     /// Probes every site of the served document once, then drops what belongs to sites gone.
@@ -64,33 +64,45 @@ public final class SiteHealthMonitor: Sendable {
         await probe(name, in: document)
     }
 
-    /// Probes every `interval` until cancelled.
+    /// Probes every `interval` until cancelled; until the document is first read, every second.
     public func run(every interval: Duration) async {
         while !Task.isCancelled {
+            guard state.published != nil else {
+                try? await Task.sleep(for: min(interval, .seconds(1)))
+                continue
+            }
             await probeAll()
             try? await Task.sleep(for: interval)
         }
     }
 
+    /// Forgets a site removed from the document at once: its result and its series.
+    public func siteRemoved(_ name: String) {
+        results.withLock { _ = $0.removeValue(forKey: name) }
+        metrics.retain(sites: Set((state.published?.document.contexts ?? []).map(\.name)).subtracting([name]))
+    }
+
     private func probe(_ name: String, in document: KubeconfigDocument) async {
         guard let target = document.endpoint(ofSite: name) else { return }
         let report: ProbeReport
-        var endpoint: ClusterEndpoint?
         switch target {
-        case .success(let probed):
-            endpoint = probed
-            report = await prober.probe(probed)
+        case .success(let endpoint):
+            report = await prober.probe(endpoint)
         case .failure(let error):
             report = ProbeReport(reachable: false, authenticated: nil, latency: .zero, error: error)
         }
         let health = SiteHealth(report, checkedAt: Date())
+        // The site may have been replaced or removed while it was probed: then this result
+        // describes nothing served, and must neither be kept nor recreate its series.
+        let probed = document.entries(ofSite: name)
+        guard let served = state.published?.document, served.entries(ofSite: name) == probed else { return }
         let previous = results.withLock { results in
-            defer { results[name] = Result(endpoint: endpoint, health: health) }
+            defer { results[name] = Result(entries: probed, health: health) }
             return results[name]?.health
         }
         if previous?.isUp != health.isUp || previous?.error?.code != health.error?.code {
             var metadata: Logger.Metadata = [
-                "site": "\(name)", "reachable": "\(health.reachable)",
+                "site": "\(HTTPServerRequest.printable(name))", "reachable": "\(health.reachable)",
                 "authenticated": "\(health.authenticated.map(String.init) ?? "unknown")",
             ]
             if let error = health.error {

@@ -47,25 +47,10 @@ extension SiteRegistration {
         let user = try string("user") ?? name
         try Self.checkUserName(user, field: "user")
 
-        let credential: Credential
-        switch (try string("token"), try string("clientCertificateData"), try string("clientKeyData")) {
-        case (let token?, nil, nil):
-            try Self.checkToken(token, field: "token")
-            credential = .token(BearerToken(token))
-        case (nil, let certificate?, let key?):
-            credential = .clientCertificate(
-                try Self.clientIdentity(
-                    certificate: certificate, key: key, certificateField: "clientCertificateData",
-                    keyField: "clientKeyData"))
-        case (nil, nil, nil):
-            throw Self.invalid("token", "is required (or clientCertificateData and clientKeyData)")
-        case (_?, _, _):
-            throw Self.invalid("token", "a site has one credential: a token, or a client certificate and key, not both")
-        case (nil, nil, _?):
-            throw Self.invalid("clientCertificateData", "is required with clientKeyData")
-        case (nil, _?, nil):
-            throw Self.invalid("clientKeyData", "is required with clientCertificateData")
-        }
+        let credential = try Self.credential(
+            token: (try string("token"), "token"),
+            certificate: (try string("clientCertificateData"), "clientCertificateData"),
+            key: (try string("clientKeyData"), "clientKeyData"))
         self.init(
             name: name, server: server, certificateAuthority: certificateAuthority, tlsServerName: tlsServerName,
             namespace: namespace, user: user, credential: credential)
@@ -144,35 +129,47 @@ extension SiteRegistration {
                 "user.\(other)", "cannot be registered: a site's credential is a token or a client certificate and key")
         }
         try Self.checkKeys(user, allowed: ["token", "client-certificate-data", "client-key-data", "extensions"], field: "user.")
-        let credential: Credential
-        let token = try string(user, "token", field: "user.token")
-        let certificate = try string(user, "client-certificate-data", field: "user.client-certificate-data")
-        let key = try string(user, "client-key-data", field: "user.client-key-data")
-        switch (token, certificate, key) {
-        case (let token?, nil, nil):
-            try Self.checkToken(token, field: "user.token")
-            credential = .token(BearerToken(token))
-        case (nil, let certificate?, let key?):
-            credential = .clientCertificate(
-                try Self.clientIdentity(
-                    certificate: certificate, key: key, certificateField: "user.client-certificate-data",
-                    keyField: "user.client-key-data"))
-        case (nil, nil, nil):
-            throw Self.invalid("user.token", "is required (or client-certificate-data and client-key-data)")
-        case (_?, _, _):
-            throw Self.invalid("user.token", "a site has one credential: a token, or a client certificate and key, not both")
-        case (nil, nil, _?):
-            throw Self.invalid("user.client-certificate-data", "is required with client-key-data")
-        case (nil, _?, nil):
-            throw Self.invalid("user.client-key-data", "is required with client-certificate-data")
-        }
+        let credential = try Self.credential(
+            token: (try string(user, "token", field: "user.token"), "user.token"),
+            certificate: (
+                try string(user, "client-certificate-data", field: "user.client-certificate-data"),
+                "user.client-certificate-data"
+            ),
+            key: (try string(user, "client-key-data", field: "user.client-key-data"), "user.client-key-data"))
         self.init(
             name: name, server: server, certificateAuthority: certificateAuthority, tlsServerName: tlsServerName,
             namespace: namespace, user: name, credential: credential)
     }
 
+    /// One credential: a token, or a client certificate with its key; each value with the name
+    /// of the field it came from, for the refusal.
+    private static func credential(
+        token: (value: String?, field: String), certificate: (value: String?, field: String),
+        key: (value: String?, field: String)
+    ) throws(ServiceError) -> Credential {
+        switch (token.value, certificate.value, key.value) {
+        case (let value?, nil, nil):
+            try checkToken(value, field: token.field)
+            return .token(BearerToken(value))
+        case (nil, let certificateValue?, let keyValue?):
+            return .clientCertificate(
+                try clientIdentity(
+                    certificate: certificateValue, key: keyValue, certificateField: certificate.field,
+                    keyField: key.field))
+        case (nil, nil, nil):
+            throw invalid(token.field, "is required (or \(certificate.field) and \(key.field))")
+        case (_?, _, _):
+            throw invalid(token.field, "a site has one credential: a token, or a client certificate and key, not both")
+        case (nil, nil, _?):
+            throw invalid(certificate.field, "is required with \(key.field)")
+        case (nil, _?, nil):
+            throw invalid(key.field, "is required with \(certificate.field)")
+        }
+    }
+
     /// Refuses keys of a mapping this import does not know: silently dropping them would lose
-    /// what the operator meant (a proxy, say).
+    /// what the operator meant (a proxy, say). `extensions` and `preferences` are informational
+    /// (client-go ignores them for connecting) and are not imported.
     private static func checkKeys(_ node: DocumentNode, allowed: Set<String>, field: String) throws(ServiceError) {
         guard case .mapping(let pairs) = node else {
             throw invalid(field.isEmpty ? "body" : String(field.dropLast()), "must be a mapping")
@@ -182,30 +179,6 @@ extension SiteRegistration {
             guard allowed.contains(key) else {
                 throw invalid(HTTPServerRequest.printable(field + key), "is not supported in a registered site")
             }
-        }
-    }
-}
-
-/// A JSON value as a registration field sees it: a string, null, or something else (named).
-enum JSONScalar: Decodable, Equatable {
-    case string(String)
-    case null
-    case other(String)
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let string = try? container.decode(String.self) {
-            self = .string(string)
-        } else if (try? container.decode(Bool.self)) != nil {
-            self = .other("a boolean")
-        } else if (try? container.decode(Double.self)) != nil {
-            self = .other("a number")
-        } else if (try? container.decode([JSONScalar].self)) != nil {
-            self = .other("an array")
-        } else {
-            self = .other("an object")
         }
     }
 }

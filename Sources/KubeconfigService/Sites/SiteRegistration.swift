@@ -1,6 +1,10 @@
 import Foundation
 import KubernetesAPI
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A remote site as `PUT /sites/{name}` registers it: validated, ready to be written.
 ///
 /// Built only through `init(name:json:)` or `init(name:kubeconfig:)`, which refuse anything
@@ -70,7 +74,7 @@ public struct SiteRegistration: Sendable, Equatable {
         if host.hasPrefix("[") {
             guard let close = host.firstIndex(of: "]") else { throw refusal }
             let literal = host[host.index(after: host.startIndex)..<close]
-            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { throw refusal }
+            guard isIPv6(String(literal)) else { throw refusal }
             let after = host[host.index(after: close)...]
             if !after.isEmpty {
                 guard after.hasPrefix(":") else { throw refusal }
@@ -85,20 +89,27 @@ public struct SiteRegistration: Sendable, Equatable {
             guard isHostName(host) else { throw refusal }
         }
         if let port {
-            guard let number = Int(port), (1...65535).contains(number), port.allSatisfy(\.isASCII) else {
+            guard port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber), let number = Int(port), (1...65535).contains(number)
+            else {
                 throw invalid(field, "has a port that is not a number from 1 to 65535")
             }
         }
     }
 
-    /// A DNS name or IPv4 address: letters, digits, '-' and '.'.
+    /// A DNS name or IPv4 address: labels of letters, digits and inner '-', joined by '.'.
     static func isHostName(_ host: Substring) -> Bool {
-        !host.isEmpty && host.utf8.count <= 253
-            && host.utf8.allSatisfy { byte in
-                byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
-                    || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-            }
+        guard !host.isEmpty, host.utf8.count <= 253 else { return false }
+        var name = host
+        if name.hasSuffix(".") { name.removeLast() }
+        return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            isDNSLabel(Substring(label.lowercased()))
+        }
+    }
+
+    /// An IPv6 address literal, as `inet_pton` reads it.
+    static func isIPv6(_ literal: String) -> Bool {
+        var address = in6_addr()
+        return inet_pton(AF_INET6, literal, &address) == 1
     }
 
     /// Base64 of a PEM bundle holding at least one certificate; the PEM bytes.
@@ -137,11 +148,10 @@ public struct SiteRegistration: Sendable, Equatable {
         }
     }
 
+    /// A user entry's name: printable ASCII, so it shows as written in every message and log.
     static func checkUserName(_ user: String, field: String) throws(ServiceError) {
-        guard !user.isEmpty, user.utf8.count <= 253,
-            user.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F && !$0.properties.isWhitespace })
-        else {
-            throw invalid(field, "must be 1 to 253 characters, without whitespace or control characters")
+        guard !user.isEmpty, user.utf8.count <= 253, user.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw invalid(field, "must be 1 to 253 printable ASCII characters, without whitespace")
         }
     }
 

@@ -44,18 +44,20 @@ public struct SiteRegistry: Sendable {
     ///   another context uses its entries, or the update loop's errors.
     public func register(_ site: SiteRegistration) async throws(ServiceError) -> Registration {
         try checkNotReserved(site.name)
-        let created = Flag()
+        let outcome = EditOutcome()
         let location = location
         let update = try await updater.update(
             DocumentEdit("register site \(site.name)") { (document: inout KubeconfigDocument) throws(ServiceError) in
-                created.value = try document.register(site, fallback: location)
+                let created = try document.register(site, fallback: location)
+                // As this edit left it: a later edit of the same round may remove or replace it.
+                outcome.value = (created, document.siteSummary(named: site.name, location: location))
             })
         state.stored(update.document)
-        guard let summary = update.document.document.siteSummary(named: site.name, location: location) else {
-            preconditionFailure("a registered site is missing from the document just written")
+        guard case (let created, let summary?)? = outcome.value else {
+            throw ServiceError(code: .siteConflict, message: "site \(site.name) changed while it was being registered")
         }
         return Registration(
-            site: summary, created: update.changed && created.value, changed: update.changed,
+            site: summary, created: update.changed && created, changed: update.changed,
             resourceVersion: update.document.resourceVersion)
     }
 
@@ -63,6 +65,7 @@ public struct SiteRegistry: Sendable {
     ///
     /// - Throws: `.siteNotFound` when no context has that name, `.siteReserved` for the location.
     public func remove(_ name: String) async throws(ServiceError) -> Removal {
+        try SiteRegistration.checkName(name)
         try checkNotReserved(name)
         let location = location
         let update = try await updater.update(
@@ -83,12 +86,12 @@ public struct SiteRegistry: Sendable {
         }
     }
 
-    /// What the last round of an edit decided, read once the update returns.
-    private final class Flag: Sendable {
-        private let flag = Mutex(false)
-        var value: Bool {
-            get { flag.withLock { $0 } }
-            set { flag.withLock { $0 = newValue } }
+    /// What the last round of a registration decided, read once the update returns.
+    private final class EditOutcome: Sendable {
+        private let outcome = Mutex<(created: Bool, summary: SiteSummary?)?>(nil)
+        var value: (created: Bool, summary: SiteSummary?)? {
+            get { outcome.withLock { $0 } }
+            set { outcome.withLock { $0 = newValue } }
         }
     }
 }

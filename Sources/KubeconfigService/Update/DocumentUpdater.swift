@@ -15,6 +15,10 @@ import Synchronization
 /// round (group commit): this process never conflicts with itself, and twenty registrations at
 /// once cost a few writes, not twenty rounds each. An edit that fails (a site not found) fails
 /// alone; the others of its round are still written.
+///
+/// Rounds run in a task of their own, so a caller's cancellation does not stop a round under way
+/// (a write is never abandoned half-decided). An edit must not call `update` itself: it would
+/// wait for the round it is part of.
 public final class DocumentUpdater: Sendable {
     public let store: any DocumentStore
     /// Rounds before a writer that keeps conflicting makes the update fail.
@@ -40,6 +44,9 @@ public final class DocumentUpdater: Sendable {
         self.logger = logger
         self.conflicts = Counter(label: "kubeconfig_publication_conflicts_total")
     }
+
+    /// Edits queued behind the round under way (for tests that hold a round).
+    var waitingEdits: Int { queue.withLock { $0.pending.count } }
 
     /// Runs `edit` until it is stored, or found to change nothing.
     public func update(_ edit: DocumentEdit) async throws(ServiceError) -> DocumentUpdate {
@@ -101,7 +108,10 @@ public final class DocumentUpdater: Sendable {
             func results(_ document: PublishedDocument, wrote: Bool) -> [Result<DocumentUpdate, ServiceError>] {
                 outcomes.map { outcome in outcome.map { DocumentUpdate(document: document, changed: wrote && $0) } }
             }
-            if after == before, stored.text != nil {
+            // Nothing to write when nothing changed, or when every edit failed (even where
+            // writing would create the missing key).
+            let anySucceeded = outcomes.contains { if case .success = $0 { true } else { false } }
+            if after == before, stored.text != nil || !anySucceeded {
                 return results(PublishedDocument(document: before.kubeconfig, resourceVersion: stored.version), wrote: false)
             }
             var rendered = PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)

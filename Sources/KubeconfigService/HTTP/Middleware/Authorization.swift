@@ -73,12 +73,3 @@ struct Authorization: RouteMiddleware {
         return token.isEmpty ? nil : BearerToken(String(token))
     }
 }
-
-extension HTTPServerRequest {
-    /// This request, from `user`.
-    func authenticated(as user: String) -> HTTPServerRequest {
-        var request = self
-        request.authenticatedUser = user
-        return request
-    }
-}

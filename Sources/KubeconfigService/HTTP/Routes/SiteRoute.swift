@@ -53,9 +53,11 @@ struct SiteRoute: RouteHandler {
     }
 
     private func remove(_ name: String) -> HTTPServerResult {
-        .deferred { [registry] in
+        .deferred { [registry, monitor] in
             do throws(ServiceError) {
-                return .json(.ok, JSONBody.encode(try await registry.remove(name)))
+                let removal = try await registry.remove(name)
+                monitor?.siteRemoved(name)
+                return .json(.ok, JSONBody.encode(removal))
             } catch {
                 return .error(error.code == .siteNotFound ? Self.notFound(name) : error)
             }

@@ -1,0 +1,10 @@
+import HTTPMessages
+
+extension HTTPServerRequest {
+    /// This request, from `user`.
+    func authenticated(as user: String) -> HTTPServerRequest {
+        var request = self
+        request.authenticatedUser = user
+        return request
+    }
+}
