@@ -37,7 +37,7 @@ extension KubernetesClient {
         return try Self.decode(DataObject.self, from: body, what: "\(resource.singular) \(namespace)/\(name)")
     }
 
-    /// `patch` as a JSON merge patch: a nil annotation is `null`, which removes it.
+    /// `patch` as a JSON merge patch: a nil annotation or data value is `null`, which removes it.
     static func mergePatch(_ patch: DataObjectPatch) -> [UInt8] {
         struct Body: Encodable {
             struct Metadata: Encodable {
@@ -45,7 +45,7 @@ extension KubernetesClient {
                 var annotations: [String: String?]?
             }
             var metadata: Metadata
-            var data: [String: String]
+            var data: [String: String?]
         }
         let body = Body(
             metadata: .init(
@@ -64,6 +64,17 @@ extension KubernetesClient {
         namespace: String, serviceAccount: String, expirationSeconds: Int, audiences: [String], token: BearerToken,
         retry: RetryPolicy
     ) async throws(ServiceError) -> IssuedToken {
+        let body = try await send(
+            .POST, Self.tokenRequestPath(namespace: namespace, serviceAccount: serviceAccount), token: token,
+            body: Self.tokenRequestBody(expirationSeconds: expirationSeconds, audiences: audiences), retry: retry)
+        return try Self.issuedToken(from: body, what: "TokenRequest for serviceaccount \(namespace)/\(serviceAccount)")
+    }
+
+    static func tokenRequestPath(namespace: String, serviceAccount: String) -> String {
+        "/api/v1/namespaces/\(pathSegment(namespace))/serviceaccounts/\(pathSegment(serviceAccount))/token"
+    }
+
+    static func tokenRequestBody(expirationSeconds: Int, audiences: [String]) -> [UInt8] {
         struct Request: Encodable {
             struct Spec: Encodable {
                 var audiences: [String]?
@@ -75,11 +86,7 @@ extension KubernetesClient {
         }
         let request = Request(
             spec: .init(audiences: audiences.isEmpty ? nil : audiences, expirationSeconds: expirationSeconds))
-        let bytes = Array((try? JSONEncoder().encode(request)) ?? Data())
-        let path =
-            "/api/v1/namespaces/\(Self.pathSegment(namespace))/serviceaccounts/\(Self.pathSegment(serviceAccount))/token"
-        let body = try await send(.POST, path, token: token, body: bytes, retry: retry)
-        return try Self.issuedToken(from: body, what: "TokenRequest for serviceaccount \(namespace)/\(serviceAccount)")
+        return Array((try? JSONEncoder().encode(request)) ?? Data())
     }
 
     /// The token and expiry of a TokenRequest's answer; an answer without either is an error.

@@ -39,14 +39,14 @@ public struct DataObject: Decodable, Sendable, Equatable {
     }
 }
 
-/// One conditional change of a ConfigMap or Secret: data keys to set, annotations to set or
-/// (nil) remove, and the `resourceVersion` the change was made against.
+/// One conditional change of a ConfigMap or Secret: data keys and annotations to set or (nil)
+/// remove, and the `resourceVersion` the change was made against.
 public struct DataObjectPatch: Sendable, Equatable {
     public var resourceVersion: String
-    public var data: [String: String]
+    public var data: [String: String?]
     public var annotations: [String: String?]
 
-    public init(resourceVersion: String, data: [String: String], annotations: [String: String?] = [:]) {
+    public init(resourceVersion: String, data: [String: String?], annotations: [String: String?] = [:]) {
         self.resourceVersion = resourceVersion
         self.data = data
         self.annotations = annotations

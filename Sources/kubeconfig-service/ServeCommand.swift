@@ -52,6 +52,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Site probes run at once, at most.")
     var siteProbeConcurrency: Int = 8
 
+    @Option(
+        help: """
+            Secret (in --namespace) that keeps managed sites' bootstrap credentials, one key per site; never \
+            created here. Without it, sites can only be registered with a credential of their own.
+            """)
+    var credentialsSecret: String?
+
     @Option(help: "PEM certificate chain: serve HTTPS with it (needs --tls-key-file).")
     var tlsCertFile: String?
 
@@ -72,6 +79,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard refreshInterval >= 0 else { throw ValidationError("--refresh-interval must be 0 or more seconds") }
+        if let credentialsSecret, credentialsSecret.isEmpty {
+            throw ValidationError("--credentials-secret must not be empty")
+        }
         guard siteProbeInterval >= 0 else { throw ValidationError("--site-probe-interval must be 0 or more seconds") }
         guard (1...64).contains(siteProbeConcurrency) else {
             throw ValidationError("--site-probe-concurrency must be between 1 and 64")
@@ -117,16 +127,25 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning(
                 "authorisation is off (--auth none): anyone who can reach this port can read the kubeconfig and its token")
         }
-        let prober = RemoteClusterProbe(timeout: options.apiTimeoutDuration, logger: logger)
+        let remote = RemoteClusters(timeout: options.apiTimeoutDuration, logger: logger)
+        let renewer = credentialsSecret.map { name in
+            SiteTokenRenewer(
+                credentials: SiteCredentialStore(
+                    api: connection, namespace: configuration.namespace, name: name, logger: logger),
+                remote: remote, updater: publisher.updater, state: publisher.state,
+                maxInterval: .seconds(max(1, min(refreshInterval > 0 ? refreshInterval : 60, 60))), logger: logger)
+        }
         let monitor =
             siteProbeInterval > 0
             ? SiteHealthMonitor(
-                state: publisher.state, location: configuration.location, prober: prober,
-                concurrency: siteProbeConcurrency, logger: logger)
+                state: publisher.state, location: configuration.location, prober: remote,
+                concurrency: siteProbeConcurrency,
+                rejected: { site, fingerprint in renewer?.credentialRejected(site: site, fingerprint: fingerprint) },
+                logger: logger)
             : nil
         let router = ServiceRouter(
-            publisher: publisher, reviewer: reviewer, monitor: monitor, metrics: { registry.emitToString() },
-            logger: logger)
+            publisher: publisher, reviewer: reviewer, monitor: monitor, renewer: renewer,
+            metrics: { registry.emitToString() }, logger: logger)
 
         var serverConfiguration = HTTPServerConfiguration()
         serverConfiguration.address = address
@@ -169,6 +188,12 @@ struct ServeCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: schedule, successTerminationBehavior: .ignore, serviceName: "publication-schedule")
         ]
+        if let renewer {
+            services.append(
+                .init(
+                    service: SiteRenewalService(renewer: renewer), successTerminationBehavior: .ignore,
+                    serviceName: "site-token-renewal"))
+        }
         if let monitor {
             services.append(
                 .init(
@@ -183,7 +208,7 @@ struct ServeCommand: AsyncParsableCommand {
                 logger: logger))
         try await group.run()
         await clients.shutdown()
-        await prober.shutdown()
+        await remote.shutdown()
         logger.info("stopped")
     }
 }

@@ -46,3 +46,12 @@ struct SiteProbeService: Service {
         await cancelWhenGracefulShutdown { await self.monitor.run(every: self.interval) }
     }
 }
+
+/// Issues and renews managed remote sites' tokens.
+struct SiteRenewalService: Service {
+    let renewer: SiteTokenRenewer
+
+    func run() async {
+        await cancelWhenGracefulShutdown { await self.renewer.run() }
+    }
+}

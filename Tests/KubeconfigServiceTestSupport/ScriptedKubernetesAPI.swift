@@ -101,7 +101,9 @@ public final class ScriptedKubernetesAPI: DataObjectAPI, AccessReviewAPI, TokenR
                         message: "Operation cannot be fulfilled on \(resource.rawValue) \"\(name)\": the object has been modified"
                     ))
             }
-            object.data = (object.data ?? [:]).merging(patch.data) { $1 }
+            var data = object.data ?? [:]
+            for (key, value) in patch.data { data[key] = value }
+            object.data = data
             var annotations = object.metadata.annotations ?? [:]
             for (annotation, value) in patch.annotations { annotations[annotation] = value }
             object.metadata.annotations = annotations.isEmpty ? nil : annotations

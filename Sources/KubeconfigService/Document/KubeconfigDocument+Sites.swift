@@ -40,6 +40,8 @@ extension KubeconfigDocument {
                 ("client-certificate-data", .string(Data(identity.certificate).base64EncodedString())),
                 ("client-key-data", .string(Data(identity.key).base64EncodedString())),
             ]
+        case .issued:
+            preconditionFailure("a managed site is registered with the token issued for it")
         }
         var context: [(String, DocumentNode)] = [("cluster", .string(site.name)), ("user", .string(site.user))]
         if let namespace = site.namespace { context.append(("namespace", .string(namespace))) }
@@ -53,6 +55,11 @@ extension KubeconfigDocument {
         }
         repairCurrentContext(fallback: location, otherwise: site.name)
         return previous == nil
+    }
+
+    /// Sets the user entry's credential to `token` alone (a managed site's renewed token).
+    mutating func setToken(_ token: BearerToken, ofUser user: String) {
+        replace(section: "users", name: user, body: "user", with: [("token", .string(token.value))])
     }
 
     /// Removes the context `name`, and its cluster and user unless another context uses them.

@@ -30,13 +30,15 @@ public final class ServiceRouter: HTTPResponder {
     /// - Parameters:
     ///   - reviewer: checks callers of `/kubeconfig`, `/status` and `/sites...`; nil turns authorisation off.
     ///   - monitor: the site probes `GET /sites` reports; nil when probes are off.
+    ///   - renewer: issues and renews managed sites' tokens; nil without a credentials Secret.
     ///   - metrics: renders `GET /metrics`; nil leaves the route out.
     public init(
         publisher: SitePublisher, reviewer: AccessReviewer?, monitor: SiteHealthMonitor? = nil,
-        metrics: (@Sendable () -> String)? = nil, logger: Logger
+        renewer: SiteTokenRenewer? = nil, metrics: (@Sendable () -> String)? = nil, logger: Logger
     ) {
         let state = publisher.state
         let location = publisher.configuration.location
+        let list = SitesRoute(state: state, location: location, monitor: monitor, renewer: renewer)
         var routes: [String: Route] = [
             "/livez": Route(name: "livez", methods: [.get], handler: LivenessRoute()),
             "/healthz": Route(name: "healthz", methods: [.get], handler: ReadinessRoute(state: state)),
@@ -44,9 +46,7 @@ public final class ServiceRouter: HTTPResponder {
             "/kubeconfig": Route(
                 name: "kubeconfig", methods: [.get], protected: true, handler: KubeconfigRoute(state: state)),
             "/status": Route(name: "status", methods: [.get], protected: true, handler: StatusRoute(publisher: publisher)),
-            "/sites": Route(
-                name: "sites", methods: [.get], protected: true,
-                handler: SitesRoute(state: state, location: location, monitor: monitor)),
+            "/sites": Route(name: "sites", methods: [.get], protected: true, handler: list),
         ]
         if let metrics {
             routes["/metrics"] = Route(name: "metrics", methods: [.get], handler: MetricsRoute(render: metrics))
@@ -67,8 +67,8 @@ public final class ServiceRouter: HTTPResponder {
             Route(
                 name: "site", methods: [.get, .put, .delete, .post], protected: true,
                 handler: SiteRoute(
-                    registry: SiteRegistry(publisher: publisher), state: state, monitor: monitor,
-                    publish: PublishSiteRoute(publisher: publisher))))
+                    registry: SiteRegistry(publisher: publisher, renewer: renewer), state: state, list: list,
+                    monitor: monitor, publish: PublishSiteRoute(publisher: publisher))))
         unknown = build(Route(name: "unknown", methods: [], handler: UnknownRoute()))
     }
 

@@ -28,6 +28,9 @@ public actor IssuedTokenSource: TokenSource {
         /// their renewal points one after another: the first renews, the others find its fresh
         /// token and mint nothing. Renewal then comes between 75 % and 80 % of the lifetime.
         public var renewalSpread: Double = 0.05
+        /// The remote site whose tokens these are, asked for with its bootstrap credential; nil
+        /// for this cluster's, asked for with this service's own account.
+        public var site: String?
 
         public init(namespace: String, serviceAccount: String) {
             self.namespace = namespace
@@ -46,7 +49,7 @@ public actor IssuedTokenSource: TokenSource {
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let renewal: TokenRenewal
-    private let metrics = Metrics()
+    private let metrics: Metrics
     /// The last token this replica minted and has not seen replaced; offered again until it is due.
     private var minted: (token: BearerToken, record: TokenRecord)?
     /// The failures last logged, so that a lasting one is logged once, not at every retry.
@@ -62,6 +65,7 @@ public actor IssuedTokenSource: TokenSource {
         self.reviews = reviews
         self.now = now
         self.logger = logger
+        self.metrics = Metrics(site: configuration.site)
         let spread = configuration.renewalSpread > 0 ? Double.random(in: 0..<configuration.renewalSpread) : 0
         self.renewal = TokenRenewal(
             serviceAccount: configuration.reference, audiences: configuration.audiences,
@@ -69,6 +73,12 @@ public actor IssuedTokenSource: TokenSource {
     }
 
     public func token(for stored: StoredToken, cluster: ClusterCredentials) async throws(ServiceError) -> PublishedToken {
+        try await token(for: stored)
+    }
+
+    /// The token to publish, given what the document holds: the stored one, one this process
+    /// minted, or a new one.
+    public func token(for stored: StoredToken) async throws(ServiceError) -> PublishedToken {
         var decision = renewal.decide(stored, now: now())
         if case .reuse(let token, _) = decision, await authenticates(token) == false {
             decision = .renew(.unauthenticated)
@@ -106,6 +116,16 @@ public actor IssuedTokenSource: TokenSource {
         }
     }
 
+    /// Drops this source's series: its site left the registry.
+    public func retire() {
+        guard configuration.site != nil else { return }
+        metrics.issued.destroy()
+        metrics.failed.destroy()
+    }
+
+    /// When a token with `record` falls due for renewal, as this process reckons it.
+    public func renewsAt(_ record: TokenRecord) -> Date { renewal.renewsAt(record) }
+
     private func published(_ token: BearerToken, _ record: TokenRecord) -> PublishedToken {
         PublishedToken(
             token: token, source: .tokenRequest, record: record, subject: configuration.subject,
@@ -139,11 +159,11 @@ public actor IssuedTokenSource: TokenSource {
         let published = published(issued.token, record)
         logger.info(
             "issued a token",
-            metadata: [
+            metadata: siteMetadata([
                 "serviceaccount": "\(configuration.reference)", "reason": "\(reason.rawValue)",
                 "token_fingerprint": "\(issued.token.fingerprint)", "expires_at": "\(record.expiresAt)",
                 "renews_at": "\(renewal.renewsAt(record))",
-            ])
+            ]))
         return published
     }
 
@@ -171,11 +191,16 @@ public actor IssuedTokenSource: TokenSource {
         reportedRequestFailure = error.code
         logger.log(
             level: level, "token request failed",
-            metadata: [
+            metadata: siteMetadata([
                 "serviceaccount": "\(configuration.reference)", "reason": "\(reason.rawValue)",
                 "error_code": "\(error.code)", "error": "\(error.message)",
-            ])
+            ]))
         return error
+    }
+
+    private func siteMetadata(_ metadata: Logger.Metadata) -> Logger.Metadata {
+        guard let site = configuration.site else { return metadata }
+        return metadata.merging(["site": "\(site)"]) { $1 }
     }
 
     /// Whether the API server still accepts `token` as the account; nil when it cannot say.
@@ -199,6 +224,24 @@ public actor IssuedTokenSource: TokenSource {
     /// The API's answer, with what the operator can do about it.
     private func explain(_ error: ServiceError) -> ServiceError {
         let account = "serviceaccount \(configuration.reference)"
+        if let site = configuration.site {
+            switch error.code {
+            case .apiNotFound:
+                return ServiceError(
+                    code: .serviceAccountNotFound, message: "\(account) not found at site \(site) (\(error.message))")
+            case .apiForbidden, .apiUnauthorized:
+                return ServiceError(
+                    code: .tokenRequestForbidden,
+                    message: "site \(site) refused its bootstrap credential: \(error.message); it needs create on "
+                        + "serviceaccounts/token for resourceNames [\(configuration.serviceAccount)] in namespace "
+                        + "\(configuration.namespace) there")
+            case .apiRejected, .apiProtocol:
+                return ServiceError(
+                    code: .tokenRequestFailed, message: "TokenRequest for \(account) at site \(site): \(error.message)")
+            default:
+                return error
+            }
+        }
         switch error.code {
         case .apiNotFound:
             return ServiceError(
@@ -217,8 +260,22 @@ public actor IssuedTokenSource: TokenSource {
         }
     }
 
+    /// This cluster's requests count under `kubeconfig_token_requests_total`, a site's under
+    /// `kubeconfig_site_token_requests_total{site}`.
     private struct Metrics: Sendable {
-        let issued = Counter(label: "kubeconfig_token_requests_total", dimensions: [("result", "issued")])
-        let failed = Counter(label: "kubeconfig_token_requests_total", dimensions: [("result", "failed")])
+        let issued: Counter
+        let failed: Counter
+
+        init(site: String?) {
+            if let site {
+                issued = Counter(
+                    label: "kubeconfig_site_token_requests_total", dimensions: [("site", site), ("result", "issued")])
+                failed = Counter(
+                    label: "kubeconfig_site_token_requests_total", dimensions: [("site", site), ("result", "failed")])
+            } else {
+                issued = Counter(label: "kubeconfig_token_requests_total", dimensions: [("result", "issued")])
+                failed = Counter(label: "kubeconfig_token_requests_total", dimensions: [("result", "failed")])
+            }
+        }
     }
 }

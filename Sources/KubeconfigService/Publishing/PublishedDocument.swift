@@ -11,6 +11,8 @@ public struct PublishedDocument: Sendable {
     public let yamlETag: String
     public let jsonETag: String
     public internal(set) var resourceVersion: String
+    /// The annotations of the object as read or written with it (token records among them).
+    public internal(set) var annotations: [String: String] = [:]
 
     public init(document: KubeconfigDocument, resourceVersion: String) {
         self.document = document

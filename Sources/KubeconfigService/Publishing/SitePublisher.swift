@@ -13,8 +13,8 @@ public final class SitePublisher: Sendable {
     public let state: PublicationState
     private let credentials: any SiteCredentialSource
     private let tokens: any TokenSource
-    /// The document's update loop, which the site registry shares.
-    let updater: DocumentUpdater
+    /// The document's update loop, which the site registry and the site token renewer share.
+    public let updater: DocumentUpdater
     private let logger: Logger
     private let flight = SingleFlight<String, Publication>()
     private let metrics: Metrics

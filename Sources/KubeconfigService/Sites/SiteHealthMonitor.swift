@@ -16,6 +16,7 @@ public final class SiteHealthMonitor: Sendable {
     private let prober: any ClusterProbeAPI
     private let concurrency: Int
     private let logger: Logger
+    private let rejected: (@Sendable (_ site: String, _ fingerprint: String) -> Void)?
     private let results = Mutex<[String: Result]>([:])
     private let metrics = SiteMetrics()
 
@@ -25,7 +26,12 @@ public final class SiteHealthMonitor: Sendable {
         var health: SiteHealth
     }
 
-    public init(state: PublicationState, location: String, prober: any ClusterProbeAPI, concurrency: Int = 8, logger: Logger) {
+    /// - Parameter rejected: told when a site's token no longer authenticates (to renew it).
+    public init(
+        state: PublicationState, location: String, prober: any ClusterProbeAPI, concurrency: Int = 8,
+        rejected: (@Sendable (_ site: String, _ fingerprint: String) -> Void)? = nil, logger: Logger
+    ) {
+        self.rejected = rejected
         self.state = state
         self.location = location
         self.prober = prober
@@ -88,6 +94,9 @@ public final class SiteHealthMonitor: Sendable {
         switch target {
         case .success(let endpoint):
             report = await prober.probe(endpoint)
+            if report.authenticated == false, case .token(let token) = endpoint.credential {
+                rejected?(name, token.fingerprint)
+            }
         case .failure(let error):
             report = ProbeReport(reachable: false, authenticated: nil, latency: .zero, error: error)
         }

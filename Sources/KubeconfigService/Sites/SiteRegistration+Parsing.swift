@@ -3,35 +3,26 @@ import HTTPMessages
 import KubernetesAPI
 
 extension SiteRegistration {
-    /// The JSON body's fields; every one a string.
+    /// The JSON body's fields.
     static let jsonFields: Set<String> = [
         "server", "certificateAuthorityData", "token", "clientCertificateData", "clientKeyData", "tlsServerName",
-        "namespace", "user",
+        "namespace", "user", "bootstrapToken", "tokenRequest",
     ]
+    static let tokenRequestFields: Set<String> = ["serviceAccount", "namespace", "expirationSeconds", "audiences"]
 
     /// Reads `{"server": ..., "certificateAuthorityData": ..., "token": ...}` (or a client
-    /// certificate and key instead of the token; optional `tlsServerName`, `namespace`, `user`).
+    /// certificate and key instead of the token, or a `bootstrapToken` and a `tokenRequest`
+    /// block; optional `tlsServerName`, `namespace`, `user`).
     public init(name: String, json body: [UInt8]) throws(ServiceError) {
         try Self.checkName(name)
-        let fields: [String: JSONScalar]
+        let fields: [String: JSONValue]
         do {
-            fields = try JSONDecoder().decode([String: JSONScalar].self, from: Data(body))
+            fields = try JSONDecoder().decode([String: JSONValue].self, from: Data(body))
         } catch {
-            throw Self.invalid("body", "must be a JSON object of string fields")
+            throw Self.invalid("body", "must be a JSON object")
         }
-        let unknown = fields.keys.filter { !Self.jsonFields.contains($0) }.sorted()
-        if let first = unknown.first {
-            throw Self.invalid(
-                HTTPServerRequest.printable(first),
-                "unknown field; known: \(Self.jsonFields.sorted().joined(separator: ", "))")
-        }
-        func string(_ field: String) throws(ServiceError) -> String? {
-            switch fields[field] {
-            case nil, .null?: return nil
-            case .string(let value)?: return value
-            case .other(let kind)?: throw Self.invalid(field, "must be a string, not \(kind)")
-            }
-        }
+        try Self.checkKnown(fields, Self.jsonFields, prefix: "")
+        func string(_ field: String) throws(ServiceError) -> String? { try Self.string(fields, field, prefix: "") }
         func required(_ field: String) throws(ServiceError) -> String {
             guard let value = try string(field) else { throw Self.invalid(field, "is required") }
             return value
@@ -47,18 +38,100 @@ extension SiteRegistration {
         let user = try string("user") ?? name
         try Self.checkUserName(user, field: "user")
 
-        let credential = try Self.credential(
-            token: (try string("token"), "token"),
-            certificate: (try string("clientCertificateData"), "clientCertificateData"),
-            key: (try string("clientKeyData"), "clientKeyData"))
+        let credential: Credential
+        switch (fields["tokenRequest"], try string("bootstrapToken")) {
+        case (nil, nil), (.null?, nil):
+            credential = try Self.credential(
+                token: (try string("token"), "token"),
+                certificate: (try string("clientCertificateData"), "clientCertificateData"),
+                key: (try string("clientKeyData"), "clientKeyData"))
+        case (.object(let block)?, let bootstrap?):
+            for other in ["token", "clientCertificateData", "clientKeyData"] where try string(other) != nil {
+                throw Self.invalid(other, "a managed site has no credential of its own: its token is issued here")
+            }
+            try Self.checkToken(bootstrap, field: "bootstrapToken")
+            let spec = try Self.tokenRequest(block, defaultNamespace: namespace)
+            credential = .issued(spec, bootstrap: BearerToken(bootstrap))
+        case (.object?, nil):
+            throw Self.invalid("bootstrapToken", "is required with tokenRequest")
+        case (nil, _?), (.null?, _?):
+            throw Self.invalid("tokenRequest", "is required with bootstrapToken")
+        case (let other?, _):
+            throw Self.invalid("tokenRequest", "must be an object, not \(other.kind)")
+        }
         self.init(
             name: name, server: server, certificateAuthority: certificateAuthority, tlsServerName: tlsServerName,
             namespace: namespace, user: user, credential: credential)
+        try checkManagedName()
+    }
+
+    /// `{"serviceAccount": ..., "namespace": ..., "expirationSeconds": ..., "audiences": [...]}`;
+    /// the namespace defaults to the context's.
+    static func tokenRequest(_ block: [String: JSONValue], defaultNamespace: String?) throws(ServiceError) -> TokenRequestSpec {
+        try checkKnown(block, tokenRequestFields, prefix: "tokenRequest.")
+        guard let serviceAccount = try string(block, "serviceAccount", prefix: "tokenRequest.") else {
+            throw invalid("tokenRequest.serviceAccount", "is required")
+        }
+        guard let namespace = try string(block, "namespace", prefix: "tokenRequest.") ?? defaultNamespace else {
+            throw invalid("tokenRequest.namespace", "is required (or the site's namespace)")
+        }
+        var spec = TokenRequestSpec(serviceAccount: serviceAccount, namespace: namespace)
+        switch block["expirationSeconds"] {
+        case nil, .null?: break
+        case .number(let seconds)? where seconds == seconds.rounded() && abs(seconds) < 1e15:
+            spec.expirationSeconds = Int(seconds)
+        case let other?:
+            throw invalid("tokenRequest.expirationSeconds", "must be a whole number of seconds, not \(other.kind)")
+        }
+        switch block["audiences"] {
+        case nil, .null?: break
+        case .array(let values)?:
+            spec.audiences = try values.map { value throws(ServiceError) in
+                guard case .string(let audience) = value else {
+                    throw invalid("tokenRequest.audiences", "must be an array of strings")
+                }
+                return audience
+            }
+        case let other?:
+            throw invalid("tokenRequest.audiences", "must be an array of strings, not \(other.kind)")
+        }
+        try spec.validate(prefix: "tokenRequest.")
+        return spec
+    }
+
+    /// A managed site's token is recorded in an annotation named after it, which allows 57 characters.
+    func checkManagedName() throws(ServiceError) {
+        guard case .issued = credential, !TokenRecord.isUsable(location: name) else { return }
+        throw Self.invalid("name", "a site whose token is issued here has a name of at most 57 characters")
+    }
+
+    private static func checkKnown(_ fields: [String: JSONValue], _ known: Set<String>, prefix: String) throws(ServiceError) {
+        if let first = fields.keys.filter({ !known.contains($0) }).sorted().first {
+            throw invalid(
+                HTTPServerRequest.printable(prefix + first),
+                "unknown field; known: \(known.sorted().joined(separator: ", "))")
+        }
+    }
+
+    private static func string(
+        _ fields: [String: JSONValue], _ field: String, prefix: String
+    ) throws(ServiceError)
+        -> String?
+    {
+        switch fields[field] {
+        case nil, .null?: return nil
+        case .string(let value)?: return value
+        case let other?: throw invalid(prefix + field, "must be a string, not \(other.kind)")
+        }
     }
 
     /// Imports a kubeconfig holding one context (`kubectl config view --minify --raw`): its
-    /// cluster, user and context, all named `name`.
-    public init(name: String, kubeconfig text: String) throws(ServiceError) {
+    /// cluster, user and context, all named `name`. With `tokenRequest`, the user's token is the
+    /// site's bootstrap credential, and the site's token is issued here.
+    public init(
+        name: String, kubeconfig text: String,
+        tokenRequest: (serviceAccount: String, namespace: String?, expirationSeconds: Int?, audiences: [String])? = nil
+    ) throws(ServiceError) {
         try Self.checkName(name)
         let document: KubeconfigDocument
         do {
@@ -136,9 +209,24 @@ extension SiteRegistration {
                 "user.client-certificate-data"
             ),
             key: (try string(user, "client-key-data", field: "user.client-key-data"), "user.client-key-data"))
+        var resolved = credential
+        if let tokenRequest {
+            guard case .token(let bootstrap) = credential else {
+                throw Self.invalid("user", "a bootstrap credential is a token")
+            }
+            guard let specNamespace = tokenRequest.namespace ?? namespace else {
+                throw Self.invalid("namespace", "is required (or the context's namespace)")
+            }
+            var spec = TokenRequestSpec(serviceAccount: tokenRequest.serviceAccount, namespace: specNamespace)
+            spec.expirationSeconds = tokenRequest.expirationSeconds ?? spec.expirationSeconds
+            spec.audiences = tokenRequest.audiences
+            try spec.validate(prefix: "")
+            resolved = .issued(spec, bootstrap: bootstrap)
+        }
         self.init(
             name: name, server: server, certificateAuthority: certificateAuthority, tlsServerName: tlsServerName,
-            namespace: namespace, user: name, credential: credential)
+            namespace: namespace, user: name, credential: resolved)
+        try checkManagedName()
     }
 
     /// One credential: a token, or a client certificate with its key; each value with the name

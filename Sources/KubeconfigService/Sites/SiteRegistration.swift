@@ -13,6 +13,8 @@ public struct SiteRegistration: Sendable, Equatable {
     public enum Credential: Sendable, Equatable {
         case token(BearerToken)
         case clientCertificate(ClientIdentity)
+        /// A token this service issues at the site with `bootstrap`, and renews.
+        case issued(TokenRequestSpec, bootstrap: BearerToken)
     }
 
     /// The context and cluster name: the location Cloudify's plugin selects.

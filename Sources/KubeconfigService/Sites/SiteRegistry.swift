@@ -10,16 +10,21 @@ public struct SiteRegistry: Sendable {
     public let location: String
     private let updater: DocumentUpdater
     private let state: PublicationState
+    /// Issues and renews managed sites' tokens; nil when no credentials Secret is configured.
+    public let renewer: SiteTokenRenewer?
 
-    public init(location: String, updater: DocumentUpdater, state: PublicationState) {
+    public init(location: String, updater: DocumentUpdater, state: PublicationState, renewer: SiteTokenRenewer? = nil) {
         self.location = location
         self.updater = updater
         self.state = state
+        self.renewer = renewer
     }
 
     /// The registry of a publisher's document.
-    public init(publisher: SitePublisher) {
-        self.init(location: publisher.configuration.location, updater: publisher.updater, state: publisher.state)
+    public init(publisher: SitePublisher, renewer: SiteTokenRenewer? = nil) {
+        self.init(
+            location: publisher.configuration.location, updater: publisher.updater, state: publisher.state,
+            renewer: renewer)
     }
 
     /// What a registration did.
@@ -44,15 +49,41 @@ public struct SiteRegistry: Sendable {
     ///   another context uses its entries, or the update loop's errors.
     public func register(_ site: SiteRegistration) async throws(ServiceError) -> Registration {
         try checkNotReserved(site.name)
+        // A managed site's first token is issued, and its bootstrap credential stored, before
+        // the document changes; a pasted credential ends the site's management first.
+        var tokens: IssuedTokenSource?
+        if case .issued = site.credential {
+            guard let renewer else {
+                throw ServiceError(
+                    code: .invalidSite,
+                    message: "tokenRequest: this service keeps no bootstrap credentials (start it with --credentials-secret)")
+            }
+            tokens = try await renewer.prepare(site)
+        } else {
+            try await renewer?.release(site.name)
+        }
         let outcome = EditOutcome()
         let location = location
+        let recordKey = TokenRecord.annotationKey(location: site.name)
         let update = try await updater.update(
-            DocumentEdit("register site \(site.name)") { (document: inout KubeconfigDocument) throws(ServiceError) in
-                let created = try document.register(site, fallback: location)
+            DocumentEdit("register site \(site.name)") { [tokens] (content: inout DocumentContent) throws(ServiceError) in
+                var written = site
+                if let tokens {
+                    let stored = StoredToken(
+                        token: content.kubeconfig.token(ofUser: site.user).map(BearerToken.init),
+                        record: content.annotations[recordKey].flatMap(TokenRecord.init))
+                    let published = try await tokens.token(for: stored)
+                    written.credential = .token(published.token)
+                    content.annotations[recordKey] = published.record?.annotation
+                } else {
+                    content.annotations[recordKey] = nil
+                }
+                let created = try content.kubeconfig.register(written, fallback: location)
                 // As this edit left it: a later edit of the same round may remove or replace it.
-                outcome.value = (created, document.siteSummary(named: site.name, location: location))
+                outcome.value = (created, content.kubeconfig.siteSummary(named: site.name, location: location))
             })
         state.stored(update.document)
+        renewer?.wake()
         guard case (let created, let summary?)? = outcome.value else {
             throw ServiceError(code: .siteConflict, message: "site \(site.name) changed while it was being registered")
         }
@@ -67,12 +98,15 @@ public struct SiteRegistry: Sendable {
     public func remove(_ name: String) async throws(ServiceError) -> Removal {
         try SiteRegistration.checkName(name)
         try checkNotReserved(name)
+        try await renewer?.release(name)
         let location = location
+        let recordKey = TokenRecord.annotationKey(location: name)
         let update = try await updater.update(
-            DocumentEdit("remove site \(name)") { (document: inout KubeconfigDocument) throws(ServiceError) in
-                guard document.removeSite(named: name, fallback: location) else {
+            DocumentEdit("remove site \(name)") { (content: inout DocumentContent) throws(ServiceError) in
+                guard content.kubeconfig.removeSite(named: name, fallback: location) else {
                     throw ServiceError(code: .siteNotFound, message: "no site named \(name) in the document")
                 }
+                content.annotations[recordKey] = nil
             })
         state.stored(update.document)
         return Removal(deleted: name, resourceVersion: update.document.resourceVersion)

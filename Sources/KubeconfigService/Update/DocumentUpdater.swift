@@ -112,9 +112,12 @@ public final class DocumentUpdater: Sendable {
             // writing would create the missing key).
             let anySucceeded = outcomes.contains { if case .success = $0 { true } else { false } }
             if after == before, stored.text != nil || !anySucceeded {
-                return results(PublishedDocument(document: before.kubeconfig, resourceVersion: stored.version), wrote: false)
+                var unchanged = PublishedDocument(document: before.kubeconfig, resourceVersion: stored.version)
+                unchanged.annotations = before.annotations
+                return results(unchanged, wrote: false)
             }
             var rendered = PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
+            rendered.annotations = after.annotations
             do throws(ServiceError) {
                 rendered.resourceVersion = try await store.write(
                     String(decoding: rendered.yaml, as: UTF8.self), annotations: after.annotationChanges(since: before),

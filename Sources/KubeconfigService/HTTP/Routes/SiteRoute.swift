@@ -8,6 +8,7 @@ import KubernetesAPI
 struct SiteRoute: RouteHandler {
     let registry: SiteRegistry
     let state: PublicationState
+    let list: SitesRoute
     let monitor: SiteHealthMonitor?
     let publish: PublishSiteRoute
 
@@ -22,13 +23,13 @@ struct SiteRoute: RouteHandler {
     }
 
     private func show(_ name: String) -> HTTPServerResponse {
-        guard let document = state.published?.document else {
+        guard let published = state.published else {
             return .error(ServiceError(code: .notPublished, message: "no document has been read yet"))
         }
-        guard let summary = document.siteSummary(named: name, location: registry.location) else {
+        guard let summary = published.document.siteSummary(named: name, location: registry.location) else {
             return .error(Self.notFound(name))
         }
-        return .json(.ok, JSONBody.encode(SitesRoute.view(summary, document: document, monitor: monitor)))
+        return .json(.ok, JSONBody.encode(list.view(summary, published)))
     }
 
     private func register(_ name: String, _ request: HTTPServerRequest) -> HTTPServerResult {
@@ -73,17 +74,59 @@ struct SiteRoute: RouteHandler {
         let mediaType = types.first.map(mediaType) ?? "application/json"
         switch mediaType {
         case "application/json":
+            if let parameter = request.query.first {
+                throw ServiceError(
+                    code: .invalidSite,
+                    message: "\(HTTPServerRequest.printable(parameter.name)): a JSON registration takes no query parameters")
+            }
             return try SiteRegistration(name: name, json: request.body)
         case "application/yaml", "application/x-yaml", "text/yaml":
             guard let text = String(validating: request.body, as: UTF8.self) else {
                 throw ServiceError(code: .invalidSite, message: "body: is not UTF-8")
             }
-            return try SiteRegistration(name: name, kubeconfig: text)
+            return try SiteRegistration(name: name, kubeconfig: text, tokenRequest: try tokenRequest(request.query))
         default:
             throw ServiceError(
                 code: .unsupportedMediaType,
                 message: "Content-Type must be application/json or application/yaml (a kubeconfig)")
         }
+    }
+
+    /// With a kubeconfig, `?serviceAccount=NAME[&namespace=NS][&expirationSeconds=N][&audience=A...]`
+    /// asks for the site's token to be issued here, its user's token being the bootstrap credential.
+    static func tokenRequest(
+        _ query: [(name: String, value: String)]
+    ) throws(ServiceError) -> (serviceAccount: String, namespace: String?, expirationSeconds: Int?, audiences: [String])? {
+        let known: Set<String> = ["serviceAccount", "namespace", "expirationSeconds", "audience"]
+        if let unknown = query.first(where: { !known.contains($0.name) }) {
+            throw ServiceError(
+                code: .invalidSite,
+                message: "\(HTTPServerRequest.printable(unknown.name)): unknown query parameter; known: "
+                    + known.sorted().joined(separator: ", "))
+        }
+        func single(_ name: String) throws(ServiceError) -> String? {
+            let values = query.filter { $0.name == name }
+            guard values.count <= 1 else {
+                throw ServiceError(code: .invalidSite, message: "\(name): given more than once")
+            }
+            return values.first?.value
+        }
+        guard let serviceAccount = try single("serviceAccount") else {
+            guard query.isEmpty else {
+                throw ServiceError(code: .invalidSite, message: "serviceAccount: is required with the other parameters")
+            }
+            return nil
+        }
+        var expirationSeconds: Int?
+        if let text = try single("expirationSeconds") {
+            guard let seconds = Int(text) else {
+                throw ServiceError(code: .invalidSite, message: "expirationSeconds: must be a whole number of seconds")
+            }
+            expirationSeconds = seconds
+        }
+        return (
+            serviceAccount, try single("namespace"), expirationSeconds, query.filter { $0.name == "audience" }.map(\.value)
+        )
     }
 
     /// `application/yaml; charset=utf-8` → `application/yaml`.

@@ -7,31 +7,58 @@ struct SitesRoute: RouteHandler {
     let state: PublicationState
     let location: String
     let monitor: SiteHealthMonitor?
+    let renewer: SiteTokenRenewer?
 
-    /// A site as the API shows it: the summary's fields, then its health.
+    /// A site as the API shows it: the summary's fields, how its token is kept, then its health.
     struct SiteView: Encodable {
         var summary: SiteSummary
+        /// `managed` (issued and renewed here) or `static` (pasted); absent without a token.
+        var tokenManagement: String?
+        var tokenRenewsAt: Date?
+        var renewalError: ReportedError?
         var health: SiteHealth?
 
         func encode(to encoder: any Encoder) throws {
             try summary.encode(to: encoder)
             var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(tokenManagement, forKey: .tokenManagement)
+            try container.encodeIfPresent(tokenRenewsAt, forKey: .tokenRenewsAt)
+            try container.encodeIfPresent(renewalError, forKey: .renewalError)
             try container.encodeIfPresent(health, forKey: .health)
         }
 
-        enum CodingKeys: String, CodingKey { case health }
+        enum CodingKeys: String, CodingKey { case tokenManagement, tokenRenewsAt, renewalError, health }
     }
 
     func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
-        guard let document = state.published?.document else {
+        guard let published = state.published else {
             return .response(.error(ServiceError(code: .notPublished, message: "no document has been read yet")))
         }
-        let sites = document.siteSummaries(location: location).map { Self.view($0, document: document, monitor: monitor) }
+        let sites = published.document.siteSummaries(location: location).map { view($0, published) }
         struct Body: Encodable { var sites: [SiteView] }
         return .response(.json(.ok, JSONBody.encode(Body(sites: sites))))
     }
 
-    static func view(_ summary: SiteSummary, document: KubeconfigDocument, monitor: SiteHealthMonitor?) -> SiteView {
-        SiteView(summary: summary, health: monitor?.health(of: summary.name, in: document))
+    func view(_ summary: SiteSummary, _ published: PublishedDocument) -> SiteView {
+        var view = SiteView(summary: summary, health: monitor?.health(of: summary.name, in: published.document))
+        guard summary.credential == "token" else { return view }
+        if summary.ours {
+            let token = state.snapshot.token
+            view.tokenManagement = token?.source == .tokenRequest ? "managed" : "static"
+            view.tokenRenewsAt = token?.renewsAt
+            view.renewalError = token?.renewalError.map(ReportedError.init)
+        } else if let record = published.annotations[TokenRecord.annotationKey(location: summary.name)]
+            .flatMap(TokenRecord.init(annotation:))
+        {
+            let status = renewer?.status(of: summary.name)
+            view.tokenManagement = "managed"
+            view.tokenRenewsAt =
+                status?.renewsAt
+                ?? TokenRenewal(serviceAccount: record.serviceAccount, audiences: record.audiences).renewsAt(record)
+            view.renewalError = status?.renewalError.map(ReportedError.init)
+        } else {
+            view.tokenManagement = "static"
+        }
+        return view
     }
 }

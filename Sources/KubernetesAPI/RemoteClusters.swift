@@ -10,14 +10,16 @@ import NIOSSL
     import Glibc
 #endif
 
-/// Probes sites' API servers, as Cluster API's remote connection probe and Argo CD's cluster
-/// connection state do: one TLS connection that trusts exactly the site's CA, and a
-/// `SelfSubjectReview` saying who the site's credential authenticates as (`GET /api` where
-/// that API is not served).
+/// The API servers of remote sites, each reached with exactly its own CA.
+///
+/// Probes, as Cluster API's remote connection probe and Argo CD's cluster connection state do:
+/// one TLS connection that trusts exactly the site's CA, and a `SelfSubjectReview` saying who the
+/// site's credential authenticates as (`GET /api` where that API is not served). And TokenRequests
+/// made there with a site's bootstrap credential.
 ///
 /// One HTTP client per endpoint (server, CA, server name, client certificate), kept between
-/// probes so a healthy site costs one request per probe; `retain(_:)` drops those of sites gone.
-public actor RemoteClusterProbe: ClusterProbeAPI {
+/// calls so a healthy site costs one request per probe; `retain(_:)` drops those of sites gone.
+public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
     private let timeout: Duration
     private let logger: Logger
     private var clients: [ConnectionKey: HTTPClient] = [:]
@@ -88,6 +90,27 @@ public actor RemoteClusterProbe: ClusterProbeAPI {
         } catch {
             return report(reachable: false, authenticated: nil, error: Self.transportError(error, server: endpoint.server))
         }
+    }
+
+    public nonisolated func requestToken(
+        at endpoint: ClusterEndpoint, namespace: String, serviceAccount: String, expirationSeconds: Int,
+        audiences: [String]
+    ) async throws(ServiceError) -> IssuedToken {
+        let connection = try await client(for: endpoint)
+        let what = "TokenRequest for serviceaccount \(namespace)/\(serviceAccount) at \(endpoint.server)"
+        let exchange = Exchange(client: connection.client, base: connection.base, endpoint: endpoint, timeout: timeout)
+        let answer: (status: Int, body: [UInt8])
+        do {
+            answer = try await exchange.send(
+                .POST, KubernetesClient.tokenRequestPath(namespace: namespace, serviceAccount: serviceAccount),
+                body: KubernetesClient.tokenRequestBody(expirationSeconds: expirationSeconds, audiences: audiences))
+        } catch {
+            throw Self.transportError(error, server: endpoint.server)
+        }
+        guard (200..<300).contains(answer.status) else {
+            throw KubernetesClient.statusError(code: answer.status, body: answer.body, retryAfterHeader: nil)
+        }
+        return try KubernetesClient.issuedToken(from: answer.body, what: what)
     }
 
     /// Shuts down the clients of every endpoint not in `endpoints`.

@@ -5,28 +5,28 @@ import Testing
 @testable import KubernetesAPI
 
 /// The probe's URL rewriting for `tls-server-name`, and its causes for failed connections.
-@Suite struct RemoteClusterProbeTests {
+@Suite struct RemoteClustersTests {
     static func endpoint(_ server: String, tlsServerName: String? = nil) -> ClusterEndpoint {
         ClusterEndpoint(server: server, certificateAuthority: [], tlsServerName: tlsServerName, credential: .unsupported("none"))
     }
 
     @Test func aTLSServerNameIsRequestedAndTheServersHostConnectedTo() throws {
-        let plain = try RemoteClusterProbe.target(Self.endpoint("https://10.0.0.1:6443/"))
+        let plain = try RemoteClusters.target(Self.endpoint("https://10.0.0.1:6443/"))
         #expect(plain.base == "https://10.0.0.1:6443" && plain.dnsOverride == nil)
-        let named = try RemoteClusterProbe.target(Self.endpoint("https://10.0.0.1:6443", tlsServerName: "api.internal"))
+        let named = try RemoteClusters.target(Self.endpoint("https://10.0.0.1:6443", tlsServerName: "api.internal"))
         #expect(named.base == "https://api.internal:6443")
         #expect(named.dnsOverride == ["api.internal": "10.0.0.1"])
-        let ipv6 = try RemoteClusterProbe.target(
+        let ipv6 = try RemoteClusters.target(
             Self.endpoint("https://[fd00::1]:443/k8s/clusters/c-1", tlsServerName: "api.internal"))
         #expect(ipv6.base == "https://api.internal:443/k8s/clusters/c-1")
         #expect(ipv6.dnsOverride == ["api.internal": "fd00::1"])
-        let noPort = try RemoteClusterProbe.target(Self.endpoint("https://edge.example", tlsServerName: "api.internal"))
+        let noPort = try RemoteClusters.target(Self.endpoint("https://edge.example", tlsServerName: "api.internal"))
         #expect(noPort.base == "https://api.internal" && noPort.dnsOverride == ["api.internal": "edge.example"])
     }
 
     @Test func aRefusedConnectionIsNamedSo() async {
         // Port 1 on loopback: nothing listens there, and the kernel answers with a reset.
-        let probe = RemoteClusterProbe(timeout: .seconds(5), logger: Logger(label: "test"))
+        let probe = RemoteClusters(timeout: .seconds(5), logger: Logger(label: "test"))
         let report = await probe.probe(
             ClusterEndpoint(
                 server: "https://127.0.0.1:1", certificateAuthority: Array(Self.ca.utf8), credential: .unsupported("none")))
@@ -37,10 +37,10 @@ import Testing
 
     @Test func errorsThatMightQuoteARequestNameOnlyTheirType() {
         struct Quoting: Error, CustomStringConvertible { var description: String { "Bearer secret-token" } }
-        let error = RemoteClusterProbe.transportError(Quoting(), server: "https://edge:6443")
+        let error = RemoteClusters.transportError(Quoting(), server: "https://edge:6443")
         #expect(error.code == .siteUnreachable)
         #expect(!error.message.contains("secret-token"))
-        let refused = RemoteClusterProbe.transportError(IOError(errnoCode: 111, reason: "connect"), server: "https://e:1")
+        let refused = RemoteClusters.transportError(IOError(errnoCode: 111, reason: "connect"), server: "https://e:1")
         #expect(refused.code == .siteConnectionRefused)
     }
 

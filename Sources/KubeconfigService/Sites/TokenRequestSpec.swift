@@ -1,0 +1,51 @@
+import KubernetesAPI
+
+/// What a managed site's tokens are issued for: an account of that site, their lifetime and
+/// audiences. Kept with the site's bootstrap credential in the credentials Secret.
+public struct TokenRequestSpec: Sendable, Hashable, Codable {
+    /// The account on the remote cluster tokens are issued for (the deployer).
+    public var serviceAccount: String
+    public var namespace: String
+    /// The lifetime asked for (600 to 2^32 seconds); the API server may grant less.
+    public var expirationSeconds: Int
+    /// Audiences asked for; empty means that API server's own.
+    public var audiences: [String]
+
+    public init(serviceAccount: String, namespace: String, expirationSeconds: Int = 3600, audiences: [String] = []) {
+        self.serviceAccount = serviceAccount
+        self.namespace = namespace
+        self.expirationSeconds = expirationSeconds
+        self.audiences = audiences
+    }
+
+    /// `system:serviceaccount:ns:name`: who the issued tokens authenticate as.
+    public var subject: String { "system:serviceaccount:\(namespace):\(serviceAccount)" }
+
+    /// Checks every field, naming the offending one under `prefix` (`tokenRequest.`).
+    func validate(prefix: String) throws(ServiceError) {
+        guard SiteRegistration.isDNSSubdomain(serviceAccount) else {
+            throw SiteRegistration.invalid("\(prefix)serviceAccount", "must be a service account name (a DNS-1123 subdomain)")
+        }
+        try SiteRegistration.checkNamespace(namespace, field: "\(prefix)namespace")
+        guard (600...(1 << 32)).contains(expirationSeconds) else {
+            throw SiteRegistration.invalid(
+                "\(prefix)expirationSeconds", "must be at least 600 (the API's minimum) and at most 2^32")
+        }
+        for audience in audiences where audience.isEmpty || !audience.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+            throw SiteRegistration.invalid("\(prefix)audiences", "must be non-empty printable ASCII without whitespace")
+        }
+    }
+}
+
+/// A managed site's entry in the credentials Secret: how to renew its token. Never in the
+/// shared document, never in an answer or a log.
+public struct ManagedCredential: Sendable, Hashable, Codable {
+    /// The narrow credential allowed only to create tokens for `tokenRequest.serviceAccount`.
+    public var bootstrapToken: String
+    public var tokenRequest: TokenRequestSpec
+
+    public init(bootstrapToken: String, tokenRequest: TokenRequestSpec) {
+        self.bootstrapToken = bootstrapToken
+        self.tokenRequest = tokenRequest
+    }
+}
