@@ -116,6 +116,11 @@ public actor IssuedTokenSource: TokenSource {
         }
     }
 
+    /// A token found not to authenticate (a probe said so): never offer it again.
+    public func rejected(fingerprint: String) {
+        if minted?.token.fingerprint == fingerprint { minted = nil }
+    }
+
     /// Drops this source's series: its site left the registry.
     public func retire() {
         guard configuration.site != nil else { return }

@@ -212,7 +212,10 @@ public final class SiteTokenRenewer: Sendable {
 
     /// Asks the site's source; returns the name when the token to publish differs from the stored one.
     private func renew(_ name: String, stored: StoredToken) async -> String? {
-        guard let tokens = sites.withLock({ $0[name]?.tokens }) else { return nil }
+        guard let (tokens, rejected) = sites.withLock({ sites in sites[name].map { ($0.tokens, $0.rejected) } }) else {
+            return nil
+        }
+        if let rejected { await tokens.rejected(fingerprint: rejected) }
         do throws(ServiceError) {
             let published = try await tokens.token(for: stored)
             record(name, published: published, error: published.renewalError)
