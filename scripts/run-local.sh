@@ -25,11 +25,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The consumer's account, and the one right the chart's Role gives the service on it.
+# The consumer's account, the (empty) credentials Secret, and the rights the chart's Role gives
+# the service on them.
 cat >"$state/config.json" <<'JSON'
 {"serviceAccounts": [{"namespace": "onap", "name": "cloudify"}],
+ "secrets": [{"namespace": "onap", "name": "site-credentials"}],
  "rules": [{"user": "system:serviceaccount:onap:kubeconfig-service", "verbs": ["create"],
-            "resources": ["serviceaccounts/token"], "namespaces": ["onap"], "resourceNames": ["cloudify"]}]}
+            "resources": ["serviceaccounts/token"], "namespaces": ["onap"], "resourceNames": ["cloudify"]},
+           {"user": "system:serviceaccount:onap:kubeconfig-service", "verbs": ["get", "patch"],
+            "resources": ["secrets"], "namespaces": ["onap"], "resourceNames": ["site-credentials"]}]}
 JSON
 PYTHONPATH="$PWD/Tests/kube-api-server${PYTHONPATH:+:$PYTHONPATH}" \
     python3 -m kubeapi --state-dir "$state" --port 0 --config "$state/config.json" >"$state/api.out" 2>"$state/api.err" &
@@ -39,13 +43,17 @@ port="$(cat "$state/port")"
 curl -sf --cacert "$state/ca.crt" -X PUT -d '{"data":{}}' \
     "https://127.0.0.1:$port/__control/configmaps/onap/multisite-kubeconfig-configmap" >/dev/null
 
-# The remote site: its own API server, CA and tokens. The deployer may read ConfigMaps in apps.
+# The remote site: its own API server, CA and tokens. The deployer may read ConfigMaps in apps;
+# `bootstrap-token` may only create the deployer's tokens (the bootstrap Role of a managed site).
 mkdir -p "$state/edge-1"
 cat >"$state/edge-1/config.json" <<'JSON'
 {"serviceAccounts": [{"namespace": "apps", "name": "deployer"}],
  "configmaps": [{"namespace": "apps", "name": "workload", "data": {"site": "edge-1"}}],
+ "identities": {"bootstrap-token": {"username": "kubeconfig-bootstrap"}},
  "rules": [{"user": "system:serviceaccount:apps:deployer", "verbs": ["get", "list"],
-            "resources": ["configmaps"], "namespaces": ["apps"]}]}
+            "resources": ["configmaps"], "namespaces": ["apps"]},
+           {"user": "kubeconfig-bootstrap", "verbs": ["create"], "resources": ["serviceaccounts/token"],
+            "namespaces": ["apps"], "resourceNames": ["deployer"]}]}
 JSON
 PYTHONPATH="$PWD/Tests/kube-api-server${PYTHONPATH:+:$PYTHONPATH}" \
     python3 -m kubeapi --state-dir "$state/edge-1" --port 0 --config "$state/edge-1/config.json" \
@@ -92,8 +100,13 @@ Remote site edge-1: https://127.0.0.1:$remote_port; register it from its kubecon
   curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/kubeconfig > all.kubeconfig
   kubectl --kubeconfig all.kubeconfig --context edge-1 get configmap workload   # through the registered site
   curl -s -X DELETE -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/sites/edge-1
+Or managed: the service issues and renews edge-1's deployer token with a bootstrap credential:
+  curl -s -X PUT -H 'Authorization: Bearer admin-token' -H 'Content-Type: application/json' \\
+       -d '{"server": "https://127.0.0.1:$remote_port", "certificateAuthorityData": "$(base64 -w0 "$state/edge-1/ca.crt")",
+            "bootstrapToken": "bootstrap-token", "tokenRequest": {"serviceAccount": "deployer", "namespace": "apps"}}' \\
+       http://127.0.0.1:8080/sites/edge-1
 MSG
 
 KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$port" \
     .build/debug/kubeconfig-service serve --service-account-dir "$state/serviceaccount" \
-    --address 127.0.0.1 --port 8080 --token-service-account cloudify "$@"
+    --address 127.0.0.1 --port 8080 --token-service-account cloudify --credentials-secret site-credentials "$@"
