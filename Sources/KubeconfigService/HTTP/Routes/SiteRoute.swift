@@ -39,14 +39,26 @@ struct SiteRoute: RouteHandler {
         } catch {
             return .response(.error(error))
         }
-        return .deferred { [registry, monitor] in
+        return .deferred { [registry, monitor, list, state] in
             do throws(ServiceError) {
                 let registration = try await registry.register(site)
                 if registration.changed, let monitor {
                     // Health right after registering, not a probe interval later.
                     Task { await monitor.probe(site: name) }
                 }
-                return .json(registration.created ? .created : .ok, JSONBody.encode(registration))
+                // The site as GET shows it (how its token is kept included), without health yet.
+                struct Body: Encodable {
+                    var site: SitesRoute.SiteView
+                    var created, changed: Bool
+                    var resourceVersion: String
+                }
+                var view = SitesRoute.SiteView(summary: registration.site)
+                if let published = state.published { view = list.view(registration.site, published) }
+                view.health = nil
+                let body = Body(
+                    site: view, created: registration.created, changed: registration.changed,
+                    resourceVersion: registration.resourceVersion)
+                return .json(registration.created ? .created : .ok, JSONBody.encode(body))
             } catch {
                 return .error(error)
             }
