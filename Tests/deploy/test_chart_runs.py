@@ -1,6 +1,8 @@
 """The chart and the binary agree: the Deployment Helm renders, with exactly the rights its Roles
 and bindings grant, runs the real binary to a published, issued token against the local API test
-server. A flag the binary does not take, or a right the chart forgot, fails here.
+server. A flag the binary does not take, or a right the chart forgot, fails here. So does a
+managed remote site registered as deploy/README.md shows, against a remote API test server whose
+bootstrap account has exactly the rights of deploy/examples/bootstrap-rbac.yaml.
 
 Run after the binary is built (scripts/test.sh does): KUBECONFIG_SERVICE_BIN names it.
 """
@@ -20,10 +22,13 @@ import yaml
 from kubeapi import ADMIN_TOKEN, KubeAPIServer
 from support import Service, wait_until
 
-CHART_DIR = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "kubeconfig-service"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHART_DIR = REPO_ROOT / "deploy" / "helm" / "kubeconfig-service"
+BOOTSTRAP_RBAC = REPO_ROOT / "deploy" / "examples" / "bootstrap-rbac.yaml"
 RELEASE, NAMESPACE = "dcae", "onap"
 FULLNAME = f"{RELEASE}-kubeconfig-service"
 DEPLOYER = f"{FULLNAME}-deployer"
+SITE_CREDENTIALS = f"{FULLNAME}-site-credentials"
 # What system:auth-delegator grants, for a ClusterRoleBinding to it.
 AUTH_DELEGATOR = [{"verbs": ["create"], "resources": ["tokenreviews", "subjectaccessreviews"]}]
 
@@ -97,8 +102,20 @@ class RenderedService:
     def __enter__(self) -> "RenderedService":
         self.api.start()
         try:
-            # The chart creates the object empty; the test server stands in for Helm.
-            (self.api.put_secret if self.resource == "secrets" else self.api.put_configmap)(NAMESPACE, self.name, {})
+            # The test server stands in for Helm: every ConfigMap and Secret the chart renders
+            # (the document's object, the managed sites' credentials Secret) is created as
+            # rendered, empty. The service creates neither.
+            created = []
+            for o in self.objects:
+                if o["kind"] in ("ConfigMap", "Secret"):
+                    assert not {"data", "binaryData", "stringData"} & set(o), o
+                    fields = {k: v for k, v in o["metadata"].items() if k in ("labels", "annotations")}
+                    if o["kind"] == "Secret":
+                        self.api.put_secret(NAMESPACE, o["metadata"]["name"], {}, type=o["type"], **fields)
+                    else:
+                        self.api.put_configmap(NAMESPACE, o["metadata"]["name"], {}, **fields)
+                    created.append(("secrets" if o["kind"] == "Secret" else "configmaps", o["metadata"]["name"]))
+            assert (self.resource, self.name) in created, created
             self.service = Service(self.api, *service_args(self.objects)).start()
             self.service.wait_ready(timeout=20)
         except BaseException:
@@ -115,10 +132,15 @@ class RenderedService:
 @pytest.mark.parametrize("values, document_object", [
     ({}, ("configmaps", "multisite-kubeconfig-configmap")),
     ({"storage": "secret"}, ("secrets", "multisite-kubeconfig-secret")),
-])
+    ({"siteCredentials": {"enabled": False}}, ("configmaps", "multisite-kubeconfig-configmap")),
+], ids=["configmap", "secret", "site-credentials-off"])
 def test_the_rendered_deployment_publishes_an_issued_token_with_only_the_charts_rights(
         chart, tmp_path, values, document_object):
-    with RenderedService(render(chart, values), tmp_path, document_object) as run:
+    objects = render(chart, values)
+    credentials = values.get("siteCredentials", {}).get("enabled", True)
+    assert ("--credentials-secret" in service_args(objects)) == credentials
+    assert any(o["kind"] == "Secret" and o["metadata"]["name"] == SITE_CREDENTIALS for o in objects) == credentials
+    with RenderedService(objects, tmp_path, document_object) as run:
         api, service, (resource, name) = run.api, run.service, document_object
         stored = api.request("GET", f"/api/v1/namespaces/{NAMESPACE}/{resource}/{name}", token=ADMIN_TOKEN).json()
         text = stored["data"]["kubeconfig"]
@@ -183,3 +205,103 @@ def test_the_binary_exposes_every_series_the_alerts_read(chart, tmp_path):
         assert value("kubeconfig_last_success_timestamp_seconds") > 0
         assert {l["result"] for n, l, _ in samples if n == "kubeconfig_publications_total"} >= \
             {"changed", "unchanged", "failed"}
+
+
+def example_rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The API test server's rules for what deploy/examples/bootstrap-rbac.yaml grants: each
+    RoleBinding's Role, for its ServiceAccount subjects, in the Role's namespace."""
+    roles = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects if o["kind"] == "Role"}
+    rules = []
+    for binding in (o for o in objects if o["kind"] == "RoleBinding"):
+        namespace = binding["metadata"]["namespace"]
+        assert binding["roleRef"]["kind"] == "Role", binding
+        role = roles[(namespace, binding["roleRef"]["name"])]
+        for subject in binding["subjects"]:
+            assert subject["kind"] == "ServiceAccount", subject
+            user = f"system:serviceaccount:{subject['namespace']}:{subject['name']}"
+            for rule in role["rules"]:
+                assert rule["apiGroups"] == [""], rule
+                rules.append({"user": user, "verbs": rule["verbs"], "resources": rule["resources"],
+                              "namespaces": [namespace], "resourceNames": rule["resourceNames"]})
+    return rules
+
+
+def registration(kind: str, remote: KubeAPIServer, bootstrap: str) -> tuple[str, dict[str, str], str]:
+    """PUT /sites/edge1 as deploy/README.md shows it: (path, headers, body), JSON or a kubeconfig
+    whose user is the bootstrap credential, with the tokenRequest in the query."""
+    ca = base64.b64encode(remote.ca_file.read_bytes()).decode()
+    if kind == "json":
+        body = {"server": remote.url, "certificateAuthorityData": ca, "bootstrapToken": bootstrap,
+                "tokenRequest": {"serviceAccount": "deployer", "namespace": "apps", "expirationSeconds": 3600}}
+        return "/sites/edge1", {"Content-Type": "application/json"}, json.dumps(body)
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "edge1",
+        "clusters": [{"name": "edge1", "cluster": {"server": remote.url, "certificate-authority-data": ca}}],
+        "users": [{"name": "kubeconfig-bootstrap", "user": {"token": bootstrap}}],
+        "contexts": [{"name": "edge1", "context": {"cluster": "edge1", "user": "kubeconfig-bootstrap",
+                                                  "namespace": "apps"}}],
+    }
+    return ("/sites/edge1?serviceAccount=deployer&namespace=apps", {"Content-Type": "application/yaml"},
+            yaml.safe_dump(kubeconfig))
+
+
+@pytest.mark.parametrize("kind", ["json", "kubeconfig"])
+def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rbac(chart, tmp_path, kind):
+    """The chart's credentials Secret and its get/patch right are all a managed registration
+    needs centrally, and deploy/examples/bootstrap-rbac.yaml is all the bootstrap credential needs
+    remotely: the site's deployer token is issued there, its bootstrap credential is kept under
+    the site's key of that Secret and nowhere else, and DELETE removes that key again."""
+    example = [o for o in yaml.safe_load_all(BOOTSTRAP_RBAC.read_text()) if o]
+    bootstrap_user = "system:serviceaccount:apps:kubeconfig-bootstrap"
+    remote = KubeAPIServer(tmp_path / "remote", config={
+        "serviceAccount": {"namespace": "apps", "name": "kubeconfig-bootstrap"}, "defaultRules": False,
+        "rules": [{"group": "system:masters", "verbs": ["*"], "resources": ["*"]}, *example_rules(example)],
+        "serviceAccounts": [{"namespace": "apps", "name": "deployer"}],
+    }).start()
+    try:
+        # kubectl -n apps create token kubeconfig-bootstrap --duration=8760h
+        bootstrap = remote.create_token("apps", "kubeconfig-bootstrap", expiration_seconds=8760 * 3600)
+        with RenderedService(render(chart, {}), tmp_path, ("configmaps", "multisite-kubeconfig-configmap")) as run:
+            api, service = run.api, run.service
+            path, headers, body = registration(kind, remote, bootstrap)
+            answer = service.request("PUT", path, token=ADMIN_TOKEN, headers=headers, body=body)
+            assert answer.status == 201, answer
+
+            stored = api.get_configmap(NAMESPACE, "multisite-kubeconfig-configmap")["data"]["kubeconfig"]
+            document = yaml.safe_load(stored)
+            context = next(c["context"] for c in document["contexts"] if c["name"] == "edge1")
+            user = next(u["user"] for u in document["users"] if u["name"] == context["user"])
+            review = remote.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", token=ADMIN_TOKEN,
+                                    body={"spec": {"token": user["token"]}}).json()["status"]
+            assert review["user"]["username"] == "system:serviceaccount:apps:deployer"
+
+            # Kept in the credentials Secret under the site's key, and in no answer or document.
+            secret = api.get_secret(NAMESPACE, SITE_CREDENTIALS)
+            assert set(secret["data"]) == {"edge1"}, sorted(secret["data"])
+            assert bootstrap in secret["data"]["edge1"] and isinstance(json.loads(secret["data"]["edge1"]), dict)
+            sites = service.request("GET", "/sites", token=ADMIN_TOKEN)
+            edge1 = next(s for s in sites.json()["sites"] if s["name"] == "edge1")
+            assert edge1["tokenManagement"] == "managed", edge1
+            for text in (stored, answer.text, sites.text, service.request("GET", "/metrics").text, service.logs):
+                assert bootstrap not in text
+            assert any(n == "kubeconfig_site_token_requests_total" and l == {"site": "edge1", "result": "issued"}
+                       and v >= 1 for n, l, v in exposition(service.request("GET", "/metrics").text))
+
+            removed = service.request("DELETE", "/sites/edge1", token=ADMIN_TOKEN)
+            assert removed.status == 200, removed
+            assert not api.get_secret(NAMESPACE, SITE_CREDENTIALS)["data"]
+
+            # Centrally: nothing refused, and Secrets touched only as the Role allows (GET and
+            # PATCH of the one credentials Secret; nothing created, listed or replaced).
+            log = [e for e in api.requests() if e["user"] == run.service_user]
+            assert [e for e in log if e["code"] == 403] == []
+            secret_calls = {(e["method"], e["path"].split("?")[0]) for e in log if "/secrets" in e["path"]}
+            credentials_path = f"/api/v1/namespaces/{NAMESPACE}/secrets/{SITE_CREDENTIALS}"
+            assert secret_calls == {("GET", credentials_path), ("PATCH", credentials_path)}, secret_calls
+        # Remotely: the bootstrap account asked only for the deployer's tokens, and was never refused.
+        remote_calls = [e for e in remote.requests() if e["user"] == bootstrap_user]
+        assert remote_calls and all(e["code"] < 400 for e in remote_calls), remote_calls
+        assert {(e["method"], e["path"]) for e in remote_calls} == \
+            {("POST", "/api/v1/namespaces/apps/serviceaccounts/deployer/token")}
+    finally:
+        remote.stop()

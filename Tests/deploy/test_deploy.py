@@ -132,6 +132,9 @@ TEST_POD_NAME = f"{FULLNAME}-test"
 DEPLOYER_NAME = f"{FULLNAME}-deployer"
 CONFIGMAP = "multisite-kubeconfig-configmap"
 SECRET = "multisite-kubeconfig-secret"
+SITE_CREDENTIALS = f"{FULLNAME}-site-credentials"
+BOOTSTRAP_RBAC = REPO_ROOT / "deploy" / "examples" / "bootstrap-rbac.yaml"
+DEPLOY_README = REPO_ROOT / "deploy" / "README.md"
 
 # Named sets of values; each is linted, rendered and validated, and the tests below pick
 # the ones that show a behaviour.
@@ -203,6 +206,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "serviceAccount": {"annotations": {"example.org/sa": "yes"}},
     },
     # The alerts (off by default), with every knob; test_alerts.py runs them through promtool.
+    # Managed remote sites off: no credentials Secret, no right on it, no flag.
+    "site-credentials-off": {"siteCredentials": {"enabled": False}},
+    "site-credentials-named": {
+        "storage": "secret",
+        "siteCredentials": {"secretName": "edge.bootstrap-credentials", "keepOnUninstall": False},
+    },
     "prometheus-rule": {
         "prometheusRule": {
             "enabled": True,
@@ -311,6 +320,22 @@ def token_account(values: dict[str, Any]) -> str | None:
     return named or None
 
 
+def site_credentials(values: dict[str, Any]) -> str | None:
+    """The Secret of the managed sites' bootstrap credentials (`--credentials-secret`): named,
+    or `<fullname>-site-credentials`; None with siteCredentials.enabled false."""
+    section = values["siteCredentials"]
+    if not section["enabled"]:
+        return None
+    return section["secretName"] or f"{fullname(values)}-site-credentials"
+
+
+def document_objects(rendered: "Rendered", kind: str) -> list[dict[str, Any]]:
+    """The ConfigMaps or Secrets that hold the document: all of that kind but the credentials
+    Secret."""
+    return [o for o in rendered.of_kind(kind)
+            if o["metadata"]["labels"].get("app.kubernetes.io/component") != "site-credentials"]
+
+
 def expected_args(values: dict[str, Any]) -> dict[str, str | list[str]]:
     """The service's flags as they follow from the (merged) chart values."""
     resource, name, key = document(values)
@@ -332,6 +357,9 @@ def expected_args(values: dict[str, Any]) -> dict[str, str | list[str]]:
     }
     if values.get("apiTimeout") is not None:
         expected["--api-timeout"] = str(values["apiTimeout"])
+    credentials = site_credentials(values)
+    if credentials:
+        expected["--credentials-secret"] = credentials
     account = token_account(values)
     if account:
         expected["--token-service-account"] = account
@@ -558,6 +586,11 @@ BAD_VALUES = {
     "prometheus-rule-selector-braces": {"prometheusRule": {"seriesSelector": '{namespace="onap"}'}},
     "prometheus-rule-stale-intervals-zero": {"prometheusRule": {"publicationStale": {"refreshIntervals": 0}}},
     "prometheus-rule-label-number": {"prometheusRule": {"labels": {"release": 1}}},
+    "site-credentials-unknown-key": {"siteCredentials": {"create": True}},
+    "site-credentials-enabled-string": {"siteCredentials": {"enabled": "false"}},
+    "site-credentials-name-invalid": {"siteCredentials": {"secretName": "Site_Credentials"}},
+    "site-credentials-name-slash": {"siteCredentials": {"secretName": "a/b"}},
+    "site-credentials-keep-string": {"siteCredentials": {"keepOnUninstall": "no"}},
 }
 
 
@@ -723,6 +756,7 @@ def test_default_names(default: Rendered) -> None:
         f"Role/{HOOK_NAME}",
         f"RoleBinding/{FULLNAME}",
         f"RoleBinding/{HOOK_NAME}",
+        f"Secret/{SITE_CREDENTIALS}",
         f"Service/{FULLNAME}",
         f"ServiceAccount/{FULLNAME}",
         f"ServiceAccount/{DEPLOYER_NAME}",
@@ -809,14 +843,20 @@ def test_only_the_chosen_document_object_is_created(render, scenario: str) -> No
     values = rendered.values
     resource, name, _ = document(values)
     kind, other = ("Secret", "ConfigMap") if resource == "secrets" else ("ConfigMap", "Secret")
-    assert rendered.of_kind(other) == []
+    assert document_objects(rendered, other) == []
     section = values["secret" if resource == "secrets" else "configMap"]
-    assert [o["metadata"]["name"] for o in rendered.of_kind(kind)] == ([name] if section["create"] else [])
+    assert [o["metadata"]["name"] for o in document_objects(rendered, kind)] == \
+        ([name] if section["create"] else [])
+    # Besides it, only the credentials Secret, when enabled.
+    credentials = site_credentials(values)
+    assert [o["metadata"]["name"] for o in rendered.of_kind("Secret") if o not in document_objects(rendered, "Secret")] \
+        == ([credentials] if credentials else [])
 
 
 def test_secret_owned_elsewhere_is_not_created_but_still_granted(render) -> None:
     rendered = render(SCENARIOS["secret-elsewhere"])
-    assert rendered.of_kind("Secret") == [] and rendered.of_kind("ConfigMap") == []
+    assert rendered.of_kind("ConfigMap") == []
+    assert [o["metadata"]["name"] for o in rendered.of_kind("Secret")] == [SITE_CREDENTIALS]
     assert service_role(rendered)["rules"][0] == document_rule("secrets", "edge-kubeconfig")
     args = parse_args(container_of(rendered.one("Deployment")["spec"]["template"]["spec"])["args"])
     assert (args["--secret"], args["--key"]) == ("edge-kubeconfig", "config.yaml")
@@ -844,20 +884,31 @@ def token_rule(account: str) -> dict[str, Any]:
             "verbs": ["create"]}
 
 
+def credentials_rule(name: str = SITE_CREDENTIALS) -> dict[str, Any]:
+    return {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [name], "verbs": ["get", "patch"]}
+
+
 # Spelled out per scenario, so that the chart and the helpers above cannot drift together.
 @pytest.mark.parametrize("scenario, rules", [
-    ("default", [document_rule("configmaps", CONFIGMAP), token_rule(DEPLOYER_NAME)]),
-    ("renamed", [document_rule("configmaps", "edge-kubeconfig"), token_rule("kcs-deployer")]),
-    ("sidecar", [document_rule("configmaps", CONFIGMAP)]),
-    ("secret", [document_rule("secrets", SECRET), token_rule(DEPLOYER_NAME)]),
-    ("secret-elsewhere", [document_rule("secrets", "edge-kubeconfig"), token_rule(DEPLOYER_NAME)]),
-    ("consumer-account", [document_rule("configmaps", CONFIGMAP), token_rule("dcae-cloudify-manager")]),
+    ("default", [document_rule("configmaps", CONFIGMAP), token_rule(DEPLOYER_NAME), credentials_rule()]),
+    ("renamed", [document_rule("configmaps", "edge-kubeconfig"), token_rule("kcs-deployer"),
+                 credentials_rule("kcs-site-credentials")]),
+    ("sidecar", [document_rule("configmaps", CONFIGMAP), credentials_rule()]),
+    ("secret", [document_rule("secrets", SECRET), token_rule(DEPLOYER_NAME), credentials_rule()]),
+    ("secret-elsewhere", [document_rule("secrets", "edge-kubeconfig"), token_rule(DEPLOYER_NAME),
+                          credentials_rule()]),
+    ("consumer-account", [document_rule("configmaps", CONFIGMAP), token_rule("dcae-cloudify-manager"),
+                          credentials_rule()]),
     ("sidecar-issued-token-secret", [document_rule("secrets", SECRET),
-                                     token_rule("dcae-cloudify-deployer")]),
+                                     token_rule("dcae-cloudify-deployer"), credentials_rule()]),
+    ("site-credentials-off", [document_rule("configmaps", CONFIGMAP), token_rule(DEPLOYER_NAME)]),
+    ("site-credentials-named", [document_rule("secrets", SECRET), token_rule(DEPLOYER_NAME),
+                                credentials_rule("edge.bootstrap-credentials")]),
 ])
 def test_service_role_rules(render, scenario: str, rules: list[dict[str, Any]]) -> None:
     """get/patch on the document's one object; with an issued token, create on that one
-    account's token subresource."""
+    account's token subresource; with siteCredentials.enabled, get/patch on the credentials
+    Secret by name."""
     rendered = render(SCENARIOS[scenario])
     assert service_role(rendered)["rules"] == rules
     assert rendered.of_kind("ClusterRole") == []
@@ -886,6 +937,9 @@ def test_roles_grant_nothing_beyond_the_named_objects(render, scenario: str) -> 
     account = token_account(values)
     if account:
         expected.add(("serviceaccounts/token", account, "create"))
+    credentials = site_credentials(values)
+    if credentials:
+        expected |= {("secrets", credentials, verb) for verb in ("get", "patch")}
     assert granted == expected
     # The chart defines no ClusterRole; cluster-wide it binds only system:auth-delegator.
     assert rendered.of_kind("ClusterRole") == []
@@ -1045,6 +1099,7 @@ def test_deployment_args_literal(render) -> None:
         "--refresh-interval", "300",
         "--site-probe-interval", "30",
         "--site-probe-concurrency", "4",
+        "--credentials-secret", "kcs-site-credentials",
         "--log-format", "json",
         "--log-level", "debug",
         "--threads", "4",
@@ -1274,7 +1329,8 @@ def test_helm_test_pod(render, scenario: str) -> None:
 def test_sidecar_mode_installs_configmap_and_rbac_only(render) -> None:
     rendered = render(SCENARIOS["sidecar"])
     kinds = {o["kind"] for o in rendered.objects}
-    assert kinds == {"ConfigMap", "Role", "RoleBinding", "ClusterRoleBinding"}, rendered.names()
+    assert kinds == {"ConfigMap", "Secret", "Role", "RoleBinding", "ClusterRoleBinding"}, rendered.names()
+    assert [o["metadata"]["name"] for o in rendered.of_kind("Secret")] == [SITE_CREDENTIALS]
 
 
 def test_sidecar_with_issued_token_and_secret(render) -> None:
@@ -1283,7 +1339,7 @@ def test_sidecar_with_issued_token_and_secret(render) -> None:
     rendered = render(SCENARIOS["sidecar-issued-token-secret"])
     assert rendered.names() == sorted([
         f"ClusterRoleBinding/{FULLNAME}-{NAMESPACE}-auth-delegator",
-        f"Secret/{SECRET}",
+        f"Secret/{SECRET}", f"Secret/{SITE_CREDENTIALS}",
         f"Role/{FULLNAME}", f"RoleBinding/{FULLNAME}",
         f"ServiceAccount/{HOOK_NAME}", f"Role/{HOOK_NAME}", f"RoleBinding/{HOOK_NAME}",
         f"Job/{HOOK_NAME}", f"Pod/{TEST_POD_NAME}",
@@ -1363,6 +1419,227 @@ def test_notes_without_auth_need_no_token(render) -> None:
     notes = render(SCENARIOS["auth-none"]).notes
     assert "create token" not in notes
     assert "curl --fail -X POST http://127.0.0.1:8080/sites/central" in notes
+
+
+# --------------------------------------------------------------------------- managed remote sites
+
+def readme_section(title: str) -> str:
+    """deploy/README.md's `## title` section, up to the next `## ` heading."""
+    text = DEPLOY_README.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else len(text)]
+
+
+def fenced_blocks(text: str, language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```$", text, re.MULTILINE | re.DOTALL)
+
+
+def test_site_credentials_secret_is_empty_labelled_and_kept(default: Rendered) -> None:
+    """The chart creates the credentials Secret empty (the service fills it, one key per site,
+    and never creates it), with the chart's labels, and keeps it on uninstall."""
+    secret = default.get("Secret", SITE_CREDENTIALS)
+    assert secret["type"] == "Opaque"
+    assert not {"data", "stringData", "immutable"} & set(secret), secret
+    assert secret["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert secret["metadata"]["labels"]["app.kubernetes.io/component"] == "site-credentials"
+    assert "helm.sh/hook" not in secret["metadata"]["annotations"]  # an ordinary release resource
+    # Only that Secret besides the document's object: no other Secret, and no copy of a credential.
+    assert [s["metadata"]["name"] for s in default.of_kind("Secret")] == [SITE_CREDENTIALS]
+
+
+def test_site_credentials_named_and_not_kept(render) -> None:
+    rendered = render(SCENARIOS["site-credentials-named"])
+    secret = rendered.get("Secret", "edge.bootstrap-credentials")
+    assert not {"data", "stringData"} & set(secret)
+    assert "helm.sh/resource-policy" not in secret["metadata"].get("annotations", {})
+    assert rendered.get("Secret", SECRET)  # the document's own Secret, apart from it
+    args = parse_args(container_of(rendered.one("Deployment")["spec"]["template"]["spec"])["args"])
+    assert args["--credentials-secret"] == "edge.bootstrap-credentials"
+    assert args["--secret"] == SECRET
+
+
+@pytest.mark.parametrize("scenario, name", [
+    ("default", SITE_CREDENTIALS), ("secret", SITE_CREDENTIALS), ("sidecar", SITE_CREDENTIALS),
+    ("renamed", "kcs-site-credentials"), ("site-credentials-named", "edge.bootstrap-credentials"),
+])
+def test_service_role_has_exactly_get_and_patch_on_the_credentials_secret(render, scenario: str,
+                                                                          name: str) -> None:
+    """One rule on Secrets for the credentials: get and patch, that one Secret by name; nothing
+    wider (no list/watch, no create/update/delete, no other name)."""
+    rendered = render(SCENARIOS[scenario])
+    rules = [r for r in service_role(rendered)["rules"]
+             if "secrets" in r["resources"] and r["resourceNames"] != [document(rendered.values)[1]]]
+    assert rules == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": [name],
+                      "verbs": ["get", "patch"]}]
+    assert rendered.get("Secret", name)  # the object the rule names is the one the chart creates
+    # The hook may not touch it.
+    hook_rules = [r for role in rendered.of_kind("Role") if role["metadata"]["name"] == HOOK_NAME
+                  for r in role["rules"]]
+    assert all(name not in r["resourceNames"] for r in hook_rules)
+
+
+@pytest.mark.parametrize("scenario", ["default", "sidecar", "sidecar-issued-token-secret", "renamed"])
+def test_credentials_secret_flag_is_passed(render, scenario: str) -> None:
+    """`--credentials-secret NAME`, in the Deployment and in the container NOTES.txt prints for
+    sidecar mode, naming the Secret the chart creates."""
+    rendered = render(SCENARIOS[scenario])
+    if rendered.values["mode"] == "sidecar":
+        args = notes_container(rendered.notes)["args"]
+    else:
+        args = container_of(rendered.one("Deployment")["spec"]["template"]["spec"])["args"]
+    name = site_credentials(rendered.values)
+    index = args.index("--credentials-secret")
+    assert args[index + 1] == name and args.count("--credentials-secret") == 1
+    assert rendered.get("Secret", name)
+    assert f"Secret {NAMESPACE}/{name} (--credentials-secret)" in rendered.notes
+    assert "`helm uninstall` keeps it" in rendered.notes
+
+
+@pytest.mark.parametrize("extra", [{}, SCENARIOS["sidecar"], {"storage": "secret"}], ids=["deployment", "sidecar", "secret"])
+def test_site_credentials_disabled_renders_neither_secret_nor_right_nor_flag(render, extra) -> None:
+    rendered = render({**extra, "siteCredentials": {"enabled": False}})
+    document_name = document(rendered.values)[1]
+    assert [s["metadata"]["name"] for s in rendered.of_kind("Secret")] == \
+        ([document_name] if rendered.values["storage"] == "secret" else [])
+    for rule in service_role(rendered)["rules"]:
+        assert rule["resources"] != ["secrets"] or rule["resourceNames"] == [document_name], rule
+    for path, text in rendered.manifests.items():
+        assert "--credentials-secret" not in text, path
+        assert "site-credentials" not in text, path
+    assert "Managed remote sites are off" in rendered.notes
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"storage": "secret", "siteCredentials": {"secretName": SECRET}},
+     f'siteCredentials.secretName must not be the document\'s Secret (secret.name "{SECRET}")'),
+    ({"storage": "secret", "secret": {"name": "shared"}, "siteCredentials": {"secretName": "shared"}},
+     'siteCredentials.secretName must not be the document\'s Secret (secret.name "shared")'),
+], ids=["default-document-secret", "renamed-document-secret"])
+def test_credentials_secret_is_not_the_document(chart, schemaless_chart, values, message) -> None:
+    for loaded in (chart, schemaless_chart):
+        with pytest.raises(helm.HelmRenderError) as caught:
+            loaded.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+        assert message in str(caught.value)
+
+
+def test_credentials_secret_may_share_the_configmaps_name(render) -> None:
+    """Different kinds: a ConfigMap document and a credentials Secret of the same name are fine."""
+    rendered = render({"siteCredentials": {"secretName": CONFIGMAP}})
+    assert rendered.get("Secret", CONFIGMAP) and rendered.get("ConfigMap", CONFIGMAP)
+    assert service_role(rendered)["rules"][-1] == credentials_rule(CONFIGMAP)
+
+
+def test_long_release_name_keeps_the_credentials_secret_name_valid(render) -> None:
+    rendered = render(name="r" * 53)
+    secret = next(s for s in rendered.of_kind("Secret"))
+    name = secret["metadata"]["name"]
+    assert name.endswith("-site-credentials") and len(name) <= 63, name
+    assert service_role(rendered)["rules"][-1] == credentials_rule(name)
+
+
+def bootstrap_rbac() -> list[dict[str, Any]]:
+    return [o for o in yaml.safe_load_all(BOOTSTRAP_RBAC.read_text()) if o]
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+def test_bootstrap_rbac_example_validates_strictly(version: str) -> None:
+    objects = bootstrap_rbac()
+    assert [o["kind"] for o in objects] == ["ServiceAccount", "Role", "RoleBinding"]
+    for obj in objects:
+        try:
+            validate_strict(obj, version)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} ({version}): "
+                        f"{'.'.join(map(str, error.path))}: {error.message}")
+
+
+def test_bootstrap_rbac_example_grants_exactly_the_deployers_token() -> None:
+    """On the remote cluster, the bootstrap account may only create tokens for `deployer`, in
+    `apps`: one Role rule, bound to that one account, nothing cluster-wide."""
+    account, role, binding = bootstrap_rbac()
+    for obj in (account, role, binding):
+        assert obj["metadata"]["namespace"] == "apps", obj
+    assert account["metadata"]["name"] == "kubeconfig-bootstrap"
+    assert account["automountServiceAccountToken"] is False
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["serviceaccounts/token"],
+                              "resourceNames": ["deployer"], "verbs": ["create"]}]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kubeconfig-bootstrap",
+                                    "namespace": "apps"}]
+
+
+def test_readme_managed_sites_section_matches_the_example_and_validates() -> None:
+    """deploy/README.md shows the example's objects as they are in the file (no drift), its
+    Secret-based token validates, and its commands and bodies are the ones documented."""
+    section = readme_section("Managed remote sites")
+    blocks = [[o for o in yaml.safe_load_all(block) if o] for block in fenced_blocks(section, "yaml")]
+    assert blocks[0] == bootstrap_rbac()
+    token_secret = blocks[1]
+    assert [o["kind"] for o in token_secret] == ["Secret"]
+    assert token_secret[0]["type"] == "kubernetes.io/service-account-token"
+    assert token_secret[0]["metadata"]["annotations"] == {
+        "kubernetes.io/service-account.name": "kubeconfig-bootstrap"}
+    for obj in token_secret:
+        for version in KUBE_VERSIONS:
+            validate_strict(obj, version)
+    shell = "\n".join(fenced_blocks(section, "sh"))
+    assert "kubectl --context edge1 -n apps create token kubeconfig-bootstrap --duration=8760h" in shell
+    # The JSON body, with the shell's variables standing in for the CA and the token.
+    body = re.search(r"<<JSON\n(.*?)\nJSON\n", shell, re.DOTALL).group(1)
+    assert json.loads(body.replace("$CA", "Q0E=").replace("$BOOTSTRAP", "tok")) == {
+        "server": "https://edge1.example.org:6443", "certificateAuthorityData": "Q0E=", "bootstrapToken": "tok",
+        "tokenRequest": {"serviceAccount": "deployer", "namespace": "apps", "expirationSeconds": 3600}}
+    assert "curl --fail -X PUT" in shell and "--data-binary @- http://127.0.0.1:8080/sites/edge1" in shell
+    kubeconfig = yaml.safe_load(re.search(r"<<YAML\n(.*?)\nYAML\n", shell, re.DOTALL).group(1))
+    assert kubeconfig["users"] == [{"name": "kubeconfig-bootstrap", "user": {"token": "$BOOTSTRAP"}}]
+    assert "-H 'Content-Type: application/yaml'" in shell
+    assert "/sites/edge1?serviceAccount=deployer&namespace=apps'" in shell
+    # The bootstrap token is on no command line: it only appears inside here-documents (the
+    # body on stdin, the kubeconfig file).
+    terminator = None
+    for line in shell.splitlines():
+        if terminator is not None:
+            terminator = None if line == terminator else terminator
+            continue
+        assert "$BOOTSTRAP" not in line, line
+        heredoc = re.search(r"<<(\w+)$", line)
+        terminator = heredoc.group(1) if heredoc else None
+    assert terminator is None
+
+
+def test_readme_sidecar_example_is_the_printed_container(render) -> None:
+    """The sidecar snippet in deploy/README.md has the arguments NOTES.txt prints for the install
+    command above it (--credentials-secret included)."""
+    section = readme_section("Sidecar mode")
+    install = re.search(r"helm install (\S+) deploy/helm/kubeconfig-service", section).group(1)
+    rendered = render(SCENARIOS["sidecar"], name=install)
+    snippet = yaml.safe_load(fenced_blocks(section, "yaml")[0])
+    shown = container_of(snippet["spec"])
+    printed = notes_container(rendered.notes)
+    assert shown["args"] == printed["args"]
+    assert parse_args(shown["args"])["--credentials-secret"] == f"{install}-kubeconfig-service-site-credentials"
+
+
+def test_readme_links_resolve() -> None:
+    """Every `](#anchor)` of deploy/README.md names one of its headings (GitHub's slugs)."""
+    text = DEPLOY_README.read_text()
+    prose = re.sub(r"^```.*?^```$", "", text, flags=re.MULTILINE | re.DOTALL)
+    slugs = {re.sub(r"[^a-z0-9 _-]", "", heading.strip().lower()).replace(" ", "-")
+             for heading in re.findall(r"^#+ (.*)$", prose, re.MULTILINE)}
+    links = set(re.findall(r"\]\(#([^)]+)\)", prose))
+    assert links and links <= slugs, sorted(links - slugs)
+    for target in re.findall(r"\]\((?!#|https?:)([^)]+)\)", prose):
+        assert (DEPLOY_README.parent / target).exists(), target
+
+
+def test_readme_documents_the_site_credentials_values() -> None:
+    text = DEPLOY_README.read_text()
+    for key in ("siteCredentials.enabled", "siteCredentials.secretName", "siteCredentials.keepOnUninstall"):
+        assert f"| `{key}` |" in text, key
+    assert "#### " not in readme_section("Managed remote sites")  # its subsections are ###
+    assert "### Keeping the credentials on uninstall" in text
 
 
 # --------------------------------------------------------------------------- Dockerfile

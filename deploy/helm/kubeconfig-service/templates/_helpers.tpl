@@ -115,6 +115,17 @@ The object that holds the document: its resource (for RBAC), kind, name and key.
 {{- end }}
 
 {{/*
+The Secret that keeps the managed sites' bootstrap credentials
+(--credentials-secret): siteCredentials.secretName, or "<fullname>-site-credentials";
+empty when siteCredentials.enabled is false.
+*/}}
+{{- define "kubeconfig-service.siteCredentialsSecret" -}}
+{{- if .Values.siteCredentials.enabled }}
+{{- .Values.siteCredentials.secretName | default (include "kubeconfig-service.derivedName" (dict "root" . "suffix" "site-credentials")) }}
+{{- end }}
+{{- end }}
+
+{{/*
 The ServiceAccount of the publish hook Job.
 */}}
 {{- define "kubeconfig-service.hookName" -}}
@@ -202,6 +213,10 @@ configmap.yaml, which always renders.
 {{- if or (lt (int .Values.siteProbes.concurrency) 1) (gt (int .Values.siteProbes.concurrency) 64) }}
 {{- fail (printf "siteProbes.concurrency must be between 1 and 64, not %v" .Values.siteProbes.concurrency) }}
 {{- end }}
+{{- $credentials := include "kubeconfig-service.siteCredentialsSecret" . }}
+{{- if and $credentials (eq .Values.storage "secret") (eq $credentials .Values.secret.name) }}
+{{- fail (printf "siteCredentials.secretName must not be the document's Secret (secret.name %q): the bootstrap credentials are kept apart from the shared document, which readers of GET /kubeconfig see" $credentials) }}
+{{- end }}
 {{- if .Values.prometheusRule.enabled }}
 {{- include "kubeconfig-service.validateAlerts" . }}
 {{- end }}
@@ -248,6 +263,10 @@ The service's command-line arguments (kubeconfig-service serve ...).
 - {{ .Values.siteProbes.interval | int | quote }}
 - --site-probe-concurrency
 - {{ .Values.siteProbes.concurrency | int | quote }}
+{{- with include "kubeconfig-service.siteCredentialsSecret" . }}
+- --credentials-secret
+- {{ . | quote }}
+{{- end }}
 - --log-format
 - {{ .Values.logFormat | quote }}
 - --log-level
