@@ -23,6 +23,8 @@ public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
     private let timeout: Duration
     private let logger: Logger
     private var clients: [ConnectionKey: HTTPClient] = [:]
+    /// When each client was last handed out: one in use is never shut down.
+    private var lastUsed: [ConnectionKey: ContinuousClock.Instant] = [:]
 
     /// What an HTTP client is built from: everything of an endpoint but its bearer token.
     private struct ConnectionKey: Hashable {
@@ -108,22 +110,38 @@ public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
             throw Self.transportError(error, server: endpoint.server)
         }
         guard (200..<300).contains(answer.status) else {
-            throw KubernetesClient.statusError(code: answer.status, body: answer.body, retryAfterHeader: nil)
+            // The remote's message is its own text: bounded, and never repeating the credential.
+            var error = KubernetesClient.statusError(code: answer.status, body: answer.body, retryAfterHeader: nil)
+            if case .token(let token) = endpoint.credential {
+                error.message = error.message.replacingOccurrences(of: token.value, with: "<redacted>")
+            }
+            if error.message.count > 300 { error.message = String(error.message.prefix(300)) + "..." }
+            throw error
         }
         return try KubernetesClient.issuedToken(from: answer.body, what: what)
     }
 
-    /// Shuts down the clients of every endpoint not in `endpoints`.
+    /// Shuts down the clients of every endpoint not in `endpoints` that has been idle for a
+    /// while (a site being registered is not in the document yet, but its client is in use).
     public func retain(_ endpoints: [ClusterEndpoint]) async {
-        let kept = Set(endpoints.map(ConnectionKey.init))
-        let dropped = clients.filter { !kept.contains($0.key) }
-        for key in dropped.keys { clients[key] = nil }
-        for client in dropped.values { try? await client.shutdown() }
+        await drop(keeping: Set(endpoints.map(ConnectionKey.init)), idleFor: timeout * 3)
     }
 
     /// Shuts every client down; call once when the process stops.
     public func shutdown() async {
-        await retain([])
+        await drop(keeping: [], idleFor: .zero)
+    }
+
+    private func drop(keeping kept: Set<ConnectionKey>, idleFor idle: Duration) async {
+        let now = ContinuousClock.now
+        let dropped = clients.filter { key, _ in
+            !kept.contains(key) && (lastUsed[key].map { now - $0 >= idle } ?? true)
+        }
+        for key in dropped.keys {
+            clients[key] = nil
+            lastUsed[key] = nil
+        }
+        for client in dropped.values { try? await client.shutdown() }
     }
 
     // MARK: - Clients
@@ -131,6 +149,7 @@ public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
     private func client(for endpoint: ClusterEndpoint) throws(ServiceError) -> (client: HTTPClient, base: String) {
         let key = ConnectionKey(endpoint)
         let target = try Self.target(endpoint)
+        lastUsed[key] = .now
         if let client = clients[key] { return (client, target.base) }
         var tls = TLSConfiguration.makeClientConfiguration()
         if case .clientCertificate(let identity) = endpoint.credential {

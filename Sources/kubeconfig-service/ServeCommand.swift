@@ -141,6 +141,7 @@ struct ServeCommand: AsyncParsableCommand {
                 state: publisher.state, location: configuration.location, prober: remote,
                 concurrency: siteProbeConcurrency,
                 rejected: { site, fingerprint in renewer?.credentialRejected(site: site, fingerprint: fingerprint) },
+                recovered: { site in renewer?.siteRecovered(site) },
                 logger: logger)
             : nil
         let router = ServiceRouter(

@@ -176,6 +176,10 @@ import Testing
         let (document, _) = try document()
         #expect(document.token(ofUser: "a") == "token-2", "site a renewed")
         #expect(document.token(ofUser: "b") == "token-1", "site b keeps its token while down")
+        let annotations = try self.document().1
+        #expect(
+            annotations[TokenRecord.annotationKey(location: "b")].flatMap(TokenRecord.init)?.fingerprint
+                == BearerToken("token-1").fingerprint)
         #expect(renewer.status(of: "b")?.renewalError?.code == .siteConnectionRefused)
         #expect(renewer.status(of: "a")?.renewalError == nil)
     }
@@ -212,9 +216,79 @@ import Testing
     @Test func withoutACredentialsSecretAManagedRegistrationIsRefused() async throws {
         let plain = SiteRegistry(
             location: "central", updater: DocumentUpdater(store: store, logger: Logger(label: "test")), state: state)
-        await #expect(throws: ServiceError.self) {
+        let before = store.stored
+        do {
             _ = try await plain.register(SiteRegistration(name: "a", json: Self.body("a", bootstrap: "bootstrap-a")))
+            Issue.record("registered a managed site without a credentials Secret")
+        } catch {
+            #expect(error.code == .invalidSite)
         }
         #expect(remoteA.calls.isEmpty)
+        #expect(store.stored == before)
+    }
+
+    @Test func aRegistrationWhoseEditFailsPutsTheSecretBack() async throws {
+        // Site `user00`'s user entry belongs to another context: the edit fails after prepare.
+        _ = try await registry.register(
+            SiteRegistration(
+                name: "other",
+                json: Array(
+                    #"{"server":"https://o:1","certificateAuthorityData":"\#(Self.ca)","token":"t","user":"shared"}"#.utf8)))
+        var body = String(decoding: Self.body("a", bootstrap: "bootstrap-a"), as: UTF8.self)
+        body = body.replacingOccurrences(of: #""bootstrapToken""#, with: #""user":"shared","bootstrapToken""#)
+        do {
+            _ = try await registry.register(SiteRegistration(name: "a", json: Array(body.utf8)))
+            Issue.record("registered over another context's user")
+        } catch {
+            #expect(error.code == .siteConflict)
+        }
+        #expect(secretKeys().isEmpty, "the credential stored before the edit is taken back")
+        #expect(renewer.status(of: "a") == nil)
+    }
+
+    @Test func aHandEditedClusterEntryNeverReceivesTheBootstrapCredential() async throws {
+        remoteA.capTokenLifetime(1)
+        _ = try await registry.register(SiteRegistration(name: "a", json: Self.body("a", bootstrap: "bootstrap-a")))
+        // Someone who may edit the document points site a at another server (b's).
+        var (document, annotations) = try document()
+        var cluster = try #require(document.entry(in: "clusters", named: "a"))
+        var body = try #require(cluster["cluster"])
+        body.set("server", .string("https://b.example:6443"))
+        cluster.set("cluster", body)
+        if case .sequence(var entries)? = document.root["clusters"] {
+            entries[0] = cluster
+            document.root.set("clusters", .sequence(entries))
+        }
+        let version = try #require(store.stored?.version)
+        _ = try await store.write(document.yaml(), annotations: [:], ifVersion: version)
+        annotations = try self.document().1
+        try await Task.sleep(for: .milliseconds(900))
+        await renewer.pass()
+        #expect(remoteB.calls.isEmpty, "the bootstrap credential went to the server the document names")
+        #expect(remoteA.calls.count == 1, "nor is the token renewed at the registered server behind the entry's back")
+        #expect(renewer.status(of: "a")?.renewalError?.code == .siteConflict)
+    }
+
+    @Test func twoReplicasRenewingOneSiteMintAtMostOneTokenEachAndWriteOnce() async throws {
+        remoteA.capTokenLifetime(2)
+        _ = try await registry.register(SiteRegistration(name: "a", json: Self.body("a", bootstrap: "bootstrap-a")))
+        let logger = Logger(label: "test")
+        let other = SiteTokenRenewer(
+            credentials: SiteCredentialStore(api: central, namespace: "onap", name: "site-credentials", logger: logger),
+            remote: remotes, updater: DocumentUpdater(store: store, logger: logger), state: PublicationState(),
+            maxInterval: .seconds(1), logger: logger)
+        await other.pass()
+        #expect(remoteA.calls.count == 1, "the other replica adopts the registered token")
+        let writesBefore = store.writes.count
+        try await Task.sleep(for: .milliseconds(1700))
+        // Both due: each may mint, but only one token reaches the document; the other adopts it.
+        async let first: Date = renewer.pass()
+        async let second: Date = other.pass()
+        _ = await (first, second)
+        #expect((2...3).contains(remoteA.calls.count))
+        #expect(store.writes.count == writesBefore + 1, "one write per renewal, whichever replica won")
+        await renewer.pass()
+        await other.pass()
+        #expect((2...3).contains(remoteA.calls.count), "after a renewal, nobody asks again before the next point")
     }
 }

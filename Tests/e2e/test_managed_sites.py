@@ -388,7 +388,9 @@ def test_registration_by_json_and_by_kubeconfig_issues_a_deployer_token_and_the_
                                                 "expirationSeconds": 7200, "audiences": []}
     same = stored["site-a"]["bootstrapToken"] == a.bootstrap and stored["site-b"]["bootstrapToken"] == b.bootstrap
     assert same, "the Secret does not hold the sites' bootstrap credentials"
-    assert set(stored["site-a"]) == {"bootstrapToken", "tokenRequest"}
+    # With the server and CA the site was registered with: tokens are asked for there only.
+    assert set(stored["site-a"]) == {"bootstrapToken", "tokenRequest", "server", "certificateAuthorityData"}
+    assert stored["site-a"]["server"] == a.url
 
     # The document: the issued tokens, never a bootstrap credential.
     text = configmap(central)["data"]["kubeconfig"]

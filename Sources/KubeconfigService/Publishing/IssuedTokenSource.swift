@@ -31,6 +31,8 @@ public actor IssuedTokenSource: TokenSource {
         /// The remote site whose tokens these are, asked for with its bootstrap credential; nil
         /// for this cluster's, asked for with this service's own account.
         public var site: String?
+        /// Recorded with each token of a managed site: the registration it was issued under.
+        public var credentialFingerprint: String?
 
         public init(namespace: String, serviceAccount: String) {
             self.namespace = namespace
@@ -78,7 +80,11 @@ public actor IssuedTokenSource: TokenSource {
 
     /// The token to publish, given what the document holds: the stored one, one this process
     /// minted, or a new one.
-    public func token(for stored: StoredToken) async throws(ServiceError) -> PublishedToken {
+    ///
+    /// With `mayRequest` false, no TokenRequest is made: what was minted is offered, or the
+    /// stored token kept (inside a round of the update loop, where a request would hold every
+    /// other edit of the document).
+    public func token(for stored: StoredToken, mayRequest: Bool = true) async throws(ServiceError) -> PublishedToken {
         var decision = renewal.decide(stored, now: now())
         if case .reuse(let token, _) = decision, await authenticates(token) == false {
             decision = .renew(.unauthenticated)
@@ -96,6 +102,9 @@ public actor IssuedTokenSource: TokenSource {
                 return published(minted.token, minted.record)
             }
             do throws(ServiceError) {
+                guard mayRequest else {
+                    throw ServiceError(code: .tokenRequestFailed, message: "a renewal is due and none was minted")
+                }
                 return try await issue(because: reason)
             } catch {
                 guard reason != .unauthenticated else {
@@ -127,9 +136,6 @@ public actor IssuedTokenSource: TokenSource {
         metrics.issued.destroy()
         metrics.failed.destroy()
     }
-
-    /// When a token with `record` falls due for renewal, as this process reckons it.
-    public func renewsAt(_ record: TokenRecord) -> Date { renewal.renewsAt(record) }
 
     private func published(_ token: BearerToken, _ record: TokenRecord) -> PublishedToken {
         PublishedToken(
@@ -186,7 +192,7 @@ public actor IssuedTokenSource: TokenSource {
         return TokenRecord(
             serviceAccount: configuration.reference, audiences: configuration.audiences,
             issuedAt: min(claims?.issuedAt ?? requestedAt, expiresAt), expiresAt: expiresAt,
-            fingerprint: issued.token.fingerprint)
+            fingerprint: issued.token.fingerprint, credential: configuration.credentialFingerprint)
     }
 
     /// Counts and logs a failed request (a lasting failure once), and returns it to throw.

@@ -16,8 +16,14 @@ public struct TokenRecord: Sendable, Equatable, Codable {
     public var expiresAt: Date
     /// `BearerToken.fingerprint` of the token this record describes.
     public var fingerprint: String
+    /// For a managed site: `ManagedCredential.fingerprint` of the registration it was issued under.
+    public var credential: String?
 
-    public init(serviceAccount: String, audiences: [String], issuedAt: Date, expiresAt: Date, fingerprint: String) {
+    public init(
+        serviceAccount: String, audiences: [String], issuedAt: Date, expiresAt: Date, fingerprint: String,
+        credential: String? = nil
+    ) {
+        self.credential = credential
         self.serviceAccount = serviceAccount
         self.audiences = audiences
         self.issuedAt = issuedAt

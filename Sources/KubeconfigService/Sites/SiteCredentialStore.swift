@@ -2,6 +2,7 @@ import Foundation
 import HTTPMessages
 import KubernetesAPI
 import Logging
+import Synchronization
 
 /// The credentials Secret (`--credentials-secret`): one data key per managed site, holding its
 /// bootstrap credential and what its tokens are issued for, as JSON.
@@ -14,6 +15,12 @@ public struct SiteCredentialStore: Sendable {
     public let namespace: String
     public let name: String
     private let logger: Logger
+    /// Keys already reported as unreadable: each is logged once, not at every pass.
+    private let reported = Reported()
+
+    private final class Reported: Sendable {
+        let keys = Mutex<Set<String>>([])
+    }
 
     public init(api: any DataObjectAPI, namespace: String, name: String, logger: Logger) {
         self.api = api
@@ -35,7 +42,6 @@ public struct SiteCredentialStore: Sendable {
         for _ in 0..<10 {
             let current = try await object()
             if current.data?[site] == value { return }
-            if value == nil, current.data?[site] == nil { return }
             do throws(ServiceError) {
                 _ = try await api.patchDataObject(
                     .secrets, namespace: namespace, name: name,
@@ -66,6 +72,7 @@ public struct SiteCredentialStore: Sendable {
             guard let bytes = Data(base64Encoded: value),
                 let credential = try? JSONDecoder().decode(ManagedCredential.self, from: bytes)
             else {
+                guard reported.keys.withLock({ $0.insert(key).inserted }) else { continue }
                 logger.warning(
                     "an entry of the credentials secret is not a managed site's credential; ignoring it",
                     metadata: ["secret": "\(namespace)/\(name)", "key": "\(HTTPServerRequest.printable(key))"])

@@ -17,6 +17,7 @@ public final class SiteHealthMonitor: Sendable {
     private let concurrency: Int
     private let logger: Logger
     private let rejected: (@Sendable (_ site: String, _ fingerprint: String) -> Void)?
+    private let recovered: (@Sendable (_ site: String) -> Void)?
     private let results = Mutex<[String: Result]>([:])
     private let metrics = SiteMetrics()
 
@@ -26,12 +27,16 @@ public final class SiteHealthMonitor: Sendable {
         var health: SiteHealth
     }
 
-    /// - Parameter rejected: told when a site's token no longer authenticates (to renew it).
+    /// - Parameters:
+    ///   - rejected: told when a site's token no longer authenticates (to renew it).
+    ///   - recovered: told when a site that could not be reached is reached again.
     public init(
         state: PublicationState, location: String, prober: any ClusterProbeAPI, concurrency: Int = 8,
-        rejected: (@Sendable (_ site: String, _ fingerprint: String) -> Void)? = nil, logger: Logger
+        rejected: (@Sendable (_ site: String, _ fingerprint: String) -> Void)? = nil,
+        recovered: (@Sendable (_ site: String) -> Void)? = nil, logger: Logger
     ) {
         self.rejected = rejected
+        self.recovered = recovered
         self.state = state
         self.location = location
         self.prober = prober
@@ -109,6 +114,7 @@ public final class SiteHealthMonitor: Sendable {
             defer { results[name] = Result(entries: probed, health: health) }
             return results[name]?.health
         }
+        if previous?.reachable == false, health.reachable { recovered?(name) }
         if previous?.isUp != health.isUp || previous?.error?.code != health.error?.code {
             var metadata: Logger.Metadata = [
                 "site": "\(HTTPServerRequest.printable(name))", "reachable": "\(health.reachable)",

@@ -50,39 +50,47 @@ public struct SiteRegistry: Sendable {
     public func register(_ site: SiteRegistration) async throws(ServiceError) -> Registration {
         try checkNotReserved(site.name)
         // A managed site's first token is issued, and its bootstrap credential stored, before
-        // the document changes; a pasted credential ends the site's management first.
+        // the document changes (and put back should the edit fail). A pasted credential ends
+        // the site's management once written: the record leaves in the same write, so no
+        // replica renews over it, and then the credential leaves the Secret.
         var tokens: IssuedTokenSource?
+        var previous: ManagedCredential?
         if case .issued = site.credential {
             guard let renewer else {
                 throw ServiceError(
                     code: .invalidSite,
                     message: "tokenRequest: this service keeps no bootstrap credentials (start it with --credentials-secret)")
             }
-            tokens = try await renewer.prepare(site)
-        } else {
-            try await renewer?.release(site.name)
+            (tokens, previous) = try await renewer.prepare(site)
         }
         let outcome = EditOutcome()
         let location = location
         let recordKey = TokenRecord.annotationKey(location: site.name)
-        let update = try await updater.update(
-            DocumentEdit("register site \(site.name)") { [tokens] (content: inout DocumentContent) throws(ServiceError) in
-                var written = site
-                if let tokens {
-                    let stored = StoredToken(
-                        token: content.kubeconfig.token(ofUser: site.user).map(BearerToken.init),
-                        record: content.annotations[recordKey].flatMap(TokenRecord.init))
-                    let published = try await tokens.token(for: stored)
-                    written.credential = .token(published.token)
-                    content.annotations[recordKey] = published.record?.annotation
-                } else {
-                    content.annotations[recordKey] = nil
-                }
-                let created = try content.kubeconfig.register(written, fallback: location)
-                // As this edit left it: a later edit of the same round may remove or replace it.
-                outcome.value = (created, content.kubeconfig.siteSummary(named: site.name, location: location))
-            })
+        let update: DocumentUpdate
+        do throws(ServiceError) {
+            update = try await updater.update(
+                DocumentEdit("register site \(site.name)") { [tokens] (content: inout DocumentContent) throws(ServiceError) in
+                    var written = site
+                    if let tokens {
+                        let stored = StoredToken(
+                            token: content.kubeconfig.token(ofUser: site.user).map(BearerToken.init),
+                            record: content.annotations[recordKey].flatMap(TokenRecord.init))
+                        let published = try await tokens.token(for: stored)
+                        written.credential = .token(published.token)
+                        content.annotations[recordKey] = published.record?.annotation
+                    } else {
+                        content.annotations[recordKey] = nil
+                    }
+                    let created = try content.kubeconfig.register(written, fallback: location)
+                    // As this edit left it: a later edit of the same round may remove or replace it.
+                    outcome.value = (created, content.kubeconfig.siteSummary(named: site.name, location: location))
+                })
+        } catch {
+            if tokens != nil { await renewer?.restore(site.name, previous) }
+            throw error
+        }
         state.stored(update.document)
+        if tokens == nil { await release(site.name) }
         renewer?.wake()
         guard case (let created, let summary?)? = outcome.value else {
             throw ServiceError(code: .siteConflict, message: "site \(site.name) changed while it was being registered")
@@ -98,7 +106,6 @@ public struct SiteRegistry: Sendable {
     public func remove(_ name: String) async throws(ServiceError) -> Removal {
         try SiteRegistration.checkName(name)
         try checkNotReserved(name)
-        try await renewer?.release(name)
         let location = location
         let recordKey = TokenRecord.annotationKey(location: name)
         let update = try await updater.update(
@@ -109,7 +116,19 @@ public struct SiteRegistry: Sendable {
                 content.annotations[recordKey] = nil
             })
         state.stored(update.document)
+        await release(name)
         return Removal(deleted: name, resourceVersion: update.document.resourceVersion)
+    }
+
+    /// Takes a site that is no longer managed out of the credentials Secret. Its record has
+    /// already left the document, so a failure here leaves only an unused entry, logged.
+    private func release(_ name: String) async {
+        guard let renewer else { return }
+        do throws(ServiceError) {
+            try await renewer.release(name)
+        } catch {
+            renewer.logReleaseFailure(name, error)
+        }
     }
 
     private func checkNotReserved(_ name: String) throws(ServiceError) {

@@ -5,16 +5,19 @@ import Logging
 import Synchronization
 
 /// Issues and renews the tokens of managed remote sites: each asked for at the site's own API
-/// server (with its CA) with the bootstrap credential kept in the credentials Secret, written
-/// into the site's user entry with its record annotation, as the central token is.
+/// server (with its CA, as registered) with the bootstrap credential kept in the credentials
+/// Secret, written into the site's user entry with its record annotation, as the central token is.
 ///
-/// A site is renewed while the Secret holds its credential *and* the document holds its record:
-/// registering it again with a pasted token removes the record in the same write, so no replica
-/// renews over it. A pass first asks each due site's `IssuedTokenSource` (outside the document's
-/// update loop, concurrently, so a slow site delays no other and no other edit of the document),
-/// then writes what changed in one edit, in which each source offers the token it just minted
-/// or adopts a fresher one another replica wrote. A failure stays with its site: its token stays
-/// while valid, the error shows in `GET /sites`, and it is retried with backoff.
+/// A site is renewed while the Secret holds its credential *and* the document holds a record of
+/// that registration: registering it again with a pasted token removes the record in the same
+/// write, and a record of another registration (a newer one this replica has not read yet) is
+/// left alone, so no replica renews over either. A pass first asks each due site's
+/// `IssuedTokenSource` (outside the document's update loop, concurrently, so a slow site delays
+/// no other and no other edit of the document), then writes what changed in one edit, in which
+/// each source offers the token it just minted or adopts a fresher one another replica wrote,
+/// without asking again. A failure stays with its site: its token stays while valid, the error
+/// shows in `GET /sites`, and it is retried with backoff, or at once when its probe finds the
+/// site back.
 public final class SiteTokenRenewer: Sendable {
     /// What `GET /sites` shows of a managed site's token, as this replica last saw it.
     public struct Status: Sendable, Equatable {
@@ -22,11 +25,14 @@ public final class SiteTokenRenewer: Sendable {
         public var renewalError: ServiceError?
     }
 
-    public let credentials: SiteCredentialStore
+    let credentials: SiteCredentialStore
     private let remote: any RemoteTokenRequestAPI
     private let updater: DocumentUpdater
     private let state: PublicationState
     private let maxInterval: Duration
+    /// A probe's rejection forces a renewal at most this often per site: tokens the site always
+    /// rejects (audiences it does not accept) must not be minted at every probe.
+    private let forcedRenewalInterval: TimeInterval
     private let logger: Logger
     private let wakeup = Wakeup()
     private let sites = Mutex<[String: Site]>([:])
@@ -34,25 +40,29 @@ public final class SiteTokenRenewer: Sendable {
     /// One managed site's source and schedule.
     private struct Site {
         var credential: ManagedCredential
-        var endpoint: ClusterEndpoint
         var tokens: IssuedTokenSource
         var status = Status()
         var failures = 0
         var retryAt: Date?
         /// The fingerprint of a token a probe found rejected: renew it, whatever its record says.
         var rejected: String?
+        var lastForced: Date?
+        /// Being registered: its credential may not be in the Secret yet, which must not end it.
+        var registering = false
     }
 
     /// - Parameter maxInterval: the longest sleep between passes (new sites, other replicas' changes).
     public init(
         credentials: SiteCredentialStore, remote: any RemoteTokenRequestAPI, updater: DocumentUpdater,
-        state: PublicationState, maxInterval: Duration = .seconds(60), logger: Logger
+        state: PublicationState, maxInterval: Duration = .seconds(60), forcedRenewalInterval: TimeInterval = 300,
+        logger: Logger
     ) {
         self.credentials = credentials
         self.remote = remote
         self.updater = updater
         self.state = state
         self.maxInterval = maxInterval
+        self.forcedRenewalInterval = forcedRenewalInterval
         self.logger = logger
     }
 
@@ -65,38 +75,93 @@ public final class SiteTokenRenewer: Sendable {
 
     /// Before a managed registration's edit: issues the site's first token (so a bootstrap
     /// credential that does not work is refused before anything is written) and stores the
-    /// credential in the Secret. Returns the source the edit takes the token from.
-    func prepare(_ site: SiteRegistration) async throws(ServiceError) -> IssuedTokenSource {
+    /// credential in the Secret. Returns the source the edit takes the token from, and the
+    /// credential the Secret held before, to put back should the edit fail.
+    func prepare(_ site: SiteRegistration) async throws(ServiceError) -> (IssuedTokenSource, ManagedCredential?) {
         guard case .issued(let spec, let bootstrap) = site.credential else {
             preconditionFailure("only a managed registration is prepared")
         }
-        let credential = ManagedCredential(bootstrapToken: bootstrap.value, tokenRequest: spec)
-        let endpoint = ClusterEndpoint(
-            server: site.server, certificateAuthority: site.certificateAuthority, tlsServerName: site.tlsServerName,
-            credential: .token(bootstrap))
-        let tokens = source(site.name, credential, endpoint)
-        _ = try await tokens.token(for: StoredToken(token: nil, record: nil))
-        try await credentials.set(site.name, credential)
-        return tokens
+        let credential = ManagedCredential(
+            bootstrapToken: bootstrap, tokenRequest: spec, server: site.server,
+            certificateAuthority: site.certificateAuthority, tlsServerName: site.tlsServerName)
+        // The Secret first: without it, a token would be minted for nothing.
+        let previous = try await credentials.read()[site.name]
+        let tokens = source(site.name, credential, registering: true)
+        do throws(ServiceError) {
+            _ = try await tokens.token(for: StoredToken(token: nil, record: nil))
+            try await credentials.set(site.name, credential)
+        } catch {
+            await forget(site.name)
+            throw error
+        }
+        return (tokens, previous)
     }
 
-    /// The site is no longer managed (removed, or registered with a pasted credential): its
-    /// credential leaves the Secret before the document changes, so no pass renews it again.
+    /// Puts back what `prepare` replaced, when the registration's edit failed.
+    func restore(_ site: String, _ previous: ManagedCredential?) async {
+        do throws(ServiceError) {
+            try await credentials.set(site, previous)
+        } catch {
+            logger.warning(
+                "could not restore a site's credential after its registration failed",
+                metadata: ["site": "\(site)", "error_code": "\(error.code)", "error": "\(error.message)"])
+        }
+        // The next pass makes the source again from what the Secret holds.
+        await forget(site)
+    }
+
+    /// The site is no longer managed (removed, or registered with a pasted credential, and
+    /// written): its credential leaves the Secret.
     func release(_ site: String) async throws(ServiceError) {
-        let released = sites.withLock { $0.removeValue(forKey: site) }
-        await released?.tokens.retire()
+        await forget(site)
         try await credentials.set(site, nil)
     }
 
-    /// A probe found the site's token rejected: renew it now.
+    func logReleaseFailure(_ site: String, _ error: ServiceError) {
+        logger.warning(
+            "could not remove a site's credential from the credentials secret; it is no longer used",
+            metadata: ["site": "\(site)", "error_code": "\(error.code)", "error": "\(error.message)"])
+    }
+
+    private func forget(_ site: String) async {
+        let released = sites.withLock { $0.removeValue(forKey: site) }
+        await released?.tokens.retire()
+    }
+
+    /// A probe found the site's token rejected: renew it now, unless that was just done.
     public func credentialRejected(site: String, fingerprint: String) {
-        let known = sites.withLock { sites in
-            guard sites[site] != nil else { return false }
-            sites[site]?.rejected = fingerprint
+        let now = Date()
+        let wake = sites.withLock { sites in
+            guard var entry = sites[site], entry.rejected != fingerprint else { return false }
+            if let last = entry.lastForced, now.timeIntervalSince(last) < forcedRenewalInterval {
+                entry.status.renewalError = ServiceError(
+                    code: .tokenRequestFailed,
+                    message: "the tokens issued for site \(site) are rejected by its API server (audiences?); "
+                        + "renewing again at the next renewal point")
+                sites[site] = entry
+                return false
+            }
+            entry.rejected = fingerprint
+            entry.lastForced = now
+            entry.retryAt = nil
+            sites[site] = entry
             return true
         }
-        if known { wakeup.signal() }
+        if wake { wakeup.signal() }
     }
+
+    /// A probe reached the site again: a renewal waiting for its backoff is tried now.
+    public func siteRecovered(_ site: String) {
+        let waiting = sites.withLock { sites in
+            guard sites[site]?.retryAt != nil else { return false }
+            sites[site]?.retryAt = nil
+            return true
+        }
+        if waiting { wakeup.signal() }
+    }
+
+    /// Runs a pass soon (a site was registered or removed).
+    public func wake() { wakeup.signal() }
 
     // MARK: - Passes
 
@@ -146,57 +211,71 @@ public final class SiteTokenRenewer: Sendable {
         }
     }
 
-    /// Keeps one source per managed site: made for new ones, remade when the credential or the
-    /// site's server or CA changed, dropped for sites no longer managed. Returns the managed names.
+    /// Keeps one source per credential in the Secret (made for new ones, remade when the
+    /// registration changed, dropped when it left); returns the sites to renew now: those whose
+    /// record in the document is of this registration, and whose cluster entry is as registered.
     private func synchronise(
         _ managed: [String: ManagedCredential], document: KubeconfigDocument, annotations: [String: String]
     ) -> [String] {
-        var names: [String] = []
-        var retired: [IssuedTokenSource] = []
+        var renewing: [String] = []
+        var removed: [IssuedTokenSource] = []
         sites.withLock { sites in
+            for (name, site) in sites where managed[name] == nil && !site.registering {
+                sites[name] = nil
+                removed.append(site.tokens)
+            }
             for (name, credential) in managed {
-                guard annotations[TokenRecord.annotationKey(location: name)] != nil,
-                    case .success(let probed)? = document.endpoint(ofSite: name)
-                else { continue }
-                let endpoint = ClusterEndpoint(
-                    server: probed.server, certificateAuthority: probed.certificateAuthority,
-                    tlsServerName: probed.tlsServerName, credential: .token(BearerToken(credential.bootstrapToken)))
-                if let site = sites[name], site.credential == credential, site.endpoint == endpoint {
-                    names.append(name)
+                if sites[name]?.credential == credential {
+                    sites[name]?.registering = false
+                } else if sites[name]?.registering != true {
+                    sites[name] = Site(credential: credential, tokens: makeSource(name, credential))
+                } else {
+                    continue  // its registration is being written
+                }
+                let record = annotations[TokenRecord.annotationKey(location: name)].flatMap(TokenRecord.init)
+                guard let record, record.credential == credential.fingerprint else { continue }
+                guard case .success(let entry)? = document.endpoint(ofSite: name),
+                    entry.server == credential.server, entry.certificateAuthority == credential.certificateAuthority,
+                    entry.tlsServerName == credential.tlsServerName
+                else {
+                    // Someone changed the cluster entry by hand: the bootstrap credential goes
+                    // only where the site was registered, and the token is not renewed.
+                    sites[name]?.status.renewalError = ServiceError(
+                        code: .siteConflict,
+                        message: "the cluster entry of site \(name) differs from its registration; register it again")
                     continue
                 }
-                if let old = sites[name] { retired.append(old.tokens) }
-                sites[name] = Site(credential: credential, endpoint: endpoint, tokens: makeSource(name, credential, endpoint))
-                names.append(name)
-            }
-            for name in sites.keys where !names.contains(name) {
-                if let old = sites.removeValue(forKey: name) { retired.append(old.tokens) }
+                renewing.append(name)
             }
         }
-        for tokens in retired { Task { await tokens.retire() } }
-        return names
+        for tokens in removed { Task { await tokens.retire() } }
+        return renewing
     }
 
-    private func source(_ name: String, _ credential: ManagedCredential, _ endpoint: ClusterEndpoint) -> IssuedTokenSource {
+    private func source(_ name: String, _ credential: ManagedCredential, registering: Bool) -> IssuedTokenSource {
         sites.withLock { sites in
-            if let site = sites[name], site.credential == credential, site.endpoint == endpoint { return site.tokens }
-            let tokens = makeSource(name, credential, endpoint)
-            sites[name] = Site(credential: credential, endpoint: endpoint, tokens: tokens)
+            if let site = sites[name], site.credential == credential {
+                sites[name]?.registering = registering
+                return site.tokens
+            }
+            let tokens = makeSource(name, credential)
+            sites[name] = Site(credential: credential, tokens: tokens, registering: registering)
             return tokens
         }
     }
 
-    private func makeSource(_ name: String, _ credential: ManagedCredential, _ endpoint: ClusterEndpoint) -> IssuedTokenSource {
+    private func makeSource(_ name: String, _ credential: ManagedCredential) -> IssuedTokenSource {
         var configuration = IssuedTokenSource.Configuration(
             namespace: credential.tokenRequest.namespace, serviceAccount: credential.tokenRequest.serviceAccount)
         configuration.expirationSeconds = credential.tokenRequest.expirationSeconds
         configuration.audiences = credential.tokenRequest.audiences
         configuration.site = name
+        configuration.credentialFingerprint = credential.fingerprint
         // No TokenReview at the site: the bootstrap credential may only create tokens. The
         // site's probe (SelfSubjectReview) says when a token stops authenticating.
         return IssuedTokenSource(
-            configuration: configuration, tokens: SiteTokenRequests(remote: remote, endpoint: endpoint), reviews: nil,
-            logger: logger)
+            configuration: configuration, tokens: SiteTokenRequests(remote: remote, endpoint: credential.endpoint),
+            reviews: nil, logger: logger)
     }
 
     /// What the document holds for `name`: its user's token and its record; a token a probe
@@ -218,23 +297,22 @@ public final class SiteTokenRenewer: Sendable {
         if let rejected { await tokens.rejected(fingerprint: rejected) }
         do throws(ServiceError) {
             let published = try await tokens.token(for: stored)
-            record(name, published: published, error: published.renewalError)
+            record(name, renewsAt: published.renewsAt, error: published.renewalError)
             return published.token == stored.token ? nil : name
         } catch {
-            record(name, published: nil, error: error)
+            record(name, renewsAt: nil, error: error)
             return nil
         }
     }
 
-    private func record(_ name: String, published: PublishedToken?, error: ServiceError?) {
+    private func record(_ name: String, renewsAt: Date?, error: ServiceError?) {
         sites.withLock { sites in
             guard var site = sites[name] else { return }
-            if let published { site.status.renewsAt = published.renewsAt }
+            if let renewsAt { site.status.renewsAt = renewsAt }
             site.status.renewalError = error
             if error != nil {
                 site.failures += 1
-                let backoff = min(pow(2, Double(site.failures)), 60) * Double.random(in: 0.8...1.2)
-                site.retryAt = Date().addingTimeInterval(backoff)
+                site.retryAt = Date().addingTimeInterval(Self.backoff(failures: site.failures))
             } else {
                 site.failures = 0
                 site.retryAt = nil
@@ -243,19 +321,31 @@ public final class SiteTokenRenewer: Sendable {
         }
     }
 
+    /// 2 s doubling to 60 s, with ±20 % jitter so replicas do not retry in step.
+    static func backoff(failures: Int) -> TimeInterval {
+        min(pow(2, Double(max(1, failures))), 60) * Double.random(in: 0.8...1.2)
+    }
+
     /// Phase two: one edit writing the sites' new tokens. Each source is asked again against
-    /// the round's document: it offers what it minted, or adopts what another replica wrote.
+    /// the round's document, without making a request: it offers what it minted, or adopts what
+    /// another replica wrote.
     private func write(_ names: [String]) async {
+        let acted = sites.withLock { sites in names.map { (name: $0, rejected: sites[$0]?.rejected) } }
         let edit = DocumentEdit("renew the tokens of \(names.joined(separator: ", "))") {
             (content: inout DocumentContent) throws(ServiceError) in
             for name in names {
                 let key = TokenRecord.annotationKey(location: name)
-                guard content.annotations[key] != nil,
-                    let user = content.kubeconfig.contexts.first(where: { $0.name == name })?.user,
-                    let tokens = self.sites.withLock({ $0[name]?.tokens })
+                guard
+                    let (tokens, fingerprint) = self.sites.withLock({ sites in
+                        sites[name].map { ($0.tokens, $0.credential.fingerprint) }
+                    }),
+                    content.annotations[key].flatMap(TokenRecord.init)?.credential == fingerprint,
+                    let user = content.kubeconfig.contexts.first(where: { $0.name == name })?.user
                 else { continue }
                 let stored = self.storedToken(name, content.kubeconfig, content.annotations)
-                guard let published = try? await tokens.token(for: stored), published.token != stored.token else { continue }
+                guard let published = try? await tokens.token(for: stored, mayRequest: false),
+                    published.token != stored.token
+                else { continue }
                 content.kubeconfig.setToken(published.token, ofUser: user)
                 content.annotations[key] = published.record?.annotation
             }
@@ -263,17 +353,15 @@ public final class SiteTokenRenewer: Sendable {
         do throws(ServiceError) {
             let update = try await updater.update(edit)
             state.stored(update.document)
-            sites.withLock { sites in for name in names { sites[name]?.rejected = nil } }
+            // A rejection reported while this was written stays, to be acted on.
+            sites.withLock { sites in
+                for (name, rejected) in acted where sites[name]?.rejected == rejected { sites[name]?.rejected = nil }
+            }
         } catch {
             logger.warning(
                 "could not write renewed site tokens; retrying",
                 metadata: ["sites": "\(names)", "error_code": "\(error.code)", "error": "\(error.message)"])
-            sites.withLock { sites in
-                for name in names { sites[name]?.retryAt = Date().addingTimeInterval(5) }
-            }
+            for name in names { record(name, renewsAt: nil, error: error) }
         }
     }
-
-    /// Runs a pass soon (a site was registered or removed).
-    public func wake() { wakeup.signal() }
 }
