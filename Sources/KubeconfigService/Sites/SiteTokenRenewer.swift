@@ -33,12 +33,12 @@ public final class SiteTokenRenewer: Sendable {
     /// A probe's rejection forces a renewal at most this often per site: tokens the site always
     /// rejects (audiences it does not accept) must not be minted at every probe.
     private let forcedRenewalInterval: TimeInterval
-    private let logger: Logger
+    let logger: Logger
     private let wakeup = Wakeup()
-    private let sites = Mutex<[String: Site]>([:])
+    let sites = Mutex<[String: Site]>([:])
 
     /// One managed site's source and schedule.
-    private struct Site {
+    struct Site {
         var credential: ManagedCredential
         var tokens: IssuedTokenSource
         var status = Status()
@@ -69,63 +69,6 @@ public final class SiteTokenRenewer: Sendable {
     /// The site's token status, when this replica renews it.
     public func status(of site: String) -> Status? {
         sites.withLock { $0[site]?.status }
-    }
-
-    // MARK: - Registration
-
-    /// Before a managed registration's edit: issues the site's first token (so a bootstrap
-    /// credential that does not work is refused before anything is written) and stores the
-    /// credential in the Secret. Returns the source the edit takes the token from, and the
-    /// credential the Secret held before, to put back should the edit fail.
-    func prepare(_ site: SiteRegistration) async throws(ServiceError) -> (IssuedTokenSource, ManagedCredential?) {
-        guard case .issued(let spec, let bootstrap) = site.credential else {
-            preconditionFailure("only a managed registration is prepared")
-        }
-        let credential = ManagedCredential(
-            bootstrapToken: bootstrap, tokenRequest: spec, server: site.server,
-            certificateAuthority: site.certificateAuthority, tlsServerName: site.tlsServerName)
-        // The Secret first: without it, a token would be minted for nothing.
-        let previous = try await credentials.read()[site.name]
-        let tokens = source(site.name, credential, registering: true)
-        do throws(ServiceError) {
-            _ = try await tokens.token(for: StoredToken(token: nil, record: nil))
-            try await credentials.set(site.name, credential)
-        } catch {
-            await forget(site.name)
-            throw error
-        }
-        return (tokens, previous)
-    }
-
-    /// Puts back what `prepare` replaced, when the registration's edit failed.
-    func restore(_ site: String, _ previous: ManagedCredential?) async {
-        do throws(ServiceError) {
-            try await credentials.set(site, previous)
-        } catch {
-            logger.warning(
-                "could not restore a site's credential after its registration failed",
-                metadata: ["site": "\(site)", "error_code": "\(error.code)", "error": "\(error.message)"])
-        }
-        // The next pass makes the source again from what the Secret holds.
-        await forget(site)
-    }
-
-    /// The site is no longer managed (removed, or registered with a pasted credential, and
-    /// written): its credential leaves the Secret.
-    func release(_ site: String) async throws(ServiceError) {
-        await forget(site)
-        try await credentials.set(site, nil)
-    }
-
-    func logReleaseFailure(_ site: String, _ error: ServiceError) {
-        logger.warning(
-            "could not remove a site's credential from the credentials secret; it is no longer used",
-            metadata: ["site": "\(site)", "error_code": "\(error.code)", "error": "\(error.message)"])
-    }
-
-    private func forget(_ site: String) async {
-        let released = sites.withLock { $0.removeValue(forKey: site) }
-        await released?.tokens.retire()
     }
 
     /// A probe found the site's token rejected: renew it now, unless that was just done.
@@ -252,7 +195,7 @@ public final class SiteTokenRenewer: Sendable {
         return renewing
     }
 
-    private func source(_ name: String, _ credential: ManagedCredential, registering: Bool) -> IssuedTokenSource {
+    func source(_ name: String, _ credential: ManagedCredential, registering: Bool) -> IssuedTokenSource {
         sites.withLock { sites in
             if let site = sites[name], site.credential == credential {
                 sites[name]?.registering = registering
