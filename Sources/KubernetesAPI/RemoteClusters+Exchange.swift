@@ -39,10 +39,10 @@ struct Exchange {
             switch api.status {
             case 200..<300, 403: return report(true, true, nil, nil)
             case 401: return report(true, false, nil, Self.unauthorized(server: endpoint.server))
-            default: return report(true, nil, nil, Self.unexpected(api, server: endpoint.server))
+            default: return report(true, nil, nil, unexpected(api))
             }
         default:
-            return report(true, nil, nil, Self.unexpected(review, server: endpoint.server))
+            return report(true, nil, nil, unexpected(review))
         }
     }
 
@@ -67,8 +67,20 @@ struct Exchange {
         ServiceError(code: .siteUnauthorized, message: "\(server) rejected the site's credential (401 Unauthorized)")
     }
 
-    private static func unexpected(_ answer: (status: Int, body: [UInt8]), server: String) -> ServiceError {
-        let status = KubernetesClient.statusError(code: answer.status, body: answer.body, retryAfterHeader: nil)
-        return ServiceError(code: .siteProbeFailed, message: "\(server) answered HTTP \(answer.status): \(status.message)")
+    private func unexpected(_ answer: (status: Int, body: [UInt8])) -> ServiceError {
+        let status = remoteError(answer)
+        return ServiceError(
+            code: .siteProbeFailed, message: "\(endpoint.server) answered HTTP \(answer.status): \(status.message)")
+    }
+
+    /// A non-2xx answer as an error. The remote's message is its own text (a proxy may echo
+    /// what it was sent): bounded, and never repeating the credential presented.
+    func remoteError(_ answer: (status: Int, body: [UInt8])) -> ServiceError {
+        var error = KubernetesClient.statusError(code: answer.status, body: answer.body, retryAfterHeader: nil)
+        if case .token(let token) = endpoint.credential {
+            error.message = error.message.replacingOccurrences(of: token.value, with: "<redacted>")
+        }
+        if error.message.count > 300 { error.message = String(error.message.prefix(300)) + "..." }
+        return error
     }
 }

@@ -110,13 +110,7 @@ public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
             throw Self.transportError(error, server: endpoint.server)
         }
         guard (200..<300).contains(answer.status) else {
-            // The remote's message is its own text: bounded, and never repeating the credential.
-            var error = KubernetesClient.statusError(code: answer.status, body: answer.body, retryAfterHeader: nil)
-            if case .token(let token) = endpoint.credential {
-                error.message = error.message.replacingOccurrences(of: token.value, with: "<redacted>")
-            }
-            if error.message.count > 300 { error.message = String(error.message.prefix(300)) + "..." }
-            throw error
+            throw exchange.remoteError(answer)
         }
         return try KubernetesClient.issuedToken(from: answer.body, what: what)
     }
