@@ -225,6 +225,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "siteDown": {"for": "10m", "severity": "critical"},
         },
     },
+    # No watch on the document's object: --no-watch, and no list/watch in the Role.
+    "watch-off": {"watch": {"enabled": False}},
+    "secret-watch-off": {"storage": "secret", "watch": {"enabled": False}},
 }
 
 # Labels every object of the chart carries (hook and test Pods included).
@@ -277,19 +280,24 @@ def assert_resources(resources: dict[str, Any]) -> None:
 # Flags the service takes more than once; parse_args gives their values as a list.
 REPEATABLE_FLAGS = {"--token-audience"}
 TOKEN_FLAGS = {"--token-service-account", "--token-expiration"} | REPEATABLE_FLAGS
+# Flags without a value; parse_args gives them as True.
+SWITCHES = {"--watch", "--no-watch"}
 
 
-def parse_args(args: list[str]) -> dict[str, str | list[str]]:
-    """`serve --flag value ...` as {flag: value}; every value a string, every flag once
-    except the repeatable ones ({flag: [value, ...]})."""
+def parse_args(args: list[str]) -> dict[str, str | list[str] | bool]:
+    """`serve --flag value ... --switch ...` as {flag: value}; every value a string, every flag
+    once except the repeatable ones ({flag: [value, ...]}); a switch as {switch: True}."""
     assert args[0] == "serve", args
-    flags, values = args[1::2], args[2::2]
+    switches = [arg for arg in args[1:] if arg in SWITCHES]
+    assert len(set(switches)) == len(switches) <= 1, args  # --watch and --no-watch exclude each other
+    rest = [arg for arg in args[1:] if arg not in SWITCHES]
+    flags, values = rest[0::2], rest[1::2]
     assert len(flags) == len(values), args
     assert all(flag.startswith("--") for flag in flags), args
-    assert all(isinstance(value, str) for value in values), args
+    assert all(isinstance(value, str) and not value.startswith("--") for value in values), args
     single = [flag for flag in flags if flag not in REPEATABLE_FLAGS]
     assert len(set(single)) == len(single), args
-    parsed: dict[str, str | list[str]] = {}
+    parsed: dict[str, str | list[str] | bool] = dict.fromkeys(switches, True)
     for flag, value in zip(flags, values):
         if flag in REPEATABLE_FLAGS:
             parsed.setdefault(flag, []).append(value)  # type: ignore[union-attr]
@@ -336,10 +344,10 @@ def document_objects(rendered: "Rendered", kind: str) -> list[dict[str, Any]]:
             if o["metadata"]["labels"].get("app.kubernetes.io/component") != "site-credentials"]
 
 
-def expected_args(values: dict[str, Any]) -> dict[str, str | list[str]]:
+def expected_args(values: dict[str, Any]) -> dict[str, str | list[str] | bool]:
     """The service's flags as they follow from the (merged) chart values."""
     resource, name, key = document(values)
-    expected: dict[str, str | list[str]] = {
+    expected: dict[str, str | list[str] | bool] = {
         "--namespace": NAMESPACE,
         "--location": values["location"],
         "--user": values["user"],
@@ -357,6 +365,8 @@ def expected_args(values: dict[str, Any]) -> dict[str, str | list[str]]:
     }
     if values.get("apiTimeout") is not None:
         expected["--api-timeout"] = str(values["apiTimeout"])
+    if not values["watch"]["enabled"]:
+        expected["--no-watch"] = True  # watching is the service's default: no --watch
     credentials = site_credentials(values)
     if credentials:
         expected["--credentials-secret"] = credentials
@@ -591,6 +601,10 @@ BAD_VALUES = {
     "site-credentials-name-invalid": {"siteCredentials": {"secretName": "Site_Credentials"}},
     "site-credentials-name-slash": {"siteCredentials": {"secretName": "a/b"}},
     "site-credentials-keep-string": {"siteCredentials": {"keepOnUninstall": "no"}},
+    "watch-enabled-string": {"watch": {"enabled": "false"}},
+    "watch-enabled-null": {"watch": {"enabled": None}},
+    "watch-unknown-key": {"watch": {"resync": 60}},
+    "watch-not-an-object": {"watch": False},
 }
 
 
@@ -874,9 +888,10 @@ def test_secret_storage_moves_every_configmap_reference(render) -> None:
 
 # --------------------------------------------------------------------------- RBAC
 
-def document_rule(resource: str, name: str) -> dict[str, Any]:
+def document_rule(resource: str, name: str, *, watch: bool = True) -> dict[str, Any]:
+    """get/patch on the document's object; list/watch on it too, by name, with watch.enabled."""
     return {"apiGroups": [""], "resources": [resource], "resourceNames": [name],
-            "verbs": ["get", "patch"]}
+            "verbs": ["get", "patch", "list", "watch"] if watch else ["get", "patch"]}
 
 
 def token_rule(account: str) -> dict[str, Any]:
@@ -904,11 +919,15 @@ def credentials_rule(name: str = SITE_CREDENTIALS) -> dict[str, Any]:
     ("site-credentials-off", [document_rule("configmaps", CONFIGMAP), token_rule(DEPLOYER_NAME)]),
     ("site-credentials-named", [document_rule("secrets", SECRET), token_rule(DEPLOYER_NAME),
                                 credentials_rule("edge.bootstrap-credentials")]),
+    ("watch-off", [document_rule("configmaps", CONFIGMAP, watch=False), token_rule(DEPLOYER_NAME),
+                   credentials_rule()]),
+    ("secret-watch-off", [document_rule("secrets", SECRET, watch=False), token_rule(DEPLOYER_NAME),
+                          credentials_rule()]),
 ])
 def test_service_role_rules(render, scenario: str, rules: list[dict[str, Any]]) -> None:
-    """get/patch on the document's one object; with an issued token, create on that one
-    account's token subresource; with siteCredentials.enabled, get/patch on the credentials
-    Secret by name."""
+    """get/patch (and list/watch with watch.enabled) on the document's one object; with an
+    issued token, create on that one account's token subresource; with siteCredentials.enabled,
+    get/patch on the credentials Secret by name (never list/watch)."""
     rendered = render(SCENARIOS[scenario])
     assert service_role(rendered)["rules"] == rules
     assert rendered.of_kind("ClusterRole") == []
@@ -928,12 +947,13 @@ def test_roles_grant_nothing_beyond_the_named_objects(render, scenario: str) -> 
             assert rule["resourceNames"], where
             for field_ in ("apiGroups", "resources", "resourceNames", "verbs"):
                 assert all("*" not in item for item in rule[field_]), where
-            assert set(rule["verbs"]) <= {"get", "patch", "create"}, where
+            assert set(rule["verbs"]) <= {"get", "patch", "create", "list", "watch"}, where
             assert "create" not in rule["verbs"] or rule["resources"] == ["serviceaccounts/token"], where
     resource, name, _ = document(values)
     granted = {(r, n, v) for rule in service_role(rendered)["rules"]
                for r in rule["resources"] for n in rule["resourceNames"] for v in rule["verbs"]}
-    expected = {(resource, name, verb) for verb in ("get", "patch")}
+    verbs = ("get", "patch", "list", "watch") if values["watch"]["enabled"] else ("get", "patch")
+    expected = {(resource, name, verb) for verb in verbs}
     account = token_account(values)
     if account:
         expected.add(("serviceaccounts/token", account, "create"))
@@ -941,6 +961,10 @@ def test_roles_grant_nothing_beyond_the_named_objects(render, scenario: str) -> 
     if credentials:
         expected |= {("secrets", credentials, verb) for verb in ("get", "patch")}
     assert granted == expected
+    # Only the service lists or watches, and only the document's object (above).
+    for role in rendered.of_kind("Role"):
+        if role is not service_role(rendered):
+            assert all(not {"list", "watch"} & set(rule["verbs"]) for rule in role["rules"]), role
     # The chart defines no ClusterRole; cluster-wide it binds only system:auth-delegator.
     assert rendered.of_kind("ClusterRole") == []
     assert {b["roleRef"]["name"] for b in rendered.of_kind("ClusterRoleBinding")} <= {"system:auth-delegator"}
@@ -954,6 +978,41 @@ def test_roles_grant_nothing_beyond_the_named_objects(render, scenario: str) -> 
                                           "name": values["credentials"]["clusterRole"]}
             assert binding["subjects"] == [{"kind": "ServiceAccount", "namespace": NAMESPACE,
                                             "name": f"{fullname(values)}-deployer"}]
+
+
+def unnamed_lists_and_watches(objects: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """The rules of Roles and ClusterRoles that grant list or watch (or every verb) without
+    naming their objects: such a rule reads every object of its resources, not one."""
+    return [(o["kind"], o["metadata"]["name"], rule)
+            for o in objects if o["kind"] in ("Role", "ClusterRole")
+            for rule in o.get("rules") or []
+            if {"list", "watch", "*"} & set(rule["verbs"]) and not rule.get("resourceNames")]
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_no_rule_lists_or_watches_without_resource_names(render, scenario: str) -> None:
+    """Every render: a list or watch is granted only with resourceNames (the watch on the
+    document's object is by name), and where watching is on, such a rule exists."""
+    rendered = render(SCENARIOS[scenario])
+    assert unnamed_lists_and_watches(rendered.objects) == []
+    watching = [rule for role in rendered.of_kind("Role") + rendered.of_kind("ClusterRole")
+                for rule in role["rules"] if {"list", "watch"} & set(rule["verbs"])]
+    if rendered.values["watch"]["enabled"]:
+        resource, name, _ = document(rendered.values)
+        assert [(r["resources"], r["resourceNames"]) for r in watching] == [([resource], [name])]
+    else:
+        assert watching == []
+
+
+def test_unnamed_list_or_watch_is_reported(default: Rendered) -> None:
+    # So that the property above can fail: the document's rule without its name, and a
+    # ClusterRole listing Secrets, are both reported.
+    role = json.loads(json.dumps(service_role(default)))
+    del role["rules"][0]["resourceNames"]
+    cluster_role = {"kind": "ClusterRole", "metadata": {"name": "reader"},
+                    "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]}
+    reported = unnamed_lists_and_watches([role, cluster_role, *default.objects])
+    assert [(kind, name) for kind, name, _ in reported] == [("Role", FULLNAME), ("ClusterRole", "reader")]
 
 
 @pytest.mark.parametrize("scenario, account", [
@@ -1058,7 +1117,8 @@ def test_named_consumer_account_is_neither_created_nor_bound(render) -> None:
 
 # --------------------------------------------------------------------------- Deployment
 
-@pytest.mark.parametrize("scenario", ["default", "renamed", "auth-none", "not-kept-and-scheduling"])
+@pytest.mark.parametrize("scenario", ["default", "renamed", "auth-none", "not-kept-and-scheduling",
+                                      "watch-off"])
 def test_deployment_container(render, chart, scenario: str) -> None:
     rendered = render(SCENARIOS[scenario])
     values = rendered.values
@@ -1107,6 +1167,39 @@ def test_deployment_args_literal(render) -> None:
     ]
     assert container["image"] == "registry.example.org/onap/kubeconfig-service:1.2.3"
     assert container["imagePullPolicy"] == "Always"
+
+
+@pytest.mark.parametrize("scenario", ["default", "secret", "sidecar-issued-token-secret"])
+def test_watch_is_on_by_default(render, scenario: str) -> None:
+    """Watching is the service's default: no flag either way, and list/watch on the document's
+    object by name."""
+    rendered = render(SCENARIOS[scenario])
+    if rendered.values["mode"] == "sidecar":
+        args = notes_container(rendered.notes)["args"]
+    else:
+        args = container_of(rendered.one("Deployment")["spec"]["template"]["spec"])["args"]
+    assert "--no-watch" not in args and "--watch" not in args
+    resource, name, _ = document(rendered.values)
+    assert service_role(rendered)["rules"][0] == document_rule(resource, name)
+
+
+@pytest.mark.parametrize("extra", [{}, {"storage": "secret"}, SCENARIOS["sidecar-issued-token-secret"]],
+                         ids=["configmap", "secret", "sidecar-secret"])
+def test_watch_disabled_passes_no_watch_and_drops_the_verbs(render, extra) -> None:
+    rendered = render({**extra, "watch": {"enabled": False}})
+    if rendered.values["mode"] == "sidecar":
+        args = notes_container(rendered.notes)["args"]
+    else:
+        args = container_of(rendered.one("Deployment")["spec"]["template"]["spec"])["args"]
+    # Spelled out where it goes: a switch, right after the periodic pass it leaves alone.
+    index = args.index("--refresh-interval")
+    assert args[index:index + 4] == ["--refresh-interval", "60", "--no-watch", "--site-probe-interval"]
+    assert args.count("--no-watch") == 1 and "--watch" not in args
+    resource, name, _ = document(rendered.values)
+    assert service_role(rendered)["rules"][0] == document_rule(resource, name, watch=False)
+    for role in rendered.of_kind("Role"):
+        for rule in role["rules"]:
+            assert not {"list", "watch"} & set(rule["verbs"]), (role["metadata"]["name"], rule)
 
 
 # The flags that change with the storage and the token source, spelled out per scenario.
@@ -1632,6 +1725,14 @@ def test_readme_links_resolve() -> None:
     assert links and links <= slugs, sorted(links - slugs)
     for target in re.findall(r"\]\((?!#|https?:)([^)]+)\)", prose):
         assert (DEPLOY_README.parent / target).exists(), target
+
+
+def test_readme_documents_the_watch_value() -> None:
+    text = DEPLOY_README.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `watch.enabled` |"))
+    assert "| `true` |" in row and "`--no-watch`" in row and "`list` and `watch`" in row, row
+    rbac = readme_section("RBAC")
+    assert "With `watch.enabled` (the default), also `list`, `watch` on it" in rbac
 
 
 def test_readme_documents_the_site_credentials_values() -> None:

@@ -259,6 +259,10 @@ The service's command-line arguments (kubeconfig-service serve ...).
 - {{ .Values.auth | quote }}
 - --refresh-interval
 - {{ .Values.refreshInterval | int | quote }}
+{{- /* Watching is the service's default (--watch): only turning it off takes a flag. */}}
+{{- if not .Values.watch.enabled }}
+- --no-watch
+{{- end }}
 - --site-probe-interval
 - {{ .Values.siteProbes.interval | int | quote }}
 - --site-probe-concurrency
