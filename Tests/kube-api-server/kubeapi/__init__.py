@@ -6,16 +6,18 @@
     with KubeAPIServer(tmp_path) as api: ...    # the server as a subprocess (kubeapi.driver)
 
 The server's modules, one concern each: status (Status errors), patch (patch types), request
-(the Request and body decoding), protobuf (kubectl's protobuf bodies), store (objects and the
-resourceVersion), certificates (the openssl calls: CA, server and client certificates),
+(the Request and body decoding), protobuf (kubectl's protobuf bodies), store (objects, the
+resourceVersion and the change history), certificates (the openssl calls: CA, server and client certificates),
 clientcerts (client certificates in the TLS handshake), authn (client certificates and tokens to
 users), authz (rules), tokens (service-account tokens, TokenRequest and its cap, the mounted
 volume), reviews (TokenReview, SubjectAccessReview, SelfSubjectReview), objects (the generic
-registry), configmaps, secrets, serviceaccounts, discovery, faults (fault injection), requestlog,
-cluster (the parts put together and the URL table), server (HTTP, TLS, listener), control (the
-/__control/ API), startup (flags, the TLS context, signals).
+registry: get, list, watch, writes), listoptions (list and watch options, field and label
+selectors), watches (open watches and their streams), configmaps, secrets, serviceaccounts,
+discovery, faults (fault injection), requestlog, cluster (the parts put together and the URL
+table), server (HTTP, TLS, listener), control (the /__control/ API), startup (flags, the TLS
+context, signals).
 """
 
-from .driver import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN, KubeAPIServer, Response
+from .driver import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN, EventStream, KubeAPIServer, Response
 
-__all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "KubeAPIServer", "Response"]
+__all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "EventStream", "KubeAPIServer", "Response"]

@@ -22,6 +22,7 @@ from .secrets import Secrets
 from .serviceaccounts import ServiceAccounts
 from .store import ObjectStore
 from .tokens import ServiceAccountVolume, Tokens
+from .watches import Watches
 
 DEFAULT_NAMESPACE = "onap"
 DEFAULT_SERVICE_ACCOUNT = "kubeconfig-service"
@@ -38,13 +39,14 @@ class Cluster:
         sa_user = f"system:serviceaccount:{sa_namespace}:{sa_name}"
         base_rules = default_rules(sa_user, sa_namespace) if config.get("defaultRules", True) else []
         self.store = ObjectStore()
+        self.watches = Watches(self.store, config.get("watch"))
         self.authn = Authenticator(config.get("identities", {}))
         self.authz = Authorizer(base_rules + list(config.get("rules", [])))
         self.faults = Faults()
         self.request_log = RequestLog()
-        self.configmaps = ConfigMaps(self.store, self.authz)
-        self.secrets = Secrets(self.store, self.authz)
-        self.service_accounts = ServiceAccounts(self.store, self.authz)
+        self.configmaps = ConfigMaps(self.store, self.authz, self.watches)
+        self.secrets = Secrets(self.store, self.authz, self.watches)
+        self.service_accounts = ServiceAccounts(self.store, self.authz, self.watches)
         self.authn.account_uid = self.service_accounts.uid
         volume = ServiceAccountVolume(state_dir / "serviceaccount", (state_dir / "ca.crt").read_text(), sa_namespace)
         settings = {"maxExpirationSeconds": config.get("maxTokenExpirationSeconds"),
@@ -57,7 +59,8 @@ class Cluster:
         self.initial_objects += [(self.secrets, spec) for spec in config.get("secrets", [])]
         self.initial_accounts = [{"namespace": sa_namespace, "name": sa_name}] + config.get("serviceAccounts", [])
         cms, secs, sas = self.configmaps, self.secrets, self.service_accounts
-        # (path, {method: operation}); an operation takes the Request and the path's groups.
+        # (path, {method: operation}); an operation takes the Request and the path's groups. A GET
+        # on a collection is a list, or with ?watch=true a watch (objects.py, watches.py).
         self.routes = [
             (re.compile(r"/api/v1/namespaces/([^/]+)/configmaps/([^/]+)"),
              {"GET": cms.read, "PUT": cms.update, "PATCH": cms.patch, "DELETE": cms.delete}),
@@ -85,8 +88,10 @@ class Cluster:
         self.tokens.mount()
 
     def reset(self):
-        """Back to the initial objects and token settings; clears faults, the request log and
-        run-time identities."""
+        """Back to the initial objects, token and watch settings; clears faults, the request log and
+        run-time identities. Open watches end, and the history starts again after the initial
+        objects: a watch from an older resourceVersion gets 410, as from a restored cluster."""
+        self.watches.stop_all("end")
         with self.store.lock:
             self.store.clear()
             self.faults.clear()
@@ -98,6 +103,8 @@ class Cluster:
                 self.service_accounts.seed(spec.get("namespace", DEFAULT_NAMESPACE), spec["name"])
             for resource, spec in self.initial_objects:
                 resource.put_raw(spec.get("namespace", DEFAULT_NAMESPACE), spec["name"], control_object(spec))
+            self.watches.settings(self.watches.initial_settings)
+            self.store.compact()
 
     def add_identity(self, spec):
         """A run-time identity (dropped by reset); its rules apply to its username."""

@@ -1,6 +1,6 @@
 """The control API under /__control/: plain JSON, no authentication, never logged or faulted.
-Tests use it to set objects up, inject faults, take the listener down, rotate and revoke tokens
-and set the TokenRequest lifetime cap.
+Tests use it to set objects up, inject faults, take the listener down, rotate and revoke tokens,
+set the TokenRequest lifetime cap, and see, end, drop or fail open watches.
 
 `ENDPOINTS` is the dispatch table: (path pattern after /__control/, {method: endpoint}). An
 endpoint takes the call and the pattern's groups and returns the JSON answer (status 200).
@@ -119,6 +119,27 @@ def add_identity(call):
     return {"token": call.cluster.add_identity(call.spec)}
 
 
+def watches(call):
+    return call.cluster.watches.describe()
+
+
+def stop_watches(call, how):
+    """Ends ("end"), drops ("drop") or fails ("error", with `code` and `message`) the open watches."""
+    code = call.spec.get("code", 500)
+    if how == "error" and (not isinstance(code, int) or isinstance(code, bool) or not 400 <= code <= 599):
+        raise ValueError("code must be an HTTP error code (400-599)")
+    count = call.cluster.watches.stop_all(how, code, call.spec.get("message"))
+    return {"watches": count}
+
+
+def expire_history(call):
+    return {"resourceVersion": str(call.cluster.store.compact())}
+
+
+def watch_settings(call):
+    return call.cluster.watches.settings(call.spec if call.connection.command == "PUT" else None)
+
+
 ENDPOINTS = [
     (re.compile(r"reset"), {"POST": reset}),
     (re.compile(r"(configmaps|secrets|serviceaccounts)/([^/]+)/([^/]+)"), {"PUT": put_object, "GET": get_object,
@@ -131,6 +152,10 @@ ENDPOINTS = [
     (re.compile(r"identities"), {"POST": add_identity}),
     (re.compile(r"token-settings"), {"PUT": token_settings, "GET": token_settings}),
     (re.compile(r"revoke-token"), {"POST": revoke_token}),
+    (re.compile(r"watches"), {"GET": watches}),
+    (re.compile(r"watches/(end|drop|error)"), {"POST": stop_watches}),
+    (re.compile(r"watch-history/expire"), {"POST": expire_history}),
+    (re.compile(r"watch-settings"), {"PUT": watch_settings, "GET": watch_settings}),
 ]
 
 

@@ -13,6 +13,7 @@ import base64
 import http.client
 import json
 import os
+import queue
 import select
 import signal
 import socket
@@ -20,15 +21,17 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import yaml
 
 from .authn import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN
 from .certificates import client_certificate as mint_client_certificate
 
-__all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "KubeAPIServer", "Response"]
+__all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "EventStream", "KubeAPIServer", "Response"]
 
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # the folder that holds this package
 
@@ -51,6 +54,86 @@ class Response:
 
     def __repr__(self):
         return f"Response({self.code}, {self.body[:300]!r})"
+
+
+class EventStream:
+    """An open watch, read by a thread of its own: its events (dicts, in order) queue up for
+    `next`; `ended` waits for the stream's end and says how it ended: "end" (the final chunk) or
+    "dropped" (the connection closed mid-stream). A watch the server refused has its `code` and
+    `body` and no events."""
+
+    def __init__(self, connection: http.client.HTTPSConnection, answer: http.client.HTTPResponse):
+        self.connection, self.code, self.headers = connection, answer.status, answer.headers
+        self.events: list[dict] = []
+        self._queue: queue.Queue = queue.Queue()
+        self._end = threading.Event()
+        self.how = None
+        self.body = b""
+        if self.code != 200:
+            self.body = answer.read()
+            self.how = "refused"
+            self._end.set()
+            connection.close()
+            return
+        self._thread = threading.Thread(target=self._read, args=(answer,), daemon=True)
+        self._thread.start()
+
+    def _read(self, answer):
+        try:
+            while line := answer.readline():
+                event = json.loads(line)
+                self.events.append(event)
+                self._queue.put(event)
+            self.how = "end"
+        except (OSError, http.client.HTTPException, ValueError):
+            self.how = "dropped"
+        finally:
+            self._end.set()
+
+    def json(self):
+        return json.loads(self.body)
+
+    def next(self, timeout: float = 5.0) -> dict:
+        """The next event; TimeoutError if none comes within `timeout` seconds (or the stream ended)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._queue.get(timeout=0.05 if self._end.is_set() else max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                if self._end.is_set() or time.monotonic() >= deadline:
+                    raise TimeoutError(f"no watch event within {timeout:g} s (stream: {self.how or 'open'}; "
+                                       f"events so far: {self.events})")
+
+    def next_of(self, type: str, timeout: float = 5.0) -> dict:
+        """The next event of this type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR), skipping others."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.next(max(0.0, deadline - time.monotonic()))
+            if event["type"] == type:
+                return event
+
+    def ended(self, timeout: float = 5.0) -> str:
+        """Waits for the end: "end" or "dropped" ("refused" for a non-200 answer); TimeoutError
+        if it is still open after `timeout` seconds."""
+        if not self._end.wait(timeout):
+            raise TimeoutError(f"the watch is still open after {timeout:g} s")
+        return self.how
+
+    def close(self):
+        """Hangs up (the server notices and ends the watch)."""
+        try:
+            if self.connection.sock is not None:
+                self.connection.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._end.wait(5)  # the reader sees the end first; then the connection can go
+        self.connection.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class KubeAPIServer:
@@ -205,6 +288,17 @@ class KubeAPIServer:
         finally:
             connection.close()
 
+    def watch(self, path: str, token: str | None = ADMIN_TOKEN, timeout: float = 30.0, **params) -> EventStream:
+        """Opens a watch: GET `path`?watch=true plus `params` (resourceVersion=..., fieldSelector=...,
+        allowWatchBookmarks="true", timeoutSeconds=...; a bool is sent as true/false). `timeout`
+        bounds each socket read. Close it (or use it as a context manager) when done."""
+        query = {"watch": "true", **{key: str(value).lower() if isinstance(value, bool) else str(value)
+                                     for key, value in params.items()}}
+        connection = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.ssl_context())
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        connection.request("GET", f"{path}?{urlencode(query)}", headers=headers)
+        return EventStream(connection, connection.getresponse())
+
     def ssl_context(self, client_certificate: tuple[bytes, bytes] | None = None) -> ssl.SSLContext:
         """Trusts this instance's CA only; presents `client_certificate` (cert PEM, key PEM) if given."""
         context = ssl.create_default_context(cafile=str(self.ca_file))
@@ -347,3 +441,57 @@ class KubeAPIServer:
         is its user's extra ({key: [values]}). Returns its token."""
         spec = {"username": username, "rules": rules or [], "groups": groups, "token": token, "extra": extra}
         return self._control("POST", "identities", {k: v for k, v in spec.items() if v is not None})["token"]
+
+    # MARK: - Watches
+
+    def watches(self) -> list[dict]:
+        """The open watches, oldest first: {id, path, query, user, resourceVersion, seconds}."""
+        return self._control("GET", "watches")["open"]
+
+    def watch_count(self) -> int:
+        return len(self.watches())
+
+    def watches_served(self) -> int:
+        """How many watches were started since the last reset (refused ones not counted)."""
+        return self._control("GET", "watches")["served"]
+
+    def wait_for_watches(self, count: int = 1, path: str = "", timeout: float = 5.0) -> list[dict]:
+        """Waits until at least `count` watches (on paths starting with `path`) are open; returns
+        them. For a test that must not write before the client under test watches."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [watch for watch in self.watches() if watch["path"].startswith(path)]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(found)} watches of {path or 'any path'} open after {timeout:g} s, "
+                                   f"wanted {count}")
+            time.sleep(0.02)
+
+    def end_watches(self) -> int:
+        """Ends every open watch cleanly (the final chunk), as a server-side timeout does; returns
+        how many there were, once they have ended."""
+        return self._control("POST", "watches/end")["watches"]
+
+    def drop_watches(self) -> int:
+        """Closes every open watch's connection mid-stream (no final chunk), as a crashed server
+        or a broken network does."""
+        return self._control("POST", "watches/drop")["watches"]
+
+    def watch_error(self, code: int = 500, message: str | None = None) -> int:
+        """Sends every open watch an ERROR event (a Status of `code`: 410 says `too old resource
+        version`), then ends it."""
+        spec = {"code": code, **({"message": message} if message is not None else {})}
+        return self._control("POST", "watches/error", spec)["watches"]
+
+    def expire_history(self) -> str:
+        """Forgets the watch history (an etcd compaction): a watch or Exact list from an older
+        resourceVersion gets 410 from now on. Open watches go on. Returns the resourceVersion
+        watches may still start from (the current one)."""
+        return self._control("POST", "watch-history/expire")["resourceVersion"]
+
+    def watch_settings(self, **changes) -> dict:
+        """Reads, or changes, {bookmarkSeconds, historySize, tooOld ("event"|"status"),
+        timeoutSeconds (None: 30-60 min), watchList, resourceVersionWaitSeconds}. A reset
+        restores the config's values."""
+        return self._control("PUT", "watch-settings", changes) if changes else self._control("GET", "watch-settings")

@@ -1,15 +1,18 @@
 """Fault injection: the faults a test adds through the control API, matched against API
-requests, and what each action does (`status`, `delay`, `drop`, `conflict`)."""
+requests (method, path, query, and whether it is a watch), and what each action does (`status`,
+`delay`, `drop`, `conflict`)."""
 
 from __future__ import annotations
 
 import re
 import threading
+from urllib.parse import parse_qs
 
 import yaml
 
 from .configmaps import CONFIGMAP_PATH, RESOURCE as CONFIGMAPS
-from .status import APIError, conflict
+from .listoptions import go_bool
+from .status import APIError, conflict, status_for
 from .store import ObjectStore
 
 ACTIONS = ("status", "delay", "drop", "conflict")
@@ -25,8 +28,11 @@ class Faults:
     def add(self, spec):
         if spec.get("action") not in ACTIONS:
             raise ValueError("action must be one of " + ", ".join(ACTIONS))
-        if spec.get("pathRegex"):
-            re.compile(spec["pathRegex"])
+        for key in ("pathRegex", "queryRegex"):
+            if spec.get(key):
+                re.compile(spec[key])
+        if "watch" in spec and not isinstance(spec["watch"], bool):
+            raise ValueError("watch must be true or false")
         with self.lock:
             self._ids += 1
             fault = {"id": self._ids, "count": 1, **spec}
@@ -42,8 +48,9 @@ class Faults:
         with self.lock:
             self._faults.clear()
 
-    def take(self, method, path):
+    def take(self, method, path, query=""):
         """The first fault matching the request, with its count used up by one (-1 = forever)."""
+        watch = bool(go_bool(parse_qs(query, keep_blank_values=True).get("watch")))
         with self.lock:
             for fault in self._faults:
                 wanted = (fault.get("method") or "*").upper()
@@ -53,6 +60,10 @@ class Faults:
                     continue
                 if fault.get("pathRegex") and not re.search(fault["pathRegex"], path):
                     continue
+                if fault.get("queryRegex") and not re.search(fault["queryRegex"], query):
+                    continue
+                if "watch" in fault and fault["watch"] != watch:
+                    continue
                 if fault["count"] > 0:
                     fault["count"] -= 1
                 return dict(fault)
@@ -60,21 +71,6 @@ class Faults:
 
 
 # MARK: - `status`
-
-
-FAULT_STATUSES = {
-    400: ("BadRequest", "the server rejected our request for an unknown reason"),
-    401: ("Unauthorized", "Unauthorized"),
-    403: ("Forbidden", "forbidden: injected fault"),
-    404: ("NotFound", "the server could not find the requested resource"),
-    409: ("Conflict", "the server reported a conflict"),
-    410: ("Expired", "too old resource version"),
-    422: ("Invalid", "the server rejected our request due to an error in our request"),
-    429: ("TooManyRequests", "Too many requests, please try again later."),
-    500: ("InternalError", "Internal error occurred: injected fault"),
-    503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
-    504: ("Timeout", "Timeout: request did not complete within the allotted timeout"),
-}
 
 
 def fault_status(fault, path):
@@ -86,9 +82,7 @@ def fault_status(fault, path):
     if code == 409 and target and "message" not in fault:
         error = conflict("configmaps", target.group(2))
     else:
-        fallback = ("InternalError" if code >= 500 else "Unknown", "injected fault")
-        reason, message = FAULT_STATUSES.get(code, fallback)
-        error = APIError(code, reason, fault.get("message", message), plain_text=bool(fault.get("plainText")))
+        error = status_for(code, fault.get("message"), plain_text=bool(fault.get("plainText")))
     if retry is not None:
         error.details = {**(error.details or {}), "retryAfterSeconds": int(retry)}
     error.headers = headers

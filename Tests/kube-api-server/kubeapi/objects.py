@@ -9,6 +9,8 @@ only how a body becomes its object (`build`) and which fields are its content.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import secrets
@@ -17,11 +19,21 @@ import uuid
 import yaml
 
 from .authz import Authorizer
+from .listoptions import EXACT, ListOptions, Selection, go_bool
 from .patch import (APPLY_PATCH, JSON_PATCH, PATCH_TYPES, STRATEGIC_PATCH, JSONPatchError, json_patch, merge_patch,
                     strategic_merge_patch)
 from .request import media_type, parse_object, rfc3339
 from .status import APIError, already_exists, bad_request, conflict, invalid, not_found, unsupported_media_type
-from .store import ObjectStore
+from .store import ObjectStore, TooOld, storage_key
+from .watches import Watches, too_large
+
+# etcd3 store's answers when a list's resourceVersion or continue token is older than the history
+LIST_EXPIRED = "The resourceVersion for the provided list is too old."
+CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list result. You can start a "
+                    "new list without the continue parameter, or use the continue token in this response to retrieve "
+                    "the remainder of the results. Continuing with the provided token results in an inconsistent list "
+                    "- objects that were created, modified, or deleted between the time the first chunk was returned "
+                    "and now may show up in the list.")
 
 MAX_DATA_BYTES = 1024 * 1024  # core.MaxSecretSize: ConfigMaps and Secrets alike
 CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
@@ -137,6 +149,27 @@ def without_type(obj):
     return {key: value for key, value in obj.items() if key not in ("kind", "apiVersion")}
 
 
+def encode_continue(resource_version, start):
+    """storage.EncodeContinue: base64url (no padding) of {"v","rv","start"}; `start` is the key
+    after the page's last one. Clients treat it as opaque."""
+    token = json.dumps({"v": "meta.k8s.io/v1", "rv": resource_version, "start": start}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+
+
+def decode_continue(token):
+    """(resourceVersion, start key) of a continue token; 400 when it is not one."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if decoded.get("v") != "meta.k8s.io/v1":
+            raise ValueError(f"incorrect encoded start resourceVersion (version {decoded.get('v')})")
+        resource_version, start = decoded["rv"], decoded["start"]
+        if not isinstance(resource_version, int) or not isinstance(start, str) or not start:
+            raise ValueError("continue key is not valid")
+        return resource_version, start
+    except (ValueError, KeyError, AttributeError, binascii.Error) as error:
+        raise bad_request(f"invalid continue token: {error}")
+
+
 # MARK: - The generic registry
 
 
@@ -148,9 +181,11 @@ class StoredObjects:
     kind = ""  # "ConfigMap"
     content = ()  # top-level fields that, with labels and annotations, make a write a change
     returns_deleted_object = False  # the registry's ReturnDeletedObject: a DELETE answers the object
+    field_labels = None  # the kind's field label conversion; None: runtime.DefaultMetaV1FieldSelectorConversion
 
-    def __init__(self, store: ObjectStore, authz: Authorizer):
+    def __init__(self, store: ObjectStore, authz: Authorizer, watches: Watches | None = None):
         self.store, self.authz = store, authz
+        self.watches = watches or Watches(store)
 
     def build(self, namespace, name, source, previous, check_name=False):
         """The object a body (or a patched object) makes, keeping the identity of `previous`;
@@ -185,10 +220,60 @@ class StoredObjects:
         return 200, obj
 
     def list(self, req, namespace=""):
-        self.authz.authorize(req.user, "list", self.resource, namespace, "")
-        objects, version = self.store.items(self.resource, namespace)
-        return 200, {"kind": f"{self.kind}List", "apiVersion": "v1", "metadata": {"resourceVersion": version},
-                     "items": [without_type(obj) for obj in objects]}
+        """GET on the collection: a list, or (watch=true) a WatchStream, which the server streams.
+        In handlers/get.go's order: RBAC (verb list or watch, and the name a metadata.name field
+        selector asks for), decoding (400), ValidateListOptions (422), the field labels (400)."""
+        verb = "watch" if go_bool(req.query.get("watch")) else "list"
+        self.authz.authorize(req.user, verb, self.resource, namespace, ListOptions.requested_name(req.query))
+        options = ListOptions.decode(req.query)
+        watch_list = self.watches.setting("watchList")
+        options.apply_defaults(watch_list)
+        options.validate(watch_list)
+        selection = Selection(namespace, options, self.field_labels)
+        if options.watch:
+            return 200, self.watches.start(self, req, namespace, selection, options)
+        return 200, self._list(namespace, selection, options)
+
+    def _list(self, namespace, selection, options):
+        """The list: "" and "0" the current state (the watch cache serves "0" whole, ignoring
+        limit), R at least that new (waiting a little for a newer one, then 504), Exact the state
+        at R, a continue token the state at its resourceVersion; pages of `limit` in key order."""
+        requested = options.numeric_resource_version(self.resource)
+        limit = options.limit if options.limit > 0 and options.resource_version != "0" else 0
+        start = ""
+        with self.store.lock:
+            if options.continue_token:
+                if options.resource_version not in ("", "0"):
+                    raise bad_request("specifying resource version is not allowed when using continue")
+                at, start = decode_continue(options.continue_token)
+                at = self.store.resource_version if at < 0 else at
+                try:
+                    objects = self.store.items_at(self.resource, namespace, at)
+                except TooOld:
+                    error = APIError(410, "Expired", CONTINUE_EXPIRED)
+                    error.list_meta = {"continue": encode_continue(-1, start)}
+                    raise error
+            elif options.resource_version_match == EXACT:
+                if requested > self.store.resource_version:
+                    raise too_large(requested, self.store.resource_version)
+                try:
+                    objects, at = self.store.items_at(self.resource, namespace, requested), requested
+                except TooOld:
+                    raise APIError(410, "Expired", LIST_EXPIRED)
+            else:
+                if requested > self.store.resource_version and not self.store.wait_for(
+                        requested, self.watches.setting("resourceVersionWaitSeconds")):
+                    raise too_large(requested, self.store.resource_version)
+                objects, at = self.store.items(self.resource, namespace)
+        selected = [obj for obj in objects if selection.matches(obj) and storage_key(obj) >= start]
+        page = selected[:limit] if limit else selected
+        meta = {"resourceVersion": str(at)}
+        if len(page) < len(selected):
+            meta["continue"] = encode_continue(int(at), storage_key(page[-1]) + "\x00")
+            if selection.empty:
+                meta["remainingItemCount"] = len(selected) - len(page)
+        return {"kind": f"{self.kind}List", "apiVersion": "v1", "metadata": meta,
+                "items": [without_type(obj) for obj in page]}
 
     def create(self, req, namespace):
         self.authz.authorize(req.user, "create", self.resource, namespace, "")

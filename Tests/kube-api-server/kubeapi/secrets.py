@@ -19,6 +19,7 @@ RESOURCE = "secrets"
 
 class Secrets(StoredObjects):
     resource, kind, content = RESOURCE, "Secret", ("data", "type")
+    field_labels = ("type", "metadata.namespace", "metadata.name")  # AddFieldLabelConversionsForSecret
 
     def build(self, namespace, name, source, previous, check_name=False):
         obj = object_skeleton(self.kind, namespace, name, source, previous)

@@ -1,12 +1,18 @@
 """HTTP: the request handler (API requests authenticated by client certificate or bearer token,
 faulted, routed and logged; control calls handed to control.py), the threaded TLS server and the
 listener that /__control/down closes.
-A watch would be a streaming answer here: chunked events instead of one Content-Length body."""
+
+A watch is the one streaming answer: 200 with `Transfer-Encoding: chunked`, one JSON event per
+line, each line its own chunk, sent from the connection's thread while the watch runs
+(watches.py); it ends with the final chunk (the connection stays usable), or with the connection
+closed mid-stream when a control drops it or the client goes away."""
 
 from __future__ import annotations
 
 import http.server
 import json
+import os
+import select
 import socket
 import socketserver
 import sys
@@ -21,6 +27,7 @@ from .faults import concurrent_write, fault_status
 from .request import Request
 from .requestlog import RequestLog
 from .status import APIError, bad_request, unauthorized
+from .watches import WatchStream
 
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's default --max-request-body-bytes
 
@@ -65,16 +72,18 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
             return self.respond(*control.answer(self, url, body))
         cluster: Cluster = self.server.cluster
         user = cluster.authn.authenticate(self.headers.get("Authorization"), self.peer)
-        fault = cluster.faults.take(self.command, url.path)
+        fault = cluster.faults.take(self.command, url.path, url.query)
         entry = RequestLog.entry(self.command, url.path, url.query, self.headers.get("Content-Type"), user, fault)
         if fault and fault["action"] == "drop":
             cluster.request_log.append(entry)
             return self.drop()
-        request = Request(self.command, url.path, parse_qs(url.query), self.headers.get("Content-Type", ""),
-                          body, user, self.headers.get("Host", ""))
+        request = Request(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
+                          self.headers.get("Content-Type", ""), body, user, self.headers.get("Host", ""))
         code, payload, headers = self.answer(cluster, request, fault)
         entry["code"] = code
-        cluster.request_log.append(entry)
+        cluster.request_log.append(entry)  # a watch's entry too, as its stream starts
+        if isinstance(payload, WatchStream):
+            return self.stream(payload)
         self.respond(code, payload, headers)
 
     def answer(self, cluster, request, fault):
@@ -150,6 +159,34 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def stream(self, watch: WatchStream):
+        """A watch's answer, as handlers/watch.go's serveWatch writes it: 200, JSON, chunked, each
+        event a line flushed as its own chunk; then the final chunk, or a dropped connection."""
+        watch.connection = self.request
+        hangup = Hangup(self.request, watch.client_gone)
+        ended = "drop"
+        try:
+            self.send_response(200)
+            self.send_header("Audit-Id", str(uuid.uuid4()))
+            self.send_header("Cache-Control", "no-cache, private")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            ended = watch.run(self.write_event)
+            if ended == "end":
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client went away mid-write (ssl.SSLError is an OSError too)
+            ended = "drop"
+        finally:
+            hangup.stop()
+            watch.watches.unregister(watch)  # when the stream never started
+        if ended != "end":
+            self.drop()
+
+    def write_event(self, event):
+        line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+
     def drop(self):
         """Closes the TCP connection without an answer."""
         self.close_connection = True
@@ -157,6 +194,32 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
             self.request.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+class Hangup:
+    """Notices a streaming answer's client going away while the stream has nothing to send (Go's
+    server cancels the request's context then): a thread waits for the socket to turn readable
+    (the client sends nothing during a watch, so that is its FIN or close_notify) and calls
+    `on_hangup`. `stop` ends the thread."""
+
+    def __init__(self, connection, on_hangup):
+        self._wake_read, self._wake_write = os.pipe()
+        self._thread = threading.Thread(target=self._wait, args=(connection.fileno(), on_hangup), daemon=True)
+        self._thread.start()
+
+    def _wait(self, fd, on_hangup):
+        try:
+            readable, _, _ = select.select([fd, self._wake_read], [], [])
+        except (OSError, ValueError):  # the socket is already closed
+            readable = [fd]
+        if fd in readable:
+            on_hangup()
+
+    def stop(self):
+        os.write(self._wake_write, b"x")
+        self._thread.join()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
 
 class TLSServer(http.server.ThreadingHTTPServer):
     """A threaded HTTPS server; the TLS handshake happens in each connection's own thread."""

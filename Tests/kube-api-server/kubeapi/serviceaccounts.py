@@ -20,8 +20,8 @@ class ServiceAccounts(StoredObjects):
     resource, kind, content = RESOURCE, "ServiceAccount", FIELDS
     returns_deleted_object = True  # the serviceaccount registry's ReturnDeletedObject
 
-    def __init__(self, store, authz):
-        super().__init__(store, authz)
+    def __init__(self, store, authz, watches=None):
+        super().__init__(store, authz, watches)
         self._initial_uids = {}
 
     def build(self, namespace, name, source, previous, check_name=False):

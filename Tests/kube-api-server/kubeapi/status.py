@@ -11,11 +11,12 @@ class APIError(Exception):
         super().__init__(message)
         self.code, self.reason, self.message, self.details = code, reason, message, details
         self.headers, self.plain_text = headers or {}, plain_text
+        self.list_meta = {}  # the Status's ListMeta: a continue token, for an expired one
 
     def body(self):
         if self.plain_text:
             return self.message + "\n"
-        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": dict(self.list_meta), "status": "Failure",
                   "message": self.message, "reason": self.reason}
         if self.details is not None:
             status["details"] = self.details
@@ -83,3 +84,26 @@ def invalid(kind, group, name, causes):
 def unsupported_media_type(accepted):
     message = "the body of the request was in an unknown format - accepted media types include: "
     return APIError(415, "UnsupportedMediaType", message + ", ".join(accepted))
+
+
+# The reason and message kube-apiserver's errors carry for a bare code (fault injection and the
+# ERROR events a control sends to open watches).
+STATUS_REASONS = {
+    400: ("BadRequest", "the server rejected our request for an unknown reason"),
+    401: ("Unauthorized", "Unauthorized"),
+    403: ("Forbidden", "forbidden: injected fault"),
+    404: ("NotFound", "the server could not find the requested resource"),
+    409: ("Conflict", "the server reported a conflict"),
+    410: ("Expired", "too old resource version"),
+    422: ("Invalid", "the server rejected our request due to an error in our request"),
+    429: ("TooManyRequests", "Too many requests, please try again later."),
+    500: ("InternalError", "Internal error occurred: injected fault"),
+    503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
+    504: ("Timeout", "Timeout: request did not complete within the allotted timeout"),
+}
+
+
+def status_for(code, message=None, plain_text=False):
+    """An APIError for `code` with its usual reason; `message` overrides the text."""
+    reason, default = STATUS_REASONS.get(code, ("InternalError" if code >= 500 else "Unknown", "injected fault"))
+    return APIError(code, reason, default if message is None else message, plain_text=plain_text)
