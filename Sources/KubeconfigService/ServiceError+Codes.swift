@@ -6,6 +6,7 @@ extension ServiceError.Code {
     public static let configMapNotFound = Self(rawValue: "ConfigMapNotFound")
     public static let secretNotFound = Self(rawValue: "SecretNotFound")
     public static let conflict = Self(rawValue: "ConflictRetriesExhausted")
+    public static let documentTooLarge = Self(rawValue: "DocumentTooLarge")
     // Issued tokens.
     public static let serviceAccountNotFound = Self(rawValue: "ServiceAccountNotFound")
     public static let tokenRequestForbidden = Self(rawValue: "TokenRequestForbidden")

@@ -2,7 +2,7 @@
 ///
 /// Every call re-reads the token and CA (kubelet rotates them) and takes the pooled client for
 /// that CA, so a rotation needs no restart.
-public struct InClusterConnection: DataObjectAPI, AccessReviewAPI, TokenRequestAPI {
+public struct InClusterConnection: DataObjectAPI, DataObjectWatchAPI, AccessReviewAPI, TokenRequestAPI {
     public let discovery: InClusterDiscovery
     public let clients: KubernetesClientProvider
     /// Retries of object calls and token requests. Reviews are tried once: a caller is waiting.
@@ -31,6 +31,24 @@ public struct InClusterConnection: DataObjectAPI, AccessReviewAPI, TokenRequestA
     ) async throws(ServiceError) -> DataObject {
         let (client, token) = try await connect()
         return try await client.patchDataObject(resource, namespace: namespace, name: name, patch, token: token, retry: retry)
+    }
+
+    public func listDataObjects(
+        _ resource: DataObjectResource, namespace: String, name: String
+    ) async throws(ServiceError) -> DataObjectList {
+        let (client, token) = try await connect()
+        return try await client.listDataObjects(resource, namespace: namespace, name: name, token: token, retry: retry)
+    }
+
+    /// Not retried: the watcher starts again itself, with backoff, from where it got to.
+    public func watchDataObjects(
+        _ resource: DataObjectResource, namespace: String, name: String, resourceVersion: String, timeoutSeconds: Int,
+        receive: @escaping @Sendable (DataObjectWatchEvent) async -> Void
+    ) async throws(ServiceError) {
+        let (client, token) = try await connect()
+        try await client.watchDataObjects(
+            resource, namespace: namespace, name: name, resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds,
+            token: token, receive: receive)
     }
 
     public func reviewToken(_ reviewed: BearerToken, audiences: [String]) async throws(ServiceError) -> AuthenticatedUser? {

@@ -16,8 +16,8 @@ public final class KubernetesClient: Sendable {
     public let server: String
     /// The CA this client trusts, to tell whether a re-read CA needs a new client.
     public let certificateAuthority: [UInt8]
-    private let http: HTTPClient
-    private let requestTimeout: Duration
+    let http: HTTPClient
+    let requestTimeout: Duration
     private let logger: Logger
     /// Retries by cause, made once: looking a counter up by label takes the factory's lock.
     private let retryCounters: [ServiceError.Code: Counter]
@@ -121,7 +121,7 @@ public final class KubernetesClient: Sendable {
         throw Self.statusError(code: Int(status.code), body: bytes, retryAfterHeader: headers.first(name: "Retry-After"))
     }
 
-    private func transportError(_ error: any Error, method: HTTPMethod, path: String) -> ServiceError {
+    func transportError(_ error: any Error, method: HTTPMethod, path: String) -> ServiceError {
         let what = "\(method) \(server)\(path)"
         if let error = error as? HTTPClientError {
             switch error {
@@ -149,6 +149,7 @@ public final class KubernetesClient: Sendable {
         case 403: return ServiceError(code: .apiForbidden, message: "forbidden: \(message)")
         case 404: return ServiceError(code: .apiNotFound, message: message)
         case 409: return ServiceError(code: .apiConflict, message: message)
+        case 410: return ServiceError(code: .apiExpired, message: "the resourceVersion is too old: \(message)")
         case 429, 503: return ServiceError(code: .apiUnavailable, message: message, retryAfterSeconds: retryAfter)
         case 504: return ServiceError(code: .apiTimeout, message: message)
         case 500...599: return ServiceError(code: .apiServerError, message: message, retryAfterSeconds: retryAfter)

@@ -32,10 +32,13 @@ public struct DataObject: Decodable, Sendable, Equatable {
     }
     public var metadata: Metadata
     public var data: [String: String]?
+    /// A ConfigMap's binary values (base64); they count towards its size limit.
+    public var binaryData: [String: String]?
 
-    public init(metadata: Metadata, data: [String: String]?) {
+    public init(metadata: Metadata, data: [String: String]?, binaryData: [String: String]? = nil) {
         self.metadata = metadata
         self.data = data
+        self.binaryData = binaryData
     }
 }
 

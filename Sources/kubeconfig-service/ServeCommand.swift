@@ -42,6 +42,14 @@ struct ServeCommand: AsyncParsableCommand {
             """)
     var refreshInterval: Int = 60
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: """
+            Watch the document's ConfigMap or Secret: other writers' changes are served at once and our entries \
+            repaired at once (needs list and watch on that object; without them, the refresh pass does it).
+            """)
+    var watch = true
+
     @Option(
         help: """
             Seconds between health probes of every site in the document, each with its own server, CA and \
@@ -189,6 +197,12 @@ struct ServeCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: schedule, successTerminationBehavior: .ignore, serviceName: "publication-schedule")
         ]
+        if watch, let store = publisher.updater.store as? any WatchableDocumentStore {
+            services.append(
+                .init(
+                    service: DocumentWatchService(watcher: DocumentWatcher(store: store, publisher: publisher, logger: logger)),
+                    successTerminationBehavior: .ignore, serviceName: "document-watch"))
+        }
         if let renewer {
             services.append(
                 .init(

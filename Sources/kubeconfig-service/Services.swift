@@ -55,3 +55,12 @@ struct SiteRenewalService: Service {
         await cancelWhenGracefulShutdown { await self.renewer.run() }
     }
 }
+
+/// The watch on the document's object: other writers' changes served, our entries repaired.
+struct DocumentWatchService: Service {
+    let watcher: DocumentWatcher
+
+    func run() async {
+        await cancelWhenGracefulShutdown { await self.watcher.run() }
+    }
+}

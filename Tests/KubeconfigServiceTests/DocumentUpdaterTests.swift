@@ -221,3 +221,38 @@ import Testing
         #expect(store.stored?.text == nil)
     }
 }
+
+/// A document that would not fit its object is refused before the write, edit by edit.
+@Suite struct DocumentSizeLimitTests {
+    @Test func anEditThatWouldExceedTheObjectsLimitFailsAloneAndNothingOfItIsWritten() async throws {
+        let store = InMemoryDocumentStore(text: "")
+        store.limit(to: 1500)
+        let updater = DocumentUpdater(store: store, logger: Logger(label: "test"))
+        _ = try await updater.update(.publish(Fixtures.central))
+        let before = try #require(store.stored)
+        let big = SiteEntries(
+            location: "edge-1", user: "user01", server: "https://edge-1.example:6443",
+            certificateAuthority: Array(repeating: UInt8(ascii: "A"), count: 2000), token: BearerToken("edge-token"))
+        let small = SiteEntries(
+            location: "edge-2", user: "user02", server: "https://edge-2.example:6443", certificateAuthority: Fixtures.caPEM,
+            token: BearerToken("edge-2-token"))
+        let tooLarge = Task { try await updater.update(.publish(big)) }
+        let fits = Task { try await updater.update(.publish(small)) }
+        await #expect {
+            try await tooLarge.value
+        } throws: { error in
+            let error = error as? ServiceError
+            return error?.code == .documentTooLarge && error?.message.contains("has room for 1500") == true
+                && error?.message.contains("1048576") == true
+        }
+        #expect(try await fits.value.changed)
+        let text = try #require(store.stored?.text)
+        #expect(text.contains("edge-2") && !text.contains("edge-1"))
+        #expect(text.utf8.count <= 1500)
+        #expect(store.stored?.version != before.version)
+    }
+
+    @Test func theRefusalIsA413() {
+        #expect(ServiceError(code: .documentTooLarge, message: "").httpStatus == .contentTooLarge)
+    }
+}

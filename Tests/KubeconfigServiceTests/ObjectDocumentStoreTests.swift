@@ -15,9 +15,9 @@ import Testing
 
     @Test func aReadGivesTheKeyAndTheResourceVersion() async throws {
         api.put(namespace: "onap", name: "kc", data: ["kubeconfig": "kind: Config\n", "other": "x"], version: "41")
-        #expect(try await store.read() == StoredDocument(text: "kind: Config\n", version: "41"))
+        #expect(try await store.read() == StoredDocument(text: "kind: Config\n", version: "41", capacity: (1 << 20) - 1))
         api.put(namespace: "onap", name: "kc", data: ["other": "x"], version: "42")
-        #expect(try await store.read() == StoredDocument(text: nil, version: "42"))
+        #expect(try await store.read() == StoredDocument(text: nil, version: "42", capacity: (1 << 20) - 1))
         #expect(store.origin == "key \"kubeconfig\" of configmap onap/kc")
     }
 
@@ -25,7 +25,7 @@ import Testing
         api.put(namespace: "onap", name: "kc", data: ["other": "x"], version: "5")
         #expect(try await store.write("kind: Config\n", annotations: [:], ifVersion: "5") == "6")
         #expect(api.calls == ["PATCH onap/kc@5"])
-        #expect(try await store.read() == StoredDocument(text: "kind: Config\n", version: "6"))
+        #expect(try await store.read() == StoredDocument(text: "kind: Config\n", version: "6", capacity: (1 << 20) - 1))
     }
 
     @Test func aStaleVersionIsAConflictTheLoopRecognises() async throws {
@@ -64,11 +64,20 @@ import Testing
 
     @Test func aSecretKeepsTheDocumentBase64() async throws {
         api.put(.secrets, namespace: "onap", name: "kc", data: ["kubeconfig": "a2luZDogQ29uZmlnCg=="], version: "3")
-        #expect(try await secretStore.read() == StoredDocument(text: "kind: Config\n", version: "3"))
+        #expect(try await secretStore.read() == StoredDocument(text: "kind: Config\n", version: "3", capacity: 1 << 20))
         #expect(secretStore.origin == "key \"kubeconfig\" of secret onap/kc")
         _ = try await secretStore.write("kind: Config\nusers: []\n", annotations: [:], ifVersion: "3")
         #expect(api.object(.secrets, namespace: "onap", name: "kc")?.data?["kubeconfig"] == "a2luZDogQ29uZmlnCnVzZXJzOiBbXQo=")
         #expect(api.calls == ["GET secrets:onap/kc", "PATCH secrets:onap/kc@3"])
+    }
+
+    @Test func theCapacityIsWhatTheOtherValuesLeaveOfTheLimitCountedAsTheAPIServerDoes() async throws {
+        // A ConfigMap's text values count as UTF-8 bytes, a Secret's as decoded bytes; our own
+        // key's old value does not count, since a write replaces it.
+        api.put(namespace: "onap", name: "kc", data: ["kubeconfig": "kind: Config\n", "other": "é", "more": "abc"])
+        #expect(try await store.read().capacity == (1 << 20) - 5)
+        api.put(.secrets, namespace: "onap", name: "kc", data: ["kubeconfig": "a2luZDogQ29uZmlnCg==", "other": "AAAA"])
+        #expect(try await secretStore.read().capacity == (1 << 20) - 3)
     }
 
     @Test func aSecretValueThatIsNotTextIsRefusedNotOverwritten() async {

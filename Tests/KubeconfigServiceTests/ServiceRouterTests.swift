@@ -124,6 +124,29 @@ import Testing
         #expect(empty.status.code == 400)
     }
 
+    @Test func oneSiteIsRenderedOncePerVersionAndHasItsOwnEntityTag() async throws {
+        publish()
+        let published = try #require(publisher.state.published)
+        let first = try #require(published.site(named: "central"))
+        // The same bytes, not a second rendering: the buffers are one.
+        let second = try #require(published.site(named: "central"))
+        first.yaml.withUnsafeBufferPointer { a in
+            second.yaml.withUnsafeBufferPointer { b in #expect(a.baseAddress == b.baseAddress) }
+        }
+        #expect(published.site(named: "mars") == nil)
+        let site = await respond(HTTPServerRequest.make(method: "GET", path: "/kubeconfig", query: [("site", "central")]))
+        let etag = try #require(site.header("ETag"))
+        #expect(etag == first.yamlETag)
+        let again = await respond(
+            HTTPServerRequest.make(
+                method: "GET", path: "/kubeconfig", query: [("site", "central")], headers: [("If-None-Match", etag)]))
+        #expect(again.status.code == 304)
+        let json = await respond(
+            HTTPServerRequest.make(
+                method: "GET", path: "/kubeconfig", query: [("site", "central")], headers: [("Accept", "application/json")]))
+        #expect(json.header("ETag") == first.jsonETag)
+    }
+
     @Test func postingAnotherSiteIs404() async {
         let response = await respond(HTTPServerRequest.make(method: "POST", path: "/sites/edge1"))
         #expect(response.status.code == 404)

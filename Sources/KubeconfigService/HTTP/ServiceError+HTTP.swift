@@ -13,7 +13,7 @@ extension ServiceError {
         case .notFound, .siteNotFound: return .notFound
         case .methodNotAllowed: return .methodNotAllowed
         case .documentNotKubeconfig: return .conflict
-        case .payloadTooLarge: return .contentTooLarge
+        case .payloadTooLarge, .documentTooLarge: return .contentTooLarge
         case .notPublished, .apiUnavailable, .conflict: return .serviceUnavailable
         case .notInCluster, .serviceAccountUnreadable: return .internalServerError
         case .apiTimeout: return .gatewayTimeout

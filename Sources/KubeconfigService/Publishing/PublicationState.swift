@@ -15,6 +15,8 @@ public final class PublicationState: Sendable {
         /// The token last published (never the token itself: its source, subject and times).
         public var token: TokenStatus?
         public var nextRefresh: Date?
+        /// The watch on the document's object; nil when there is none (`--no-watch`).
+        public var watch: WatchStatus?
 
         /// Ready once a publication succeeded, while the issued token it published is valid: not
         /// expired, and not rejected by a TokenReview.
@@ -61,6 +63,23 @@ public final class PublicationState: Sendable {
         }
     }
 
+    /// The watch on the document's object, as `/status` shows it.
+    public struct WatchStatus: Sendable, Equatable {
+        public enum Phase: String, Sendable, Encodable {
+            case starting, watching, reconnecting
+            /// The watch is forbidden: only the periodic pass keeps the document current.
+            case fallback
+        }
+        public var phase: Phase
+        /// The last resourceVersion the watch saw.
+        public var resourceVersion: String?
+        public var lastEvent: Date?
+        /// Why the last watch ended, when it failed.
+        public var lastError: ServiceError?
+        /// The object was deleted and not yet re-created: the last good document is served.
+        public var objectDeleted = false
+    }
+
     private let state = Mutex(Snapshot())
 
     public init() {}
@@ -99,6 +118,36 @@ public final class PublicationState: Sendable {
 
     func failed(_ error: ServiceError) {
         state.withLock { $0.lastError = error }
+    }
+
+    func watching(_ phase: WatchStatus.Phase, version: String? = nil, error: ServiceError? = nil) {
+        state.withLock { snapshot in
+            var watch = snapshot.watch ?? WatchStatus(phase: phase)
+            watch.phase = phase
+            if let version {
+                watch.resourceVersion = version
+                watch.lastEvent = Date()
+            }
+            if let error { watch.lastError = error }
+            snapshot.watch = watch
+        }
+    }
+
+    /// Records that the watched object exists; true when it had been deleted.
+    func markPresent() -> Bool {
+        state.withLock { snapshot in
+            defer { snapshot.watch?.objectDeleted = false }
+            return snapshot.watch?.objectDeleted ?? false
+        }
+    }
+
+    /// Records that the watched object is gone; true when that is news.
+    func markDeleted() -> Bool {
+        state.withLock { snapshot in
+            guard snapshot.watch?.objectDeleted == false else { return false }
+            snapshot.watch?.objectDeleted = true
+            return true
+        }
     }
 
     func scheduled(nextRefresh: Date?) {

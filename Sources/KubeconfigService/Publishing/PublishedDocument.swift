@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import KubernetesAPI
+import Synchronization
 
 /// The document as last read or written by a publication, rendered once for serving.
 public struct PublishedDocument: Sendable {
@@ -13,16 +14,58 @@ public struct PublishedDocument: Sendable {
     public internal(set) var resourceVersion: String
     /// The annotations of the object as read or written with it (token records among them).
     public internal(set) var annotations: [String: String] = [:]
+    /// One site's document, rendered at its first request and kept with this version.
+    private let sites = SiteRenderings()
 
     public init(document: KubeconfigDocument, resourceVersion: String) {
         self.document = document
         self.yaml = Array(document.yaml().utf8)
         self.json = Array(document.json().utf8)
         self.resourceVersion = resourceVersion
-        let digest = SHA256.hash(data: yaml)
-        let tag = digest.prefix(12).hexString
-        self.yamlETag = "\"" + tag + "\""
-        self.jsonETag = "\"" + tag + "-json\""
+        (self.yamlETag, self.jsonETag) = Self.entityTags(of: yaml)
+    }
+
+    /// The strong entity tags of a document whose YAML form is `yaml`.
+    static func entityTags(of yaml: [UInt8]) -> (yaml: String, json: String) {
+        let tag = SHA256.hash(data: yaml).prefix(12).hexString
+        return ("\"" + tag + "\"", "\"" + tag + "-json\"")
+    }
+
+    /// The document of one site (`KubeconfigDocument.site(named:)`), rendered once per
+    /// version of this document; nil when it has no such context.
+    public func site(named name: String) -> RenderedSite? {
+        sites.rendering(name) { document.site(named: name).map(RenderedSite.init) }
+    }
+}
+
+/// One site's document in both forms, with their entity tags.
+public struct RenderedSite: Sendable {
+    public let yaml: [UInt8]
+    public let json: [UInt8]
+    public let yamlETag: String
+    public let jsonETag: String
+
+    init(_ document: KubeconfigDocument) {
+        yaml = Array(document.yaml().utf8)
+        json = Array(document.json().utf8)
+        (yamlETag, jsonETag) = PublishedDocument.entityTags(of: yaml)
+    }
+}
+
+/// The memo of `PublishedDocument.site(named:)`: names of contexts only (a name the document
+/// does not hold is not kept, so requests for made-up names cannot grow it).
+private final class SiteRenderings: Sendable {
+    private let rendered = Mutex<[String: RenderedSite]>([:])
+
+    func rendering(_ name: String, _ render: () -> RenderedSite?) -> RenderedSite? {
+        if let site = rendered.withLock({ $0[name] }) { return site }
+        // Rendered outside the lock: two first requests may both render; one result is kept.
+        guard let site = render() else { return nil }
+        return rendered.withLock { sites in
+            if let existing = sites[name] { return existing }
+            sites[name] = site
+            return site
+        }
     }
 }
 

@@ -54,4 +54,7 @@ extension SitePublisher {
 extension Duration {
     /// The duration in seconds, for `Date` arithmetic.
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+
+    /// The duration in milliseconds, to the microsecond, as logs show it.
+    var milliseconds: Double { (seconds * 1_000_000).rounded() / 1000 }
 }

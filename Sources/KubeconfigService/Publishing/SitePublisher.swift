@@ -18,6 +18,9 @@ public final class SitePublisher: Sendable {
     private let logger: Logger
     private let flight = SingleFlight<String, Publication>()
     private let metrics: Metrics
+    /// What the last round of the publish edit put in the document: what a watched change is
+    /// checked against.
+    let intended = Mutex<IntendedEntries?>(nil)
 
     public init(
         configuration: PublisherConfiguration, credentials: any SiteCredentialSource,
@@ -58,6 +61,8 @@ public final class SitePublisher: Sendable {
         var result: PublicationResult
         var document: PublishedDocument
         var token: PublishedToken
+        /// Parsing, merging and rendering: the publication's own work, without the API server's.
+        var localDuration: Duration
     }
 
     private func runPublication() async throws(ServiceError) -> Publication {
@@ -80,6 +85,7 @@ public final class SitePublisher: Sendable {
         ]
         switch result {
         case .success(let publication):
+            metadata["local_ms"] = "\(publication.localDuration.milliseconds)"
             let publication = publication.result
             (publication.changed ? metrics.changed : metrics.unchanged).increment()
             metrics.lastSuccess.record(Date().timeIntervalSince1970)
@@ -114,7 +120,7 @@ public final class SitePublisher: Sendable {
             resourceVersion: update.document.resourceVersion, changed: update.changed, tokenSource: token.source,
             tokenExpiresAt: token.expiresAt, tokenRenewsAt: token.renewsAt,
             renewalError: token.renewalError.map(ReportedError.init))
-        return Publication(result: result, document: update.document, token: token)
+        return Publication(result: result, document: update.document, token: token, localDuration: update.localDuration)
     }
 
     /// Our cluster, user and context, with the token the source chooses for what the document
@@ -128,12 +134,15 @@ public final class SitePublisher: Sendable {
                 token: content.kubeconfig.token(ofUser: configuration.user).map(BearerToken.init),
                 record: content.annotations[annotationKey].flatMap(TokenRecord.init(annotation:)))
             let token = try await tokens.token(for: stored, cluster: cluster)
-            content.kubeconfig.merge(
-                SiteEntries(
-                    location: configuration.location, user: configuration.user, server: cluster.server,
-                    certificateAuthority: cluster.certificateAuthority, token: token.token))
+            let entries = SiteEntries(
+                location: configuration.location, user: configuration.user, server: cluster.server,
+                certificateAuthority: cluster.certificateAuthority, token: token.token)
+            content.kubeconfig.merge(entries)
             content.annotations[annotationKey] = token.record?.annotation
             chosen.value = token
+            self.intended.withLock {
+                $0 = IntendedEntries(entries: entries, annotationKey: annotationKey, annotation: token.record?.annotation)
+            }
         }
     }
 

@@ -33,10 +33,58 @@ public struct StoredDocument: Sendable, Equatable {
     public var annotations: [String: String]
     /// The object's `resourceVersion`: the condition of the next write.
     public var version: String
+    /// Bytes the document may take without the object going over its size limit (what the
+    /// object's other keys leave of it); nil when the store sets no limit.
+    public var capacity: Int?
 
-    public init(text: String?, annotations: [String: String] = [:], version: String) {
+    public init(text: String?, annotations: [String: String] = [:], version: String, capacity: Int? = nil) {
         self.text = text
         self.annotations = annotations
         self.version = version
+        self.capacity = capacity
+    }
+}
+
+/// A store whose object can be watched, as client-go's reflector does: list once, then follow
+/// every change from the list's version.
+public protocol WatchableDocumentStore: DocumentStore {
+    /// The document now (nil when the object does not exist) and the version to watch from.
+    func list() async throws(ServiceError) -> DocumentListing
+
+    /// Hands every change after `version` to `receive`, in order, until the server ends the
+    /// stream (returns) or it fails (throws; `.apiExpired`: list again).
+    func watch(
+        from version: String, timeoutSeconds: Int, receive: @escaping @Sendable (DocumentEvent) async -> Void
+    ) async throws(ServiceError)
+}
+
+/// What a list found: the document, when its object exists, and where a watch starts.
+public struct DocumentListing: Sendable, Equatable {
+    public var document: StoredDocument?
+    public var version: String
+
+    public init(document: StoredDocument?, version: String) {
+        self.document = document
+        self.version = version
+    }
+}
+
+/// One change of the watched object.
+public enum DocumentEvent: Sendable, Equatable {
+    /// The object was created or changed: the document as it now is.
+    case stored(StoredDocument)
+    /// The object's value could not be read (a Secret's value that is not base64 of UTF-8 text).
+    case unreadable(version: String, ServiceError)
+    /// The object was deleted.
+    case deleted(version: String)
+    /// Nothing changed up to `version`.
+    case bookmark(version: String)
+
+    /// Where a watch resumes after this event.
+    public var version: String {
+        switch self {
+        case .stored(let document): document.version
+        case .unreadable(let version, _), .deleted(let version), .bookmark(let version): version
+        }
     }
 }

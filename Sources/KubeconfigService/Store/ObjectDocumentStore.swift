@@ -32,10 +32,26 @@ public struct ObjectDocumentStore: DocumentStore {
         let object = try await missingAsNotFound { () async throws(ServiceError) in
             try await api.dataObject(resource, namespace: namespace, name: name)
         }
+        return try document(of: object)
+    }
+
+    /// The document `object` holds, and what its other keys leave of the size limit.
+    func document(of object: DataObject) throws(ServiceError) -> StoredDocument {
+        // ValidateConfigMap and ValidateSecret count the values' bytes (a Secret's decoded).
+        var others = 0
+        for (otherKey, value) in object.data ?? [:] where otherKey != key {
+            others += resource == .secrets ? (Data(base64Encoded: value)?.count ?? value.utf8.count) : value.utf8.count
+        }
+        for value in (object.binaryData ?? [:]).values {
+            others += Data(base64Encoded: value)?.count ?? value.utf8.count
+        }
         return StoredDocument(
             text: try object.data?[key].map(decode), annotations: object.metadata.annotations ?? [:],
-            version: object.metadata.resourceVersion)
+            version: object.metadata.resourceVersion, capacity: max(0, Self.maxDataBytes - others))
     }
+
+    /// The API server's limit on a ConfigMap's or Secret's data (`core.MaxSecretSize`, 1 MiB).
+    public static let maxDataBytes = 1 << 20
 
     public func write(
         _ text: String, annotations: [String: String?], ifVersion version: String
@@ -71,6 +87,41 @@ public struct ObjectDocumentStore: DocumentStore {
                 code: resource == .secrets ? .secretNotFound : .configMapNotFound,
                 message: "\(resource.singular) \(reference) not found; it is created by the Helm release, never by this "
                     + "service (\(error.message))")
+        }
+    }
+}
+
+extension ObjectDocumentStore: WatchableDocumentStore {
+    private var watchAPI: any DataObjectWatchAPI {
+        get throws(ServiceError) {
+            guard let api = api as? any DataObjectWatchAPI else {
+                throw ServiceError(code: .apiRejected, message: "this connection cannot list or watch \(resource.rawValue)")
+            }
+            return api
+        }
+    }
+
+    public func list() async throws(ServiceError) -> DocumentListing {
+        let list = try await watchAPI.listDataObjects(resource, namespace: namespace, name: name)
+        return DocumentListing(document: try list.items.first.map(document(of:)), version: list.resourceVersion)
+    }
+
+    public func watch(
+        from version: String, timeoutSeconds: Int, receive: @escaping @Sendable (DocumentEvent) async -> Void
+    ) async throws(ServiceError) {
+        try await watchAPI.watchDataObjects(
+            resource, namespace: namespace, name: name, resourceVersion: version, timeoutSeconds: timeoutSeconds
+        ) { event in
+            switch event {
+            case .added(let object), .modified(let object):
+                do throws(ServiceError) {
+                    await receive(.stored(try self.document(of: object)))
+                } catch {
+                    await receive(.unreadable(version: object.metadata.resourceVersion, error))
+                }
+            case .deleted(let object): await receive(.deleted(version: object.metadata.resourceVersion))
+            case .bookmark(let version): await receive(.bookmark(version: version))
+            }
         }
     }
 }

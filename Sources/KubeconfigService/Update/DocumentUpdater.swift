@@ -80,33 +80,34 @@ public final class DocumentUpdater: Sendable {
 
     /// The loop for one batch of edits; one result per edit, in order.
     private func run(_ edits: [DocumentEdit]) async -> [Result<DocumentUpdate, ServiceError>] {
+        let clock = ContinuousClock()
         var lastConflict: ServiceError?
         for _ in 0..<conflictAttempts {
             let stored: StoredDocument
             let before: DocumentContent
+            var started = clock.now
             do throws(ServiceError) {
                 stored = try await store.read()
+                started = clock.now
                 before = DocumentContent(
                     kubeconfig: try KubeconfigDocument(parsing: stored.text ?? "", origin: store.origin),
                     annotations: stored.annotations)
             } catch {
                 return edits.map { _ in .failure(error) }
             }
-            var after = before
-            // Whether each edit changed the content, or why it failed.
-            var outcomes: [Result<Bool, ServiceError>] = []
-            for edit in edits {
-                var edited = after
-                do throws(ServiceError) {
-                    try await edit.apply(&edited)
-                    outcomes.append(.success(edited != after))
-                    after = edited
-                } catch {
-                    outcomes.append(.failure(error))
-                }
+            var (after, outcomes) = await Self.apply(edits, to: before)
+            var rendered = after == before ? nil : PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
+            if let capacity = stored.capacity, let candidate = rendered, candidate.yaml.count > capacity {
+                // Rare: find the edits that take the document over the object's limit, and
+                // refuse those alone.
+                (after, outcomes) = await Self.apply(edits, to: before, capacity: capacity, origin: store.origin)
+                rendered = after == before ? nil : PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
             }
+            let localDuration = clock.now - started
             func results(_ document: PublishedDocument, wrote: Bool) -> [Result<DocumentUpdate, ServiceError>] {
-                outcomes.map { outcome in outcome.map { DocumentUpdate(document: document, changed: wrote && $0) } }
+                outcomes.map { outcome in
+                    outcome.map { DocumentUpdate(document: document, changed: wrote && $0, localDuration: localDuration) }
+                }
             }
             // Nothing to write when nothing changed, or when every edit failed (even where
             // writing would create the missing key).
@@ -116,17 +117,19 @@ public final class DocumentUpdater: Sendable {
                 unchanged.annotations = before.annotations
                 return results(unchanged, wrote: false)
             }
-            var rendered = PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
-            rendered.annotations = after.annotations
+            var written = rendered ?? PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
+            written.annotations = after.annotations
             do throws(ServiceError) {
-                rendered.resourceVersion = try await store.write(
-                    String(decoding: rendered.yaml, as: UTF8.self), annotations: after.annotationChanges(since: before),
+                written.resourceVersion = try await store.write(
+                    String(decoding: written.yaml, as: UTF8.self), annotations: after.annotationChanges(since: before),
                     ifVersion: stored.version)
                 // Creating the key is a change even for an edit that found nothing to do.
                 if stored.text == nil {
-                    return outcomes.map { outcome in outcome.map { _ in DocumentUpdate(document: rendered, changed: true) } }
+                    return outcomes.map { outcome in
+                        outcome.map { _ in DocumentUpdate(document: written, changed: true, localDuration: localDuration) }
+                    }
                 }
-                return results(rendered, wrote: true)
+                return results(written, wrote: true)
             } catch  where error.code == .apiConflict {
                 logger.debug(
                     "the document changed under us; editing again from a fresh read",
@@ -143,6 +146,37 @@ public final class DocumentUpdater: Sendable {
                 + "\(lastConflict?.message ?? "conflict")")
         return edits.map { _ in .failure(error) }
     }
+
+    /// `edits` applied in order to `before`: the content after them, and whether each changed
+    /// it or why it failed. With a `capacity`, an edit after which the rendered document would
+    /// be larger than that fails with `.documentTooLarge`, and is left out.
+    private static func apply(
+        _ edits: [DocumentEdit], to before: DocumentContent, capacity: Int? = nil, origin: String = ""
+    ) async -> (DocumentContent, [Result<Bool, ServiceError>]) {
+        var after = before
+        var outcomes: [Result<Bool, ServiceError>] = []
+        for edit in edits {
+            var edited = after
+            do throws(ServiceError) {
+                try await edit.apply(&edited)
+                if let capacity, edited != after {
+                    let size = edited.kubeconfig.yaml().utf8.count
+                    if size > capacity {
+                        throw ServiceError(
+                            code: .documentTooLarge,
+                            message: "\(edit.summary) would make the kubeconfig \(size) bytes, but \(origin) has room "
+                                + "for \(capacity) (the API server keeps at most \(ObjectDocumentStore.maxDataBytes) bytes "
+                                + "of data per object); nothing was written for it")
+                    }
+                }
+                outcomes.append(.success(edited != after))
+                after = edited
+            } catch {
+                outcomes.append(.failure(error))
+            }
+        }
+        return (after, outcomes)
+    }
 }
 
 /// What an update stored, or found already stored.
@@ -151,4 +185,7 @@ public struct DocumentUpdate: Sendable {
     public var document: PublishedDocument
     /// Whether this update's edit changed the document (and it was written).
     public var changed: Bool
+    /// Time spent here, not waiting for the API server: parsing, editing and rendering the
+    /// document in the round that stored it.
+    public var localDuration: Duration = .zero
 }

@@ -21,20 +21,31 @@ struct KubeconfigRoute: RouteHandler {
             guard !site.isEmpty else {
                 return .error(ServiceError(code: .badRequest, message: "the site query parameter needs a value"))
             }
-            guard let document = published.document.site(named: site) else {
+            guard let rendered = published.site(named: site) else {
                 return .error(
                     ServiceError(
                         code: .siteNotFound,
                         message: "no context named \(HTTPServerRequest.printable(site)) in the published kubeconfig"))
             }
             return Self.document(
-                wantsJSON ? Array(document.json().utf8) : Array(document.yaml().utf8), json: wantsJSON, etag: nil)
+                wantsJSON ? rendered.json : rendered.yaml, json: wantsJSON,
+                etag: wantsJSON ? rendered.jsonETag : rendered.yamlETag, request: request)
         }
-        let etag = wantsJSON ? published.jsonETag : published.yamlETag
-        if let match = request.header(.ifNoneMatch), Self.etagMatches(match, etag) {
+        return Self.document(
+            wantsJSON ? published.json : published.yaml, json: wantsJSON,
+            etag: wantsJSON ? published.jsonETag : published.yamlETag, request: request)
+    }
+
+    /// The document with its entity tag, or 304 when the caller already holds it.
+    private static func document(
+        _ body: [UInt8], json: Bool, etag: String, request: HTTPServerRequest
+    )
+        -> HTTPServerResponse
+    {
+        if let match = request.header(.ifNoneMatch), etagMatches(match, etag) {
             return HTTPServerResponse(status: .notModified, headerFields: [.eTag: etag, .cacheControl: "no-store"])
         }
-        return Self.document(wantsJSON ? published.json : published.yaml, json: wantsJSON, etag: etag)
+        return document(body, json: json, etag: etag)
     }
 
     private static func document(_ body: [UInt8], json: Bool, etag: String?) -> HTTPServerResponse {

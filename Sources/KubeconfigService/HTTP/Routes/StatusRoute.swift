@@ -18,6 +18,23 @@ struct StatusRoute: RouteHandler {
         var tokenFingerprint: String?
         var tokenExpiresAt, tokenRenewsAt: Date?
         var renewalError: ReportedError?
+        var watch: Watch?
+    }
+
+    private struct Watch: Encodable {
+        var state: PublicationState.WatchStatus.Phase
+        var resourceVersion: String?
+        var lastEvent: Date?
+        var lastError: ReportedError?
+        var objectDeleted: Bool
+
+        init(_ status: PublicationState.WatchStatus) {
+            state = status.phase
+            resourceVersion = status.resourceVersion
+            lastEvent = status.lastEvent
+            lastError = status.lastError.map(ReportedError.init)
+            objectDeleted = status.objectDeleted
+        }
     }
 
     func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
@@ -32,7 +49,7 @@ struct StatusRoute: RouteHandler {
             lastError: snapshot.lastError.map(ReportedError.init), resourceVersion: snapshot.published?.resourceVersion,
             tokenSource: token?.source, tokenSubject: token?.subject, tokenFingerprint: token?.fingerprint,
             tokenExpiresAt: token?.expiresAt, tokenRenewsAt: token?.renewsAt,
-            renewalError: token?.renewalError.map(ReportedError.init))
+            renewalError: token?.renewalError.map(ReportedError.init), watch: snapshot.watch.map(Watch.init))
         return .response(.json(.ok, JSONBody.encode(body)))
     }
 }

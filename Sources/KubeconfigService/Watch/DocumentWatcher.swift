@@ -1,0 +1,285 @@
+import CoreMetrics
+import Foundation
+import KubernetesAPI
+import Logging
+import Synchronization
+
+/// Follows the object that holds the document, as client-go's reflector does: list, then watch
+/// from the list's version, resuming from the last version seen.
+///
+/// Every version seen is served at once (rendered once; `GET /kubeconfig`, its ETag and
+/// `GET /sites` follow other writers without waiting for a refresh pass). A version whose
+/// entries for this site are missing or altered is repaired by one publication (read, merge,
+/// conditional write); our own writes hold our entries, so they never cause another.
+///
+/// Faults: a stream that ends or drops is watched again from the last version, with backoff; a
+/// version too old to resume from (410) is listed again; a deleted object is reported and the
+/// last good document served until it is back, then published into; a watch the cluster
+/// forbids falls back to the periodic pass (said once in the log) and is tried again now and
+/// then. Repairs that keep being undone (another writer with other ideas, say two replicas that
+/// publish their own pod tokens) are slowed down, never looped.
+public final class DocumentWatcher: Sendable {
+    public struct Configuration: Sendable {
+        /// Server-side timeout of one watch; each watch draws between this and twice this, so
+        /// that replicas do not all re-watch at once.
+        public var watchTimeout: Duration = .seconds(300)
+        public var initialBackoff: Duration = .milliseconds(800)
+        public var maxBackoff: Duration = .seconds(30)
+        /// How often a forbidden watch is tried again.
+        public var forbiddenRetry: Duration = .seconds(300)
+        /// Repairs allowed in `repairWindow` before each further one waits, doubling.
+        public var repairBurst = 5
+        public var repairWindow: Duration = .seconds(60)
+
+        public init() {}
+    }
+
+    private let store: any WatchableDocumentStore
+    private let publisher: SitePublisher
+    private let configuration: Configuration
+    private let logger: Logger
+    private let repairs = Wakeup()
+    private let metrics = Metrics()
+
+    public init(
+        store: any WatchableDocumentStore, publisher: SitePublisher, configuration: Configuration = Configuration(),
+        logger: Logger
+    ) {
+        self.store = store
+        self.publisher = publisher
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Watches and repairs until cancelled.
+    public func run() async {
+        publisher.state.watching(.starting)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.watchLoop() }
+            group.addTask { await self.repairLoop() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: - The watch
+
+    /// What the loop does after a watch ends.
+    private enum Next {
+        case resume(after: Duration)
+        case relist(after: Duration)
+    }
+
+    private func watchLoop() async {
+        var version: String?
+        var failures = 0
+        var forbidden = false
+        while !Task.isCancelled {
+            let next: Next
+            do throws(ServiceError) {
+                let from: String
+                if let version {
+                    from = version
+                } else {
+                    from = try await relist()
+                    version = from
+                }
+                if forbidden {
+                    forbidden = false
+                    logger.info("watching the document again", metadata: ["origin": "\(store.origin)"])
+                }
+                publisher.state.watching(.watching, version: from)
+                let progress = Progress(version: from)
+                let timeout = Int(configuration.watchTimeout.seconds * Double.random(in: 1...2))
+                do throws(ServiceError) {
+                    try await store.watch(from: from, timeoutSeconds: timeout) { event in
+                        await self.handle(event, progress: progress)
+                    }
+                    metrics.restarts(.ended).increment()
+                    next = .resume(after: .zero)
+                } catch {
+                    // Events before the failure still moved the version on.
+                    version = progress.version
+                    throw error
+                }
+                version = progress.version
+                failures = progress.events > 0 ? 0 : failures
+            } catch {
+                failures += 1
+                next = failed(error, failures: failures, forbidden: &forbidden)
+            }
+            switch next {
+            case .resume(let wait):
+                if wait > .zero { try? await Task.sleep(for: wait) }
+            case .relist(let wait):
+                version = nil
+                if wait > .zero { try? await Task.sleep(for: wait) }
+            }
+        }
+    }
+
+    /// The document as listed now, served and checked; the version to watch from.
+    private func relist() async throws(ServiceError) -> String {
+        let listing = try await store.list()
+        if let document = listing.document {
+            present(document)
+        } else {
+            objectDeleted()
+        }
+        return listing.version
+    }
+
+    /// How the loop goes on after `error`.
+    private func failed(_ error: ServiceError, failures: Int, forbidden: inout Bool) -> Next {
+        let backoff = RetryPolicy(
+            budget: .seconds(3600), initialBackoff: configuration.initialBackoff, maxBackoff: configuration.maxBackoff
+        ).backoff(attempt: failures, jitter: .random(in: 0...1))
+        switch error.code {
+        case .apiExpired:
+            // As the reflector: list again at once, the version is gone for good.
+            metrics.restarts(.expired).increment()
+            logger.debug("the watch's version expired; listing again", metadata: ["origin": "\(store.origin)"])
+            publisher.state.watching(.reconnecting)
+            return .relist(after: failures > 1 ? backoff : .zero)
+        case .apiForbidden, .apiUnauthorized:
+            metrics.restarts(.forbidden).increment()
+            if !forbidden {
+                forbidden = true
+                logger.warning(
+                    "the document cannot be watched; falling back to the periodic refresh pass",
+                    metadata: [
+                        "origin": "\(store.origin)", "error_code": "\(error.code)", "error": "\(error.message)",
+                        "retry_in_s": "\(Int(configuration.forbiddenRetry.seconds))",
+                    ])
+            }
+            publisher.state.watching(.fallback, error: error)
+            return .relist(after: configuration.forbiddenRetry)
+        default:
+            metrics.restarts(.error).increment()
+            logger.info(
+                "the watch ended with an error; watching again",
+                metadata: [
+                    "origin": "\(store.origin)", "error_code": "\(error.code)", "error": "\(error.message)",
+                    "retry_in_ms": "\(Int(backoff.seconds * 1000))",
+                ])
+            publisher.state.watching(.reconnecting, error: error)
+            // A list that failed (the object's namespace unreachable, say) lists again.
+            return error.code == .apiNotFound ? .relist(after: backoff) : .resume(after: backoff)
+        }
+    }
+
+    /// The version a watch got to, and how many events it brought.
+    private final class Progress: Sendable {
+        private let state: Mutex<(version: String, events: Int)>
+        init(version: String) { state = Mutex((version, 0)) }
+        var version: String { state.withLock { $0.version } }
+        var events: Int { state.withLock { $0.events } }
+        func advance(to version: String) { state.withLock { $0 = (version, $0.events + 1) } }
+    }
+
+    private func handle(_ event: DocumentEvent, progress: Progress) async {
+        progress.advance(to: event.version)
+        switch event {
+        case .stored(let document):
+            metrics.events(.stored).increment()
+            present(document)
+        case .unreadable(let version, let error):
+            metrics.events(.stored).increment()
+            unreadable(version: version, error)
+        case .deleted:
+            metrics.events(.deleted).increment()
+            objectDeleted()
+        case .bookmark:
+            metrics.events(.bookmark).increment()
+        }
+        publisher.state.watching(.watching, version: event.version)
+    }
+
+    /// A version of the document, from a list or an event.
+    private func present(_ document: StoredDocument) {
+        let wasDeleted = publisher.state.markPresent()
+        if wasDeleted {
+            logger.info("the document's object is back; publishing into it", metadata: ["origin": "\(store.origin)"])
+        }
+        switch publisher.observe(document, origin: store.origin) {
+        case .known, .served:
+            break
+        case .needsRepair:
+            logger.info(
+                "our entries were changed or removed by another writer; repairing",
+                metadata: ["origin": "\(store.origin)", "resource_version": "\(document.version)"])
+            repairs.signal()
+        case .unreadable(let error):
+            unreadable(version: document.version, error)
+        }
+    }
+
+    private func unreadable(version: String, _ error: ServiceError) {
+        logger.warning(
+            "the document is not a kubeconfig; serving the last good one",
+            metadata: ["origin": "\(store.origin)", "resource_version": "\(version)", "error": "\(error.message)"])
+        // The publication fails as the refresh pass would, and says why in /status.
+        repairs.signal()
+    }
+
+    private func objectDeleted() {
+        guard publisher.state.markDeleted() else { return }
+        logger.warning(
+            "the document's object was deleted; serving the last good document until it is back",
+            metadata: ["origin": "\(store.origin)"])
+    }
+
+    // MARK: - Repairs
+
+    private func repairLoop() async {
+        var recent: [ContinuousClock.Instant] = []
+        let clock = ContinuousClock()
+        while !Task.isCancelled {
+            await repairs.wait(for: .seconds(3600))
+            guard !Task.isCancelled else { return }
+            recent.removeAll { clock.now - $0 > configuration.repairWindow }
+            let excess = recent.count - configuration.repairBurst
+            if excess >= 0 {
+                let wait = min(configuration.initialBackoff * (1 << min(excess, 10)), configuration.maxBackoff)
+                if excess == 0 {
+                    logger.warning(
+                        "our entries keep being changed by another writer; slowing repairs down",
+                        metadata: [
+                            "origin": "\(store.origin)", "repairs": "\(recent.count)",
+                            "window_s": "\(Int(configuration.repairWindow.seconds))",
+                        ])
+                }
+                try? await Task.sleep(for: wait)
+            }
+            do {
+                let result = try await publisher.publish()
+                if result.changed {
+                    recent.append(clock.now)
+                    metrics.repairs.increment()
+                }
+            } catch {
+                // The publication logged it and /status shows it; the next change or pass retries.
+            }
+        }
+    }
+
+    // MARK: - Metrics
+
+    private struct Metrics: Sendable {
+        enum Restart: String { case ended, expired, forbidden, error }
+        enum Event: String { case stored, deleted, bookmark }
+
+        private let restartCounters = Dictionary(
+            uniqueKeysWithValues: [Restart.ended, .expired, .forbidden, .error].map {
+                ($0.rawValue, Counter(label: "kubeconfig_watch_restarts_total", dimensions: [("reason", $0.rawValue)]))
+            })
+        private let eventCounters = Dictionary(
+            uniqueKeysWithValues: [Event.stored, .deleted, .bookmark].map {
+                ($0.rawValue, Counter(label: "kubeconfig_watch_events_total", dimensions: [("type", $0.rawValue)]))
+            })
+        let repairs = Counter(label: "kubeconfig_watch_repairs_total")
+
+        func restarts(_ reason: Restart) -> Counter { restartCounters[reason.rawValue]! }
+        func events(_ type: Event) -> Counter { eventCounters[type.rawValue]! }
+    }
+}
