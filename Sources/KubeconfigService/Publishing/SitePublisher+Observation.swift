@@ -46,7 +46,7 @@ extension SitePublisher {
         var document = PublishedDocument(document: content.kubeconfig, resourceVersion: stored.version)
         document.annotations = stored.annotations
         state.stored(document)
-        guard let intended = intended.withLock({ $0 }) else {
+        guard state.snapshot.lastSuccess != nil, let intended = intended.withLock({ $0 }) else {
             // Nothing published yet: the schedule is publishing, and will find this version.
             return .served
         }

@@ -18,12 +18,12 @@ BOOTSTRAP_RULES = [
 
 
 def default_rules(sa_user: str, sa_namespace: str) -> list[dict]:
-    """Admin may do anything, reader may get ConfigMaps, the service account may read and write
-    ConfigMaps in its namespace and review tokens and access (like system:auth-delegator)."""
+    """Admin may do anything, reader may get ConfigMaps, the service account may read, watch and
+    write ConfigMaps in its namespace and review tokens and access (like system:auth-delegator)."""
     return [
         {"group": "system:masters", "verbs": ["*"], "resources": ["*"]},
         {"user": "reader", "verbs": ["get"], "resources": ["configmaps"]},
-        {"user": sa_user, "verbs": ["get", "update", "patch"], "resources": ["configmaps"],
+        {"user": sa_user, "verbs": ["get", "list", "watch", "update", "patch"], "resources": ["configmaps"],
          "namespaces": [sa_namespace]},
         {"user": sa_user, "verbs": ["create"], "resources": ["tokenreviews", "subjectaccessreviews"]},
     ]
