@@ -103,7 +103,7 @@ class Cluster:
                 self.service_accounts.seed(spec.get("namespace", DEFAULT_NAMESPACE), spec["name"])
             for resource, spec in self.initial_objects:
                 resource.put_raw(spec.get("namespace", DEFAULT_NAMESPACE), spec["name"], control_object(spec))
-            self.watches.settings(self.watches.initial_settings)
+            self.watches.restart()
             self.store.compact()
 
     def add_identity(self, spec):

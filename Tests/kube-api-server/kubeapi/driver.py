@@ -59,8 +59,9 @@ class Response:
 class EventStream:
     """An open watch, read by a thread of its own: its events (dicts, in order) queue up for
     `next`; `ended` waits for the stream's end and says how it ended: "end" (the final chunk) or
-    "dropped" (the connection closed mid-stream). A watch the server refused has its `code` and
-    `body` and no events."""
+    "dropped" (the connection closed mid-stream). A chunk that is not exactly one JSON line ends
+    the reading with an AssertionError in that thread (and no more events). A watch the server
+    refused has its `code` and `body` and no events."""
 
     def __init__(self, connection: http.client.HTTPSConnection, answer: http.client.HTTPResponse):
         self.connection, self.code, self.headers = connection, answer.status, answer.headers
@@ -79,13 +80,25 @@ class EventStream:
         self._thread.start()
 
     def _read(self, answer):
+        """Reads the chunked body itself (http.client would take a connection closed between
+        chunks for the end): each chunk must be one JSON line."""
+        stream = answer.fp
         try:
-            while line := answer.readline():
-                event = json.loads(line)
+            while size_line := stream.readline():
+                size = int(size_line.split(b";")[0], 16)
+                if size == 0:
+                    self.how = "end"
+                    return
+                chunk = stream.read(size)
+                if len(chunk) < size or stream.read(2) != b"\r\n":
+                    break
+                if not chunk.endswith(b"\n") or chunk.count(b"\n") != 1:
+                    raise AssertionError(f"a watch chunk that is not one JSON line: {chunk!r}")
+                event = json.loads(chunk)
                 self.events.append(event)
                 self._queue.put(event)
-            self.how = "end"
-        except (OSError, http.client.HTTPException, ValueError):
+            self.how = "dropped"
+        except (OSError, ValueError):
             self.how = "dropped"
         finally:
             self._end.set()

@@ -102,6 +102,12 @@ class Watches:
             self.store.changed.notify_all()  # open watches pick up a new bookmark interval
             return dict(self._settings)
 
+    def restart(self):
+        """For a reset: the config's settings again, and a new count of watches served."""
+        with self.store.lock:
+            self.settings(self.initial_settings)
+            self.served = 0
+
     def setting(self, key):
         with self.store.lock:
             return self._settings[key]
@@ -287,8 +293,10 @@ class WatchStream:
             return {"type": DELETED, "object": {**change.previous, "metadata": meta}}
         return None
 
-    def _error(self, code, message):
-        """The Status of a control's ERROR event: a 410 says the watch's resourceVersion is too old."""
-        if int(code or 500) == 410 and message is None:
-            return expired(self.sent, self.store.watch_floor(self.resource)).body()
-        return status_for(int(code or 500), message).body()
+    @staticmethod
+    def _error(code, message):
+        """The Status of a control's ERROR event. A 410 says what etcd3's watcher says when its
+        revision is compacted under it (interpretWatchError)."""
+        if code == 410 and message is None:
+            message = "The resourceVersion for the provided watch is too old."
+        return status_for(code, message).body()
