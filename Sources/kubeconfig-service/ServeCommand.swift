@@ -198,9 +198,15 @@ struct ServeCommand: AsyncParsableCommand {
             .init(service: schedule, successTerminationBehavior: .ignore, serviceName: "publication-schedule")
         ]
         if watch, let store = publisher.updater.store as? any WatchableDocumentStore {
+            // Sites another writer added are probed at once, not at the next pass.
+            var probeChanged: (@Sendable () -> Void)?
+            if let monitor {
+                probeChanged = { Task { await monitor.probeChanged() } }
+            }
+            let watcher = DocumentWatcher(store: store, publisher: publisher, served: probeChanged, logger: logger)
             services.append(
                 .init(
-                    service: DocumentWatchService(watcher: DocumentWatcher(store: store, publisher: publisher, logger: logger)),
+                    service: DocumentWatchService(watcher: watcher),
                     successTerminationBehavior: .ignore, serviceName: "document-watch"))
         }
         if let renewer {

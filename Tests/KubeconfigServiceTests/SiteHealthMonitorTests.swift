@@ -68,6 +68,24 @@ import Testing
         #expect(!down.reachable && down.error?.code == "SiteConnectionRefused")
     }
 
+    @Test func afterAnotherWritersChangeOnlyNewOrChangedSitesAreProbed() async throws {
+        let prober = ScriptedProber()
+        let monitor = SiteHealthMonitor(state: state, location: "central", prober: prober, logger: Logger(label: "test"))
+        try serve(["site-a", "site-b"])
+        await monitor.probeAll()
+        var document = try #require(state.published?.document)
+        try document.register(SiteDocumentTests.site("site-c"), fallback: "central")
+        try document.register(SiteDocumentTests.site("site-a", token: "replacement"), fallback: "central")
+        state.stored(PublishedDocument(document: document, resourceVersion: "2000000"))
+        let before = prober.state.withLock { $0.probed.count }
+        await monitor.probeChanged()
+        let probed = prober.state.withLock { Array($0.probed.dropFirst(before)) }
+        #expect(probed.count == 2)
+        #expect(monitor.health(of: "site-c", in: document) != nil && monitor.health(of: "site-a", in: document) != nil)
+        await monitor.probeChanged()
+        #expect(prober.state.withLock { $0.probed.count } == before + 2, "nothing new: nothing probed")
+    }
+
     @Test func aReplacedSiteShowsNoStaleHealthAndARemovedOneIsForgotten() async throws {
         let prober = ScriptedProber()
         let monitor = SiteHealthMonitor(state: state, location: "central", prober: prober, logger: Logger(label: "test"))

@@ -19,6 +19,8 @@ public final class SiteHealthMonitor: Sendable {
     private let rejected: (@Sendable (_ site: String, _ fingerprint: String) -> Void)?
     private let recovered: (@Sendable (_ site: String) -> Void)?
     private let results = Mutex<[String: Result]>([:])
+    /// Sites `probeChanged` is probing now.
+    private let probing = Mutex<Set<String>>([])
     private let metrics = SiteMetrics()
 
     /// A probe's report, and the entries it probed: a site replaced since shows no stale health.
@@ -53,7 +55,13 @@ public final class SiteHealthMonitor: Sendable {
     /// Probes every site of the served document once, then drops what belongs to sites gone.
     public func probeAll() async {
         guard let document = state.published?.document else { return }
-        let names = document.contexts.map(\.name)
+        await probe(document.contexts.map(\.name), in: document)
+        // Sites may have been removed while the pass ran: forget against the document now served.
+        await forget(allBut: state.published?.document ?? document)
+    }
+
+    /// Probes `names`, at most `concurrency` at once.
+    private func probe(_ names: [String], in document: KubeconfigDocument) async {
         await withTaskGroup(of: Void.self) { group in
             var pending = names.makeIterator()
             for _ in 0..<concurrency {
@@ -65,7 +73,21 @@ public final class SiteHealthMonitor: Sendable {
                 group.addTask { await self.probe(name, in: document) }
             }
         }
-        // Sites may have been removed while the pass ran: forget against the document now served.
+    }
+
+    /// Probes, now, the sites of the served document that have no result for their present
+    /// entries (another writer added or changed them), and forgets sites gone; a site whose
+    /// probe is under way is not probed twice.
+    public func probeChanged() async {
+        guard let document = state.published?.document else { return }
+        let names = document.contexts.map(\.name).filter { health(of: $0, in: document) == nil }
+        let claimed = probing.withLock { probing in
+            let claimed = names.filter { !probing.contains($0) }
+            probing.formUnion(claimed)
+            return claimed
+        }
+        await probe(claimed, in: document)
+        probing.withLock { $0.subtract(claimed) }
         await forget(allBut: state.published?.document ?? document)
     }
 

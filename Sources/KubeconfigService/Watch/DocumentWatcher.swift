@@ -40,14 +40,18 @@ public final class DocumentWatcher: Sendable {
     private let logger: Logger
     private let repairs = Wakeup()
     private let metrics = Metrics()
+    private let served: (@Sendable () -> Void)?
 
+    /// - Parameter served: told after a new version is served (to probe sites another writer
+    ///   added).
     public init(
         store: any WatchableDocumentStore, publisher: SitePublisher, configuration: Configuration = Configuration(),
-        logger: Logger
+        served: (@Sendable () -> Void)? = nil, logger: Logger
     ) {
         self.store = store
         self.publisher = publisher
         self.configuration = configuration
+        self.served = served
         self.logger = logger
     }
 
@@ -201,7 +205,9 @@ public final class DocumentWatcher: Sendable {
         if wasDeleted {
             logger.info("the document's object is back; publishing into it", metadata: ["origin": "\(store.origin)"])
         }
-        switch publisher.observe(document, origin: store.origin) {
+        let observation = publisher.observe(document, origin: store.origin)
+        if observation == .served || observation == .needsRepair { served?() }
+        switch observation {
         case .known, .served:
             break
         case .needsRepair:
