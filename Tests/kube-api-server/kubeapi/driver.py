@@ -492,8 +492,8 @@ class KubeAPIServer:
         return self._control("POST", "watches/drop")["watches"]
 
     def watch_error(self, code: int = 500, message: str | None = None) -> int:
-        """Sends every open watch an ERROR event (a Status of `code`: 410 says `too old resource
-        version`), then ends it."""
+        """Sends every open watch an ERROR event (a Status of `code`; 410 is `Expired`, "The
+        resourceVersion for the provided watch is too old."), then ends it."""
         spec = {"code": code, **({"message": message} if message is not None else {})}
         return self._control("POST", "watches/error", spec)["watches"]
 

@@ -12,7 +12,7 @@ import yaml
 
 from .configmaps import CONFIGMAP_PATH, RESOURCE as CONFIGMAPS
 from .listoptions import go_bool
-from .status import APIError, conflict, status_for
+from .status import conflict, status_for
 from .store import ObjectStore
 
 ACTIONS = ("status", "delay", "drop", "conflict")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .status import bad_request, invalid
+from .status import APIError, bad_request, invalid
 
 NOT_OLDER_THAN, EXACT = "NotOlderThan", "Exact"
 FIELD_OPERATORS = ("!=", "==", "=")  # fields.splitTerm tries them in this order at each position
@@ -28,7 +28,7 @@ def go_bool(values):
     return not (values[0] == "0" or values[0].lower() == "false")
 
 
-def go_int(values, name):
+def go_int(values):
     """A *int64 query parameter: absent or empty is None; otherwise strconv.ParseInt's."""
     if not values or values[0] == "":
         return None
@@ -171,8 +171,8 @@ class ListOptions:
                       allow_bookmarks=bool(go_bool(query.get("allowWatchBookmarks"))),
                       resource_version=one("resourceVersion"), resource_version_match=one("resourceVersionMatch"),
                       send_initial_events=go_bool(query.get("sendInitialEvents")),
-                      timeout_seconds=go_int(query.get("timeoutSeconds"), "timeoutSeconds"),
-                      limit=go_int(query.get("limit"), "limit") or 0, continue_token=one("continue"))
+                      timeout_seconds=go_int(query.get("timeoutSeconds")), limit=go_int(query.get("limit")) or 0,
+                      continue_token=one("continue"))
         options.field_terms = parse_field_selector(one("fieldSelector"))
         options.label_requirements = parse_label_selector(one("labelSelector"))
         return options
@@ -184,7 +184,7 @@ class ListOptions:
         decode: requestInfo then authorises without a name)."""
         try:
             terms = parse_field_selector(query.get("fieldSelector", [""])[0])
-        except Exception:
+        except APIError:
             return ""
         names = [value for name, op, value in terms if name == "metadata.name" and op == "="]
         return names[0] if names and valid_path_segment_name(names[0]) else ""

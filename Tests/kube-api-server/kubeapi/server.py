@@ -163,9 +163,9 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
         """A watch's answer, as handlers/watch.go's serveWatch writes it: 200, JSON, chunked, each
         event a line flushed as its own chunk; then the final chunk, or a dropped connection."""
         watch.connection = self.request
-        hangup = Hangup(self.request, watch.client_gone)
-        ended = "drop"
+        hangup, ended = None, "drop"
         try:
+            hangup = Hangup(self.request, watch.client_gone)
             self.send_response(200)
             self.send_header("Audit-Id", str(uuid.uuid4()))
             self.send_header("Cache-Control", "no-cache, private")
@@ -178,7 +178,8 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
         except OSError:  # the client went away mid-write (ssl.SSLError is an OSError too)
             ended = "drop"
         finally:
-            hangup.stop()
+            if hangup is not None:
+                hangup.stop()
             watch.watches.unregister(watch)  # when the stream never started
         if ended != "end":
             self.drop()
