@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -29,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+import documents  # bench/documents.py, beside this file
 import yaml
 from kubeapi import ADMIN_TOKEN, KubeAPIServer  # Tests/kube-api-server on PYTHONPATH (scripts/benchmark.sh)
 
@@ -45,8 +47,14 @@ CORES = os.cpu_count() or 1
 # Durations and counts per mode. The auth decision is cached 60 s: a wrk run stays well under it
 # and the cache is warmed again right before each run.
 MODES = {
-    "full": {"wrk_seconds": 15, "wrk_warmup_seconds": 3, "publish_runs": 7, "startup_runs": 7},
-    "smoke": {"wrk_seconds": 2, "wrk_warmup_seconds": 1, "publish_runs": 3, "startup_runs": 3},
+    "full": {"wrk_seconds": 15, "wrk_warmup_seconds": 3, "publish_runs": 7, "startup_runs": 7,
+             "repair_edits": 50, "propagation_additions": 50, "settle_seconds": 1.0,
+             "scaling_sites": [1, 10, 100, 250], "scaling_publish_runs": 5, "scaling_wrk_seconds": 5,
+             "scaling_wrk_warmup_seconds": 1},
+    "smoke": {"wrk_seconds": 2, "wrk_warmup_seconds": 1, "publish_runs": 3, "startup_runs": 3,
+              "repair_edits": 10, "propagation_additions": 10, "settle_seconds": 0.5,
+              "scaling_sites": [1, 250], "scaling_publish_runs": 2, "scaling_wrk_seconds": 1,
+              "scaling_wrk_warmup_seconds": 0},
 }
 WRK_THREADS, WRK_CONNECTIONS = 2, 32
 STEP_TIMEOUT = 60  # seconds any single process may take before it counts as hung
@@ -212,15 +220,17 @@ def group_rss_bytes(pgid: int) -> int:
 class Service:
     """`kubeconfig-service serve` on 127.0.0.1, port 0, JSON logs read for the port."""
 
-    def __init__(self, processes: Processes, binary: Path, api: KubeAPIServer, auth: str, log_file: Path):
+    def __init__(self, processes: Processes, binary: Path, api: KubeAPIServer, auth: str, log_file: Path,
+                 extra_args: tuple[str, ...] = ()):
         self.processes, self.binary, self.api, self.auth, self.log_file = processes, binary, api, auth, log_file
+        self.extra_args = list(extra_args)
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
         self.lines: list[str] = []
 
     def start(self, timeout: float = 15.0) -> "Service":
         args = [str(self.binary), "serve", "--service-account-dir", str(self.api.sa_dir), "--address", "127.0.0.1",
-                "--port", "0", "--log-format", "json", "--auth", self.auth]
+                "--port", "0", "--log-format", "json", "--auth", self.auth, *self.extra_args]
         self.process = self.processes.popen(args, env={**os.environ, **self.api.env()}, stdout=subprocess.DEVNULL,
                                             stderr=subprocess.PIPE, text=True)
         listening = threading.Event()
@@ -285,6 +295,9 @@ def start_nginx(processes: Processes, workdir: Path, files: dict[str, bytes]) ->
     if os.geteuid() == 0:
         group = next((name for name in ("nogroup", "nobody") if _group_exists(name)), None)
         user = f"user nobody {group};\n" if group else "user nobody;\n"
+    content_types = {"healthz": "text/plain; charset=utf-8"}
+    locations = "".join(f'    location = /{name} {{ default_type "{content_types.get(name, "application/yaml")}"; }}\n'
+                        for name in files)
     config = f"""{user}daemon off;
 master_process on;
 worker_processes {CORES};
@@ -306,9 +319,7 @@ http {{
 {temp_paths}  server {{
     listen 127.0.0.1:{port} backlog=1024;
     root {html};
-    location = /healthz {{ default_type "text/plain; charset=utf-8"; }}
-    location = /kubeconfig {{ default_type application/yaml; }}
-  }}
+{locations}  }}
 }}
 """
     (prefix / "nginx.conf").write_text(config)
@@ -568,6 +579,380 @@ def measure_serving(processes: Processes, api: KubeAPIServer, binary: Path, mode
         authed_service.stop()
 
 
+# MARK: - Watching the document: repairs and propagation
+
+
+CONFIGMAP_PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps/{CONFIGMAP}"
+# DocumentWatcher.Configuration: 5 repairs in 60 s, then each further one is held back (0.8 s,
+# doubling). Each service repairs at most this many edits, so that every measured repair is one
+# the service makes at once; the last one also makes one more edit to see the hold-back.
+REPAIR_BURST = 5
+
+
+class ObjectWatch:
+    """Our own watch of the document's ConfigMap, read by a thread of its own: every event kept
+    with the moment its chunk arrived (time.perf_counter)."""
+
+    def __init__(self, api: KubeAPIServer, from_version: str):
+        import http.client
+        from urllib.parse import urlencode
+        self.connection = http.client.HTTPSConnection(api.host, api.port, timeout=10, context=api.ssl_context())
+        query = urlencode({"watch": "true", "fieldSelector": f"metadata.name={CONFIGMAP}",
+                           "resourceVersion": from_version, "timeoutSeconds": "1800"})
+        self.connection.request("GET", f"/api/v1/namespaces/{NAMESPACE}/configmaps?{query}",
+                                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        answer = self.connection.getresponse()
+        if answer.status != 200:
+            raise BenchError(f"the watch of the ConfigMap answered {answer.status}: {answer.read()[:300]!r}")
+        self.connection.sock.settimeout(None)  # quiet for as long as nothing changes
+        self.events: list[tuple[float, dict]] = []
+        self.ended = False
+        self.changed = threading.Condition()
+        threading.Thread(target=self._read, args=(answer.fp,), daemon=True).start()
+
+    def _read(self, stream):
+        """Each chunk of a watch is one JSON event (the test server's framing, kube-apiserver's too)."""
+        try:
+            while size_line := stream.readline():
+                size = int(size_line.split(b";")[0], 16)
+                if size == 0:
+                    break
+                chunk = stream.read(size)
+                arrived = time.perf_counter()
+                if len(chunk) < size or stream.read(2) != b"\r\n":
+                    break
+                with self.changed:
+                    self.events.append((arrived, json.loads(chunk)))
+                    self.changed.notify_all()
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self.changed:
+                self.ended = True
+                self.changed.notify_all()
+
+    def wait_for(self, predicate, start: int, timeout: float) -> tuple[int, float, dict] | None:
+        """The first event from index `start` on that `predicate` accepts: (index, arrival, event)."""
+        deadline = time.monotonic() + timeout
+        index = start
+        with self.changed:
+            while True:
+                while index < len(self.events):
+                    arrived, event = self.events[index]
+                    if predicate(event):
+                        return index, arrived, event
+                    index += 1
+                remaining = deadline - time.monotonic()
+                if self.ended or remaining <= 0:
+                    return None
+                self.changed.wait(remaining)
+
+    def close(self):
+        try:
+            self.connection.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.connection.close()
+
+
+def api_json(api: KubeAPIServer, method: str, path: str, body=None) -> dict:
+    answer = api.request(method, path, body, token=ADMIN_TOKEN)
+    if answer.code != 200:
+        raise BenchError(f"{method} {path} answered {answer.code}: {answer.body[:300]!r}")
+    return answer.json()
+
+
+def service_writes(api: KubeAPIServer) -> dict:
+    """The service's writes of the ConfigMap in the request log since it was last cleared (and clears it)."""
+    writes = [entry for entry in api.requests(clear=True)
+              if entry["path"] == CONFIGMAP_PATH and entry["method"] in ("PUT", "PATCH", "POST")
+              and entry["user"] != "admin"]
+    return {"succeeded": sum(1 for entry in writes if entry["code"] < 300),
+            "conflicts": sum(1 for entry in writes if entry["code"] == 409),
+            "attempts": len(writes)}
+
+
+def wait_service_watching(api: KubeAPIServer, service: Service, timeout: float = 15.0) -> None:
+    """Until the service's own watch of the ConfigMap is open on the API server."""
+    deadline = time.monotonic() + timeout
+    while not any(watch["user"] != "admin" and "configmaps" in watch["path"] for watch in api.watches()):
+        if time.monotonic() > deadline:
+            raise BenchError("serve did not open its watch of the document:\n" + "".join(service.lines[-20:]))
+        time.sleep(0.01)
+
+
+def measure_repairs(processes: Processes, api: KubeAPIServer, binary: Path, edits: int, settle: float,
+                    pool: list[str], workdir: Path) -> dict:
+    """`serve --refresh-interval 0 --auth none`; edits of our cluster's server, by another writer
+    (a PUT with the admin token), each timed from the PUT's answer to the MODIFIED event on our
+    own watch that carries the value back. A service repairs `REPAIR_BURST` edits, then the next
+    one is started; the service's writes are counted in the API server's request log."""
+    closed_port = free_port()
+    sites = documents.other_sites(10, pool, server=lambda name: f"https://127.0.0.1:{closed_port}")
+    api.put_configmap(NAMESPACE, CONFIGMAP, {KEY: documents.document(sites)})
+    current = api_json(api, "GET", CONFIGMAP_PATH)
+    watch = ObjectWatch(api, current["metadata"]["resourceVersion"])
+    latencies, throttled, writes, batches = [], [], {"succeeded": 0, "conflicts": 0, "attempts": 0}, 0
+    edit_versions: set[int] = set()
+    seen = 0  # events before this index are accounted for
+    try:
+        while len(latencies) < edits:
+            batch = min(REPAIR_BURST, edits - len(latencies))
+            last = len(latencies) + batch >= edits
+            service = Service(processes, binary, api, "none", workdir / f"repair-{batches}.log",
+                              ("--refresh-interval", "0")).start()
+            batches += 1
+            try:
+                wait_service_watching(api, service)
+                stored = api_json(api, "GET", CONFIGMAP_PATH)
+                original = documents.server_of(stored["data"][KEY], "central")
+                if not original:
+                    raise BenchError("the published document has no central cluster")
+                api.requests(clear=True)
+                for edit in range(batch + (1 if last else 0)):
+                    stored = api_json(api, "GET", CONFIGMAP_PATH)
+                    text = stored["data"][KEY]
+                    edited = f"https://edited-{len(edit_versions)}.example.invalid:6443"
+                    if text.count(f"server: {original}\n") != 1:
+                        raise BenchError(f"the document does not hold our server {original} once")
+                    stored["data"][KEY] = text.replace(f"server: {original}\n", f"server: {edited}\n")
+                    answer = api_json(api, "PUT", CONFIGMAP_PATH, stored)
+                    written = time.perf_counter()
+                    version = int(answer["metadata"]["resourceVersion"])
+                    edit_versions.add(version)
+
+                    def repaired(event, version=version):
+                        return (event["type"] == "MODIFIED" and int(event["object"]["metadata"]["resourceVersion"]) > version
+                                and documents.server_of(event["object"]["data"][KEY], "central") == original)
+
+                    found = watch.wait_for(repaired, seen, timeout=40.0)
+                    if found is None:
+                        raise BenchError(f"edit {len(edit_versions)}: our server was not restored within 40 s:\n"
+                                         + "".join(service.lines[-20:]))
+                    seen = found[0] + 1
+                    (latencies if edit < batch else throttled).append(found[1] - written)
+                time.sleep(settle)  # a repair that undid itself would write again by now
+                for key, count in service_writes(api).items():
+                    writes[key] += count
+            finally:
+                service.stop()
+    finally:
+        watch.close()
+    foreign = [event for _, event in watch.events if event["type"] == "MODIFIED"
+               and int(event["object"]["metadata"]["resourceVersion"]) not in edit_versions]
+    edits_made = len(edit_versions)
+    return {"latency_s": latencies, "median_s": statistics.median(latencies), "p99_s": percentile(latencies, 99),
+            "held_back_latency_s": throttled, "edits": edits_made, "services": batches,
+            "service_writes": writes, "extra_writes": writes["succeeded"] - edits_made,
+            "other_modified_events": len(foreign)}
+
+
+def measure_propagation(processes: Processes, api: KubeAPIServer, binary: Path, additions: int, settle: float,
+                        pool: list[str], workdir: Path) -> dict:
+    """Another writer adds a site's context to the document (a PUT with the admin token); the time
+    from its answer until `GET /kubeconfig` serves it, polled every 2 ms with If-None-Match."""
+    import http.client
+    closed_port = free_port()
+    sites = documents.other_sites(10, pool, server=lambda name: f"https://127.0.0.1:{closed_port}")
+    api.put_configmap(NAMESPACE, CONFIGMAP, {KEY: documents.document(sites)})
+    service = Service(processes, binary, api, "none", workdir / "propagation.log", ("--refresh-interval", "0")).start()
+    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=5)
+
+    def get(etag):
+        nonlocal connection
+        try:
+            connection.request("GET", "/kubeconfig", headers={"If-None-Match": etag} if etag else {})
+            answer = connection.getresponse()
+            return answer.status, answer.getheader("ETag"), answer.read()
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=5)
+            raise
+
+    latencies, polls = [], []
+    added = documents.other_sites(additions, pool, server=lambda name: f"https://127.0.0.1:{closed_port}",
+                                  prefix="added")
+    try:
+        wait_service_watching(api, service)
+        status, etag, _ = get(None)
+        if status != 200:
+            raise BenchError(f"GET /kubeconfig answered {status}")
+        api.requests(clear=True)
+        for site in added:
+            name = site["context"]["name"]
+            stored = api_json(api, "GET", CONFIGMAP_PATH)
+            stored["data"][KEY] = documents.add_site(stored["data"][KEY], site)
+            api_json(api, "PUT", CONFIGMAP_PATH, stored)
+            written = time.perf_counter()
+            deadline, count = written + 10, 0
+            while True:
+                status, new_etag, body = get(etag)
+                arrived = time.perf_counter()
+                count += 1
+                if status == 200:
+                    etag = new_etag
+                    if f"- name: {name}\n".encode() in body:
+                        break
+                elif status != 304:
+                    raise BenchError(f"GET /kubeconfig answered {status} while polling")
+                if arrived > deadline:
+                    raise BenchError(f"{name} was not served by GET /kubeconfig within 10 s:\n"
+                                     + "".join(service.lines[-20:]))
+                time.sleep(0.002)
+            latencies.append(arrived - written)
+            polls.append(count)
+        time.sleep(settle)
+        writes = service_writes(api)
+    finally:
+        connection.close()
+        service.stop()
+    return {"latency_s": latencies, "median_s": statistics.median(latencies), "p99_s": percentile(latencies, 99),
+            "polls": polls, "additions": len(added), "service_writes": writes}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile: with fewer than 100 values, p99 is the largest."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+# MARK: - Cost as the document grows
+
+
+def rusage_run(processes: Processes, args: list[str], env: dict, workdir: Path) -> dict:
+    """Runs a command to its end and reads its own resource usage from wait4: wall time (around the
+    process), user and system CPU, peak RSS; and its standard error."""
+    err_path = workdir / "rusage-stderr.log"
+    with open(err_path, "wb") as err:
+        started = time.perf_counter()
+        process = processes.popen(args, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        hung = threading.Timer(STEP_TIMEOUT, lambda: os.killpg(process.pid, signal.SIGKILL))
+        hung.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        hung.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode == -signal.SIGKILL:
+        raise BenchError(f"{args[0]} {args[1]} did not finish within {STEP_TIMEOUT} s")
+    processes.stop(process)
+    stderr = err_path.read_text(errors="replace")
+    if process.returncode != 0:
+        raise BenchError(f"{args[0]} {args[1]} failed ({process.returncode}):\n{stderr[-3000:]}")
+    return {"wall_s": wall, "user_s": usage.ru_utime, "sys_s": usage.ru_stime, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_bytes": usage.ru_maxrss * 1024, "stderr": stderr}
+
+
+def logged_publication(log_text: str) -> dict:
+    """The "publication succeeded" JSON log line."""
+    for line in log_text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("msg") == "publication succeeded":
+            return entry
+    raise BenchError(f"no 'publication succeeded' line in the log:\n{log_text[-2000:]}")
+
+
+def slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (x, y) points."""
+    if len(points) < 2:
+        return None
+    mean_x = statistics.fmean(x for x, _ in points)
+    mean_y = statistics.fmean(y for _, y in points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else None
+
+
+def measure_scaling(processes: Processes, api: KubeAPIServer, binary: Path, mode: dict, pool: list[str],
+                    workdir: Path) -> dict:
+    """For each document size: `publish` into a ConfigMap that holds the other sites (so every run
+    writes), then `serve` on that document: GET /kubeconfig and ?site=central next to nginx serving
+    the same bytes, and the service's RSS after the load."""
+    workdir.mkdir(exist_ok=True)
+    for folder in (workdir.parent, workdir):
+        folder.chmod(0o755)  # nginx's workers (nobody) serve from below it
+    script = workdir / "report.lua"
+    script.write_text(WRK_SCRIPT)
+    env = {**os.environ, **api.env()}
+    publish = [str(binary), "publish", "--service-account-dir", str(api.sa_dir), "--log-format", "json"]
+    seconds, warmup = mode["scaling_wrk_seconds"], mode["scaling_wrk_warmup_seconds"]
+    results = {}
+    for size in mode["scaling_sites"]:
+        others = documents.document(documents.other_sites(size - 1, pool))
+        folder = workdir / f"scaling-{size}"
+        folder.mkdir()
+        runs = []
+        for run in range(mode["scaling_publish_runs"] + 1):
+            api.put_configmap(NAMESPACE, CONFIGMAP, {KEY: others} if others else {})
+            measured = rusage_run(processes, publish, env, folder)
+            entry = logged_publication(measured.pop("stderr"))
+            if entry.get("outcome") != "changed":
+                raise BenchError(f"publish into the {size}-site document did not write: {entry}")
+            measured["local_ms"] = float(entry["local_ms"])
+            measured["logged_duration_ms"] = float(entry["duration_ms"])
+            if run > 0:  # the first is a warm-up (page cache)
+                runs.append(measured)
+        document_bytes = len(published_document(api).encode())
+        log(f"{size} site{'s' if size > 1 else ''}: the document is {document_bytes:,} bytes ({document_bytes / MIB:.2f} MiB of the 1 MiB limit); "
+            f"publish {statistics.median(r['wall_s'] for r in runs) * 1000:.1f} ms")
+        result = {"sites": size, "document_bytes": document_bytes, "publish_runs": runs}
+        for key in ("wall_s", "cpu_s", "user_s", "sys_s", "local_ms", "peak_rss_bytes"):
+            result[f"publish_median_{key}"] = statistics.median(r[key] for r in runs)
+        service = Service(processes, binary, api, "none", folder / "serve.log", ("--site-probe-interval", "0")).start()
+        nginx = None
+        try:
+            status, body = http_get(service.port, "/kubeconfig")
+            site_status, site_body = http_get(service.port, "/kubeconfig?site=central")
+            if status != 200 or site_status != 200:
+                raise BenchError(f"{size} sites: GET /kubeconfig answered {status}, ?site=central {site_status}")
+            nginx, nginx_port = start_nginx(processes, folder, {"kubeconfig": body, "kubeconfig-site": site_body})
+            result["served_bytes"] = {"kubeconfig": len(body), "site": len(site_body)}
+            result["wrk"] = {}
+            for case, path, nginx_path in [("kubeconfig", "/kubeconfig", "/kubeconfig"),
+                                           ("site", "/kubeconfig?site=central", "/kubeconfig-site")]:
+                result["wrk"][case] = {}
+                for server, port, server_path, pgid in [("ours", service.port, path, service.pid),
+                                                        ("nginx", nginx_port, nginx_path, nginx.pid)]:
+                    log(f"{size} sites: wrk {server} {server_path}: {warmup} s warm-up, {seconds} s measured")
+                    if warmup:
+                        run_wrk(port, server_path, warmup, script)
+                    result["wrk"][case][server] = run_wrk(port, server_path, seconds, script, server_pgid=pgid)
+            time.sleep(0.5)
+            result["after_load_rss_bytes"] = vm_rss_bytes(service.pid)
+            result["after_load_rss_split_bytes"] = rss_split_bytes(service.pid)
+        finally:
+            if nginx is not None:
+                processes.stop(nginx)
+            service.stop()
+        results[str(size)] = result
+    sizes = [results[str(size)] for size in mode["scaling_sites"]]
+    growth = {
+        "publish_wall_ms": slope([(r["sites"], r["publish_median_wall_s"] * 1000) for r in sizes]),
+        "publish_cpu_ms": slope([(r["sites"], r["publish_median_cpu_s"] * 1000) for r in sizes]),
+        "local_ms": slope([(r["sites"], r["publish_median_local_ms"]) for r in sizes]),
+        "document_bytes": slope([(r["sites"], r["document_bytes"]) for r in sizes]),
+        "kubeconfig_cpu_us_per_request": slope([(r["sites"], r["wrk"]["kubeconfig"]["ours"]["server_cpu_us_per_request"])
+                                                for r in sizes]),
+        "site_cpu_us_per_request": slope([(r["sites"], r["wrk"]["site"]["ours"]["server_cpu_us_per_request"])
+                                          for r in sizes]),
+        "after_load_rss_bytes": slope([(r["sites"], r["after_load_rss_bytes"]) for r in sizes]),
+    }
+    # The cost per added site between successive sizes: a figure that rises from one step to the
+    # next grows faster than linearly.
+    steps = {}
+    for small, large in zip(sizes, sizes[1:]):
+        span = large["sites"] - small["sites"]
+        steps[f"{small['sites']}-{large['sites']}"] = {
+            "publish_wall_ms": (large["publish_median_wall_s"] - small["publish_median_wall_s"]) * 1000 / span,
+            "publish_cpu_ms": (large["publish_median_cpu_s"] - small["publish_median_cpu_s"]) * 1000 / span,
+            "local_ms": (large["publish_median_local_ms"] - small["publish_median_local_ms"]) / span,
+            "kubeconfig_cpu_us_per_request": (large["wrk"]["kubeconfig"]["ours"]["server_cpu_us_per_request"]
+                                              - small["wrk"]["kubeconfig"]["ours"]["server_cpu_us_per_request"]) / span,
+        }
+    return {"sizes": results, "growth_per_site": growth, "cost_per_site_between_sizes": steps}
+
+
 # MARK: - Report
 
 
@@ -639,9 +1024,88 @@ def build_rows(figures: dict) -> list[dict]:
     value = footprint["after_load_rss_bytes_auth_on"] / MIB
     rows.append({"metric": "serve RSS, after the load (auth on)", "ours": fmt(value, "MiB", 1), "reference": "—",
                  "ratio": None, "target": "< 24 MiB", "met": value < 24})
+    rows += watch_rows(figures)
+    rows += scaling_rows(figures)
     rows.append({"metric": "release binary size", "ours": fmt(figures["binary"]["size_bytes"] / MIB, "MiB", 1),
                  "reference": "—", "ratio": None, "target": "—", "met": None})
     return rows
+
+
+def watch_rows(figures: dict) -> list[dict]:
+    """Repairs of our entry and propagation of another writer's change, as our watch and GET /kubeconfig saw them."""
+    rows = []
+    for part, label in [("repair", "repair after another writer changed our server"),
+                        ("propagation", "another writer's new site served by GET /kubeconfig")]:
+        figures_part = figures[part]
+        count = len(figures_part["latency_s"])
+        for stat, limit in [("median", 200), ("p99", 1000)]:
+            value = ms(figures_part[f"{stat}_s"])
+            rows.append({"metric": f"{label}: {stat} of {count}", "ours": fmt(value, "ms", 1), "reference": "—",
+                         "ratio": None, "target": f"< {limit:,} ms", "met": value < limit})
+    repair, propagation = figures["repair"], figures["propagation"]
+    extra = repair["extra_writes"] + propagation["service_writes"]["succeeded"]
+    rows.append({"metric": f"repair loops: the service's writes beyond one per edit ({repair['edits']} edits of our "
+                           f"entry, {propagation['additions']} of other sites)",
+                 "ours": f"{extra} ({repair['service_writes']['succeeded']} writes for {repair['edits']} edits; "
+                         f"{propagation['service_writes']['succeeded']} on other sites' additions)",
+                 "reference": "—", "ratio": None, "target": "0", "met": extra == 0})
+    return rows
+
+
+def scaling_rows(figures: dict) -> list[dict]:
+    """The ratios of the largest document to the smallest; the sizes themselves are in their own table."""
+    sizes = figures["scaling"]["sizes"]
+    small, large = sizes[min(sizes, key=int)], sizes[max(sizes, key=int)]
+    rows = []
+    for key, label in [("wall_s", "wall time"), ("cpu_s", "CPU (user + sys)")]:
+        r = ratio(large[f"publish_median_{key}"], small[f"publish_median_{key}"])
+        rows.append({"metric": f"publish, {large['sites']} sites / {small['sites']} site: {label}",
+                     "ours": f"{fmt(ms(large[f'publish_median_{key}']), 'ms', 1)} / {fmt(ms(small[f'publish_median_{key}']), 'ms', 1)}",
+                     "reference": "—", "ratio": r, "target": "< 3×", "met": r is not None and r < 3})
+    for case, label in [("kubeconfig", "GET /kubeconfig"), ("site", "GET /kubeconfig?site=central")]:
+        ours, nginx = large["wrk"][case]["ours"], large["wrk"][case]["nginx"]
+        r = ratio(ours["requests_per_second"], nginx["requests_per_second"])
+        rows.append({"metric": f"{label}, {large['sites']} sites: requests/s",
+                     "ours": fmt(ours["requests_per_second"], "req/s"),
+                     "reference": fmt(nginx["requests_per_second"], "req/s") + " (nginx)",
+                     "ratio": r, "target": "≥ 0.8× nginx", "met": r is not None and r >= 0.8})
+    return rows
+
+
+def scaling_table(figures: dict) -> list[str]:
+    """One line per document size, then the growth per site."""
+    scaling = figures["scaling"]
+    lines = [
+        "| Sites | Document | publish: wall | CPU | merge + serialise | peak RSS "
+        "| GET /kubeconfig: req/s (nginx) | p99 | CPU/request (nginx) "
+        "| ?site=central: req/s (nginx) | p99 | CPU/request (nginx) | serve RSS after load |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for size in sorted(scaling["sizes"], key=int):
+        r = scaling["sizes"][size]
+        cells = [size, f"{r['document_bytes'] / 1024:,.0f} KiB",
+                 fmt(ms(r["publish_median_wall_s"]), "ms", 1), fmt(ms(r["publish_median_cpu_s"]), "ms", 1),
+                 fmt(r["publish_median_local_ms"], "ms", 2), fmt(r["publish_median_peak_rss_bytes"] / MIB, "MiB", 1)]
+        for case in ("kubeconfig", "site"):
+            ours, nginx = r["wrk"][case]["ours"], r["wrk"][case]["nginx"]
+            cells += [f"{ours['requests_per_second']:,.0f} ({nginx['requests_per_second']:,.0f})",
+                      f"{ours['p99_ms']:.2f} ms ({nginx['p99_ms']:.2f})",
+                      f"{ours['server_cpu_us_per_request']:,.0f} µs ({nginx['server_cpu_us_per_request']:,.0f})"]
+        split = r["after_load_rss_split_bytes"]
+        cells.append(f"{r['after_load_rss_bytes'] / MIB:.1f} MiB (anon {split['anon'] / MIB:.1f})")
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    growth = scaling["growth_per_site"]
+
+    def per_site(key, scale, unit, digits):
+        value = growth.get(key)
+        return "—" if value is None else f"{value * scale:+,.{digits}f} {unit}"
+
+    lines.append(
+        f"| per site (slope) | {per_site('document_bytes', 1 / 1024, 'KiB', 2)} | {per_site('publish_wall_ms', 1, 'ms', 3)} "
+        f"| {per_site('publish_cpu_ms', 1, 'ms', 3)} | {per_site('local_ms', 1, 'ms', 3)} | "
+        f"| | | {per_site('kubeconfig_cpu_us_per_request', 1, 'µs', 2)} "
+        f"| | | {per_site('site_cpu_us_per_request', 1, 'µs', 3)} | {per_site('after_load_rss_bytes', 1 / 1024, 'KiB', 1)} |")
+    return lines
 
 
 def markdown(figures: dict, rows: list[dict]) -> str:
@@ -676,11 +1140,44 @@ def markdown(figures: dict, rows: list[dict]) -> str:
                  f"(median); the rest is the first publication")
     if not figures["publication"].get("same_document"):
         notes.append("the Python baseline wrote a different document from the service's")
+    repair = figures["repair"]
+    notes.append(f"repairs: each edit timed from the answer to the other writer's PUT to the MODIFIED event carrying "
+                 f"our server back, on a watch of our own; {repair['services']} services in turn, {REPAIR_BURST} edits "
+                 f"each, as the service holds back repairs beyond {REPAIR_BURST} a minute by design: one more edit was "
+                 f"repaired after {', '.join(f'{ms(value):.0f} ms' for value in repair['held_back_latency_s']) or 'missing'}"
+                 f" (counted among the writes, not the latencies)")
+    propagation = figures["propagation"]
+    notes.append(f"propagation: GET /kubeconfig polled every 2 ms with If-None-Match from the answer to the other "
+                 f"writer's PUT; the document grew from 11 to {11 + propagation['additions']} sites")
     if meta["mode"] == "smoke":
         notes.append("smoke mode: short runs, the timings are not meaningful")
     if notes:
         lines += ["", *[f"Note: {note}." for note in notes]]
+    scaling = figures["scaling"]
+    lines += ["", f"Cost as the document grows: publish is the median of {meta['scaling_publish_runs']} runs after a "
+                  f"warm-up into the ConfigMap holding the other sites (CPU and peak RSS from wait4; merge + serialise "
+                  f"is the service's logged `local_ms`); serving is `serve --auth none --site-probe-interval 0`, "
+                  f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{meta['scaling_wrk_seconds']}s, next to nginx serving "
+                  f"the same bytes.", "", *scaling_table(figures)]
+    faster = superlinear(scaling)
+    if faster:
+        lines += ["", "Note: grows faster than linearly (cost per added site between successive sizes): "
+                      + "; ".join(faster) + "."]
     return "\n".join(lines) + "\n"
+
+
+def superlinear(scaling: dict) -> list[str]:
+    """The figures whose cost per added site rises by half or more from one size step to the next."""
+    steps = scaling["cost_per_site_between_sizes"]
+    names = list(steps)
+    labels = {"publish_wall_ms": ("publish wall time", "ms"), "publish_cpu_ms": ("publish CPU", "ms"),
+              "local_ms": ("merge + serialise", "ms"), "kubeconfig_cpu_us_per_request": ("CPU per GET /kubeconfig", "µs")}
+    found = []
+    for key, (label, unit) in labels.items():
+        values = [steps[name][key] for name in names]
+        if len(values) >= 2 and values[-2] > 0 and values[-1] > 1.5 * values[-2]:
+            found.append(f"{label} " + ", ".join(f"{value:.3f} {unit}/site ({name})" for name, value in zip(names, values)))
+    return found
 
 
 def check_complete(figures: dict) -> list[str]:
@@ -698,6 +1195,32 @@ def check_complete(figures: dict) -> list[str]:
             problems.append(f"publication/{name}: no run")
     if not figures["startup"]["ready_s"]:
         problems.append("startup: no run")
+    meta = figures["meta"]
+    repair, propagation = figures.get("repair"), figures.get("propagation")
+    if not repair or len(repair["latency_s"]) != meta["repair_edits"] or not repair["held_back_latency_s"]:
+        problems.append("repair: latencies missing")
+    if not propagation or len(propagation["latency_s"]) != meta["propagation_additions"]:
+        problems.append("propagation: latencies missing")
+    if repair and repair.get("extra_writes") is None or propagation and propagation.get("service_writes") is None:
+        problems.append("repair loops: the service's writes were not counted")
+    sizes = (figures.get("scaling") or {}).get("sizes", {})
+    for size in meta["scaling_sites"]:
+        result = sizes.get(str(size))
+        if not result:
+            problems.append(f"scaling/{size} sites: no figures")
+            continue
+        if len(result["publish_runs"]) != meta["scaling_publish_runs"]:
+            problems.append(f"scaling/{size} sites: publish runs missing")
+        if result["document_bytes"] >= MIB:
+            problems.append(f"scaling/{size} sites: the document ({result['document_bytes']} bytes) is over 1 MiB")
+        for case, servers in result.get("wrk", {}).items():
+            for server, run in servers.items():
+                if run["requests"] <= 0:
+                    problems.append(f"scaling/{size} sites/{case}/{server}: no request completed")
+                if run["errors"]:
+                    problems.append(f"scaling/{size} sites/{case}/{server}: {run['errors']} errors")
+        if len(result.get("wrk", {})) != 2 or result.get("after_load_rss_bytes") is None:
+            problems.append(f"scaling/{size} sites: serving figures missing")
     return problems
 
 
@@ -744,6 +1267,15 @@ def main(argv=None) -> int:
             figures["startup"] = measure_startup(processes, api, binary, mode["startup_runs"], workdir)
             log("serving")
             figures["serving"] = measure_serving(processes, api, binary, mode, workdir)
+            pool = documents.ca_pool(workdir / "site-cas")
+            log(f"repairs: {mode['repair_edits']} edits of our entry by another writer")
+            figures["repair"] = measure_repairs(processes, api, binary, mode["repair_edits"], mode["settle_seconds"],
+                                                pool, workdir)
+            log(f"propagation: {mode['propagation_additions']} sites added by another writer")
+            figures["propagation"] = measure_propagation(processes, api, binary, mode["propagation_additions"],
+                                                         mode["settle_seconds"], pool, workdir)
+            log(f"scaling: documents of {', '.join(map(str, mode['scaling_sites']))} sites")
+            figures["scaling"] = measure_scaling(processes, api, binary, mode, pool, workdir / "scaling")
         except BenchError as error:
             log(f"FAILED: {error}")
             return 1
