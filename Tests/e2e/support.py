@@ -69,6 +69,20 @@ def configmap_calls(api, method: str | None = None) -> list[dict]:
             if entry["path"] == CONFIGMAP_PATH and (method is None or entry["method"] == method)]
 
 
+def metric(service, name: str, **labels) -> float | None:
+    """The value of one series in the service's /metrics (labels in any order; none for a series
+    without labels), None when absent."""
+    for line in service.request("GET", "/metrics").text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if line.startswith("#") or series.split("{")[0] != name:
+            continue
+        pairs = series[len(name) + 1:-1].split(",") if "{" in series else []
+        found = dict(pair.split("=", 1) for pair in pairs if pair)
+        if {key: value.strip('"') for key, value in found.items()} == labels:
+            return float(value)
+    return None
+
+
 def stored_document(api, key: str = "kubeconfig") -> dict:
     """The kubeconfig document stored in the ConfigMap, parsed ({} when missing)."""
     configmap = api.get_configmap(NAMESPACE, CONFIGMAP) or {}

@@ -29,7 +29,8 @@ import yaml
 from kubeapi import ADMIN_TOKEN, KubeAPIServer
 
 from redaction import load_json, redact
-from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, Service, claims, token_fingerprint, wait_until
+from support import (CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, Service, claims, metric, token_fingerprint,
+                     wait_until)
 
 KUBECTL = "/usr/bin/kubectl"
 SECRET = "site-credentials"
@@ -172,18 +173,6 @@ def site(service, name: str) -> dict:
 
 def renewal_error(service, name: str) -> dict | None:
     return site(service, name).get("renewalError")
-
-
-def metric(service, name: str, **labels) -> float | None:
-    """The value of one series in /metrics (labels in any order), None when absent."""
-    for line in service.request("GET", "/metrics").text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        series, _, value = line.rpartition(" ")
-        found = dict(pair.split("=", 1) for pair in series[len(name) + 1:-1].split(","))
-        if {key: value.strip('"') for key, value in found.items()} == labels:
-            return float(value)
-    return None
 
 
 def timestamp(text: str) -> float:
