@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """The benchmark of kubeconfig-service: serving, one publication, start-up and footprint, each
-next to its reference, all on loopback against the project's local HTTPS API server
-(Tests/kube-api-server). bench/README.md says what is measured and how.
+next to its reference; repairs and propagation of other writers' changes through the watch; and
+the cost of publication and serving as the document grows. All on loopback against the
+project's local HTTPS API server (Tests/kube-api-server). bench/README.md says what is measured
+and how.
 
     PYTHONPATH=Tests/kube-api-server python3 bench/benchmark.py --binary PATH [--smoke] [--output FILE.md]
 
-Prints a Markdown table and writes it to FILE.md (default bench-results/benchmark.md), with the
+Prints Markdown tables and writes them to FILE.md (default bench-results/benchmark.md), with the
 raw figures as JSON beside it (FILE.json). Targets are reported, never asserted: the exit code is
 1 only when a figure could not be produced or a run had errors (smoke mode's check in CI).
 """
@@ -738,13 +740,14 @@ def measure_repairs(processes: Processes, api: KubeAPIServer, binary: Path, edit
                 service.stop()
     finally:
         watch.close()
+    # The services' writes as our watch saw them: the repairs, and the first service's first publication.
     foreign = [event for _, event in watch.events if event["type"] == "MODIFIED"
                and int(event["object"]["metadata"]["resourceVersion"]) not in edit_versions]
     edits_made = len(edit_versions)
     return {"latency_s": latencies, "median_s": statistics.median(latencies), "p99_s": percentile(latencies, 99),
             "held_back_latency_s": throttled, "edits": edits_made, "services": batches,
             "service_writes": writes, "extra_writes": writes["succeeded"] - edits_made,
-            "other_modified_events": len(foreign)}
+            "modified_events_not_edits": len(foreign)}
 
 
 def measure_propagation(processes: Processes, api: KubeAPIServer, binary: Path, additions: int, settle: float,
@@ -906,6 +909,9 @@ def measure_scaling(processes: Processes, api: KubeAPIServer, binary: Path, mode
             site_status, site_body = http_get(service.port, "/kubeconfig?site=central")
             if status != 200 or site_status != 200:
                 raise BenchError(f"{size} sites: GET /kubeconfig answered {status}, ?site=central {site_status}")
+            time.sleep(0.5)
+            result["idle_rss_bytes"] = vm_rss_bytes(service.pid)
+            result["idle_rss_split_bytes"] = rss_split_bytes(service.pid)
             nginx, nginx_port = start_nginx(processes, folder, {"kubeconfig": body, "kubeconfig-site": site_body})
             result["served_bytes"] = {"kubeconfig": len(body), "site": len(site_body)}
             result["wrk"] = {}
@@ -937,6 +943,7 @@ def measure_scaling(processes: Processes, api: KubeAPIServer, binary: Path, mode
         "site_cpu_us_per_request": slope([(r["sites"], r["wrk"]["site"]["ours"]["server_cpu_us_per_request"])
                                           for r in sizes]),
         "after_load_rss_bytes": slope([(r["sites"], r["after_load_rss_bytes"]) for r in sizes]),
+        "idle_rss_anon_bytes": slope([(r["sites"], r["idle_rss_split_bytes"]["anon"]) for r in sizes]),
     }
     # The cost per added site between successive sizes: a figure that rises from one step to the
     # next grows faster than linearly.
@@ -1078,7 +1085,7 @@ def scaling_table(figures: dict) -> list[str]:
     lines = [
         "| Sites | Document | publish: wall | CPU | merge + serialise | peak RSS "
         "| GET /kubeconfig: req/s (nginx) | p99 | CPU/request (nginx) "
-        "| ?site=central: req/s (nginx) | p99 | CPU/request (nginx) | serve RSS after load |",
+        "| ?site=central: req/s (nginx) | p99 | CPU/request (nginx) | serve RSS after load (anon; anon idle) |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for size in sorted(scaling["sizes"], key=int):
@@ -1091,8 +1098,8 @@ def scaling_table(figures: dict) -> list[str]:
             cells += [f"{ours['requests_per_second']:,.0f} ({nginx['requests_per_second']:,.0f})",
                       f"{ours['p99_ms']:.2f} ms ({nginx['p99_ms']:.2f})",
                       f"{ours['server_cpu_us_per_request']:,.0f} µs ({nginx['server_cpu_us_per_request']:,.0f})"]
-        split = r["after_load_rss_split_bytes"]
-        cells.append(f"{r['after_load_rss_bytes'] / MIB:.1f} MiB (anon {split['anon'] / MIB:.1f})")
+        idle, split = r["idle_rss_split_bytes"], r["after_load_rss_split_bytes"]
+        cells.append(f"{r['after_load_rss_bytes'] / MIB:.1f} MiB (anon {split['anon'] / MIB:.1f}; idle {idle['anon'] / MIB:.1f})")
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     growth = scaling["growth_per_site"]
 

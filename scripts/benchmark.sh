@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmark of kubeconfig-service (bench/README.md): serving next to nginx, one
-# publication next to the Python baseline, start-up and footprint, all on loopback against
+# publication next to the Python baseline, start-up and footprint, repairs and propagation of
+# other writers' changes, and the cost of documents of 1 to 250 sites, all on loopback against
 # the project's local Kubernetes API test server.
 #
 #   scripts/benchmark.sh [--smoke] [--binary PATH] [--output FILE]
@@ -11,7 +12,7 @@
 #   --output FILE  Markdown report (default bench-results/benchmark.md); the raw figures go
 #                  beside it as JSON (FILE with the suffix .json)
 #
-# Prints the table on standard output. Exit 1 when a figure is missing or a run had errors;
+# Prints the tables on standard output. Exit 1 when a figure is missing or a run had errors;
 # the targets are reported, never asserted.
 #
 # Needs wrk, nginx (nginx-light), GNU time, python3 with PyYAML and kubernetes; as root on
@@ -21,7 +22,7 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 usage() {
-    sed -n '6,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '7,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 64
 }
 
