@@ -171,15 +171,20 @@ import Testing
         _ = try await registry.register(SiteRegistration(name: "a", json: Self.body("a", bootstrap: "bootstrap-a")))
         _ = try await registry.register(SiteRegistration(name: "b", json: Self.body("b", bootstrap: "bootstrap-b")))
         remotes.down.withLock { _ = $0.insert("https://b.example:6443") }
+        // Which tokens the registrations left (on a slow machine a 1 s token may already have
+        // been renewed once while the second site registered).
+        let registered = try document().0
+        let tokenA = try #require(registered.token(ofUser: "a"))
+        let tokenB = try #require(registered.token(ofUser: "b"))
         try await Task.sleep(for: .milliseconds(900))
         await renewer.pass()
         let (document, _) = try document()
-        #expect(document.token(ofUser: "a") == "token-2", "site a renewed")
-        #expect(document.token(ofUser: "b") == "token-1", "site b keeps its token while down")
+        #expect(document.token(ofUser: "a") != tokenA, "site a renewed")
+        #expect(document.token(ofUser: "b") == tokenB, "site b keeps its token while down")
         let annotations = try self.document().1
         #expect(
             annotations[TokenRecord.annotationKey(location: "b")].flatMap(TokenRecord.init)?.fingerprint
-                == BearerToken("token-1").fingerprint)
+                == BearerToken(tokenB).fingerprint)
         #expect(renewer.status(of: "b")?.renewalError?.code == .siteConnectionRefused)
         #expect(renewer.status(of: "a")?.renewalError == nil)
     }
@@ -263,9 +268,11 @@ import Testing
         _ = try await store.write(document.yaml(), annotations: [:], ifVersion: version)
         annotations = try self.document().1
         try await Task.sleep(for: .milliseconds(900))
+        let callsBefore = remoteA.calls.count
         await renewer.pass()
         #expect(remoteB.calls.isEmpty, "the bootstrap credential went to the server the document names")
-        #expect(remoteA.calls.count == 1, "nor is the token renewed at the registered server behind the entry's back")
+        #expect(
+            remoteA.calls.count == callsBefore, "nor is the token renewed at the registered server behind the entry's back")
         #expect(renewer.status(of: "a")?.renewalError?.code == .siteConflict)
     }
 
