@@ -152,6 +152,7 @@ extension KubernetesClient {
                 }
                 var authenticated: Bool?
                 var user: User?
+                var audiences: [String]?
             }
             var status: Status?
         }
@@ -163,6 +164,9 @@ extension KubernetesClient {
         guard result.status?.authenticated == true, let user = result.status?.user, let username = user.username,
             !username.isEmpty
         else { return nil }
+        // As kube-rbac-proxy: a token asked about for audiences must be valid for one of them
+        // (an API server that ignored the question answers none).
+        if !audiences.isEmpty, Set(result.status?.audiences ?? []).isDisjoint(with: audiences) { return nil }
         return AuthenticatedUser(username: username, uid: user.uid, groups: user.groups, extra: user.extra)
     }
 

@@ -63,8 +63,10 @@ extension HTTPServer {
         requestPointer: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
         guard let contextPointer = requestPointer.pointee else {
-            // First call: headers are in. Refuse bad framing or a declared oversize body before
-            // reading any of it.
+            // First call: headers are in. Refuse bad framing at once. A declared oversize body
+            // is refused at once when the client waits for `100 Continue` (it then sends none)
+            // or when it is too large to drain; otherwise it is read and thrown away, and the
+            // 413 follows it, so the client is not reset while it still sends.
             let context = RequestContext()
             requestPointer.pointee = Unmanaged.passRetained(context).toOpaque()
             activeRequests.add(1, ordering: .relaxed)
@@ -81,8 +83,14 @@ extension HTTPServer {
                 .flatMap({ Int($0.value) }), length > configuration.maxBodyBytes
             {
                 context.bodyTooLarge = true
+                let expectsContinue = headers.values.contains {
+                    RequestDecoding.isNamed($0.name, "expect") && RequestDecoding.isNamed($0.value, "100-continue")
+                }
+                if expectsContinue || length > configuration.maxDrainedBodyBytes {
+                    return dispatch(connection: connection, url: url, method: method, context: context)
+                }
             }
-            if context.defect != nil || context.bodyTooLarge {
+            if context.defect != nil {
                 return dispatch(connection: connection, url: url, method: method, context: context)
             }
             return kcs_mhd_yes()
@@ -97,10 +105,18 @@ extension HTTPServer {
                     }
                 } else {
                     context.bodyTooLarge = true
+                    context.drained = context.body.count
                     context.body = []
                 }
             }
             uploadDataSize.pointee = 0
+            if context.bodyTooLarge {
+                context.drained += size
+                // Past the bound, answer now (the connection closes on what is still coming).
+                if context.drained > configuration.maxDrainedBodyBytes, !context.dispatched {
+                    return dispatch(connection: connection, url: url, method: method, context: context)
+                }
+            }
             return kcs_mhd_yes()
         }
         if let response = context.takeResponse() {

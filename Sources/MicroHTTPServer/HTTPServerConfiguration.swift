@@ -15,6 +15,10 @@ public struct HTTPServerConfiguration: Sendable {
     public var memoryPerConnection: Int = 16 * 1024
     /// Largest request body kept; a larger one is drained and flagged `bodyTooLarge`.
     public var maxBodyBytes: Int = 64 * 1024
+    /// Largest oversized body read and thrown away before the 413 is sent (nginx's lingering
+    /// close): a client that sends its body without waiting for `100 Continue` then reads the
+    /// 413 instead of a connection reset. A larger one (declared or sent) is answered at once.
+    public var maxDrainedBodyBytes: Int = 8 * 1024 * 1024
     /// Seconds `stop()` and `handOver(to:)` wait for requests under way, and for accepted
     /// connections to send theirs, before closing the connections.
     public var shutdownGraceSeconds: Int = 5

@@ -10,6 +10,8 @@ final class RequestContext: @unchecked Sendable {
     var headers: [(name: String, value: String)] = []
     var body: [UInt8] = []
     var bodyTooLarge = false
+    /// Bytes of an oversized body read and thrown away.
+    var drained = 0
     var defect: String?
     var dispatched = false
     private let response = Mutex<HTTPServerResponse?>(nil)

@@ -36,6 +36,14 @@ struct ServeCommand: AsyncParsableCommand {
     var auth: AuthMode = .kubernetes
 
     @Option(
+        name: .customLong("auth-token-audience"),
+        help: """
+            With --auth kubernetes, callers' tokens must be issued for this audience (repeatable: one of these), \
+            checked by TokenReview, so that a token minted for another service cannot be replayed here.
+            """)
+    var authTokenAudiences: [String] = []
+
+    @Option(
         help: """
             Seconds between passes that re-read the token and CA and repair the entries (0 disables them; an issued \
             token is still renewed on time).
@@ -86,6 +94,12 @@ struct ServeCommand: AsyncParsableCommand {
     var threads: Int = min(max(1, ProcessInfo.processInfo.activeProcessorCount), 64)
 
     func validate() throws {
+        guard !authTokenAudiences.contains(where: \.isEmpty) else {
+            throw ValidationError("--auth-token-audience must not be empty")
+        }
+        guard authTokenAudiences.isEmpty || auth == .kubernetes else {
+            throw ValidationError("--auth-token-audience needs --auth kubernetes")
+        }
         guard refreshInterval >= 0 else { throw ValidationError("--refresh-interval must be 0 or more seconds") }
         if let credentialsSecret, credentialsSecret.isEmpty {
             throw ValidationError("--credentials-secret must not be empty")
@@ -129,7 +143,7 @@ struct ServeCommand: AsyncParsableCommand {
         case .kubernetes:
             reviewer = AccessReviewer(
                 namespace: configuration.namespace, resource: configuration.resource, name: configuration.objectName,
-                api: connection, logger: logger)
+                api: connection, audiences: authTokenAudiences, logger: logger)
         case .none:
             reviewer = nil
             logger.warning(

@@ -8,6 +8,8 @@ public final class ScriptedKubernetesAPI: DataObjectAPI, AccessReviewAPI, TokenR
     private struct State {
         var objects: [String: DataObject] = [:]
         var users: [String: AuthenticatedUser] = [:]
+        /// Audiences a token was issued for; absent: the API server's own.
+        var audiences: [String: [String]] = [:]
         var allowed: Set<String> = []
         var failures: [ServiceError] = []
         var calls: [String] = []
@@ -52,13 +54,23 @@ public final class ScriptedKubernetesAPI: DataObjectAPI, AccessReviewAPI, TokenR
         resource == .configMaps ? "\(namespace)/\(name)" : "\(resource.rawValue):\(namespace)/\(name)"
     }
 
-    /// `token` belongs to `username`, who may do `verbs` (`get`, `patch`) on what is reviewed.
-    public func identify(_ token: String, as username: String, allowed verbs: [String]) {
+    /// `token` belongs to `username`, who may do `verbs` (`get`, `patch`) on what is reviewed; it
+    /// was issued for `audiences` (nil: the API server's own).
+    public func identify(_ token: String, as username: String, allowed verbs: [String], audiences: [String]? = nil) {
         state.withLock { state in
             state.users[token] = AuthenticatedUser(username: username, uid: nil, groups: ["system:authenticated"])
+            state.audiences[token] = audiences
             for verb in verbs { state.allowed.insert("\(username) \(verb)") }
         }
     }
+
+    /// `username` may no longer do `verb` (a RoleBinding removed).
+    public func disallow(_ username: String, _ verb: String) {
+        state.withLock { _ = $0.allowed.remove("\(username) \(verb)") }
+    }
+
+    /// The API server's own audience, which tokens without audiences of their own have.
+    public static let apiAudience = "https://kubernetes.default.svc.cluster.local"
 
     /// The next calls fail with these errors, in order.
     public func fail(_ errors: ServiceError...) { state.withLock { $0.failures += errors } }
@@ -136,7 +148,13 @@ public final class ScriptedKubernetesAPI: DataObjectAPI, AccessReviewAPI, TokenR
 
     public func reviewToken(_ token: BearerToken, audiences: [String]) async throws(ServiceError) -> AuthenticatedUser? {
         try record("TokenReview")
-        return state.withLock { $0.users[token.value] }
+        return state.withLock { state in
+            // A TokenReview for audiences authenticates only tokens issued for one of them.
+            let issuedFor = state.audiences[token.value] ?? [Self.apiAudience]
+            let wanted = audiences.isEmpty ? [Self.apiAudience] : audiences
+            guard !Set(wanted).isDisjoint(with: issuedFor) else { return nil }
+            return state.users[token.value]
+        }
     }
 
     public func reviewAccess(user: AuthenticatedUser, _ attributes: ResourceAttributes) async throws(ServiceError) -> Bool {

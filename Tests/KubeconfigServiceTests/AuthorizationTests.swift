@@ -76,6 +76,65 @@ import Testing
         #expect(await get("/kubeconfig", token: "reader-token").status == .ok)
     }
 
+    @Test func identityHeadersACallerSendsNeverCount() async {
+        api.identify("reader-token", as: "reader", allowed: ["get"])
+        let claims: [(String, String)] = [
+            ("X-Remote-User", "admin"), ("X-Remote-Group", "system:masters"), ("Impersonate-User", "admin"),
+            ("Impersonate-Group", "system:masters"), ("X-Forwarded-User", "admin"),
+        ]
+        let anonymous = await router.respond(to: .make(method: "GET", path: "/kubeconfig", headers: claims)).response()
+        #expect(anonymous.status == .unauthorized)
+        let unknown = await router.respond(
+            to: .make(method: "GET", path: "/kubeconfig", headers: claims + [("Authorization", "Bearer nobody")])
+        ).response()
+        #expect(unknown.status == .unauthorized)
+        let reader = await router.respond(
+            to: .make(method: "POST", path: "/sites/central", headers: claims + [("Authorization", "Bearer reader-token")])
+        ).response()
+        #expect(reader.status == .forbidden)
+        #expect(String(decoding: reader.body, as: UTF8.self).contains("User \\\"reader\\\" cannot patch"))
+        // The reviews asked about the token's owner only.
+        #expect(api.calls.filter { $0.hasPrefix("SubjectAccessReview") } == ["SubjectAccessReview patch configmaps/kc"])
+    }
+
+    @Test func aRevokedPermissionOutlivesNoLongerThanTheCacheLifetime() async throws {
+        var lifetimes = AccessReviewer.CacheLifetimes()
+        lifetimes.allowed = .milliseconds(300)
+        let reviewer = AccessReviewer(
+            namespace: "onap", name: "kc", api: api, lifetimes: lifetimes, logger: Logger(label: "test"))
+        api.identify("reader-token", as: "reader", allowed: ["get"])
+        let clock = ContinuousClock()
+        let allowedAt = clock.now
+        #expect(try await reviewer.review(BearerToken("reader-token"), verb: .get) == .allowed(username: "reader"))
+        api.disallow("reader", "get")
+        // Within the lifetime the cached allow stands (documented); after it, the review runs again.
+        #expect(try await reviewer.review(BearerToken("reader-token"), verb: .get) == .allowed(username: "reader"))
+        try await Task.sleep(until: allowedAt + .milliseconds(350))
+        guard case .denied = try await reviewer.review(BearerToken("reader-token"), verb: .get) else {
+            Issue.record("a revoked permission outlived the cache lifetime")
+            return
+        }
+    }
+
+    @Test func withAudiencesOnlyTokensIssuedForOneOfThemAreAccepted() async throws {
+        let reviewer = AccessReviewer(
+            namespace: "onap", name: "kc", api: api, audiences: ["kubeconfig-service"], logger: Logger(label: "test"))
+        api.identify("ours", as: "cloudify", allowed: ["get"], audiences: ["kubeconfig-service", "other"])
+        api.identify("replayed", as: "cloudify", allowed: ["get"], audiences: ["some-other-service"])
+        api.identify("plain", as: "cloudify", allowed: ["get"])
+        #expect(try await reviewer.review(BearerToken("ours"), verb: .get) == .allowed(username: "cloudify"))
+        for token in ["replayed", "plain"] {
+            let decision = try await reviewer.review(BearerToken(token), verb: .get)
+            #expect(
+                decision
+                    == .unauthenticated(
+                        reason: "the bearer token is not valid for this service's audience (kubeconfig-service)"), "\(token)")
+        }
+        // Without audiences, the API server's own audience is what counts.
+        #expect(try await self.reviewer.review(BearerToken("plain"), verb: .get) == .allowed(username: "cloudify"))
+        #expect(try await self.reviewer.review(BearerToken("replayed"), verb: .get) != .allowed(username: "cloudify"))
+    }
+
     @Test func probesAndMetricsNeedNoToken() async {
         #expect(await router.respond(to: .make(method: "GET", path: "/livez")).response().status == .ok)
         #expect(await router.respond(to: .make(method: "GET", path: "/healthz")).response().status == .ok)

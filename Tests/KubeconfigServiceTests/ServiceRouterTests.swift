@@ -124,6 +124,24 @@ import Testing
         #expect(empty.status.code == 400)
     }
 
+    @Test func ambiguityIsRefusedNotGuessed() async {
+        publish()
+        let twoSites = await respond(
+            HTTPServerRequest.make(method: "GET", path: "/kubeconfig", query: [("site", "central"), ("site", "mars")]))
+        #expect(twoSites.status.code == 400)
+        #expect(errorCode(twoSites) == "BadRequest")
+        for path in ["/kubeconfig", "/status", "/sites", "/healthz"] {
+            let twoTokens = await respond(
+                HTTPServerRequest.make(
+                    method: "GET", path: path,
+                    headers: [("Authorization", "Bearer admin-token"), ("Authorization", "Bearer reader-token")]))
+            #expect(twoTokens.status.code == 400, "\(path)")
+        }
+        let oneToken = await respond(
+            HTTPServerRequest.make(method: "GET", path: "/kubeconfig", headers: [("Authorization", "Bearer admin-token")]))
+        #expect(oneToken.status.code == 200)
+    }
+
     @Test func oneSiteIsRenderedOncePerVersionAndHasItsOwnEntityTag() async throws {
         publish()
         let published = try #require(publisher.state.published)

@@ -39,6 +39,8 @@ public final class AccessReviewer: Sendable {
     private let name: String
     private let api: any AccessReviewAPI
     private let lifetimes: CacheLifetimes
+    /// Audiences a caller's token must be issued for (one of them); empty: the API server's.
+    private let audiences: [String]
     private let logger: Logger
     private let cache = Mutex<[CacheKey: Entry]>([:])
     /// Decisions by verb and outcome, made once.
@@ -46,8 +48,9 @@ public final class AccessReviewer: Sendable {
 
     public init(
         namespace: String, resource: DataObjectResource = .configMaps, name: String, api: any AccessReviewAPI,
-        lifetimes: CacheLifetimes = CacheLifetimes(), logger: Logger
+        audiences: [String] = [], lifetimes: CacheLifetimes = CacheLifetimes(), logger: Logger
     ) {
+        self.audiences = audiences
         self.namespace = namespace
         self.resource = resource
         self.name = name
@@ -101,8 +104,11 @@ public final class AccessReviewer: Sendable {
     }
 
     private func ask(_ token: BearerToken, verb: Verb) async throws(ServiceError) -> Decision {
-        guard let user = try await api.reviewToken(token) else {
-            return .unauthenticated(reason: "the bearer token is not valid")
+        guard let user = try await api.reviewToken(token, audiences: audiences) else {
+            return .unauthenticated(
+                reason: audiences.isEmpty
+                    ? "the bearer token is not valid"
+                    : "the bearer token is not valid for this service's audience (\(audiences.joined(separator: ", ")))")
         }
         let allowed = try await api.reviewAccess(
             user: user,

@@ -2,8 +2,9 @@ import HTTPMessages
 import HTTPTypes
 import KubernetesAPI
 
-/// Refuses what no route should see: a request the HTTP layer found malformed (400), a body
-/// over the limit (413), a method the route does not take (405, with `Allow`).
+/// Refuses what no route should see: a request the HTTP layer found malformed (400), an
+/// ambiguous one (two `Authorization` headers: which one would be checked? 400), a body over
+/// the limit (413), a method the route does not take (405, with `Allow`).
 struct RequestChecks: RouteMiddleware {
     /// Methods the route takes, HEAD added where GET is; nil for any.
     private let methods: [HTTPRequest.Method]?
@@ -19,6 +20,9 @@ struct RequestChecks: RouteMiddleware {
     func handle(_ request: HTTPServerRequest, next: any RouteHandler) -> HTTPServerResult {
         if let malformed = request.defect {
             return .response(.error(ServiceError(code: .badRequest, message: "malformed request: \(malformed)")))
+        }
+        if request.headerFields[values: .authorization].count > 1 {
+            return .response(.error(ServiceError(code: .badRequest, message: "a request has one Authorization header")))
         }
         if request.bodyTooLarge {
             return .response(
