@@ -275,6 +275,9 @@ RECOVERIES = [  # (id, disruption, the restarts it counts by reason, whether the
                          ids=[case[0] for case in RECOVERIES])
 def test_the_watch_recovers_and_loses_no_change(api, services, disrupt, counted, relists, error):
     service = watching(services)
+    edit_document(api, add_site("edge-0"))  # the watch has worked: what follows is no "very short watch"
+    assert wait_served(service, "edge-0") is not None, redact(service.logs)
+    api.requests(clear=True)
     counts = {name: restarts(service, name) for name in ("ended", "expired", "forbidden", "error")}
 
     disrupt(api)
