@@ -3,10 +3,12 @@ watches it from the list's resourceVersion.
 
 Other writers' versions are served at once; a version that alters or removes our entries is
 repaired by one publication, and our own writes cause none. Streams that end, drop, fail or
-expire are watched again without losing a change; a deleted object is served from memory until
-it is back; a forbidden watch falls back to the refresh pass. Two replicas watching one object
-do not ping-pong. A registration that would take the document over the object's 1 MiB limit is
-refused before any write; `?site=` answers have their own ETag.
+expire are watched again without losing a change, after the initial backoff when the watch had
+worked, and never in a tight loop; a deleted object is served from memory until it is back; a
+forbidden watch falls back to the refresh pass. Two replicas with one token do not ping-pong;
+two with different pod tokens fight, slowed down. A registration that would take the document
+over the object's 1 MiB limit is refused before any write; `?site=` answers have their own ETag.
+No token reaches a log line (checked after every test by the `services` fixture).
 
 Most tests run `serve --auth none --refresh-interval 0 --site-probe-interval 0`: once it has
 published and watches, nothing but the watch can make it write, so the API server's request
