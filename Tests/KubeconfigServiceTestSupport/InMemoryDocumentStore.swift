@@ -38,6 +38,7 @@ public final class InMemoryDocumentStore: WatchableDocumentStore {
         var lists = 0
         var watches: [String] = []
         var capacity: Int?
+        var endAtOnce = false
     }
 
     public let origin: String
@@ -151,6 +152,10 @@ public final class InMemoryDocumentStore: WatchableDocumentStore {
         for watcher in watchers { watcher.finish() }
     }
 
+    /// Every watch ends as soon as it has replayed what it missed (a server or proxy that cuts
+    /// streams at once).
+    public func endWatchesAtOnce(_ on: Bool = true) { state.withLock { $0.endAtOnce = on } }
+
     /// The next watches fail with these errors, in order (a 403, say).
     public func scriptWatches(failing errors: ServiceError...) { state.withLock { $0.watchFailures += errors } }
 
@@ -181,6 +186,7 @@ public final class InMemoryDocumentStore: WatchableDocumentStore {
                 return .failure(ServiceError(code: .apiExpired, message: "too old resource version: \(version)"))
             }
             for event in state.history where Int(event.version)! > from { continuation.yield(event) }
+            if state.endAtOnce { continuation.finish() }
             let id = state.nextWatcher
             state.nextWatcher += 1
             state.watchers[id] = continuation

@@ -124,6 +124,19 @@ import Testing
         }
     }
 
+    @Test func aServerThatEndsEveryWatchAtOnceIsNotWatchedInATightLoop() async throws {
+        _ = try await publisher.publish()
+        var configuration = Self.quick
+        configuration.initialBackoff = .milliseconds(50)
+        configuration.maxBackoff = .milliseconds(200)
+        store.endWatchesAtOnce()
+        try await watching(configuration) {
+            try await Task.sleep(for: .milliseconds(600))
+        }
+        // Backoff 50, 100, 200, 200 ms (with jitter, up to twice that): a handful, not thousands.
+        #expect(store.watches.count >= 2 && store.watches.count <= 10, "\(store.watches.count) watches")
+    }
+
     @Test func anExpiredVersionIsListedAgainAndAChangeMissedMeanwhileIsServed() async throws {
         _ = try await publisher.publish()
         try await watching {

@@ -95,11 +95,18 @@ public final class DocumentWatcher: Sendable {
                 publisher.state.watching(.watching, version: from)
                 let progress = Progress(version: from)
                 let timeout = Int(configuration.watchTimeout.seconds * Double.random(in: 1...2))
+                let started = ContinuousClock.now
                 do throws(ServiceError) {
                     try await store.watch(from: from, timeoutSeconds: timeout) { event in
                         await self.handle(event, progress: progress)
                     }
                     metrics.restarts(.ended).increment()
+                    if progress.events == 0, ContinuousClock.now - started < .seconds(1) {
+                        // As the reflector's "very short watch": a server that ends every watch
+                        // at once is not watched again in a tight loop.
+                        throw ServiceError(
+                            code: .apiProtocol, message: "the watch ended within a second without an event")
+                    }
                     next = .resume(after: .zero)
                 } catch {
                     // Events before the failure still moved the version on.
@@ -107,7 +114,7 @@ public final class DocumentWatcher: Sendable {
                     throw error
                 }
                 version = progress.version
-                failures = progress.events > 0 ? 0 : failures
+                failures = 0
             } catch {
                 failures += 1
                 next = failed(error, failures: failures, forbidden: &forbidden)
