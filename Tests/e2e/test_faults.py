@@ -251,7 +251,8 @@ def test_endless_conflicts_give_up_after_several_rounds(serve, api, caller):
     read; after several rounds, within the bound, `publish` exits non-zero naming the ConfigMap
     and `serve` answers 502 or 503 with its JSON error."""
     if caller != "publish":
-        service = serve("--auth", caller.split()[-1], "--refresh-interval", "0")
+        # Without the watch, which would repair the emptied ConfigMap on its own.
+        service = serve("--auth", caller.split()[-1], "--refresh-interval", "0", "--no-watch")
         service.wait_ready()
         api.put_configmap(NAMESPACE, CONFIGMAP, {})  # our entries gone: the next publication writes
     api.add_fault(method="PATCH", path=CONFIGMAP_PATH, action="conflict", count=-1)
