@@ -109,8 +109,10 @@ public final class DocumentWatcher: Sendable {
                     }
                     next = .resume(after: .zero)
                 } catch {
-                    // Events before the failure still moved the version on.
+                    // Events before the failure still moved the version on, and a watch that
+                    // delivered some, or lasted, was healthy: back off from the start again.
                     version = progress.version
+                    if progress.events > 0 || ContinuousClock.now - started > .seconds(60) { failures = 0 }
                     throw error
                 }
                 version = progress.version
