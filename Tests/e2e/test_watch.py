@@ -564,3 +564,47 @@ def test_a_single_site_has_its_own_etag_and_answers_304(api, services):
                                                  headers={"If-None-Match": edge.headers["ETag"]}).status == 200, 2)
     assert changed is not None, "?site=edge-1 still 304 after edge-1 changed"
     assert service.request("GET", "/kubeconfig?site=edge-1").headers["ETag"] != edge.headers["ETag"]
+
+
+# MARK: - A Secret holds the document
+
+
+SECRET = "multisite-kubeconfig-secret"
+SECRET_RULES = [
+    {"group": "system:masters", "verbs": ["*"], "resources": ["*"]},
+    # The chart's Role in Secret mode: the one Secret, by name.
+    {"user": SERVICE_USER, "verbs": ["get", "list", "watch", "patch"], "resources": ["secrets"],
+     "namespaces": [NAMESPACE], "resourceNames": [SECRET]},
+]
+
+
+def test_a_secret_holding_the_document_is_watched_and_repaired_by_name(tmp_path, services):
+    api = KubeAPIServer(tmp_path / "secret", config={"defaultRules": False, "rules": SECRET_RULES}).start()
+    try:
+        api.put_secret(NAMESPACE, SECRET, {})
+        service = services(*QUIET, "--secret", SECRET, api_server=api)
+        service.wait_ready()
+        assert wait_until(lambda: watch_state(service).get("state") == "watching", 10) is not None, \
+            f"watch state {watch_state(service)}; logs:\n{redact(service.logs)}"
+        path = f"/api/v1/namespaces/{NAMESPACE}/secrets/{SECRET}"
+        secret = api.get_secret(NAMESPACE, SECRET)
+        document = yaml.safe_load(secret["data"]["kubeconfig"])  # the driver decodes the base64
+        entry(document, "clusters", "central")["cluster"]["server"] = ELSEWHERE
+        patch = {"metadata": {"resourceVersion": secret["metadata"]["resourceVersion"]},
+                 "data": {"kubeconfig": base64.b64encode(yaml.safe_dump(document).encode()).decode()}}
+        api.requests(clear=True)
+        answer = api.request("PATCH", path, patch, token=ADMIN_TOKEN, content_type="application/merge-patch+json")
+        assert answer.code == 200, redact(repr(answer))
+
+        def stored() -> dict:
+            return yaml.safe_load(api.get_secret(NAMESPACE, SECRET)["data"]["kubeconfig"])
+
+        repaired = wait_until(lambda: ours_intact(stored(), api), timeout=3)
+        assert repaired is not None and repaired < 2.0, f"not repaired; logs:\n{redact(service.logs)}"
+        writes = [call for call in api.requests() if call["path"] == path and call["user"] == SERVICE_USER
+                  and call["method"] == "PATCH"]
+        assert len(writes) == 1, writes
+        watches = [call for call in api.requests() if call["path"] == f"/api/v1/namespaces/{NAMESPACE}/secrets"]
+        assert all(call["code"] != 403 for call in watches), watches
+    finally:
+        api.stop()
