@@ -17,6 +17,7 @@ import time
 import pytest
 import yaml
 from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN, KubeAPIServer
+from kubeapi.authn import ISSUER
 from kubeapi.certificates import client_certificate, ensure_certificates
 
 CONFIGMAPS = "/api/v1/namespaces/onap/configmaps"
@@ -414,8 +415,16 @@ TOKEN_REVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
 ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 
 
-def token_review(token):
-    return {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+def token_review(token, audiences=None):
+    spec = {"token": token, **({"audiences": audiences} if audiences is not None else {})}
+    return {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec}
+
+
+def reviewed(api, token, audiences=None):
+    """The status of a TokenReview of `token` for `audiences`, asked by the service's account."""
+    answer = api.request("POST", TOKEN_REVIEWS, token_review(token, audiences), token=api.token)
+    assert answer.code == 201, answer
+    return answer.json()["status"]
 
 
 def access_review(user="", groups=None, **attributes):
@@ -445,6 +454,107 @@ def test_token_review_needs_permission(api):
                'in API group "authentication.k8s.io" at the cluster scope')
     details = {"group": "authentication.k8s.io", "kind": "tokenreviews"}
     assert answer.json() == status(403, "Forbidden", message, details)
+
+
+def test_a_service_account_token_is_reviewed_against_the_audiences_it_was_issued_for(api):
+    """serviceaccount/jwt.go: the token's `aud` meets the target audiences (spec.audiences, or the
+    API server's own when none are given), in the token's order; none in common is the JWT
+    authenticator's error, with both lists as Go's %q prints them."""
+    token = api.create_token("onap", "robot", audiences=["kubeconfig-service", "vault"])
+    robot = "system:serviceaccount:onap:robot"
+    mine = reviewed(api, token, ["kubeconfig-service"])
+    assert mine["authenticated"] is True and mine["user"]["username"] == robot
+    assert mine["audiences"] == ["kubeconfig-service"]
+    assert reviewed(api, token, ["other", "vault", "kubeconfig-service"])["audiences"] == ["kubeconfig-service", "vault"]
+    assert reviewed(api, token, ["other"]) == {
+        "user": {}, "error": 'token audiences ["kubeconfig-service" "vault"] is invalid for the target audiences ["other"]'}
+    assert reviewed(api, token) == {
+        "user": {}, "error": f'token audiences ["kubeconfig-service" "vault"] is invalid for the target audiences ["{ISSUER}"]'}
+    assert reviewed(api, token, []) == reviewed(api, token)  # an empty list asks for the API server's own
+    # A token issued without audiences is the API server's: valid for it, not for another service.
+    plain = api.create_token("onap", "robot")
+    assert claims(plain)["aud"] == [ISSUER]
+    assert reviewed(api, plain)["audiences"] == [ISSUER]
+    assert reviewed(api, plain, ["kubeconfig-service"])["error"] == (
+        f'token audiences ["{ISSUER}"] is invalid for the target audiences ["kubeconfig-service"]')
+    assert reviewed(api, api.token)["audiences"] == [ISSUER]  # the mounted token is the API server's too
+
+
+def test_the_audience_check_comes_before_the_token_is_validated(api):
+    """jwt.go checks audiences before its validator (expiry, the account's uid): a token for
+    another audience whose account is gone is refused for its audience."""
+    token = api.create_token("onap", "robot", audiences=["kubeconfig-service"])
+    api.delete_service_account("onap", "robot")
+    assert reviewed(api, token, ["kubeconfig-service"])["error"] == 'serviceaccounts "robot" not found'
+    assert reviewed(api, token)["error"].startswith('token audiences ["kubeconfig-service"] is invalid')
+
+
+def test_a_fixed_token_is_audience_agnostic_and_valid_only_for_the_api_servers_audiences(api):
+    """Static tokens carry no audiences: WrapAudienceAgnosticToken accepts them where the target
+    audiences meet --api-audiences, which become status.audiences; elsewhere no authenticator
+    knew the token, so bearertoken's "invalid bearer token"."""
+    assert reviewed(api, ADMIN_TOKEN)["audiences"] == [ISSUER]
+    assert reviewed(api, ADMIN_TOKEN, ["kubeconfig-service"]) == {"user": {}, "error": "invalid bearer token"}
+    both = reviewed(api, READER_TOKEN, ["kubeconfig-service", ISSUER])
+    assert both["authenticated"] is True and both["user"]["username"] == "reader" and both["audiences"] == [ISSUER]
+
+
+def test_the_request_log_records_the_audiences_a_token_review_asked_about_never_the_token(api):
+    token = api.create_token("onap", "robot", audiences=["kubeconfig-service"])
+    api.requests(clear=True)
+    reviewed(api, token, ["kubeconfig-service"])
+    reviewed(api, ADMIN_TOKEN)
+    entries = [entry for entry in api.requests() if entry["path"] == TOKEN_REVIEWS]
+    assert [(entry["audiences"], entry["code"]) for entry in entries] == [(["kubeconfig-service"], 201), ([], 201)]
+    assert token not in json.dumps(api.requests()) and ADMIN_TOKEN not in json.dumps(api.requests())
+    # Other requests carry no such field.
+    assert all("audiences" not in entry for entry in api.requests() if entry["path"] != TOKEN_REVIEWS)
+
+
+def test_the_api_refuses_a_token_issued_for_another_audience(api):
+    """A request is authenticated for --api-audiences (filters.WithAuthentication): a token minted
+    for another service is no credential at the API server itself."""
+    elsewhere = api.create_token("onap", "robot", audiences=["kubeconfig-service"])
+    assert api.request("GET", "/api", token=elsewhere).json() == status(401, "Unauthorized", "Unauthorized")
+    also_here = api.create_token("onap", "robot", audiences=["kubeconfig-service", ISSUER])
+    assert api.request("GET", "/api", token=also_here).code == 200
+
+
+def test_api_audiences_are_configurable(tmp_path):
+    """`apiAudiences` is --api-audiences: what tokens issued without audiences (the mounted one
+    too) are for, and where fixed tokens are valid."""
+    audiences = ["https://kubernetes.default.svc", "k3s"]
+    config = {"apiAudiences": audiences, "serviceAccounts": [{"namespace": "onap", "name": "robot"}]}
+    with KubeAPIServer(tmp_path / "api", config=config) as server:
+        assert claims(server.token)["aud"] == audiences and claims(server.token)["iss"] == ISSUER
+        assert claims(server.create_token("onap", "robot"))["aud"] == audiences
+        assert reviewed(server, ADMIN_TOKEN)["audiences"] == audiences
+        assert reviewed(server, ADMIN_TOKEN, ["k3s", "other"])["audiences"] == ["k3s"]
+        assert reviewed(server, ADMIN_TOKEN, [ISSUER])["error"] == "invalid bearer token"
+
+
+def test_python_client_token_reviews_with_audiences(api, tmp_path):
+    """What a real client reads from these answers: authenticated, user, audiences and error."""
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(config_file=str(api.write_kubeconfig(tmp_path / "kubeconfig")),
+                                               context="test")
+    reviews = client.AuthenticationV1Api(api_client)
+
+    def review(token, audiences=None):
+        spec = client.V1TokenReviewSpec(token=token, audiences=audiences)
+        return reviews.create_token_review(client.V1TokenReview(spec=spec)).status
+
+    token = api.create_token("onap", "robot", audiences=["kubeconfig-service"])
+    accepted = review(token, ["kubeconfig-service"])
+    assert (accepted.authenticated, accepted.user.username, accepted.audiences, accepted.error) == (
+        True, "system:serviceaccount:onap:robot", ["kubeconfig-service"], None)
+    refused = review(token, ["other"])
+    assert not refused.authenticated and refused.audiences is None
+    assert refused.error == 'token audiences ["kubeconfig-service"] is invalid for the target audiences ["other"]'
+    admin = review(ADMIN_TOKEN, ["kubeconfig-service"])
+    assert (admin.authenticated, admin.error, admin.audiences) == (None, "invalid bearer token", None)
+    assert review(ADMIN_TOKEN).audiences == [ISSUER]
 
 
 def test_subject_access_review_evaluates_the_rules(api):
@@ -1283,8 +1393,8 @@ def test_python_client_with_a_client_certificate(api, carol, tmp_path):
 
 
 def test_create_token_goes_through_token_request(api):
-    token = api.create_token("onap", "robot", expiration_seconds=900, audiences=["https://example.com"])
-    assert claims(token)["exp"] - claims(token)["iat"] == 900 and claims(token)["aud"] == ["https://example.com"]
+    token = api.create_token("onap", "robot", expiration_seconds=900, audiences=["https://example.com", ISSUER])
+    assert claims(token)["exp"] - claims(token)["iat"] == 900 and claims(token)["aud"] == ["https://example.com", ISSUER]
     assert [(e["user"], e["code"]) for e in api.token_requests(name="robot")] == [("admin", 201)]
     assert api.request("GET", "/api", token=token).code == 200
     with pytest.raises(RuntimeError, match="403"):

@@ -6,11 +6,20 @@ by tokens.py) and identities added at run time (dropped by a reset). The first t
 system:authenticated is added to its groups. Failing both, the caller is anonymous, unless either
 failed with an error (a certificate that does not verify, an unknown token): then 401.
 SelfSubjectReview (reviews.py) answers with the user `authenticate` found.
+
+Audiences, as kube-apiserver checks them: every token is checked for a set of target audiences,
+the API server's own (`--api-audiences`, by default its `--service-account-issuer`) for a request,
+or a TokenReview's `spec.audiences`. A service-account token (a JWT with an `aud` claim) is valid
+for the audiences it names (serviceaccount/jwt.go; one without `aud`: the API server's); the fixed
+and configured tokens name none, like a static token file, and are valid wherever the target
+audiences meet the API server's own (authenticator.WrapAudienceAgnosticToken). Either way the
+audiences a token was accepted for are the intersection, TokenReview's `status.audiences`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 
@@ -29,6 +38,14 @@ FIXED_IDENTITIES = {
 ANONYMOUS = {"username": "system:anonymous", "uid": "", "groups": ["system:unauthenticated"]}
 AUTHENTICATED, UNAUTHENTICATED = "system:authenticated", "system:unauthenticated"
 CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"  # user.CredentialIDKey
+ISSUER = "https://kubernetes.default.svc.cluster.local"  # --service-account-issuer, kubeadm's default
+API_AUDIENCES = [ISSUER]  # --api-audiences defaults to the issuer
+INVALID_TOKEN = "invalid bearer token"  # bearertoken's error when no token authenticator knew the token
+
+
+def go_quoted(values):
+    """Go's %q of a []string, as kube-apiserver's messages print audiences: ["a" "b"]."""
+    return "[" + " ".join(json.dumps(value) for value in values) + "]"
 
 
 def with_authenticated_group(identity):
@@ -69,11 +86,13 @@ def bearer_token(header):
 
 
 class Authenticator:
-    """Tokens to users. An identity may carry `audiences`, `expires` (seconds since the epoch) and
-    `serviceAccount` ({namespace, name, uid}: the claim checked against `account_uid`)."""
+    """Tokens to users. An identity may carry `audiences` (a JWT's `aud`: it makes the token
+    audience-aware), `expires` (seconds since the epoch) and `serviceAccount` ({namespace, name,
+    uid}: the claim checked against `account_uid`). `api_audiences` is `--api-audiences`."""
 
-    def __init__(self, configured: dict | None = None):
+    def __init__(self, configured: dict | None = None, api_audiences: list[str] | None = None):
         self.lock = threading.Lock()
+        self.api_audiences = list(api_audiences or API_AUDIENCES)
         self.account_uid = lambda namespace, name: None  # the service accounts' uids (cluster.py wires it)
         self.expiry_leeway = 0  # seconds a token outlives its `exp` (kube-apiserver: 60, go-jose's DefaultLeeway)
         self._identities = {token: dict(identity) for token, identity in FIXED_IDENTITIES.items()}
@@ -96,16 +115,31 @@ class Authenticator:
     def lookup(self, token):
         return self.check(token)[0]
 
-    def check(self, token):
-        """(identity, None), or (None, the error TokenReview reports). A service-account token
-        (one with `serviceAccount`) needs its account to exist with the uid of its claim, and is
-        refused once `expires` (its `exp` claim) is past, give or take `expiry_leeway` seconds,
-        as kube-apiserver's service-account token validator checks them. The identity comes with
-        system:authenticated among its groups, as the request authenticator gives it."""
+    def check(self, token, audiences=None):
+        """(identity, None), or (None, the error TokenReview reports), for the target `audiences`
+        (None: the API server's own). The audiences come first, as jwt.go checks them before the
+        validator: a token with `audiences` must name one of the targets (else the JWT
+        authenticator's error); one without is audience-agnostic and needs the targets to meet
+        the API server's audiences (else no authenticator knew it: "invalid bearer token").
+        Then a service-account token (one with `serviceAccount`) needs its account to exist with
+        the uid of its claim, and is refused once `expires` (its `exp` claim) is past, give or
+        take `expiry_leeway` seconds, as kube-apiserver's service-account token validator checks
+        them. The identity comes with system:authenticated among its groups, as the request
+        authenticator gives it, and with `audiences`: those it was accepted for."""
+        targets = list(audiences or self.api_audiences)
         with self.lock:
             identity = self._identities.get(token)
         if identity is None:
-            return None, "invalid bearer token"
+            return None, INVALID_TOKEN
+        if "audiences" in identity:
+            claimed = identity["audiences"] or self.api_audiences  # a legacy token without `aud`
+            granted = [audience for audience in claimed if audience in targets]
+            if not granted:
+                return None, f"token audiences {go_quoted(claimed)} is invalid for the target audiences {go_quoted(targets)}"
+        else:
+            granted = [audience for audience in self.api_audiences if audience in targets]
+            if not granted:
+                return None, INVALID_TOKEN
         if identity.get("expires") is not None and time.time() > identity["expires"] + self.expiry_leeway:
             return None, "service account token has expired"
         account = identity.get("serviceAccount")
@@ -115,7 +149,7 @@ class Authenticator:
                 return None, 'serviceaccounts "%s" not found' % account["name"]
             if uid != account["uid"]:
                 return None, f"service account UID ({uid}) does not match claim ({account['uid']})"
-        return with_authenticated_group(identity), None
+        return {**with_authenticated_group(identity), "audiences": granted}, None
 
     def authenticate(self, header, peer: PeerCertificate | None = None):
         """The caller of a request, from its client certificate (if the client sent one) and its

@@ -40,7 +40,7 @@ class Cluster:
         base_rules = default_rules(sa_user, sa_namespace) if config.get("defaultRules", True) else []
         self.store = ObjectStore()
         self.watches = Watches(self.store, config.get("watch"))
-        self.authn = Authenticator(config.get("identities", {}))
+        self.authn = Authenticator(config.get("identities", {}), api_audiences(config))
         self.authz = Authorizer(base_rules + list(config.get("rules", [])))
         self.faults = Faults()
         self.request_log = RequestLog()
@@ -116,6 +116,17 @@ class Cluster:
         self.authn.register(token, identity, runtime=True)
         self.authz.add_rules([{"user": spec["username"], **rule} for rule in spec.get("rules", [])])
         return token
+
+
+def api_audiences(config):
+    """`apiAudiences` (kube-apiserver's `--api-audiences`): a non-empty list of non-empty strings;
+    absent, the issuer (authn.API_AUDIENCES)."""
+    audiences = config.get("apiAudiences")
+    if audiences is None:
+        return None
+    if not isinstance(audiences, list) or not audiences or not all(isinstance(a, str) and a for a in audiences):
+        raise ValueError("apiAudiences must be a non-empty list of non-empty strings")
+    return audiences
 
 
 def control_object(spec):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
 
@@ -28,6 +28,8 @@ class Request:
     body: bytes
     user: dict
     host: str
+    log: dict = field(default_factory=dict)  # what an operation adds to the request log's entry
+
 
     def param(self, name):
         return self.query.get(name, [""])[0]

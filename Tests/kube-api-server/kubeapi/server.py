@@ -80,7 +80,7 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
         request = Request(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
                           self.headers.get("Content-Type", ""), body, user, self.headers.get("Host", ""))
         code, payload, headers = self.answer(cluster, request, fault)
-        entry["code"] = code
+        entry.update(request.log, code=code)
         cluster.request_log.append(entry)  # a watch's entry too, as its stream starts
         if isinstance(payload, WatchStream):
             return self.stream(payload)

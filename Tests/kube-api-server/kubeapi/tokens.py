@@ -16,19 +16,17 @@ import time
 import uuid
 from pathlib import Path
 
-from .authn import CREDENTIAL_ID, Authenticator
+from .authn import CREDENTIAL_ID, ISSUER, Authenticator
 from .authz import Authorizer
 from .request import parse_object, rfc3339
 from .serviceaccounts import ServiceAccounts
 from .status import invalid, not_found
 
-API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"
-
 
 def service_account_token(namespace, name, uid, now, expires, audiences, jti):
     """A JWT-shaped opaque token with the claims kube-apiserver puts in projected tokens. The
     signature is random: only this server's lookup table makes it valid."""
-    claims = {"aud": audiences, "exp": expires, "iat": now, "iss": API_AUDIENCE, "jti": jti,
+    claims = {"aud": audiences, "exp": expires, "iat": now, "iss": ISSUER, "jti": jti,
               "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}},
               "nbf": now, "sub": f"system:serviceaccount:{namespace}:{name}"}
     header = {"alg": "RS256", "kid": "kube-api-test-server"}
@@ -135,9 +133,10 @@ class Tokens:
         return token
 
     def mounted_token(self):
-        """The automounted kind: 1 h by its claims, but the API server keeps it valid (extended expiry)."""
+        """The automounted kind: 1 h by its claims, but the API server keeps it valid (extended
+        expiry); for the API server's audiences, as kubelet asks for none."""
         account = self.accounts.get(self.namespace, self.name)
-        return self.issue(account, 3607, [API_AUDIENCE], enforce_expiry=False)
+        return self.issue(account, 3607, list(self.authn.api_audiences), enforce_expiry=False)
 
     def rotate(self, invalidate_old):
         """Kubelet's refresh: a new token in a new directory, `..data` swapped atomically."""
@@ -174,7 +173,7 @@ class Tokens:
             message = f"requested expiration of {seconds} seconds shortened to {cap} seconds"
             headers["Warning"] = f'299 - "{message}"'
             seconds = cap
-        audiences = spec.get("audiences") or [API_AUDIENCE]
+        audiences = spec.get("audiences") or list(self.authn.api_audiences)  # token.go: none asked, r.auds
         now = int(time.time())  # one instant for the claims and the status, as token.go does
         token = self.issue(account, seconds, audiences, now=now)
         return 201, {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
