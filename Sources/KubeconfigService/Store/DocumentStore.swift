@@ -62,10 +62,13 @@ public protocol WatchableDocumentStore: DocumentStore {
 public struct DocumentListing: Sendable, Equatable {
     public var document: StoredDocument?
     public var version: String
+    /// Set when the object exists but its value could not be read (`document` is nil then).
+    public var unreadable: ServiceError?
 
-    public init(document: StoredDocument?, version: String) {
+    public init(document: StoredDocument?, version: String, unreadable: ServiceError? = nil) {
         self.document = document
         self.version = version
+        self.unreadable = unreadable
     }
 }
 

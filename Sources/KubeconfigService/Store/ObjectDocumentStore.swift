@@ -103,7 +103,12 @@ extension ObjectDocumentStore: WatchableDocumentStore {
 
     public func list() async throws(ServiceError) -> DocumentListing {
         let list = try await watchAPI.listDataObjects(resource, namespace: namespace, name: name)
-        return DocumentListing(document: try list.items.first.map(document(of:)), version: list.resourceVersion)
+        guard let object = list.items.first else { return DocumentListing(document: nil, version: list.resourceVersion) }
+        do throws(ServiceError) {
+            return DocumentListing(document: try document(of: object), version: list.resourceVersion)
+        } catch {
+            return DocumentListing(document: nil, version: list.resourceVersion, unreadable: error)
+        }
     }
 
     public func watch(

@@ -136,6 +136,9 @@ public final class DocumentWatcher: Sendable {
         let listing = try await store.list()
         if let document = listing.document {
             present(document)
+        } else if let error = listing.unreadable {
+            _ = publisher.state.markPresent()
+            unreadable(version: listing.version, error)
         } else {
             objectDeleted()
         }
