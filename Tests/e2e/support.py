@@ -11,6 +11,7 @@ import base64
 import datetime
 import hashlib
 import http.client
+import io
 import json
 import os
 import signal
@@ -118,6 +119,41 @@ class Answer:
 
     def __repr__(self):
         return f"Answer({self.status}, {self.body[:300]!r})"
+
+
+def read_answer(sock: socket.socket) -> Answer | None:
+    """Reads one HTTP answer from `sock`: its head, then Content-Length bytes of body; None when
+    the connection closed, was reset or went quiet (the socket's timeout) before a whole head."""
+    received = b""
+    try:
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        status_line, _, fields = head.partition(b"\r\n")
+        headers = http.client.parse_headers(io.BytesIO(fields + b"\r\n\r\n"))
+        length = int(headers.get("Content-Length") or 0)
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    except (socket.timeout, ConnectionResetError):
+        return None
+    return Answer(int(status_line.split()[1]), headers, body[:length])
+
+
+def raw_answer(service, data: bytes, timeout: float = 5.0) -> Answer | None:
+    """Sends raw bytes on a new connection and reads one answer (read_answer): for requests
+    http.client will not send, such as a header given twice."""
+    with socket.create_connection((service.host, service.port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered early: read what it said
+        return read_answer(sock)
 
 
 class Service:
