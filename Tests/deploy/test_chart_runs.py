@@ -2,7 +2,9 @@
 and bindings grant, runs the real binary to a published, issued token against the local API test
 server. A flag the binary does not take, or a right the chart forgot, fails here. So does a
 managed remote site registered as deploy/README.md shows, against a remote API test server whose
-bootstrap account has exactly the rights of deploy/examples/bootstrap-rbac.yaml.
+bootstrap account has exactly the rights of deploy/examples/bootstrap-rbac.yaml. Callers present
+tokens issued for the audience the chart renders (--auth-token-audience), as deploy/README.md
+tells them to; the publish hook's projected token does.
 
 Run after the binary is built (scripts/test.sh does): KUBECONFIG_SERVICE_BIN names it.
 """
@@ -29,6 +31,9 @@ RELEASE, NAMESPACE = "dcae", "onap"
 FULLNAME = f"{RELEASE}-kubeconfig-service"
 DEPLOYER = f"{FULLNAME}-deployer"
 SITE_CREDENTIALS = f"{FULLNAME}-site-credentials"
+HOOK = f"{FULLNAME}-publish"
+# An operator's account that may read and change the document, as a caller of the service.
+OPERATOR = "operator"
 # What system:auth-delegator grants, for a ClusterRoleBinding to it.
 AUTH_DELEGATOR = [{"verbs": ["create"], "resources": ["tokenreviews", "subjectaccessreviews"]}]
 
@@ -69,11 +74,22 @@ def rules_granted(objects: list[dict[str, Any]], user: str) -> list[dict[str, An
     return granted
 
 
-def service_args(objects: list[dict[str, Any]]) -> list[str]:
-    """The container's args, less what the test sets itself (where to listen, how to log)."""
+def rendered_args(objects: list[dict[str, Any]]) -> list[str]:
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[0] == "serve", args
+    return args
+
+
+def caller_audiences(objects: list[dict[str, Any]]) -> list[str]:
+    """The audiences callers' tokens must be issued for (--auth-token-audience), as rendered."""
+    args = rendered_args(objects)
+    return [value for flag, value in zip(args, args[1:]) if flag == "--auth-token-audience"]
+
+
+def service_args(objects: list[dict[str, Any]]) -> list[str]:
+    """The container's args, less what the test sets itself (where to listen, how to log)."""
+    args = rendered_args(objects)
     kept, skip = [], {"--address", "--port", "--log-format"}
     pairs = iter(args[1:])
     for flag in pairs:
@@ -84,20 +100,26 @@ def service_args(objects: list[dict[str, Any]]) -> list[str]:
 
 
 class RenderedService:
-    """The chart's Deployment run against the API test server, with the rights its Roles grant."""
+    """The chart's Deployment run against the API test server, with the rights its Roles grant
+    (to the service's account and the hook's). `caller` is a token a client would present: an
+    operator's account that may get and patch the document, issued for the rendered audience."""
 
     def __init__(self, objects: list[dict[str, Any]], tmp_path: Path, document_object: tuple[str, str]):
         self.objects, self.resource, self.name = objects, *document_object
         self.service_user = f"system:serviceaccount:{NAMESPACE}:{FULLNAME}"
-        rules = [{"group": "system:masters", "verbs": ["*"], "resources": ["*"]},
-                 *rules_granted(objects, self.service_user)]
-        accounts = [o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"]
+        self.hook_user = f"system:serviceaccount:{NAMESPACE}:{HOOK}"
+        operator = {"user": f"system:serviceaccount:{NAMESPACE}:{OPERATOR}", "verbs": ["get", "patch"],
+                    "resources": [self.resource], "namespaces": [NAMESPACE], "resourceNames": [self.name]}
+        rules = [{"group": "system:masters", "verbs": ["*"], "resources": ["*"]}, operator,
+                 *rules_granted(objects, self.service_user), *rules_granted(objects, self.hook_user)]
+        accounts = [o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"] + [OPERATOR]
         assert DEPLOYER in accounts, accounts
         self.api = KubeAPIServer(tmp_path / "api", config={
             "serviceAccount": {"namespace": NAMESPACE, "name": FULLNAME}, "defaultRules": False, "rules": rules,
             "serviceAccounts": [{"namespace": NAMESPACE, "name": name} for name in accounts if name != FULLNAME],
         })
         self.service: Service | None = None
+        self.caller = ""
 
     def __enter__(self) -> "RenderedService":
         self.api.start()
@@ -118,6 +140,8 @@ class RenderedService:
             assert (self.resource, self.name) in created, created
             self.service = Service(self.api, *service_args(self.objects)).start()
             self.service.wait_ready(timeout=20)
+            # kubectl -n onap create token operator --audience <the rendered audience>
+            self.caller = self.api.create_token(NAMESPACE, OPERATOR, audiences=caller_audiences(self.objects) or None)
         except BaseException:
             self.__exit__()
             raise
@@ -149,11 +173,48 @@ def test_the_rendered_deployment_publishes_an_issued_token_with_only_the_charts_
         review = api.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", token=ADMIN_TOKEN,
                              body={"spec": {"token": token}}).json()["status"]
         assert review["user"]["username"] == f"system:serviceaccount:{NAMESPACE}:{DEPLOYER}"
-        status = service.request("GET", "/status", token=ADMIN_TOKEN).json()
+        status = service.request("GET", "/status", token=run.caller).json()
         assert status["tokenSource"] == "TokenRequest" and status.get("lastError") is None, json.dumps(status)
         # Nothing the service asked for was refused: its rights are enough, as rendered.
         refused = [entry for entry in api.requests() if entry["user"] == run.service_user and entry["code"] == 403]
         assert refused == [], refused
+
+
+def hook_token_audience(objects: list[dict[str, Any]]) -> str | None:
+    """The audience of the token the publish hook's pod mounts (its projected volume), None when
+    it uses the automounted one."""
+    job = next(o for o in objects if o["kind"] == "Job")
+    pod = job["spec"]["template"]["spec"]
+    sources = [source["serviceAccountToken"] for volume in pod.get("volumes", [])
+               for source in volume.get("projected", {}).get("sources", []) if "serviceAccountToken" in source]
+    assert len(sources) <= 1 and bool(sources) != pod["automountServiceAccountToken"], pod
+    return sources[0]["audience"] if sources else None
+
+
+@pytest.mark.parametrize("values", [{}, {"authTokenAudiences": []}], ids=["audience", "audience-off"])
+def test_the_publish_hooks_token_is_accepted_and_others_are_not(chart, tmp_path, values):
+    """The hook's POST works with the token its pod gets as rendered (the kubelet issues a
+    projected token for the hook's account and audience: TokenRequest here). With the audience
+    check, the hook account's ordinary token, the admin's static token and a token for another
+    audience get the service's 401; without it, the ordinary token publishes."""
+    objects = render(chart, values)
+    audience = hook_token_audience(objects)
+    assert caller_audiences(objects) == ([] if values else [FULLNAME]) and audience == (None if values else FULLNAME)
+    with RenderedService(objects, tmp_path, ("configmaps", "multisite-kubeconfig-configmap")) as run:
+        api, service = run.api, run.service
+        hook_token = api.create_token(NAMESPACE, HOOK, expiration_seconds=600,
+                                      audiences=[audience] if audience else None)
+        published = service.request("POST", "/sites/central", token=hook_token)
+        assert published.status == 200, published
+        ordinary = api.create_token(NAMESPACE, HOOK)  # the automounted kind: the API server's audience
+        elsewhere = api.create_token(NAMESPACE, HOOK, audiences=["vault"])
+        expected = {"ordinary": 401 if audience else 200, "admin": 401 if audience else 200, "elsewhere": 401}
+        got = {name: service.request("POST", "/sites/central", token=token).status
+               for name, token in (("ordinary", ordinary), ("admin", ADMIN_TOKEN), ("elsewhere", elsewhere))}
+        assert got == expected
+        if audience:
+            refused = service.request("POST", "/sites/central", token=ordinary).json()["error"]["message"]
+            assert refused == f"the bearer token is not valid for this service's audience ({FULLNAME})"
 
 
 def exposition(text: str) -> list[tuple[str, dict[str, str], float]]:
@@ -264,7 +325,7 @@ def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rb
         with RenderedService(render(chart, {}), tmp_path, ("configmaps", "multisite-kubeconfig-configmap")) as run:
             api, service = run.api, run.service
             path, headers, body = registration(kind, remote, bootstrap)
-            answer = service.request("PUT", path, token=ADMIN_TOKEN, headers=headers, body=body)
+            answer = service.request("PUT", path, token=run.caller, headers=headers, body=body)
             assert answer.status == 201, answer
 
             stored = api.get_configmap(NAMESPACE, "multisite-kubeconfig-configmap")["data"]["kubeconfig"]
@@ -279,7 +340,7 @@ def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rb
             secret = api.get_secret(NAMESPACE, SITE_CREDENTIALS)
             assert set(secret["data"]) == {"edge1"}, sorted(secret["data"])
             assert bootstrap in secret["data"]["edge1"] and isinstance(json.loads(secret["data"]["edge1"]), dict)
-            sites = service.request("GET", "/sites", token=ADMIN_TOKEN)
+            sites = service.request("GET", "/sites", token=run.caller)
             edge1 = next(s for s in sites.json()["sites"] if s["name"] == "edge1")
             assert edge1["tokenManagement"] == "managed", edge1
             for text in (stored, answer.text, sites.text, service.request("GET", "/metrics").text, service.logs):
@@ -287,7 +348,7 @@ def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rb
             assert any(n == "kubeconfig_site_token_requests_total" and l == {"site": "edge1", "result": "issued"}
                        and v >= 1 for n, l, v in exposition(service.request("GET", "/metrics").text))
 
-            removed = service.request("DELETE", "/sites/edge1", token=ADMIN_TOKEN)
+            removed = service.request("DELETE", "/sites/edge1", token=run.caller)
             assert removed.status == 200, removed
             assert not api.get_secret(NAMESPACE, SITE_CREDENTIALS)["data"]
 

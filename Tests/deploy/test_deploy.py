@@ -44,6 +44,8 @@ NAMESPACE = "onap"
 KUBE_VERSIONS = ("1.30.0", "latest")
 
 TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+# Where the publish hook mounts its token for the service's audience (a projected volume).
+AUDIENCE_TOKEN_FILE = "/var/run/secrets/tokens/kubeconfig-service"
 
 
 @dataclass
@@ -228,6 +230,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     # No watch on the document's object: --no-watch, and no list/watch in the Role.
     "watch-off": {"watch": {"enabled": False}},
     "secret-watch-off": {"storage": "secret", "watch": {"enabled": False}},
+    # Callers' token audience: off, or two audiences (a migration from one to the other).
+    "audience-off": {"authTokenAudiences": []},
+    "audiences-two": {"authTokenAudiences": ["kubeconfig-service", "dcae-kubeconfig-service"]},
 }
 
 # Labels every object of the chart carries (hook and test Pods included).
@@ -278,8 +283,8 @@ def assert_resources(resources: dict[str, Any]) -> None:
 
 
 # Flags the service takes more than once; parse_args gives their values as a list.
-REPEATABLE_FLAGS = {"--token-audience"}
-TOKEN_FLAGS = {"--token-service-account", "--token-expiration"} | REPEATABLE_FLAGS
+REPEATABLE_FLAGS = {"--token-audience", "--auth-token-audience"}
+TOKEN_FLAGS = {"--token-service-account", "--token-expiration", "--token-audience"}
 # Flags without a value; parse_args gives them as True.
 SWITCHES = {"--watch", "--no-watch"}
 
@@ -309,6 +314,15 @@ def parse_args(args: list[str]) -> dict[str, str | list[str] | bool]:
 def fullname(values: dict[str, Any]) -> str:
     """`kubeconfig-service.fullname` for release RELEASE (which does not contain the chart name)."""
     return values.get("fullnameOverride") or FULLNAME
+
+
+def auth_token_audiences(values: dict[str, Any]) -> list[str]:
+    """`--auth-token-audience` values: authTokenAudiences, or by default (null) the release's
+    full name; none without auth: kubernetes."""
+    if values["auth"] != "kubernetes":
+        return []
+    configured = values.get("authTokenAudiences")
+    return [fullname(values)] if configured is None else list(configured)
 
 
 def document(values: dict[str, Any]) -> tuple[str, str, str]:
@@ -367,6 +381,8 @@ def expected_args(values: dict[str, Any]) -> dict[str, str | list[str] | bool]:
         expected["--api-timeout"] = str(values["apiTimeout"])
     if not values["watch"]["enabled"]:
         expected["--no-watch"] = True  # watching is the service's default: no --watch
+    if auth_token_audiences(values):
+        expected["--auth-token-audience"] = auth_token_audiences(values)
     credentials = site_credentials(values)
     if credentials:
         expected["--credentials-secret"] = credentials
@@ -573,6 +589,11 @@ BAD_VALUES = {
     "token-audiences-string": {"credentials": {"audiences": "cloudify"}},
     "token-audience-empty": {"credentials": {"audiences": [""]}},
     "token-audience-twice": {"credentials": {"audiences": ["a", "a"]}},
+    "auth-token-audiences-string": {"authTokenAudiences": "kubeconfig-service"},
+    "auth-token-audience-empty": {"authTokenAudiences": [""]},
+    "auth-token-audience-space": {"authTokenAudiences": ["kubeconfig service"]},
+    "auth-token-audience-twice": {"authTokenAudiences": ["a", "a"]},
+    "auth-token-audience-number": {"authTokenAudiences": [5]},
     "pdb-max-unavailable-zero": {"podDisruptionBudget": {"maxUnavailable": 0}},
     "pdb-unknown-key": {"podDisruptionBudget": {"minAvailable": 1}},
     "site-probe-interval-negative": {"siteProbes": {"interval": -1}},
@@ -694,6 +715,8 @@ def test_schemaless_copy_renders_good_values(schemaless_chart) -> None:
       "credentials": {"audiences": ["cloudify"]}},
      "credentials.audiences apply only to issued tokens"),
     ({"location": "l" * 58}, "location must be at most 57 characters with an issued token"),
+    ({"auth": "none", "authTokenAudiences": ["kubeconfig-service"]},
+     "authTokenAudiences apply only with auth: kubernetes"),
     # The service renews an issued token with 20-25% of its lifetime left: a window at least
     # that long would have the alert fire for every healthy token.
     ({"prometheusRule": {"enabled": True, "publishedTokenExpiry": {"window": "12m"}}},
@@ -704,6 +727,7 @@ def test_schemaless_copy_renders_good_values(schemaless_chart) -> None:
      "credentials.expirationSeconds (600)"),
 ], ids=["deployment-own-account", "deployment-own-named-account", "cluster-role-for-named-account",
         "cluster-role-in-sidecar-mode", "audiences-for-the-pod-token", "location-too-long-to-record",
+        "auth-token-audience-without-auth",
         "token-alert-window-past-renewal", "token-alert-window-short-lifetime"])
 def test_templates_refuse_contradicting_credentials(chart, values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm.HelmRenderError) as caught:
@@ -1156,6 +1180,7 @@ def test_deployment_args_literal(render) -> None:
         "--address", "0.0.0.0",
         "--port", "9090",
         "--auth", "kubernetes",
+        "--auth-token-audience", "kcs",
         "--refresh-interval", "300",
         "--site-probe-interval", "30",
         "--site-probe-concurrency", "4",
@@ -1320,7 +1345,7 @@ def test_disruption_budget_only_when_enabled_in_deployment_mode(render) -> None:
 
 # --------------------------------------------------------------------------- publish hook
 
-@pytest.mark.parametrize("scenario", ["default", "renamed", "auth-none"])
+@pytest.mark.parametrize("scenario", ["default", "renamed", "auth-none", "audience-off", "audiences-two"])
 def test_publish_hook_job(render, scenario: str) -> None:
     rendered = render(SCENARIOS[scenario])
     values = rendered.values
@@ -1337,7 +1362,18 @@ def test_publish_hook_job(render, scenario: str) -> None:
     assert spec["ttlSecondsAfterFinished"] > 0
     pod_spec = spec["template"]["spec"]
     assert pod_spec["restartPolicy"] == "Never"
-    assert pod_spec["automountServiceAccountToken"] is True
+    audiences = auth_token_audiences(values)
+    # A token for the service's audience when callers need one (projected, and no other), else
+    # the automounted one.
+    assert pod_spec["automountServiceAccountToken"] is (not audiences)
+    token_file = AUDIENCE_TOKEN_FILE if audiences else TOKEN_FILE
+    if audiences:
+        assert pod_spec["volumes"] == [{"name": "token", "projected": {"sources": [{"serviceAccountToken": {
+            "path": "kubeconfig-service", "audience": audiences[0], "expirationSeconds": 600}}]}}]
+        assert container_of(pod_spec)["volumeMounts"] == [
+            {"name": "token", "mountPath": "/var/run/secrets/tokens", "readOnly": True}]
+    else:
+        assert "volumes" not in pod_spec and "volumeMounts" not in container_of(pod_spec)
     assert pod_spec["serviceAccountName"] != rendered.one("Deployment")["spec"]["template"]["spec"][
         "serviceAccountName"]
     assert_pod_security(pod_spec)
@@ -1352,7 +1388,7 @@ def test_publish_hook_job(render, scenario: str) -> None:
     assert int(option_value(tokens, "--retry")) > 0
     assert option_value(tokens, "--retry-delay") == "2"
     assert option_value(tokens, "-X") == "POST"
-    assert option_value(tokens, "-H") == f"Authorization: Bearer $(cat {TOKEN_FILE})"
+    assert option_value(tokens, "-H") == f"Authorization: Bearer $(cat {token_file})"
     assert tokens[-1] == f"{service_base_url(rendered)}/sites/{values['location']}"
 
 
@@ -1372,7 +1408,7 @@ def test_publish_hook_command_runs_in_a_shell(default: Rendered, tmp_path: Path)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "cat").write_text(
-        f'#!/bin/sh\n[ "$1" = "{TOKEN_FILE}" ] || exit 9\nprintf "%s" "tok.en-123"\n')
+        f'#!/bin/sh\n[ "$1" = "{AUDIENCE_TOKEN_FILE}" ] || exit 9\nprintf "%s" "tok.en-123"\n')
     (bin_dir / "curl").write_text(
         "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done\n")
     for tool in ("cat", "curl"):
@@ -1484,7 +1520,7 @@ def test_sidecar_with_url_gets_hook_and_test(render) -> None:
 
 def test_notes_give_the_manual_retrigger(default: Rendered) -> None:
     notes = default.notes
-    assert f"kubectl --namespace {NAMESPACE} create token {HOOK_NAME}" in notes
+    assert f"kubectl --namespace {NAMESPACE} create token {HOOK_NAME} --duration 10m --audience {FULLNAME})" in notes
     assert f"port-forward service/{FULLNAME} 8080:8080" in notes
     assert ('curl --fail -X POST -H "Authorization: Bearer $TOKEN" '
             "http://127.0.0.1:8080/sites/central") in notes
@@ -1512,6 +1548,71 @@ def test_notes_without_auth_need_no_token(render) -> None:
     notes = render(SCENARIOS["auth-none"]).notes
     assert "create token" not in notes
     assert "curl --fail -X POST http://127.0.0.1:8080/sites/central" in notes
+
+
+# --------------------------------------------------------------------------- callers' token audience
+
+@pytest.mark.parametrize("scenario, audiences", [
+    ("default", [FULLNAME]), ("renamed", ["kcs"]), ("auth-none", []), ("audience-off", []),
+    ("audiences-two", ["kubeconfig-service", FULLNAME]),
+])
+def test_callers_tokens_must_be_issued_for_the_release_by_default(render, scenario: str,
+                                                                  audiences: list[str]) -> None:
+    """--auth-token-audience is the release's full name unless authTokenAudiences says otherwise,
+    so that a token minted for another service cannot be replayed here; [] turns the check off,
+    and auth: none checks no token at all."""
+    rendered = render(SCENARIOS[scenario])
+    args = parse_args(container_of(rendered.one("Deployment")["spec"]["template"]["spec"])["args"])
+    assert args.get("--auth-token-audience", []) == audiences
+
+
+def test_a_sidecar_audience_is_the_sidecar_releases_name(render) -> None:
+    rendered = render(SCENARIOS["sidecar"], name="dcae-kubeconfig")
+    assert parse_args(notes_container(rendered.notes)["args"])["--auth-token-audience"] == \
+        ["dcae-kubeconfig-kubeconfig-service"]
+
+
+def test_notes_tell_callers_how_to_get_a_token_for_the_audience(render) -> None:
+    notes = render().notes
+    assert f"A caller's token must also be issued for the audience {FULLNAME}" in notes
+    volume = re.search(r"^  volumes:\n(?:    .*\n)+", notes, re.MULTILINE).group(0)
+    assert yaml.safe_load(volume) == {"volumes": [{"name": "kubeconfig-service-token", "projected": {"sources": [
+        {"serviceAccountToken": {"path": "token", "audience": FULLNAME, "expirationSeconds": 3600}}]}}]}
+    assert f"kubectl create token ACCOUNT --audience {FULLNAME}" in notes
+    assert "must also be issued for the audience kubeconfig-service or dcae-kubeconfig-service" in \
+        render(SCENARIOS["audiences-two"]).notes
+    for scenario in ("audience-off", "auth-none"):
+        notes = render(SCENARIOS[scenario]).notes
+        assert "--audience" not in notes and "serviceAccountToken" not in notes, scenario
+
+
+def test_readme_documents_the_callers_token_audience(default: Rendered) -> None:
+    text = DEPLOY_README.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `authTokenAudiences` |"))
+    assert "| `null` |" in row and "`--auth-token-audience`" in row and "`[]`" in row, row
+    section = readme_section("Callers' token audience")
+    prose = " ".join(section.split())
+    # The Cloudify pod's projected token is for the default release's audience, at the path the
+    # section reads it from, and the snippet is a valid pod spec.
+    block = re.search(r"^( *)```yaml\n(.*?)^ *```$", section, re.MULTILINE | re.DOTALL)
+    snippet = yaml.safe_load(textwrap.dedent(block.group(2)))
+    [volume] = snippet["spec"]["volumes"]
+    projected = volume["projected"]["sources"][0]["serviceAccountToken"]
+    assert projected["audience"] == FULLNAME == parse_args(
+        container_of(default.one("Deployment")["spec"]["template"]["spec"])["args"])["--auth-token-audience"][0]
+    [mount] = snippet["spec"]["containers"][0]["volumeMounts"]
+    assert mount["name"] == volume["name"]
+    assert f"$(cat {mount['mountPath']}/{projected['path']})" in prose
+    validate_strict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cloudify-manager"},
+                     "spec": snippet["spec"]}, KUBE_VERSIONS[0])
+    # What a client with its ordinary token gets: the service's own 401.
+    assert ('"message": "the bearer token is not valid for this service\'s audience '
+            f'({FULLNAME})"') in prose
+    assert f"kubectl --namespace onap create token ACCOUNT --audience {FULLNAME}" in prose
+    assert "`authTokenAudiences: []` turns the check off" in prose
+    # The manual re-trigger of the README is NOTES.txt's.
+    retrigger = f"TOKEN=$(kubectl --namespace {NAMESPACE} create token {HOOK_NAME} --duration 10m --audience {FULLNAME})"
+    assert retrigger in readme_section("Re-trigger a publication by hand") and retrigger in default.notes
 
 
 # --------------------------------------------------------------------------- managed remote sites

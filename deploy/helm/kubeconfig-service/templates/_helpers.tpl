@@ -204,6 +204,9 @@ configmap.yaml, which always renders.
 {{- if and $token (gt (len (toString .Values.location)) 57) }}
 {{- fail (printf "location must be at most 57 characters with an issued token (its expiry is recorded in an annotation named after it), not %d" (len (toString .Values.location))) }}
 {{- end }}
+{{- if and .Values.authTokenAudiences (ne .Values.auth "kubernetes") }}
+{{- fail "authTokenAudiences apply only with auth: kubernetes (with auth: none no token is checked)" }}
+{{- end }}
 {{- if and .Values.credentials.audiences (not $token) }}
 {{- fail "credentials.audiences apply only to issued tokens: in sidecar mode, set credentials.serviceAccount too" }}
 {{- end }}
@@ -219,6 +222,21 @@ configmap.yaml, which always renders.
 {{- end }}
 {{- if .Values.prometheusRule.enabled }}
 {{- include "kubeconfig-service.validateAlerts" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The audiences callers' tokens must be issued for (--auth-token-audience), as a
+JSON list: authTokenAudiences, or by default (null) the release's full name;
+none without auth: kubernetes.
+*/}}
+{{- define "kubeconfig-service.authTokenAudiences" -}}
+{{- if ne .Values.auth "kubernetes" }}
+{{- list | toJson }}
+{{- else if kindIs "invalid" .Values.authTokenAudiences }}
+{{- list (include "kubeconfig-service.fullname" .) | toJson }}
+{{- else }}
+{{- .Values.authTokenAudiences | toJson }}
 {{- end }}
 {{- end }}
 
@@ -257,6 +275,10 @@ The service's command-line arguments (kubeconfig-service serve ...).
 - {{ .Values.port | int | quote }}
 - --auth
 - {{ .Values.auth | quote }}
+{{- range include "kubeconfig-service.authTokenAudiences" . | fromJsonArray }}
+- --auth-token-audience
+- {{ . | quote }}
+{{- end }}
 - --refresh-interval
 - {{ .Values.refreshInterval | int | quote }}
 {{- /* Watching is the service's default (--watch): only turning it off takes a flag. */}}
