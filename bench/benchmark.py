@@ -1008,19 +1008,7 @@ def measure_scaling(processes: Processes, api: KubeAPIServer, binary: Path, mode
         "repair_ms": slope([(r["sites"], value * 1000) for r in sizes for value in r["latency"]["repair_s"]]),
         "propagation_ms": slope([(r["sites"], value * 1000) for r in sizes for value in r["latency"]["propagation_s"]]),
     }
-    # The cost per added site between successive sizes: a figure that rises from one step to the
-    # next grows faster than linearly.
-    steps = {}
-    for small, large in zip(sizes, sizes[1:]):
-        span = large["sites"] - small["sites"]
-        steps[f"{small['sites']}-{large['sites']}"] = {
-            "publish_wall_ms": (large["publish_median_wall_s"] - small["publish_median_wall_s"]) * 1000 / span,
-            "publish_cpu_ms": (large["publish_median_cpu_s"] - small["publish_median_cpu_s"]) * 1000 / span,
-            "local_ms": (large["publish_median_local_ms"] - small["publish_median_local_ms"]) / span,
-            "kubeconfig_cpu_us_per_request": (large["wrk"]["kubeconfig"]["ours"]["server_cpu_us_per_request"]
-                                              - small["wrk"]["kubeconfig"]["ours"]["server_cpu_us_per_request"]) / span,
-        }
-    return {"sizes": results, "growth_per_site": growth, "cost_per_site_between_sizes": steps}
+    return {"sizes": results, "growth_per_site": growth}
 
 
 # MARK: - Report
