@@ -137,6 +137,16 @@ import Testing
                     headers: [("Authorization", "Bearer admin-token"), ("Authorization", "Bearer reader-token")]))
             #expect(twoTokens.status.code == 400, "\(path)")
         }
+        let twoTypes = await respond(
+            HTTPServerRequest.make(
+                method: "PUT", path: "/sites/edge",
+                headers: [("Content-Type", "application/json"), ("Content-Type", "text/plain")]))
+        #expect(twoTypes.status.code == 400)
+        let otherRepeat = await respond(HTTPServerRequest.make(method: "GET", path: "/sites", query: [("x", "1"), ("x", "2")]))
+        #expect(otherRepeat.status.code == 400)
+        #expect(RequestChecks.repeatedParameter([("audience", "a"), ("audience", "b")], allowing: ["audience"]) == nil)
+        #expect(
+            RequestChecks.repeatedParameter([("audience", "a"), ("site", "b"), ("site", "c")], allowing: ["audience"]) == "site")
         let oneToken = await respond(
             HTTPServerRequest.make(method: "GET", path: "/kubeconfig", headers: [("Authorization", "Bearer admin-token")]))
         #expect(oneToken.status.code == 200)

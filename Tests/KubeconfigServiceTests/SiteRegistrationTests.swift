@@ -38,6 +38,45 @@ import Testing
         #expect(site.namespace == nil && site.tlsServerName == nil)
     }
 
+    @Test func aFieldGivenTwiceIsRefusedAtAnyDepth() throws {
+        let ca = Self.ca
+        for body in [
+            #"{"server": "https://a.example:6443", "server": "https://b.example:6443", "certificateAuthorityData": "\#(ca)", "token": "t"}"#,
+            #"{"server": "https://a.example:6443", "certificateAuthorityData": "\#(ca)", "bootstrapToken": "t", "tokenRequest": {"serviceAccount": "a", "serviceAccount": "b"}}"#,
+        ] {
+            let error = refusal(Array(body.utf8))
+            #expect(error?.code == .invalidSite && error?.message.contains("is given more than once") == true, "\(body)")
+        }
+        // The same names in different objects, in arrays or as values are not repeats.
+        #expect(JSONDuplicateKeys.first(in: Array(#"{"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}], "c": "a"}"#.utf8)) == nil)
+        #expect(JSONDuplicateKeys.first(in: Array(#"{"a": "x\",\"a", "a": 1}"#.utf8)) == "a")
+        #expect(JSONDuplicateKeys.first(in: Array(#"[{"k": 1, "j": {"k": 2}, "k": 3}]"#.utf8)) == "k")
+    }
+
+    @Test func aKubeconfigWithTwoEntriesOfOneNameIsRefused() throws {
+        let ca = Self.ca
+        for section in ["clusters", "users"] {
+            let clusters =
+                section == "clusters"
+                ? #"[{"name": "c", "cluster": {"server": "https://a.example:6443", "certificate-authority-data": "\#(ca)"}}, {"name": "c", "cluster": {"server": "https://b.example:6443", "certificate-authority-data": "\#(ca)"}}]"#
+                : #"[{"name": "c", "cluster": {"server": "https://a.example:6443", "certificate-authority-data": "\#(ca)"}}]"#
+            let users =
+                section == "users"
+                ? #"[{"name": "u", "user": {"token": "one"}}, {"name": "u", "user": {"token": "two"}}]"#
+                : #"[{"name": "u", "user": {"token": "one"}}]"#
+            let text = """
+                {"apiVersion": "v1", "kind": "Config", "clusters": \(clusters), "users": \(users),
+                 "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}], "current-context": "x"}
+                """
+            #expect {
+                try SiteRegistration(name: "site-a", kubeconfig: text)
+            } throws: { error in
+                let error = error as? ServiceError
+                return error?.code == .invalidSite && error?.message.hasPrefix("\(section): holds two entries named") == true
+            }
+        }
+    }
+
     @Test func optionalFieldsAndAClientCertificateAreRead() throws {
         let site = try SiteRegistration(
             name: "edge.site-b",

@@ -20,6 +20,8 @@ public final class ServiceRouter: HTTPResponder {
         var methods: [HTTPRequest.Method]
         /// Callers must be allowed `get` (to read) or `patch` (to change) the document's object.
         var protected = false
+        /// Query parameters that may be given more than once; any other, repeated, is a 400.
+        var repeatable: Set<String> = []
         var handler: any RouteHandler
     }
 
@@ -54,7 +56,7 @@ public final class ServiceRouter: HTTPResponder {
         func build(_ route: Route) -> any RouteHandler {
             var middleware: [any RouteMiddleware] = [
                 RequestMetrics(route: route.name), RefusalLog(logger: logger),
-                RequestChecks(allowed: route.methods.isEmpty ? nil : route.methods),
+                RequestChecks(allowed: route.methods.isEmpty ? nil : route.methods, repeatable: route.repeatable),
             ]
             if route.protected {
                 if let reviewer { middleware.append(Authorization(reviewer: reviewer, logger: logger)) }
@@ -65,7 +67,7 @@ public final class ServiceRouter: HTTPResponder {
         exact = routes.mapValues(build)
         site = build(
             Route(
-                name: "site", methods: [.get, .put, .delete, .post], protected: true,
+                name: "site", methods: [.get, .put, .delete, .post], protected: true, repeatable: ["audience"],
                 handler: SiteRoute(
                     registry: SiteRegistry(publisher: publisher, renewer: renewer), state: state, list: list,
                     monitor: monitor, publish: PublishSiteRoute(publisher: publisher))))

@@ -37,3 +37,52 @@ indirect enum JSONValue: Decodable, Equatable {
         }
     }
 }
+
+/// Finds a key given twice in one JSON object, at any depth: parsers disagree on which copy
+/// counts (Go and Foundation keep the last, others the first), so such a body is ambiguous.
+/// Scans the bytes; the body must be valid JSON otherwise (the decoder checks that).
+enum JSONDuplicateKeys {
+    /// The first key found twice in one object, or nil.
+    static func first(in bytes: [UInt8]) -> String? {
+        // One set of keys per open object; nil for an open array.
+        var open: [Set<[UInt8]>?] = []
+        var index = 0
+        var expectingKey = false
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "{"):
+                open.append([])
+                expectingKey = true
+            case UInt8(ascii: "["):
+                open.append(nil)
+                expectingKey = false
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                _ = open.popLast()
+                expectingKey = false
+            case UInt8(ascii: ","):
+                expectingKey = open.last.map { $0 != nil } ?? false
+            case UInt8(ascii: ":"):
+                expectingKey = false
+            case UInt8(ascii: "\""):
+                let start = index + 1
+                index += 1
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                    index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                if expectingKey, case .some(.some(var keys)) = open.last {
+                    // Escapes are compared as written: "a" and "\u0061" are told apart, which
+                    // errs towards refusing nothing valid.
+                    let key = Array(bytes[start..<min(index, bytes.count)])
+                    guard keys.insert(key).inserted else { return String(decoding: key, as: UTF8.self) }
+                    open[open.count - 1] = keys
+                    expectingKey = false
+                }
+            default:
+                break
+            }
+            index += 1
+        }
+        return nil
+    }
+}

@@ -21,6 +21,9 @@ extension SiteRegistration {
         } catch {
             throw Self.invalid("body", "must be a JSON object")
         }
+        if let key = JSONDuplicateKeys.first(in: body) {
+            throw Self.invalid(HTTPServerRequest.printable(key), "is given more than once")
+        }
         try Self.checkKnown(fields, Self.jsonFields, prefix: "")
         func string(_ field: String) throws(ServiceError) -> String? { try Self.string(fields, field, prefix: "") }
         func required(_ field: String) throws(ServiceError) -> String {
@@ -144,6 +147,19 @@ extension SiteRegistration {
             root,
             allowed: ["apiVersion", "kind", "clusters", "users", "contexts", "current-context", "preferences", "extensions"],
             field: "")
+        // client-go refuses a kubeconfig whose list holds two entries of one name: which one a
+        // context means would be a guess.
+        for section in ["clusters", "users", "contexts"] {
+            guard case .sequence(let entries)? = root[section] else { continue }
+            var seen: Set<String> = []
+            for entry in entries {
+                guard let entryName = entry["name"]?.stringValue else { continue }
+                guard seen.insert(entryName).inserted else {
+                    throw Self.invalid(
+                        section, "holds two entries named \"\(HTTPServerRequest.printable(entryName))\"")
+                }
+            }
+        }
         guard case .sequence(let contexts)? = root["contexts"], contexts.count == 1, let context = contexts.first else {
             throw Self.invalid(
                 "contexts", "must hold exactly one context (export one with: kubectl config view --minify --raw)")

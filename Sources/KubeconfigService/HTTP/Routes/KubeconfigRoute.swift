@@ -17,9 +17,6 @@ struct KubeconfigRoute: RouteHandler {
             return .error(ServiceError(code: .notPublished, message: "nothing has been published yet"))
         }
         let wantsJSON = Self.prefersJSON(request.header(.accept))
-        if request.query.count(where: { $0.name == "site" }) > 1 {
-            return .error(ServiceError(code: .badRequest, message: "the site query parameter is given more than once"))
-        }
         if let site = request.queryValue("site") {
             guard !site.isEmpty else {
                 return .error(ServiceError(code: .badRequest, message: "the site query parameter needs a value"))
