@@ -88,9 +88,10 @@ extension DocumentNode {
     init(_ node: Node) {
         switch node {
         case .scalar(let scalar):
-            self = .scalar(
-                Scalar(
-                    text: scalar.string, tag: Resolver.default.resolveTag(of: node).rawValue, style: Scalar.Style(scalar.style)))
+            let tag =
+                scalar.tag.rawValue == Tag.Name.implicit.rawValue
+                ? Self.implicitTag(of: scalar.string) : Resolver.default.resolveTag(of: node)
+            self = .scalar(Scalar(text: scalar.string, tag: tag.rawValue, style: Scalar.Style(scalar.style)))
         case .mapping(let mapping):
             self = .mapping(mapping.map { Pair(key: DocumentNode($0.key), value: DocumentNode($0.value)) })
         case .sequence(let sequence):
@@ -100,6 +101,24 @@ extension DocumentNode {
             self = .scalar(Scalar(text: "", tag: Tag.Name.null.rawValue, style: .plain))
         }
     }
+
+    /// The tag a plain scalar resolves to under Yams' default rules (YAML 1.1's bool, int, float,
+    /// merge, null, timestamp, value).
+    ///
+    /// Those rules are regular expressions run one after the other, costly on long scalars (a
+    /// CA bundle, a token) and run for every scalar read or written. Every one of them can only
+    /// match text that is empty or starts with one of a few characters, so other text (names,
+    /// URLs, base64, tokens: nearly all of a kubeconfig) is a string without running them.
+    static func implicitTag(of text: String) -> Tag.Name {
+        guard let first = text.utf8.first, !nonStringStarts.contains(first) else {
+            return Resolver.default.resolveTag(of: Node(text))
+        }
+        return .str
+    }
+
+    /// First bytes that a non-string plain scalar can have: `yes`/`no`/`true`/`false`/`on`/`off`
+    /// in their spellings, numbers, `.inf`/`.nan`, `<<`, `~`/`null`, timestamps, `=`.
+    static let nonStringStarts = Set("yYnNtTfFoO+-0123456789.<~=".utf8)
 
     /// Whether a composed tree has more than `limit` nodes, counting without converting.
     ///
@@ -141,8 +160,7 @@ extension DocumentNode.Scalar {
         case .folded: return .folded
         case .plain:
             guard tag == Tag.Name.str.rawValue else { return .plain }
-            let plainReading = Resolver.default.resolveTag(of: Node(text))
-            return plainReading == .str ? .plain : .singleQuoted
+            return DocumentNode.implicitTag(of: text) == .str ? .plain : .singleQuoted
         }
     }
 }
