@@ -251,7 +251,8 @@ def test_two_content_types_on_a_put_are_a_400_and_nothing_is_written(api, serve)
             answer = raw_answer(service, raw_request("PUT", "/sites/edge", [auth, ("Content-Type", first),
                                                                            (spelling, second)], body))
             assert answer is not None and answer.status == 400, (first, second, answer)
-            assert error_of(answer) == {"code": "BadRequest", "message": "a request has one Content-Type"}
+            error = error_of(answer)
+            assert error["code"] == "BadRequest" and error["message"].startswith("a request has one Content-Type"), error
     assert api.get_configmap(NAMESPACE, CONFIGMAP) == before
     # The same body with one Content-Type registers the site: only the repeat was refused.
     answer = raw_answer(service, raw_request("PUT", "/sites/edge", [auth, ("Content-Type", "application/json")], body))
@@ -328,6 +329,32 @@ def test_a_kubeconfig_with_two_entries_of_one_name_is_refused(api, serve, sectio
         if answer.status != 400:
             accepted.append(f"{json.dumps(entries[0])[:120]} first: {answer.status} {answer.body[:100]!r}")
     assert not accepted, f"a kubeconfig with two {section} named c was imported:\n" + "\n".join(accepted)
+    assert api.get_configmap(NAMESPACE, CONFIGMAP)["data"] == before["data"]
+
+
+@pytest.mark.parametrize("field", ["token", "namespace", "certificate-authority-data"])
+def test_a_kubeconfig_value_starting_with_a_byte_order_mark_is_refused(api, serve, field):
+    """U+FEFF is no part of a token, a namespace or base64: the JSON registration refuses it
+    anywhere in those, so must the kubeconfig import, rather than drop it (found by the fuzz run
+    with seeds 1, 2 and 6: a leading one vanished and the value without it was stored)."""
+    service = started(serve)
+    before = api.get_configmap(NAMESPACE, CONFIGMAP)
+    values = {"token": "edge-token-1", "namespace": "apps", "certificate-authority-data": ca_data(api)}
+    values[field] = "\ufeff" + values[field]
+    document = {"apiVersion": "v1", "kind": "Config", "current-context": "x",
+                "clusters": [{"name": "c", "cluster": {"server": api.url,
+                                                        "certificate-authority-data": values["certificate-authority-data"]}}],
+                "users": [{"name": "u", "user": {"token": values["token"]}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": values["namespace"]}}]}
+    statuses = {}
+    for spelling, text in (("escaped", yaml.safe_dump(document)), ("raw", yaml.safe_dump(document, allow_unicode=True))):
+        statuses[spelling] = service.request("PUT", "/sites/edge", token=ADMIN_TOKEN, body=text,
+                                             headers={"Content-Type": "application/yaml"}).status
+    json_field = {"token": "token", "namespace": "namespace", "certificate-authority-data": "certificateAuthorityData"}
+    as_json = json.dumps(registration(api, **{json_field[field]: values[field]}))
+    statuses["json"] = service.request("PUT", "/sites/edge", token=ADMIN_TOKEN, body=as_json,
+                                       headers={"Content-Type": "application/json"}).status
+    assert statuses == {"escaped": 400, "raw": 400, "json": 400}
     assert api.get_configmap(NAMESPACE, CONFIGMAP)["data"] == before["data"]
 
 
