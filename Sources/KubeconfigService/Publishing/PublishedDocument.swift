@@ -7,20 +7,22 @@ import Synchronization
 public struct PublishedDocument: Sendable {
     public let document: KubeconfigDocument
     public let yaml: [UInt8]
-    public let json: [UInt8]
+    /// The JSON form, rendered at its first request and kept with this version (most callers,
+    /// and every write, want YAML only).
+    public var json: [UInt8] { renderings.json { Array(document.json().utf8) } }
     /// Strong entity tags of the YAML and the JSON form, quoted as HTTP wants them.
     public let yamlETag: String
     public let jsonETag: String
     public internal(set) var resourceVersion: String
     /// The annotations of the object as read or written with it (token records among them).
     public internal(set) var annotations: [String: String] = [:]
-    /// One site's document, rendered at its first request and kept with this version.
-    private let sites = SiteRenderings()
+    /// The JSON form and single sites' documents, rendered at their first request and kept with
+    /// this version.
+    private let renderings = Renderings()
 
     public init(document: KubeconfigDocument, resourceVersion: String) {
         self.document = document
         self.yaml = Array(document.yaml().utf8)
-        self.json = Array(document.json().utf8)
         self.resourceVersion = resourceVersion
         (self.yamlETag, self.jsonETag) = Self.entityTags(of: yaml)
     }
@@ -34,7 +36,7 @@ public struct PublishedDocument: Sendable {
     /// The document of one site (`KubeconfigDocument.site(named:)`), rendered once per
     /// version of this document; nil when it has no such context.
     public func site(named name: String) -> RenderedSite? {
-        sites.rendering(name) { document.site(named: name).map(RenderedSite.init) }
+        renderings.site(name) { document.site(named: name).map(RenderedSite.init) }
     }
 }
 
@@ -52,18 +54,29 @@ public struct RenderedSite: Sendable {
     }
 }
 
-/// The memo of `PublishedDocument.site(named:)`: names of contexts only (a name the document
-/// does not hold is not kept, so requests for made-up names cannot grow it).
-private final class SiteRenderings: Sendable {
-    private let rendered = Mutex<[String: RenderedSite]>([:])
+/// The memo of `PublishedDocument.json` and `.site(named:)`. Sites are kept by context names
+/// only (a name the document does not hold is not kept, so requests for made-up names cannot
+/// grow it).
+private final class Renderings: Sendable {
+    private let state = Mutex<(json: [UInt8]?, sites: [String: RenderedSite])>((nil, [:]))
 
-    func rendering(_ name: String, _ render: () -> RenderedSite?) -> RenderedSite? {
-        if let site = rendered.withLock({ $0[name] }) { return site }
+    func json(_ render: () -> [UInt8]) -> [UInt8] {
+        if let json = state.withLock({ $0.json }) { return json }
         // Rendered outside the lock: two first requests may both render; one result is kept.
+        let json = render()
+        return state.withLock { state in
+            if let existing = state.json { return existing }
+            state.json = json
+            return json
+        }
+    }
+
+    func site(_ name: String, _ render: () -> RenderedSite?) -> RenderedSite? {
+        if let site = state.withLock({ $0.sites[name] }) { return site }
         guard let site = render() else { return nil }
-        return rendered.withLock { sites in
-            if let existing = sites[name] { return existing }
-            sites[name] = site
+        return state.withLock { state in
+            if let existing = state.sites[name] { return existing }
+            state.sites[name] = site
             return site
         }
     }
