@@ -174,3 +174,19 @@ import Testing
         #expect(document.endpoint(ofSite: "absent") == nil)
     }
 }
+
+/// A byte order mark inside a document would be dropped from a value by the YAML reader.
+@Suite struct ByteOrderMarkTests {
+    @Test func aMarkAfterTheStartIsRefusedAsIsOrEscapedAndOneAtTheStartIsNot() throws {
+        for text in [
+            "users:\n- name: u\n  user: {token: \u{FEFF}abc}\n", "users:\n- name: u\n  user: {token: \"\\uFEFFabc\"}\n",
+            "users:\n- name: u\n  user: {token: \"\\U0000feffabc\"}\n",
+        ] {
+            #expect(throws: ServiceError.self, "\(text)") { try KubeconfigDocument(parsing: text, origin: "test") }
+            #expect(throws: ServiceError.self) { try SiteRegistration(name: "site-a", kubeconfig: text) }
+        }
+        #expect(!KubeconfigDocument.holdsByteOrderMark("\u{FEFF}apiVersion: v1\nkind: Config\n"))
+        #expect(!KubeconfigDocument.holdsByteOrderMark(""))
+        #expect(!KubeconfigDocument.holdsByteOrderMark("token: abc\u{00EF}\u{00BB}"))
+    }
+}

@@ -37,6 +37,12 @@ public struct KubeconfigDocument: Sendable, Equatable {
 
     /// Parses `text`; error messages name `origin` and end with `consequence`.
     init(parsing text: String, origin: String, consequence: String) throws(ServiceError) {
+        if Self.holdsByteOrderMark(text) {
+            throw ServiceError(
+                code: .documentNotKubeconfig,
+                message: "\(origin) holds U+FEFF (a byte order mark) after its start, which the YAML reader would drop "
+                    + "from a value\(consequence)")
+        }
         let node: Node?
         do {
             var documents = try Yams.compose_all(yaml: text).makeIterator()
@@ -76,6 +82,22 @@ public struct KubeconfigDocument: Sendable, Equatable {
 
     init(root: DocumentNode) {
         self.root = root
+    }
+
+    /// Whether `text` has U+FEFF after its first character, as is or escaped (`\uFEFF`,
+    /// `\U0000FEFF`): Yams turns scalars into strings through Foundation, which drops a leading
+    /// one, so a value starting with it would be changed without a word.
+    static func holdsByteOrderMark(_ text: String) -> Bool {
+        // U+FEFF in UTF-8 is EF BB BF; a document may start with one (the stream's own mark).
+        let bytes = Array(text.utf8)
+        var index = 1
+        while index < bytes.count, let found = bytes[index...].firstIndex(of: 0xEF) {
+            if found + 2 < bytes.count, bytes[found + 1] == 0xBB, bytes[found + 2] == 0xBF { return true }
+            index = found + 1
+        }
+        guard bytes.contains(UInt8(ascii: "\\")) else { return false }
+        let lowered = text.lowercased()
+        return lowered.contains("\\ufeff") || lowered.contains("\\u0000feff")
     }
 
     /// Checks the shape of a parsed document: what we would otherwise overwrite blindly.

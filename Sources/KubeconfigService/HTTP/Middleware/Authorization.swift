@@ -49,13 +49,14 @@ struct Authorization: RouteMiddleware {
         case .denied(_, let reason):
             response = .error(ServiceError(code: .forbidden, message: "forbidden: \(reason)"))
         }
-        logger.info(
-            "request refused",
-            metadata: [
-                "method": "\(HTTPServerRequest.printable(request.method.rawValue))",
-                "path": "\(HTTPServerRequest.printable(request.path))", "status": "\(response.status.code)",
-                "decision": "\(decision.label)",
-            ])
+        var metadata: Logger.Metadata = [
+            "method": "\(HTTPServerRequest.printable(request.method.rawValue))",
+            "path": "\(HTTPServerRequest.printable(request.path))", "status": "\(response.status.code)",
+            "decision": "\(decision.label)",
+        ]
+        // Who was refused, when the token named someone (the TokenReview's user, never the token).
+        if case .denied(let username, _) = decision { metadata["user"] = "\(HTTPServerRequest.printable(username))" }
+        logger.info("request refused", metadata: metadata)
         return response
     }
 
