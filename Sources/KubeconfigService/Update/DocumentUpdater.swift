@@ -95,7 +95,9 @@ public final class DocumentUpdater: Sendable {
             } catch {
                 return edits.map { _ in .failure(error) }
             }
+            let parsed = clock.now
             var (after, outcomes) = await Self.apply(edits, to: before)
+            let edited = clock.now
             var rendered = after == before ? nil : PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
             if let capacity = stored.capacity, let candidate = rendered, candidate.yaml.count > capacity {
                 // Rare: find the edits that take the document over the object's limit, and
@@ -104,6 +106,12 @@ public final class DocumentUpdater: Sendable {
                 rendered = after == before ? nil : PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
             }
             let localDuration = clock.now - started
+            logger.debug(
+                "document round",
+                metadata: [
+                    "parse_ms": "\((parsed - started).milliseconds)", "edit_ms": "\((edited - parsed).milliseconds)",
+                    "render_ms": "\((clock.now - edited).milliseconds)", "bytes": "\(stored.text?.utf8.count ?? 0)",
+                ])
             func results(_ document: PublishedDocument, wrote: Bool) -> [Result<DocumentUpdate, ServiceError>] {
                 outcomes.map { outcome in
                     outcome.map { DocumentUpdate(document: document, changed: wrote && $0, localDuration: localDuration) }
