@@ -53,20 +53,6 @@ import Testing
 
     func storedText() -> String { store.stored?.text ?? "" }
 
-    static let otherSite = """
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: edge-1
-          cluster: {server: "https://edge-1.example:6443"}
-        users:
-        - name: user01
-          user: {token: edge-token}
-        contexts:
-        - name: edge-1
-          context: {cluster: edge-1, user: user01}
-        """
-
     static let edge = SiteEntries(
         location: "edge-1", user: "user01", server: "https://edge-1.example:6443", certificateAuthority: Fixtures.caPEM,
         token: BearerToken("edge-token"))
@@ -104,7 +90,7 @@ import Testing
         _ = try await publisher.publish()
         try await watching {
             try await eventually("watching") { store.openWatches == 1 }
-            store.externalWrite(Self.otherSite)
+            store.externalWrite(DocumentUpdaterTests.remoteSite)
             try await eventually("repaired") { storedText().contains("central-token") && storedText().contains("edge-1") }
         }
     }
