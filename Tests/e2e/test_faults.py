@@ -33,7 +33,7 @@ GIVE_UP_BOUND = 35.0  # "gives up within about 30 s": 30 s budget plus one reque
 
 def started(serve, *args):
     """`serve` that publishes once at start-up and then only on request (no refresh pass, no
-    watch: test_watch.py covers what the watch repairs); request log emptied."""
+    watch: test_document_watch.py covers what the watch repairs); request log emptied."""
     service = serve("--auth", "none", "--refresh-interval", "0", "--no-watch", *args)
     service.wait_ready()
     service.api.requests(clear=True)

@@ -15,7 +15,7 @@ published and watches, nothing but the watch can make it write, so the API serve
 log says what the watch caused. Other writers write through the API as the admin, so their
 requests are told apart from the service's by user.
 
-Run: KUBECONFIG_SERVICE_BIN=... python3 -m pytest -q Tests/e2e/test_watch.py
+Run: KUBECONFIG_SERVICE_BIN=... python3 -m pytest -q Tests/e2e/test_document_watch.py
 """
 
 from __future__ import annotations
