@@ -26,6 +26,18 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        // libyaml, the reference YAML 1.1 parser and emitter, through pkg-config.
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        // YAML trees as Sendable values, read and written through libyaml: the only Swift code
+        // that imports CYAML.
+        .target(
+            name: "YAML",
+            dependencies: ["CYAML"]
+        ),
         // What the HTTP layer hands the routes and takes back: requests, responses, the responder
         // protocol, in swift-http-types' vocabulary. No C, no sockets.
         .target(
@@ -68,7 +80,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
-                .product(name: "Yams", package: "Yams"),
+                "YAML",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -106,6 +118,15 @@ let package = Package(
                 "KubernetesAPI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // Checks the YAML layer against Yams, the library it replaced, which stays a test-only
+        // dependency: it never reaches the binary.
+        .testTarget(
+            name: "YAMLTests",
+            dependencies: [
+                "YAML",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

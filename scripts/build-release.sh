@@ -5,11 +5,11 @@
 #
 # The one build recipe shared by the Dockerfile and CI: a release build with the
 # Swift runtime linked statically (--static-swift-stdlib), so the image needs only
-# glibc, libstdc++ and libmicrohttpd at run time, and a stripped binary (-Xlinker -s).
+# glibc, libstdc++, libmicrohttpd and libyaml at run time, and a stripped binary (-Xlinker -s).
 # Whole-module optimisation is already the release default.
 #
 # It installs nothing itself: the caller provides the Swift toolchain, pkg-config
-# and libmicrohttpd-dev (Debian) beforehand.
+# libmicrohttpd-dev and libyaml-dev (Debian) beforehand.
 #
 # Environment:
 #   SWIFT               the swift driver to use (default: swift from PATH)

@@ -5,6 +5,7 @@ set -euo pipefail
 
 apt_packages=(
     libmicrohttpd-dev pkg-config # the HTTP server library, found through pkg-config
+    libyaml-dev                  # libyaml, the YAML reader and writer (pkg-config: yaml-0.1)
     openssl curl                 # test certificates; the Helm hook's client
     wrk nginx-light time         # the benchmark: load generator, reference server, peak RSS
     prometheus                   # promtool: Tests/deploy checks and unit-tests the chart's alerts

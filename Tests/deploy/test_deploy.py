@@ -1907,12 +1907,13 @@ def test_dockerfile_stages() -> None:
     apt = next(r for r in runs if "apt-get install" in r)
     installed = shlex.split(re.search(r"apt-get install (.*?)(&&|$)", apt).group(1))
     pins = dict((p.split("=", 1) + [""])[:2] for p in installed if not p.startswith("-"))
-    assert sorted(pins) == ["ca-certificates", "libmicrohttpd12"]
+    assert sorted(pins) == ["ca-certificates", "libmicrohttpd12", "libyaml-0-2"]
     assert "--no-install-recommends" in installed
-    # The run stage's libmicrohttpd is the upstream version the build stage linked against.
+    # The run stage's libraries are the upstream versions the build stage linked against.
     build_apt = next(args for ins, args in build_stage if ins == "RUN" and "apt-get install" in args)
     build_pins = dict((p.split("=", 1) + [""])[:2] for p in shlex.split(build_apt) if "=" in p)
     assert pins["libmicrohttpd12"] == build_pins["libmicrohttpd-dev"] != ""
+    assert pins["libyaml-0-2"] == build_pins["libyaml-dev"] != ""
     assert "rm -rf /var/lib/apt/lists/*" in apt
     copy = ("COPY", "--from=build /out/bin/kubeconfig-service /usr/local/bin/kubeconfig-service")
     assert copy in run_stage

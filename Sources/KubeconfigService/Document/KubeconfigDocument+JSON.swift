@@ -1,4 +1,4 @@
-import Yams
+import YAML
 
 extension KubeconfigDocument {
     /// The document as JSON, with YAML scalars typed as their resolved tags say.
@@ -58,16 +58,15 @@ extension DocumentNode {
 
 extension DocumentNode.Scalar {
     func writeJSON(to out: inout String) {
-        let node = Node(text, Tag(Tag.Name(rawValue: tag)))
-        switch Tag.Name(rawValue: tag) {
-        case .null:
+        switch tag {
+        case YAMLTag.null:
             out.append("null")
-        case .bool:
-            out.append(node.bool.map { $0 ? "true" : "false" } ?? "null")
-        case .int:
-            if let value = node.int { out.append(String(value)) } else { DocumentNode.writeJSONString(text, to: &out) }
-        case .float:
-            if let value = node.float, value.isFinite {
+        case YAMLTag.bool:
+            out.append(boolValue.map { $0 ? "true" : "false" } ?? "null")
+        case YAMLTag.int:
+            if let value = intValue { out.append(String(value)) } else { DocumentNode.writeJSONString(text, to: &out) }
+        case YAMLTag.float:
+            if let value = doubleValue, value.isFinite {
                 out.append(String(value))
             } else {
                 DocumentNode.writeJSONString(text, to: &out)

@@ -1,6 +1,5 @@
 import Foundation
 import KubernetesAPI
-import Yams
 
 /// A kubeconfig document, edited so that nothing we do not own is lost.
 ///
@@ -43,35 +42,22 @@ public struct KubeconfigDocument: Sendable, Equatable {
                 message: "\(origin) holds U+FEFF (a byte order mark) after its start, which the YAML reader would drop "
                     + "from a value\(consequence)")
         }
-        let node: Node?
+        let parsed: DocumentNode?
         do {
-            var documents = try Yams.compose_all(yaml: text).makeIterator()
-            node = documents.next()
-            if let error = documents.error { throw error }
-            if documents.next() != nil {
-                throw ServiceError(
-                    code: .documentNotKubeconfig,
-                    message: "\(origin) holds several YAML documents, not one kubeconfig\(consequence)")
-            }
-            if let error = documents.error { throw error }
-        } catch let error as ServiceError {
-            throw error
+            parsed = try DocumentNode.read(text, maxNodes: Self.maxNodes)
         } catch {
-            throw ServiceError(
-                code: .documentNotKubeconfig,
-                message: "\(origin) is not valid YAML (\(Self.describe(error)))\(consequence)")
+            let message =
+                switch error.kind {
+                case .severalDocuments: "\(origin) holds several YAML documents, not one kubeconfig"
+                case .tooManyNodes: "\(origin) expands to more than \(Self.maxNodes) YAML nodes (aliases?)"
+                default: "\(origin) is not valid YAML (\(Self.bounded(error.message)))"
+                }
+            throw ServiceError(code: .documentNotKubeconfig, message: message + consequence)
         }
-        guard let node else {
+        guard let root = parsed else {
             self.init()
             return
         }
-        // A ConfigMap holds at most 1 MiB: fewer nodes than this, unless aliases multiply them.
-        guard !DocumentNode.exceeds(Self.maxNodes, node) else {
-            throw ServiceError(
-                code: .documentNotKubeconfig,
-                message: "\(origin) expands to more than \(Self.maxNodes) YAML nodes (aliases?)\(consequence)")
-        }
-        let root = DocumentNode(node)
         if root.isNull {
             self.init()
             return
@@ -85,8 +71,9 @@ public struct KubeconfigDocument: Sendable, Equatable {
     }
 
     /// Whether `text` has U+FEFF after its first character, as is or escaped (`\uFEFF`,
-    /// `\U0000FEFF`): Yams turns scalars into strings through Foundation, which drops a leading
-    /// one, so a value starting with it would be changed without a word.
+    /// `\U0000FEFF`). libyaml skips one at the start of any line as a byte order mark, and
+    /// readers differ on one that starts a value (Foundation's UTF-8 decoding drops it): a value
+    /// holding it would not read back the same everywhere, so it is refused, not guessed.
     static func holdsByteOrderMark(_ text: String) -> Bool {
         // U+FEFF in UTF-8 is EF BB BF; a document may start with one (the stream's own mark).
         let bytes = Array(text.utf8)
@@ -121,12 +108,9 @@ public struct KubeconfigDocument: Sendable, Equatable {
         }
     }
 
-    private static func describe(_ error: any Error) -> String {
-        // YamlError's description quotes the offending line; the first line is the summary.
-        let text = String(describing: error)
-        let summary = text.split(separator: "\n").first.map(String.init) ?? "unparseable"
-        // Yams names duplicated keys (attacker-chosen, when the text is a request body): bound it.
-        return summary.count > 200 ? String(summary.prefix(200)) + "..." : summary
+    /// libyaml's message quotes no text, but a duplicated key is attacker-chosen: bound it.
+    private static func bounded(_ message: String) -> String {
+        message.count > 200 ? String(message.prefix(200)) + "..." : message
     }
 
     // MARK: - Merging
@@ -224,11 +208,6 @@ public struct KubeconfigDocument: Sendable, Equatable {
 
     /// The document as block-style YAML.
     public func yaml() -> String {
-        do {
-            return try Yams.serialize(node: root.yamsNode, width: -1, allowUnicode: true)
-        } catch {
-            // The emitter only fails on invalid event sequences, which a tree cannot produce.
-            preconditionFailure("serialising a kubeconfig tree failed: \(error)")
-        }
+        root.yaml()
     }
 }
