@@ -1,5 +1,3 @@
-import Crypto
-
 /// A bearer token that cannot be printed by accident.
 ///
 /// `description` and `debugDescription` show a fingerprint, so interpolating a token into a log

@@ -1,5 +1,4 @@
 import CoreMetrics
-import Crypto
 import KubernetesAPI
 import Logging
 import Synchronization
