@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension BearerToken {
     /// The claims a Kubernetes service-account token carries, read without verifying anything.
@@ -37,7 +37,7 @@ extension BearerToken {
     public var claims: Claims? {
         let parts = value.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3 else { return nil }
-        var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        var base64 = String(parts[1].replacing("-", with: "+").replacing("_", with: "/"))
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         guard let payload = Data(base64Encoded: base64) else { return nil }
         return try? JSONDecoder().decode(Claims.self, from: payload)

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOSSL
 
 /// The certificates of a PEM bundle (a cluster CA, a client certificate), read for their

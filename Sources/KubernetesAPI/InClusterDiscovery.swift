@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOSSL
 
 /// What Kubernetes hands every pod: the API server address and the service account's files.
@@ -63,7 +63,7 @@ public struct InClusterDiscovery: Sendable {
     public func readCredentials() throws(ServiceError) -> ClusterCredentials {
         let server = try server()
         let token = try readFile("token")
-        let tokenText = String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let tokenText = String(decoding: token, as: UTF8.self).trimmingWhitespaceAndNewlines()
         guard !tokenText.isEmpty else {
             throw ServiceError(code: .serviceAccountUnreadable, message: "\(path("token")) is empty")
         }
@@ -83,7 +83,7 @@ public struct InClusterDiscovery: Sendable {
     /// The pod's namespace, from the service-account folder.
     public func namespace() throws(ServiceError) -> String {
         let text = String(decoding: try readFile("namespace"), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+            .trimmingWhitespaceAndNewlines()
         guard !text.isEmpty else {
             throw ServiceError(code: .serviceAccountUnreadable, message: "\(path("namespace")) is empty; pass --namespace")
         }
@@ -91,7 +91,10 @@ public struct InClusterDiscovery: Sendable {
     }
 
     private func path(_ file: String) -> String {
-        (serviceAccountDirectory as NSString).appendingPathComponent(file)
+        // One slash between folder and file, and none after an empty folder, as
+        // `NSString.appendingPathComponent` joined them.
+        serviceAccountDirectory.isEmpty || serviceAccountDirectory.hasSuffix("/")
+            ? serviceAccountDirectory + file : serviceAccountDirectory + "/" + file
     }
 
     private func readFile(_ file: String) throws(ServiceError) -> [UInt8] {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOHTTP1
 
 extension KubernetesClient {
@@ -10,7 +10,7 @@ extension KubernetesClient {
 
     /// Percent-encodes a path segment; Kubernetes names never need it, but a flag could.
     static func pathSegment(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? value
+        PercentEncoding.pathSegment.encode(value)
     }
 
     /// `GET` one ConfigMap or Secret.
@@ -116,11 +116,8 @@ extension KubernetesClient {
 
     /// An RFC 3339 time as the API server writes `metav1.Time` (seconds, maybe fractions).
     static func parseTimestamp(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        if let date = plain.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
+        // Reads whole seconds too: the fractions are optional when parsing.
+        try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
     }
 
     // MARK: - Reviews

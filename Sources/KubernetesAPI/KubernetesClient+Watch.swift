@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import Foundation
+import FoundationEssentials
 import NIOCore
 import NIOHTTP1
 
@@ -20,7 +20,7 @@ extension KubernetesClient {
 
     /// Percent-encodes a query value (`=` and `&` included).
     static func queryValue(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
+        PercentEncoding.queryValue.encode(value)
     }
 
     /// `GET` the list of the one object named `name`.

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import Foundation
+import FoundationEssentials
 import NIOCore
 import NIOHTTP1
 
@@ -78,9 +78,15 @@ struct Exchange {
     func remoteError(_ answer: (status: Int, body: [UInt8])) -> ServiceError {
         var error = KubernetesClient.statusError(code: answer.status, body: answer.body, retryAfterHeader: nil)
         if case .token(let token) = endpoint.credential {
-            error.message = error.message.replacingOccurrences(of: token.value, with: "<redacted>")
+            error.message = Self.redacting(token, in: error.message)
         }
         if error.message.count > 300 { error.message = String(error.message.prefix(300)) + "..." }
         return error
+    }
+
+    /// `message` with every copy of `token` replaced by `<redacted>`.
+    static func redacting(_ token: BearerToken, in message: String) -> String {
+        // An empty pattern would put the replacement between all characters.
+        token.value.isEmpty ? message : message.replacing(token.value, with: "<redacted>")
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The kinds of object that can hold the shared document: both keep string values under `data`.
 public enum DataObjectResource: String, Sendable, Hashable {

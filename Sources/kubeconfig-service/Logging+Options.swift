@@ -1,6 +1,11 @@
 import ArgumentParser
-import Foundation
 import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
@@ -64,7 +69,7 @@ struct JSONLogHandler: LogHandler {
             Self.appendJSONString(fields[key] ?? "", to: &line)
         }
         line += "}\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardStream.error.write(line.utf8)
     }
 
     /// Now as `2026-12-02T03:18:30Z` (UTC, whole seconds).

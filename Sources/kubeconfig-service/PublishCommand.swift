@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import KubeconfigService
 import KubernetesAPI
 
@@ -22,10 +21,10 @@ struct PublishCommand: AsyncParsableCommand {
                 issuedTokens: options.issuedTokens(namespace: configuration.namespace), logger: logger)
             let result = try await publisher.publish()
             await clients.shutdown()
-            FileHandle.standardOutput.write(Data(result.json))
+            StandardStream.output.write(result.json)
         } catch {
             await clients.shutdown()
-            FileHandle.standardError.write(Data("error: \(error.code): \(error.message)\n".utf8))
+            StandardStream.error.write("error: \(error.code): \(error.message)\n".utf8)
             throw ExitCode.failure
         }
     }

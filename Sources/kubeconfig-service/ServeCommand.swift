@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KubeconfigService
 import KubernetesAPI
 import Logging
@@ -130,7 +130,7 @@ struct ServeCommand: AsyncParsableCommand {
         do throws(ServiceError) {
             configuration = try options.publisherConfiguration()
         } catch {
-            FileHandle.standardError.write(Data("error: \(error.code): \(error.message)\n".utf8))
+            StandardStream.error.write("error: \(error.code): \(error.message)\n".utf8)
             throw ExitCode.failure
         }
         let clients = KubernetesClientProvider(requestTimeout: options.apiTimeoutDuration, logger: logger)
@@ -188,7 +188,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try server.start()
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardStream.error.write("error: \(error)\n".utf8)
             throw ExitCode.failure
         }
         logger.info(

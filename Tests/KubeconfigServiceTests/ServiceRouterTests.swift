@@ -181,11 +181,20 @@ import Testing
         #expect(errorCode(response) == "SiteNotFound")
     }
 
-    @Test(arguments: ["[1,2]", "\"text\"", "{not json", "42"])
+    @Test(arguments: [
+        "[1,2]", "\"text\"", "{not json", "42", #"{"a":01}"#, #"{"a":1e400}"#, #"{"a":"\ud800"}"#, "{\"a\":\"\t\"}",
+    ])
     func aPostBodyMustBeAJSONObject(body: String) async {
         let response = await respond(HTTPServerRequest.make(method: "POST", path: "/sites/central", body: Array(body.utf8)))
         #expect(response.status.code == 400)
         #expect(errorCode(response) == "BadRequest")
+    }
+
+    @Test func anyJSONObjectIsAcceptedAsAPostBody() async {
+        let body = #"{"a":[1,-2.5e3,true,null,{"b":"\u00e9\n"}],"c":12345678901234567890123,"d":{}}"#
+        let response = await respond(HTTPServerRequest.make(method: "POST", path: "/sites/central", body: Array(body.utf8)))
+        // Past the body check: the publication itself fails, discovery pointing nowhere.
+        #expect(errorCode(response) == "NotInCluster")
     }
 
     @Test func anOversizedBodyIs413() async {

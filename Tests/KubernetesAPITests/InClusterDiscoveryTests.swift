@@ -60,6 +60,16 @@ import Testing
             try missing.readCredentials()
         } throws: { ($0 as? ServiceError)?.message.contains("nowhere/token") == true }
     }
+
+    @Test(arguments: [("/nowhere/sa", "/nowhere/sa/token"), ("/nowhere/sa/", "/nowhere/sa/token"), ("", "token")])
+    func aFileIsNamedInItsFolderWithOneSlash(folder: String, file: String) {
+        let discovery = InClusterDiscovery(
+            environment: ["KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "6443"],
+            serviceAccountDirectory: folder)
+        #expect {
+            try discovery.readCredentials()
+        } throws: { ($0 as? ServiceError)?.message == "cannot read \(file)" }
+    }
 }
 
 /// A service-account folder laid out as kubelet does: files in a timestamped folder, a `..data`

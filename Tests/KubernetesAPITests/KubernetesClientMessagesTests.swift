@@ -28,6 +28,16 @@ import Testing
                 == Date(timeIntervalSince1970: 1_800_001_000.25))
     }
 
+    @Test func aTimestampMayCarryAnOffsetOrMicroseconds() throws {
+        #expect(KubernetesClient.parseTimestamp("2027-01-15T10:16:40+02:00") == Date(timeIntervalSince1970: 1_800_001_000))
+        #expect(KubernetesClient.parseTimestamp("2027-01-15T08:16:40-00:30") == Date(timeIntervalSince1970: 1_800_002_800))
+        let micro = try #require(KubernetesClient.parseTimestamp("2027-01-15T08:16:40.123456Z"))
+        #expect(abs(micro.timeIntervalSince1970 - 1_800_001_000.123456) < 0.000_001)
+        for text in ["2027-01-15T08:16:40", "2027-01-15 08:16:40Z", "2027-01-15", "soon", ""] {
+            #expect(KubernetesClient.parseTimestamp(text) == nil, "\(text)")
+        }
+    }
+
     @Test func anAnswerWithoutATokenOrWithAnUnreadableExpiryIsAnErrorThatQuotesNoToken() {
         let answers = [
             (#"{"status":{"expirationTimestamp":"2027-01-15T08:16:40Z"}}"#, "without a token"),

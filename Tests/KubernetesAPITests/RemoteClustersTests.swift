@@ -44,6 +44,14 @@ import Testing
         #expect(refused.code == .siteConnectionRefused)
     }
 
+    @Test func aRemoteMessageLosesEveryCopyOfTheCredential() {
+        let token = BearerToken("secret-token")
+        #expect(
+            Exchange.redacting(token, in: "Bearer secret-token; echo secret-token.")
+                == "Bearer <redacted>; echo <redacted>.")
+        #expect(Exchange.redacting(BearerToken(""), in: "forbidden") == "forbidden")
+    }
+
     /// A CA certificate (any will do: nothing is verified against it here).
     static let ca = """
         -----BEGIN CERTIFICATE-----

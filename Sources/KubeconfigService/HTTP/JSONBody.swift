@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// JSON answers: sorted keys, unescaped slashes, ISO 8601 dates, a final newline.
 enum JSONBody {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubernetesAPI
 
 /// What every replica must know of an issued token to agree on when to renew it, kept as an

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubernetesAPI
 
 /// When an issued token must be replaced: the decision as a plain value, with no I/O.

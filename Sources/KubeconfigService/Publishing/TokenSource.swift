@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubernetesAPI
 
 /// Where the token in a site's user entry comes from: the pod's own (`PodTokenSource`) or one

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubernetesAPI
 
 /// A site's last probe, as `GET /sites` shows it.

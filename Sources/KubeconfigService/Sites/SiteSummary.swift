@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubernetesAPI
 
 /// One context of the document as `GET /sites` shows it: names, server, the kind of credential

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPMessages
 import KubernetesAPI
 import Logging
@@ -266,7 +266,8 @@ public final class SiteTokenRenewer: Sendable {
 
     /// 2 s doubling to 60 s, with ±20 % jitter so replicas do not retry in step.
     static func backoff(failures: Int) -> TimeInterval {
-        min(pow(2, Double(max(1, failures))), 60) * Double.random(in: 0.8...1.2)
+        let exponent = min(max(failures, 1), 6)  // 2^6 s is past the cap already
+        return min(Double(1 << exponent), 60) * Double.random(in: 0.8...1.2)
     }
 
     /// Phase two: one edit writing the sites' new tokens. Each source is asked again against

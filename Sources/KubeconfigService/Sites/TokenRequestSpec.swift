@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubernetesAPI
 
 /// What a managed site's tokens are issued for: an account of that site, their lifetime and

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubernetesAPI
 
 /// The document as one data key of a ConfigMap or Secret that the Helm release owns.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
 import KubernetesAPI
@@ -73,7 +73,7 @@ struct KubeconfigRoute: RouteHandler {
         guard let accept else { return false }
         var best: (json: Bool, q: Double)? = nil
         for item in accept.split(separator: ",") {
-            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let parts = item.split(separator: ";").map { $0.trimmingWhitespace().lowercased() }
             guard let type = parts.first else { continue }
             let q = parts.dropFirst().compactMap { $0.hasPrefix("q=") ? Double($0.dropFirst(2)) : nil }.first ?? 1
             let isJSON: Bool
@@ -89,7 +89,7 @@ struct KubeconfigRoute: RouteHandler {
 
     static func etagMatches(_ header: String, _ etag: String) -> Bool {
         header.split(separator: ",").contains { tag in
-            let trimmed = tag.trimmingCharacters(in: .whitespaces)
+            let trimmed = tag.trimmingWhitespace()
             return trimmed == "*" || trimmed == etag || trimmed == "W/" + etag
         }
     }

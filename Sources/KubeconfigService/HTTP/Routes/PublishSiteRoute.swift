@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPMessages
 import KubernetesAPI
 
@@ -18,8 +18,9 @@ struct PublishSiteRoute: RouteHandler {
                         message: "this service publishes site \(location), not \(HTTPServerRequest.printable(site))")))
         }
         if !request.body.isEmpty {
-            let parsed = try? JSONSerialization.jsonObject(with: Data(request.body))
-            guard parsed is [String: Any] else {
+            // Every value is decoded, as JSONSerialization did: an object holding a bad number or
+            // string is refused too.
+            guard (try? JSONDecoder().decode([String: JSONValue].self, from: Data(request.body))) != nil else {
                 return .response(.error(ServiceError(code: .badRequest, message: "a request body must be a JSON object")))
             }
         }

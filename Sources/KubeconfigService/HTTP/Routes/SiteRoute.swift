@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
 import KubernetesAPI
@@ -140,7 +140,7 @@ struct SiteRoute: RouteHandler {
 
     /// `application/yaml; charset=utf-8` → `application/yaml`.
     private static func mediaType(_ value: String) -> String {
-        String(value.prefix { $0 != ";" }).trimmingCharacters(in: .whitespaces).lowercased()
+        value.prefix { $0 != ";" }.trimmingWhitespace().lowercased()
     }
 
     private static func notFound(_ name: String) -> ServiceError {

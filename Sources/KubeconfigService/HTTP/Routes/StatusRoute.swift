@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPMessages
 
 /// `GET /status`: what the publisher last did; the token only as its source, subject, times and
