@@ -5,7 +5,8 @@
 #
 # The one build recipe shared by the Dockerfile and CI: a release build with the
 # Swift runtime linked statically (--static-swift-stdlib), so the image needs only
-# glibc, libstdc++, libmicrohttpd and libyaml at run time, and a stripped binary (-Xlinker -s).
+# glibc, libstdc++, libmicrohttpd and libyaml at run time, and a stripped binary (-Xlinker -s)
+# exporting no symbols (-Xlinker --no-export-dynamic).
 # Whole-module optimisation is already the release default.
 #
 # It installs nothing itself: the caller provides the Swift toolchain, pkg-config
@@ -36,6 +37,9 @@ build_args=(
     --static-swift-stdlib
     --product "$product"
     -Xlinker -s
+    # SwiftPM links executables with --export-dynamic; nothing loads symbols from this one, and
+    # the exported table (2.9 MB of names and hashes) kept otherwise dead code alive: off.
+    -Xlinker --no-export-dynamic
 )
 if [[ -n "${BUILD_SCRATCH_PATH:-}" ]]; then
     build_args+=(--scratch-path "$BUILD_SCRATCH_PATH")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -25,13 +26,14 @@ struct LogLevelOption: ExpressibleByArgument, CustomStringConvertible {
 }
 
 extension CommonOptions {
-    /// Sends every log line to standard error, as text or one JSON object a line.
+    /// Sends every log line to standard error, as text or one JSON object a line, through
+    /// `LogSink` (off the request path).
     func bootstrapLogging() -> Logger {
         let format = logFormat
         let level = logLevel.level
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =
-                format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+                format == .json ? JSONLogHandler(label: label) : TextLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
@@ -55,7 +57,7 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             fields[key] = "\(value)"
         }
-        fields["ts"] = Self.timestamp()
+        fields["ts"] = LogClock.shared.utc()
         fields["level"] = event.level.rawValue
         fields["msg"] = "\(event.message)"
         fields["logger"] = label
@@ -69,17 +71,7 @@ struct JSONLogHandler: LogHandler {
             Self.appendJSONString(fields[key] ?? "", to: &line)
         }
         line += "}\n"
-        StandardStream.error.write(line.utf8)
-    }
-
-    /// Now as `2026-12-02T03:18:30Z` (UTC, whole seconds).
-    static func timestamp() -> String {
-        var now = time(nil)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        LogSink.standardError.write(line)
     }
 
     static func appendJSONString(_ string: String, to out: inout String) {
@@ -99,4 +91,76 @@ struct JSONLogHandler: LogHandler {
         }
         out += "\""
     }
+}
+
+/// swift-log's `StreamLogHandler` format (`2026-12-02T09:08:41+0000 info label: key=value [source]
+/// message`), written through `LogSink`.
+struct TextLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+        if let error = event.error {
+            fields["error.message"] = "\(error)"
+            fields["error.type"] = "\(String(reflecting: type(of: error)))"
+        }
+        var line = LogClock.shared.local() + " \(event.level) \(label):"
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
+            line += " \(key)=\(value)"
+        }
+        line += " [\(event.source)] \(event.message)\n"
+        LogSink.standardError.write(line)
+    }
+}
+
+/// The current second as log lines show it, formatted once a second rather than once a line
+/// (`strftime` also checks the time zone file on every call).
+final class LogClock: Sendable {
+    static let shared = LogClock()
+
+    private struct Formatted {
+        var second = 0
+        var utc = ""
+        var local = ""
+    }
+
+    private let formatted = Mutex(Formatted())
+
+    /// `2026-12-02T03:18:30Z`
+    func utc() -> String { now().utc }
+
+    /// `2026-12-02T04:18:30+0100`, in the process's time zone.
+    func local() -> String { now().local }
+
+    private func now() -> Formatted {
+        let second = time(nil)
+        return formatted.withLock { formatted in
+            if formatted.second != second || formatted.utc.isEmpty {
+                var clock = second
+                var parts = tm()
+                gmtime_r(&clock, &parts)
+                formatted.utc = Self.format(parts) + "Z"
+                localtime_r(&clock, &parts)
+                let offset = parts.tm_gmtoff / 60
+                let sign = offset < 0 ? "-" : "+"
+                formatted.local = Self.format(parts) + sign + Self.two(abs(offset) / 60) + Self.two(abs(offset) % 60)
+                formatted.second = second
+            }
+            return formatted
+        }
+    }
+
+    private static func format(_ parts: tm) -> String {
+        "\(parts.tm_year + 1900)-\(two(Int(parts.tm_mon) + 1))-\(two(Int(parts.tm_mday)))T"
+            + "\(two(Int(parts.tm_hour))):\(two(Int(parts.tm_min))):\(two(Int(parts.tm_sec)))"
+    }
+
+    private static func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 }

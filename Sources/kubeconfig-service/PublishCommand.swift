@@ -12,6 +12,8 @@ struct PublishCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.bootstrapLogging()
+        // Log lines are written by a thread of their own: every one is out before the process ends.
+        defer { LogSink.standardError.flush() }
         let clients = KubernetesClientProvider(requestTimeout: options.apiTimeoutDuration, logger: logger)
         do throws(ServiceError) {
             let configuration = try options.publisherConfiguration()
@@ -24,7 +26,7 @@ struct PublishCommand: AsyncParsableCommand {
             StandardStream.output.write(result.json)
         } catch {
             await clients.shutdown()
-            StandardStream.error.write("error: \(error.code): \(error.message)\n".utf8)
+            LogSink.standardError.write("error: \(error.code): \(error.message)\n")
             throw ExitCode.failure
         }
     }

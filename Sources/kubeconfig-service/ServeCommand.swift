@@ -123,6 +123,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.bootstrapLogging()
+        // Log lines are written by a thread of their own: every one is out before the process ends.
+        defer { LogSink.standardError.flush() }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
@@ -130,7 +132,7 @@ struct ServeCommand: AsyncParsableCommand {
         do throws(ServiceError) {
             configuration = try options.publisherConfiguration()
         } catch {
-            StandardStream.error.write("error: \(error.code): \(error.message)\n".utf8)
+            LogSink.standardError.write("error: \(error.code): \(error.message)\n")
             throw ExitCode.failure
         }
         let clients = KubernetesClientProvider(requestTimeout: options.apiTimeoutDuration, logger: logger)
@@ -188,7 +190,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try server.start()
         } catch {
-            StandardStream.error.write("error: \(error)\n".utf8)
+            LogSink.standardError.write("error: \(error)\n")
             throw ExitCode.failure
         }
         logger.info(

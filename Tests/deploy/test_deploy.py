@@ -1994,6 +1994,7 @@ def test_build_script_builds_and_installs_into_the_given_dir(tmp_path: Path) -> 
     assert build_call[build_call.index("--configuration") + 1] == "release"
     assert build_call[build_call.index("--product") + 1] == "kubeconfig-service"
     assert "-Xlinker -s" in calls[0]
+    assert "-Xlinker --no-export-dynamic" in calls[0]
     assert "--show-bin-path" in calls[-1]
 
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubernetesAPI
 
 /// A kubeconfig document, edited so that nothing we do not own is lost.

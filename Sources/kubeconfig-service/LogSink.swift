@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// Log lines, written to standard error by a thread of their own.
+///
+/// Every `GET /kubeconfig` logs an audit line; written from the request's thread, each line cost
+/// a `write(2)` and contention on the stream's lock on the request path. Here a request only
+/// appends to a buffer and, when the writer is idle, wakes it; what arrives while the writer is
+/// writing goes out with its next call, so a burst costs a few writes, not one a line. Lines keep their order. When the buffer holds `limit` bytes (standard error
+/// blocked: a full pipe nobody reads), loggers wait for it, as a blocking write would have made
+/// them wait, rather than drop lines. `flush()` returns once everything logged before is written:
+/// the commands call it before they exit and before writing to standard error themselves.
+final class LogSink: @unchecked Sendable {
+    static let standardError = LogSink(stream: .error)
+
+    /// Bytes held before loggers wait for the writer.
+    static let limit = 1 << 20
+
+    private let stream: StandardStream
+    // pthread primitives need stable addresses: allocated once, never freed (one sink a process).
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let arrived = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let written = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // Guarded by `mutex`.
+    private var pending: [UInt8] = []
+    private var writing = false
+    private var writerStarted = false
+
+    init(stream: StandardStream) {
+        self.stream = stream
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(arrived, nil)
+        pthread_cond_init(written, nil)
+    }
+
+    /// Queues one line (with its newline) for writing.
+    func write(_ line: String) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        startWriterIfNeeded()
+        while pending.count >= Self.limit { pthread_cond_wait(written, mutex) }
+        let wasEmpty = pending.isEmpty
+        pending.append(contentsOf: line.utf8)
+        if wasEmpty { pthread_cond_signal(arrived) }
+    }
+
+    /// Waits until every line queued before is written.
+    func flush() {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !pending.isEmpty || writing { pthread_cond_wait(written, mutex) }
+    }
+
+    private func startWriterIfNeeded() {
+        guard !writerStarted else { return }
+        writerStarted = true
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let result = pthread_create(
+            &thread, nil,
+            { context in
+                Unmanaged<LogSink>.fromOpaque(context!).takeRetainedValue().run()
+            }, context)
+        precondition(result == 0, "could not start the log writer thread: error \(result)")
+        pthread_detach(thread)
+    }
+
+    private func run() -> Never {
+        var batch: [UInt8] = []
+        while true {
+            pthread_mutex_lock(mutex)
+            while pending.isEmpty { pthread_cond_wait(arrived, mutex) }
+            writing = true
+            swap(&batch, &pending)
+            pthread_mutex_unlock(mutex)
+
+            stream.write(batch)
+            batch.removeAll(keepingCapacity: batch.capacity <= Self.limit)
+
+            pthread_mutex_lock(mutex)
+            writing = false
+            pthread_cond_broadcast(written)
+            pthread_mutex_unlock(mutex)
+        }
+    }
+}
