@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// A member is visible only in files that import its module: a file cannot lean on another file's
+/// import (which once kept full Foundation in the binary through one file's `import Foundation`).
+let strictImports: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "kubeconfig-service",
     products: [
@@ -36,7 +40,8 @@ let package = Package(
         // that imports CYAML.
         .target(
             name: "YAML",
-            dependencies: ["CYAML"]
+            dependencies: ["CYAML"],
+            swiftSettings: strictImports
         ),
         // What the HTTP layer hands the routes and takes back: requests, responses, the responder
         // protocol, in swift-http-types' vocabulary. No C, no sockets.
@@ -44,7 +49,8 @@ let package = Package(
             name: "HTTPMessages",
             dependencies: [
                 .product(name: "HTTPTypes", package: "swift-http-types")
-            ]
+            ],
+            swiftSettings: strictImports
         ),
         // The HTTP layer: the only Swift code that imports CMicroHTTPD.
         .target(
@@ -54,7 +60,8 @@ let package = Package(
                 "HTTPMessages",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: strictImports
         ),
         // The Kubernetes API: client, retries, in-cluster discovery, resource types. The only
         // Swift code that imports AsyncHTTPClient and NIOSSL.
@@ -68,7 +75,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
-            ]
+            ],
+            swiftSettings: strictImports
         ),
         // The shared core: document, store, update loop, publisher, access review, routes.
         .target(
@@ -80,7 +88,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 "YAML",
-            ]
+            ],
+            swiftSettings: strictImports
         ),
         .executableTarget(
             name: "kubeconfig-service",
@@ -94,7 +103,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: strictImports
         ),
         // Shared test helpers: the scripted in-memory document store, fixtures.
         .target(

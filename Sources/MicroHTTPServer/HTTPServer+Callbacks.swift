@@ -1,6 +1,8 @@
 import CMicroHTTPD
 import HTTPMessages
 import HTTPTypes
+import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc

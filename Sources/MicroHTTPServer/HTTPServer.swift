@@ -1,5 +1,6 @@
 import CMicroHTTPD
 import HTTPMessages
+import HTTPTypes
 import Logging
 import Synchronization
 

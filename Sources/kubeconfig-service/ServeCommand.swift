@@ -7,6 +7,7 @@ import Metrics
 import MicroHTTPServer
 import Prometheus
 import ServiceLifecycle
+import UnixSignals
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

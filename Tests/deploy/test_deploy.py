@@ -2034,3 +2034,19 @@ def test_build_script_shellcheck() -> None:
     result = subprocess.run([shellcheck, "--severity=style", str(BUILD_SCRIPT)],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_sources_import_neither_foundation_nor_the_dropped_libraries() -> None:
+    """Full Foundation (with ICU), Yams and swift-crypto made the binary 78 MiB; none may come back.
+
+    Tests may use them; the modules that make the binary may not. FoundationEssentials is fine.
+    """
+    pattern = re.compile(r"^\s*(?:@\w+\s+)*(?:(?:public|package|internal)\s+)?import\s+(?:\w+\s+)?"
+                         r"(Foundation|FoundationNetworking|FoundationXML|Yams|Crypto|_CryptoExtras)(?:\.\w+)?\s*$",
+                         re.MULTILINE)
+    found = {str(path.relative_to(REPO_ROOT)): pattern.findall(path.read_text())
+             for path in (REPO_ROOT / "Sources").rglob("*.swift")}
+    assert {path: modules for path, modules in found.items() if modules} == {}
+    package = (REPO_ROOT / "Package.swift").read_text()
+    targets = package.split(".testTarget(")[0]
+    assert 'package: "Yams"' not in targets and 'package: "swift-crypto"' not in targets

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import KubernetesAPI
+import YAML
 
 extension KubeconfigDocument {
     // MARK: - Registering and removing remote sites

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import KubernetesAPI
+import YAML
 
 /// A kubeconfig document, edited so that nothing we do not own is lost.
 ///

@@ -1,5 +1,6 @@
 import KubernetesAPI
 import Logging
+import Synchronization
 
 /// What the publish edit last put in the document.
 struct IntendedEntries: Sendable {

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import HTTPMessages
 import KubernetesAPI
+import YAML
 
 extension SiteRegistration {
     /// The JSON body's fields.

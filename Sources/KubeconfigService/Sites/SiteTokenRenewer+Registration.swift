@@ -1,5 +1,7 @@
 import FoundationEssentials
 import KubernetesAPI
+import Logging
+import Synchronization
 
 extension SiteTokenRenewer {
     // MARK: - Registration

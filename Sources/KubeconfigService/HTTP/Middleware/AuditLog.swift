@@ -1,4 +1,5 @@
 import HTTPMessages
+import HTTPTypes
 import Logging
 
 /// One log line per change of the document and per disclosure of it: who (as authenticated),

@@ -1,4 +1,5 @@
 import HTTPMessages
+import HTTPTypes
 import Logging
 
 /// Logs requests refused for their form (400, 405, 413), so an operator sees a misbehaving

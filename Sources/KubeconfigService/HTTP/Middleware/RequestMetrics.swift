@@ -1,5 +1,6 @@
 import CoreMetrics
 import HTTPMessages
+import HTTPTypes
 
 /// Counts answers by route and status: `kubeconfig_http_requests_total{route,status}`.
 struct RequestMetrics: RouteMiddleware {

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import HTTPMessages
+import HTTPTypes
 import KubernetesAPI
 
 /// `POST /sites/{location}`: publishes this site now (or joins the publication under way).

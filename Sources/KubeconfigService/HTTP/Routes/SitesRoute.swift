@@ -1,5 +1,6 @@
 import FoundationEssentials
 import HTTPMessages
+import HTTPTypes
 import KubernetesAPI
 
 /// `GET /sites`: every context of the served document, with what the last probe found.

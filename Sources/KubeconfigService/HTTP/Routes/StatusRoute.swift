@@ -1,5 +1,6 @@
 import FoundationEssentials
 import HTTPMessages
+import HTTPTypes
 
 /// `GET /status`: what the publisher last did; the token only as its source, subject, times and
 /// fingerprint.
