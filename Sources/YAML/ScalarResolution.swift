@@ -261,7 +261,10 @@ extension YAMLNode.Scalar {
                 guard !overflow, !carry else { return nil }
                 value = sum
             }
-            return negative ? -value : value
+            // Parts may carry signs of their own: the total can be Int.min, which has no negation.
+            guard negative else { return value }
+            let (negated, overflow) = 0.subtractingReportingOverflow(value)
+            return overflow ? nil : negated
         }
         return Int(digits)
     }

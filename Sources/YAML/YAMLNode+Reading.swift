@@ -83,10 +83,36 @@ private struct EventReader {
 
 /// Builds the tree from events, with an explicit stack: nesting cannot overflow the thread's.
 private struct Composer {
-    private enum Frame {
-        case mapping(
-            pairs: [YAMLNode.Pair], key: YAMLNode?, keyMark: yaml_mark_t, keys: Set<YAMLNode.Scalar>, anchor: String?, start: Int)
-        case sequence(items: [YAMLNode], anchor: String?, start: Int)
+    /// A collection being read.
+    private struct Frame {
+        let isMapping: Bool
+        let anchor: String?
+        /// `nodes` when it opened: what it expands to is counted from there.
+        let start: Int
+        var items: [YAMLNode] = []
+        var pairs: [YAMLNode.Pair] = []
+        /// A mapping's key waiting for its value, and where it was.
+        var key: YAMLNode?
+        var keyMark = yaml_mark_t()
+        var scalarKeys: Set<YAMLNode.Scalar> = []
+        var collectionKeys: Set<YAMLNode> = []
+        /// Levels of collections below it so far.
+        var height = 0
+
+        init(isMapping: Bool, anchor: UnsafeMutablePointer<yaml_char_t>?, start: Int) {
+            self.isMapping = isMapping
+            self.anchor = anchor.map { String(cString: $0) }
+            self.start = start
+        }
+    }
+
+    /// A node with an anchor: what an alias to it stands for.
+    private struct Anchored {
+        var node: YAMLNode
+        /// Nodes it expands to.
+        var nodes: Int
+        /// Levels of collections it holds.
+        var height: Int
     }
 
     let maxNodes: Int
@@ -94,7 +120,7 @@ private struct Composer {
     private var stack: [Frame] = []
     /// Nodes so far, aliases counted as the nodes they stand for.
     private var nodes = 0
-    private var anchors: [String: (node: YAMLNode, nodes: Int)] = [:]
+    private var anchors: [String: Anchored] = [:]
     private var documents = 0
 
     init(maxNodes: Int) { self.maxNodes = maxNodes }
@@ -122,94 +148,81 @@ private struct Composer {
                 tag = YAMLNode.implicitTag(of: text)
             }
             let node = YAMLNode.scalar(.init(text: text, tag: tag, style: .init(scalar.style)))
-            try count(1, at: event)
-            register(anchor: scalar.anchor, node, nodes: 1)
-            try attach(node, at: event)
+            try count(1)
+            if let anchor = scalar.anchor { anchors[String(cString: anchor)] = Anchored(node: node, nodes: 1, height: 0) }
+            try attach(node, height: 0, at: event)
         case YAML_ALIAS_EVENT:
             let name = String(cString: data.alias.anchor)
             guard let anchored = anchors[name] else {
-                throw YAMLError(kind: .syntax, message: "\(Self.position(event)): found undefined alias")
+                throw YAMLError(kind: .syntax, message: "\(Self.position(event.pointee.start_mark)): found undefined alias")
             }
-            try count(anchored.nodes, at: event)
-            try attach(anchored.node, at: event)
-        case YAML_SEQUENCE_START_EVENT:
-            try open(
-                .sequence(items: [], anchor: data.sequence_start.anchor.map { String(cString: $0) }, start: nodes), at: event)
-        case YAML_MAPPING_START_EVENT:
-            try open(
-                .mapping(
-                    pairs: [], key: nil, keyMark: yaml_mark_t(), keys: [],
-                    anchor: data.mapping_start.anchor.map { String(cString: $0) }, start: nodes),
-                at: event)
+            // What an alias stands for counts in full: its nodes, and the levels it nests.
+            try count(anchored.nodes)
+            guard stack.count + anchored.height <= YAMLNode.maxDepth else { throw Self.tooDeep(at: event) }
+            try attach(anchored.node, height: anchored.height, at: event)
+        case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+            guard stack.count < YAMLNode.maxDepth else { throw Self.tooDeep(at: event) }
+            try count(1)
+            let isMapping = event.pointee.type == YAML_MAPPING_START_EVENT
+            let anchor = isMapping ? data.mapping_start.anchor : data.sequence_start.anchor
+            stack.append(Frame(isMapping: isMapping, anchor: anchor, start: nodes))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-            let node: YAMLNode
-            let anchor: String?
-            let start: Int
-            switch stack.removeLast() {
-            case .mapping(let pairs, _, _, _, let name, let first):
-                (node, anchor, start) = (.mapping(pairs), name, first)
-            case .sequence(let items, let name, let first):
-                (node, anchor, start) = (.sequence(items), name, first)
+            let frame = stack.removeLast()
+            let node: YAMLNode = frame.isMapping ? .mapping(frame.pairs) : .sequence(frame.items)
+            let height = frame.height + 1
+            if let anchor = frame.anchor {
+                // `start` was taken after the collection itself was counted.
+                anchors[anchor] = Anchored(node: node, nodes: nodes - frame.start + 1, height: height)
             }
-            if let anchor { anchors[anchor] = (node, nodes - start) }
-            try attach(node, at: event)
+            try attach(node, height: height, at: event)
         default:
             break  // stream start, document end
         }
         return false
     }
 
-    private mutating func count(_ added: Int, at event: UnsafeMutablePointer<yaml_event_t>) throws(YAMLError) {
+    private mutating func count(_ added: Int) throws(YAMLError) {
         nodes += added
         guard nodes <= maxNodes else {
             throw YAMLError(kind: .tooManyNodes, message: "the text expands to more than \(maxNodes) YAML nodes (aliases?)")
         }
     }
 
-    private mutating func open(_ frame: Frame, at event: UnsafeMutablePointer<yaml_event_t>) throws(YAMLError) {
-        guard stack.count < YAMLNode.maxDepth else {
-            throw YAMLError(
-                kind: .tooDeep, message: "\(Self.position(event)): collections nest deeper than \(YAMLNode.maxDepth) levels")
-        }
-        try count(1, at: event)
-        stack.append(frame)
+    private static func tooDeep(at event: UnsafeMutablePointer<yaml_event_t>) -> YAMLError {
+        YAMLError(
+            kind: .tooDeep,
+            message: "\(position(event.pointee.start_mark)): collections nest deeper than \(YAMLNode.maxDepth) levels")
     }
 
-    private mutating func register(anchor: UnsafeMutablePointer<yaml_char_t>?, _ node: YAMLNode, nodes: Int) {
-        guard let anchor else { return }
-        anchors[String(cString: anchor)] = (node, nodes)
-    }
-
-    private mutating func attach(_ node: YAMLNode, at event: UnsafeMutablePointer<yaml_event_t>) throws(YAMLError) {
-        guard let top = stack.popLast() else {
+    private mutating func attach(_ node: YAMLNode, height: Int, at event: UnsafeMutablePointer<yaml_event_t>) throws(YAMLError) {
+        guard !stack.isEmpty else {
             root = node
             return
         }
-        switch top {
-        case .sequence(var items, let anchor, let start):
-            items.append(node)
-            stack.append(.sequence(items: items, anchor: anchor, start: start))
-        case .mapping(let pairs, nil, _, let keys, let anchor, let start):
-            let mark = event.pointee.start_mark
-            stack.append(.mapping(pairs: pairs, key: node, keyMark: mark, keys: keys, anchor: anchor, start: start))
-        case .mapping(var pairs, let key?, let keyMark, var keys, let anchor, let start):
-            let duplicate: Bool
-            if case .scalar(let scalar) = key {
-                duplicate = !keys.insert(scalar).inserted
-            } else {
-                duplicate = pairs.contains { $0.key == key }
-            }
-            if duplicate {
-                throw YAMLError(
-                    kind: .duplicateKey, message: "\(Self.position(keyMark)): a mapping names the key \(Self.quote(key)) twice")
-            }
-            pairs.append(.init(key: key, value: node))
-            stack.append(.mapping(pairs: pairs, key: nil, keyMark: keyMark, keys: keys, anchor: anchor, start: start))
+        let top = stack.count - 1
+        stack[top].height = max(stack[top].height, height)
+        guard stack[top].isMapping else {
+            stack[top].items.append(node)
+            return
         }
-    }
-
-    private static func position(_ event: UnsafeMutablePointer<yaml_event_t>) -> String {
-        position(event.pointee.start_mark)
+        guard let key = stack[top].key else {
+            stack[top].key = node
+            stack[top].keyMark = event.pointee.start_mark
+            return
+        }
+        let duplicate: Bool
+        if case .scalar(let scalar) = key {
+            duplicate = !stack[top].scalarKeys.insert(scalar).inserted
+        } else {
+            duplicate = !stack[top].collectionKeys.insert(key).inserted
+        }
+        if duplicate {
+            throw YAMLError(
+                kind: .duplicateKey,
+                message: "\(Self.position(stack[top].keyMark)): a mapping names the key \(Self.quote(key)) twice")
+        }
+        stack[top].pairs.append(.init(key: key, value: node))
+        stack[top].key = nil
     }
 
     private static func position(_ mark: yaml_mark_t) -> String {

@@ -3,7 +3,7 @@
 /// Scalars keep their resolved tag, which drives JSON typing and equality, and their style, so
 /// that a quoted `"true"` stays a string when written back. Aliases are expanded while reading
 /// (subtrees are shared, not copied: arrays are copy-on-write), so the tree has no anchors.
-public enum YAMLNode: Sendable, Equatable {
+public enum YAMLNode: Sendable, Hashable {
     public struct Scalar: Sendable, Equatable, Hashable {
         public enum Style: Sendable { case plain, singleQuoted, doubleQuoted, literal, folded }
         /// The text as written, without quotes.
@@ -29,7 +29,7 @@ public enum YAMLNode: Sendable, Equatable {
         }
     }
 
-    public struct Pair: Sendable, Equatable {
+    public struct Pair: Sendable, Hashable {
         public var key: YAMLNode
         public var value: YAMLNode
 

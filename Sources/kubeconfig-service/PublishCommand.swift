@@ -15,6 +15,7 @@ struct PublishCommand: AsyncParsableCommand {
         // Log lines are written by a thread of their own: every one is out before the process ends.
         defer { LogSink.standardError.flush() }
         let clients = KubernetesClientProvider(requestTimeout: options.apiTimeoutDuration, logger: logger)
+        let json: [UInt8]
         do throws(ServiceError) {
             let configuration = try options.publisherConfiguration()
             let publisher = SitePublisher.inCluster(
@@ -23,10 +24,15 @@ struct PublishCommand: AsyncParsableCommand {
                 issuedTokens: options.issuedTokens(namespace: configuration.namespace), logger: logger)
             let result = try await publisher.publish()
             await clients.shutdown()
-            StandardStream.output.write(result.json)
+            json = Array(result.json)
         } catch {
             await clients.shutdown()
             LogSink.standardError.write("error: \(error.code): \(error.message)\n")
+            throw ExitCode.failure
+        }
+        // The JSON is the command's result: a truncated one must not exit 0.
+        guard StandardStream.output.write(json) else {
+            LogSink.standardError.write("error: could not write the result to standard output\n")
             throw ExitCode.failure
         }
     }

@@ -10,17 +10,19 @@ enum StandardStream {
     case output
     case error
 
-    /// Writes all of `bytes`, again after a partial write or `EINTR`. Another error drops the
-    /// rest: the stream is where errors would be reported, so there is nowhere left to say so.
-    func write(_ bytes: some Collection<UInt8>) {
+    /// Writes all of `bytes`, again after a partial write or `EINTR`; false when another error
+    /// dropped the rest (a full disk, a closed pipe), for a caller whose output is its result.
+    @discardableResult
+    func write(_ bytes: some Collection<UInt8>) -> Bool {
         let descriptor = self == .output ? STDOUT_FILENO : STDERR_FILENO
-        if bytes.withContiguousStorageIfAvailable({ writeAll(descriptor, $0) }) == nil {
-            Array(bytes).withUnsafeBufferPointer { writeAll(descriptor, $0) }
+        if let written = bytes.withContiguousStorageIfAvailable({ writeAll(descriptor, $0) }) {
+            return written
         }
+        return Array(bytes).withUnsafeBufferPointer { writeAll(descriptor, $0) }
     }
 }
 
-private func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+private func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
     var offset = 0
     while offset < bytes.count {
         let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
@@ -29,7 +31,8 @@ private func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) 
         } else if written < 0, errno == EINTR {
             continue
         } else {
-            return
+            return false
         }
     }
+    return true
 }

@@ -74,6 +74,40 @@ import Testing
         #expect(refusal(fine, maxNodes: 1_000_000) == nil)
     }
 
+    @Test func aliasesCannotNestPastTheDepthLimit() throws {
+        // Each anchor nests 200 levels and holds the previous one: two are 400 levels deep.
+        let open = String(repeating: "[", count: 200)
+        let close = String(repeating: "]", count: 200)
+        let text = "- &a0 \(open)x\(close)\n- &a1 \(open)*a0\(close)\n"
+        let error = try #require(refusal(text, maxNodes: 1_000_000))
+        #expect(error.kind == .tooDeep, "\(error)")
+        // The same alias where it fits is read.
+        #expect(refusal("- &a0 \(open)x\(close)\n- *a0\n", maxNodes: 1_000_000) == nil)
+    }
+
+    @Test func collectionKeysAreCheckedForDuplicatesInLinearTime() throws {
+        // 20,000 distinct sequence keys: a quadratic check would compare 200 million pairs.
+        let text = "{" + (0..<20_000).map { "[\($0)]: 0" }.joined(separator: ", ") + "}"
+        guard case .mapping(let pairs) = try #require(try YAMLNode.read(text, maxNodes: 1_000_000)) else {
+            Issue.record("not a mapping")
+            return
+        }
+        #expect(pairs.count == 20_000)
+        #expect(refusal("{[1, {a: b}]: 0, [1, {a: b}]: 1}")?.kind == .duplicateKey)
+    }
+
+    @Test func signedBase60IntegersNeverTrap() throws {
+        // Parts with signs of their own can sum to Int.min, which has no negation.
+        let node = try #require(try YAMLNode.read("x: !!int --1:-9223372036854775748\n", maxNodes: 10))
+        guard case .scalar(let scalar) = try #require(node["x"]) else {
+            Issue.record("not a scalar")
+            return
+        }
+        #expect(scalar.tag == YAMLTag.int)
+        #expect(scalar.intValue == nil)
+        #expect(YAMLNode.Scalar(text: "-1:30", tag: YAMLTag.int, style: .plain).intValue == -90)
+    }
+
     @Test func scalarsKeepNulAndAreTypedByStyle() throws {
         let node = try #require(try YAMLNode.read("a: \"x\\0y\"\nb: 'true'\nc: true\nd: !!str 12\ne: ! 12\n", maxNodes: 100))
         #expect(node["a"]?.stringValue == "x\u{0}y")

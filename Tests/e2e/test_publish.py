@@ -515,3 +515,16 @@ def test_help_shows_readable_defaults(command):
     assert "10" in defaults or "10.0" in defaults, f"the --api-timeout default is not shown: {defaults}"
     unreadable = [value for value in defaults if "(" in value and not value.startswith("<")]
     assert unreadable == [], f"{command} --help shows defaults as Swift values: {unreadable}"
+
+
+def test_publish_fails_when_its_result_cannot_be_written(api):
+    """The JSON on standard output is the command's result: a full disk must not look like success."""
+    api.put_configmap(NAMESPACE, CONFIGMAP, {})
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([str(BINARY), "publish", "--service-account-dir", str(api.sa_dir)],
+                                env={**os.environ, **api.env()}, stdout=full, stderr=subprocess.PIPE, text=True,
+                                timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.endswith("error: could not write the result to standard output\n"), result.stderr
+    # The publication itself happened: only its report was lost.
+    assert names(load(configmap_of(api, NAMESPACE, CONFIGMAP)["data"]["kubeconfig"]), "contexts") == ["central"]
