@@ -937,11 +937,13 @@ def test_validation_comes_before_the_cap(api):
 
 
 def test_a_capped_token_is_refused_once_exp_has_passed(api):
-    api.set_max_token_expiration(1)
+    # A 3 s cap: exp is whole seconds, so the token has over 2 s left when issued; the request
+    # made while it is valid must not race its expiry on a loaded machine (a 1 s cap did).
+    api.set_max_token_expiration(3)
     token = request_token(api, "robot", seconds=600).json()["status"]["token"]
     exp = claims(token)["exp"]
-    if time.time() <= exp:
-        assert api.request("GET", "/api", token=token).code == 200
+    assert exp - time.time() > 1.0
+    assert api.request("GET", "/api", token=token).code == 200
     time.sleep(max(0.0, exp + 0.2 - time.time()))
     assert api.request("GET", "/api", token=token).code == 401
     review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
