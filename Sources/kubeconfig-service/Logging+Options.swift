@@ -32,8 +32,7 @@ extension CommonOptions {
         let format = logFormat
         let level = logLevel.level
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler =
-                format == .json ? JSONLogHandler(label: label) : TextLogHandler(label: label)
+            var handler = LineLogHandler(label: label, format: format)
             handler.logLevel = level
             return handler
         }
@@ -41,9 +40,13 @@ extension CommonOptions {
     }
 }
 
-/// One JSON object a line on standard error: `ts`, `level`, `msg`, and the metadata.
-struct JSONLogHandler: LogHandler {
+/// One line per event on standard error, through `LogSink`, in either format:
+/// - `text`: swift-log's `StreamLogHandler` format (`2026-12-02T09:08:41+0000 info label:
+///   key=value [source] message`);
+/// - `json`: one object a line, `ts`, `level`, `msg`, `logger` and the metadata, all strings.
+struct LineLogHandler: LogHandler {
     let label: String
+    let format: LogFormat
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
 
@@ -53,16 +56,30 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var fields: [String: String] = [:]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
-            fields[key] = "\(value)"
+        var fields = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+        if let error = event.error {
+            fields["error.message"] = "\(error)"
+            fields["error.type"] = "\(String(reflecting: type(of: error)))"
         }
+        LogSink.standardError.write(format == .json ? json(event, fields) : text(event, fields))
+    }
+
+    private func text(_ event: LogEvent, _ fields: Logger.Metadata) -> String {
+        var line = LogClock.shared.local() + " \(event.level) \(label):"
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
+            line += " \(key)=\(value)"
+        }
+        return line + " [\(event.source)] \(event.message)\n"
+    }
+
+    // Written by hand: an audit line per request is on the request path, where a date formatter
+    // and JSONSerialization per line cost more than serving the request.
+    private func json(_ event: LogEvent, _ metadata: Logger.Metadata) -> String {
+        var fields = metadata.mapValues { "\($0)" }
         fields["ts"] = LogClock.shared.utc()
         fields["level"] = event.level.rawValue
         fields["msg"] = "\(event.message)"
         fields["logger"] = label
-        // Written by hand: an audit line per request is on the request path, where a date
-        // formatter and JSONSerialization per line cost more than serving the request.
         var line = "{"
         for (index, key) in fields.keys.sorted().enumerated() {
             if index > 0 { line += "," }
@@ -70,8 +87,7 @@ struct JSONLogHandler: LogHandler {
             line += ":"
             Self.appendJSONString(fields[key] ?? "", to: &line)
         }
-        line += "}\n"
-        LogSink.standardError.write(line)
+        return line + "}\n"
     }
 
     static func appendJSONString(_ string: String, to out: inout String) {
@@ -90,33 +106,6 @@ struct JSONLogHandler: LogHandler {
             }
         }
         out += "\""
-    }
-}
-
-/// swift-log's `StreamLogHandler` format (`2026-12-02T09:08:41+0000 info label: key=value [source]
-/// message`), written through `LogSink`.
-struct TextLogHandler: LogHandler {
-    let label: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var fields = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
-        if let error = event.error {
-            fields["error.message"] = "\(error)"
-            fields["error.type"] = "\(String(reflecting: type(of: error)))"
-        }
-        var line = LogClock.shared.local() + " \(event.level) \(label):"
-        for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
-            line += " \(key)=\(value)"
-        }
-        line += " [\(event.source)] \(event.message)\n"
-        LogSink.standardError.write(line)
     }
 }
 
