@@ -26,4 +26,12 @@ extension ServiceError.Code {
     public static let siteReserved = Self(rawValue: "SiteReserved")
     public static let siteConflict = Self(rawValue: "SiteConflict")
     public static let siteNotProbed = Self(rawValue: "SiteNotProbed")
+    // Managed sites' credentials.
+    /// The document names a registration the credentials Secret does not hold.
+    public static let siteCredentialMissing = Self(rawValue: "SiteCredentialMissing")
+    /// A registration's document edit did not land within its deadline (half the grace period).
+    public static let registrationTimedOut = Self(rawValue: "RegistrationTimedOut")
+    /// An identical registration to be kept was replaced or removed meanwhile (internal: the
+    /// registration is made anew).
+    static let registrationReplaced = Self(rawValue: "RegistrationReplaced")
 }

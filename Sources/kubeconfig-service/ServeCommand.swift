@@ -71,10 +71,18 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            Secret (in --namespace) that keeps managed sites' bootstrap credentials, one key per site; never \
-            created here. Without it, sites can only be registered with a credential of their own.
+            Secret (in --namespace) that keeps managed sites' bootstrap credentials, one key per registration; \
+            never created here. Without it, sites can only be registered with a credential of their own.
             """)
     var credentialsSecret: String?
+
+    @Option(
+        help: """
+            Seconds a bootstrap credential no site's record names is kept in the credentials Secret before it is \
+            removed (a registration must name its credential within half of it); the invariants are checked every \
+            third of it.
+            """)
+    var credentialGracePeriod: Int = 30
 
     @Option(help: "PEM certificate chain: serve HTTPS with it (needs --tls-key-file).")
     var tlsCertFile: String?
@@ -104,6 +112,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard refreshInterval >= 0 else { throw ValidationError("--refresh-interval must be 0 or more seconds") }
         if let credentialsSecret, credentialsSecret.isEmpty {
             throw ValidationError("--credentials-secret must not be empty")
+        }
+        guard (2...3600).contains(credentialGracePeriod) else {
+            throw ValidationError("--credential-grace-period must be between 2 and 3600 seconds")
         }
         guard siteProbeInterval >= 0 else { throw ValidationError("--site-probe-interval must be 0 or more seconds") }
         guard (1...64).contains(siteProbeConcurrency) else {
@@ -158,7 +169,8 @@ struct ServeCommand: AsyncParsableCommand {
                 credentials: SiteCredentialStore(
                     api: connection, namespace: configuration.namespace, name: name, logger: logger),
                 remote: remote, updater: publisher.updater, state: publisher.state,
-                maxInterval: .seconds(max(1, min(refreshInterval > 0 ? refreshInterval : 60, 60))), logger: logger)
+                gracePeriod: TimeInterval(credentialGracePeriod),
+                maxCheckInterval: .seconds(max(1, min(refreshInterval > 0 ? refreshInterval : 60, 60))), logger: logger)
         }
         let monitor =
             siteProbeInterval > 0

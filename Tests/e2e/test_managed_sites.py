@@ -205,9 +205,17 @@ def records(central) -> dict[str, dict]:
 
 
 def credentials(central) -> dict[str, dict]:
-    """The credentials Secret's entries, decoded, by site."""
+    """The credentials Secret's entries, decoded, by site (a key is `<site>_<registration>`; where
+    a site has several, the one its record names)."""
     secret = central.get_secret(NAMESPACE, SECRET) or {}
-    return {key: json.loads(value) for key, value in (secret.get("data") or {}).items()}
+    named = {site: record.get("credential") for site, record in records(central).items()}
+    entries: dict[str, dict] = {}
+    for key, value in sorted((secret.get("data") or {}).items()):
+        site = key.split("_")[0]
+        entry = json.loads(value)
+        if site not in entries or entry.get("registration") == named.get(site):
+            entries[site] = entry
+    return entries
 
 
 def document_writes(central) -> list[dict]:
@@ -378,8 +386,13 @@ def test_registration_by_json_and_by_kubeconfig_issues_a_deployer_token_and_the_
     same = stored["site-a"]["bootstrapToken"] == a.bootstrap and stored["site-b"]["bootstrapToken"] == b.bootstrap
     assert same, "the Secret does not hold the sites' bootstrap credentials"
     # With the server and CA the site was registered with: tokens are asked for there only.
-    assert set(stored["site-a"]) == {"bootstrapToken", "tokenRequest", "server", "certificateAuthorityData"}
+    # And the registration's id, which the site's record names, and when it was stored.
+    assert set(stored["site-a"]) == {"bootstrapToken", "tokenRequest", "server", "certificateAuthorityData",
+                                     "registration", "createdAt"}
     assert stored["site-a"]["server"] == a.url
+    assert stored["site-a"]["registration"] == kept["site-a"]["credential"]
+    assert set(central.get_secret(NAMESPACE, SECRET)["data"]) == {
+        f"site-a_{stored['site-a']['registration']}", f"site-b_{stored['site-b']['registration']}"}
 
     # The document: the issued tokens, never a bootstrap credential.
     text = configmap(central)["data"]["kubeconfig"]

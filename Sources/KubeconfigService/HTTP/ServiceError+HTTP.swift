@@ -14,7 +14,7 @@ extension ServiceError {
         case .methodNotAllowed: return .methodNotAllowed
         case .documentNotKubeconfig: return .conflict
         case .payloadTooLarge, .documentTooLarge: return .contentTooLarge
-        case .notPublished, .apiUnavailable, .conflict: return .serviceUnavailable
+        case .notPublished, .apiUnavailable, .conflict, .registrationTimedOut: return .serviceUnavailable
         case .notInCluster, .serviceAccountUnreadable: return .internalServerError
         case .apiTimeout: return .gatewayTimeout
         default: return .badGateway

@@ -47,7 +47,8 @@ public final class ServiceRouter: HTTPResponder {
             "/readyz": Route(name: "readyz", methods: [.get], handler: ReadinessRoute(state: state)),
             "/kubeconfig": Route(
                 name: "kubeconfig", methods: [.get], protected: true, handler: KubeconfigRoute(state: state)),
-            "/status": Route(name: "status", methods: [.get], protected: true, handler: StatusRoute(publisher: publisher)),
+            "/status": Route(
+                name: "status", methods: [.get], protected: true, handler: StatusRoute(publisher: publisher, renewer: renewer)),
             "/sites": Route(name: "sites", methods: [.get], protected: true, handler: list),
         ]
         if let metrics {

@@ -31,8 +31,9 @@ public actor IssuedTokenSource: TokenSource {
         /// The remote site whose tokens these are, asked for with its bootstrap credential; nil
         /// for this cluster's, asked for with this service's own account.
         public var site: String?
-        /// Recorded with each token of a managed site: the registration it was issued under.
-        public var credentialFingerprint: String?
+        /// Recorded with each token of a managed site: the registration it was issued under
+        /// (`ManagedCredential.registration`); a token recorded under another is replaced.
+        public var registration: String?
 
         public init(namespace: String, serviceAccount: String) {
             self.namespace = namespace
@@ -71,7 +72,7 @@ public actor IssuedTokenSource: TokenSource {
         let spread = configuration.renewalSpread > 0 ? Double.random(in: 0..<configuration.renewalSpread) : 0
         self.renewal = TokenRenewal(
             serviceAccount: configuration.reference, audiences: configuration.audiences,
-            remaining: configuration.renewWhenRemaining + spread)
+            remaining: configuration.renewWhenRemaining + spread, registration: configuration.registration)
     }
 
     public func token(for stored: StoredToken, cluster: ClusterCredentials) async throws(ServiceError) -> PublishedToken {
@@ -96,8 +97,11 @@ public actor IssuedTokenSource: TokenSource {
             if minted?.token != token { minted = nil }
             return published(token, record)
         case .renew(let reason):
-            if let minted, now() < renewal.renewsAt(minted.record),
-                minted.record.expiresAt >= stored.record?.expiresAt ?? .distantPast
+            // What this process minted, while fresh; inside a round (no request allowed), while
+            // still valid: a slow round must not lose the token a registration minted for it.
+            let usableUntil = minted.map { mayRequest ? renewal.renewsAt($0.record) : $0.record.expiresAt }
+            if let minted, let usableUntil, now() < usableUntil,
+                minted.record.expiresAt >= stored.record.flatMap { renewal.describes($0) ? $0.expiresAt : nil } ?? .distantPast
             {
                 return published(minted.token, minted.record)
             }
@@ -125,14 +129,23 @@ public actor IssuedTokenSource: TokenSource {
         }
     }
 
+    /// The renewal point of a token `record` describes.
+    public nonisolated func renewsAt(_ record: TokenRecord) -> Date { renewal.renewsAt(record) }
+
+    /// When `stored` is next due for renewal: its renewal point while it may be reused, else now.
+    public nonisolated func dueAt(_ stored: StoredToken, now: Date) -> Date {
+        guard case .reuse(_, let record) = renewal.decide(stored, now: now) else { return now }
+        return renewal.renewsAt(record)
+    }
+
     /// A token found not to authenticate (a probe said so): never offer it again.
     public func rejected(fingerprint: String) {
         if minted?.token.fingerprint == fingerprint { minted = nil }
     }
 
-    /// Drops this source's series: its site left the registry.
-    public func retire() {
-        guard configuration.site != nil else { return }
+    /// Drops a site's series: it left the registry (every registration's source counts under them).
+    public static func destroySeries(site: String) {
+        let metrics = Metrics(site: site)
         metrics.issued.destroy()
         metrics.failed.destroy()
     }
@@ -192,7 +205,7 @@ public actor IssuedTokenSource: TokenSource {
         return TokenRecord(
             serviceAccount: configuration.reference, audiences: configuration.audiences,
             issuedAt: min(claims?.issuedAt ?? requestedAt, expiresAt), expiresAt: expiresAt,
-            fingerprint: issued.token.fingerprint, credential: configuration.credentialFingerprint)
+            fingerprint: issued.token.fingerprint, credential: configuration.registration)
     }
 
     /// Counts and logs a failed request (a lasting failure once), and returns it to throw.

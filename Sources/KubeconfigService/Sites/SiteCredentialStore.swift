@@ -4,12 +4,15 @@ import KubernetesAPI
 import Logging
 import Synchronization
 
-/// The credentials Secret (`--credentials-secret`): one data key per managed site, holding its
-/// bootstrap credential and what its tokens are issued for, as JSON.
+/// The credentials Secret (`--credentials-secret`): one data key per managed registration,
+/// `<site>_<registration>`, holding its bootstrap credential and what its tokens are issued for,
+/// as JSON. (A key that is a site name alone was written before registrations had ids; it is
+/// read, and removed like any other once no record names it.)
 ///
-/// Written with the same discipline as the document: a JSON merge patch of one key, conditional
-/// on the `resourceVersion` read, read again and retried on a conflict; other keys are never
-/// touched. The Secret is never created here (the chart creates it empty).
+/// A registration's key is added before the document names it and removed after the document
+/// stopped naming it, each by its exact key: a write here can never touch another registration,
+/// of the same site or another. Other keys are never touched. The Secret is never created here
+/// (the chart creates it empty).
 public struct SiteCredentialStore: Sendable {
     public let api: any DataObjectAPI
     public let namespace: String
@@ -22,6 +25,13 @@ public struct SiteCredentialStore: Sendable {
         let keys = Mutex<Set<String>>([])
     }
 
+    /// One entry of the Secret: the site, its data key, and the registration it holds.
+    public struct Entry: Sendable, Equatable {
+        public var site: String
+        public var key: String
+        public var credential: ManagedCredential
+    }
+
     public init(api: any DataObjectAPI, namespace: String, name: String, logger: Logger) {
         self.api = api
         self.namespace = namespace
@@ -29,23 +39,47 @@ public struct SiteCredentialStore: Sendable {
         self.logger = logger
     }
 
-    /// Every managed site's credential. An entry that cannot be read is left out (and logged,
-    /// by key only): that site is then renewed by nobody, which its expiry metric shows.
-    public func read() async throws(ServiceError) -> [String: ManagedCredential] {
+    /// The data key of `registration` of `site`. Site names never hold `_` (DNS-1123), so the
+    /// last `_` separates the two.
+    public static func key(site: String, registration: String) -> String { "\(site)_\(registration)" }
+
+    /// Every readable entry. One that cannot be read is left out (and logged once, by key only).
+    public func read() async throws(ServiceError) -> [Entry] {
         try decode(try await object())
     }
 
-    /// Sets (or, with nil, removes) the credential of `site`.
-    public func set(_ site: String, _ credential: ManagedCredential?) async throws(ServiceError) {
-        let value: String? = credential.map { Data(Self.encode($0).utf8).base64EncodedString() }
+    /// Stores a new registration under its own key.
+    public func add(_ credential: ManagedCredential, site: String) async throws(ServiceError) {
+        let key = Self.key(site: site, registration: credential.registration)
+        let value = Data(Self.encode(credential).utf8).base64EncodedString()
+        try await patch { _ in [key: value] }
+    }
+
+    /// Removes the entries of `site` that hold `registration`, and nothing else: a key named
+    /// after the registration as is; an older key named after the site alone only while it still
+    /// holds that registration. Returns whether one was there.
+    @discardableResult
+    public func remove(site: String, registration: String) async throws(ServiceError) -> Bool {
+        var found = false
+        try await patch { entries in
+            let keys = entries.filter { $0.site == site && $0.credential.registration == registration }.map(\.key)
+            found = !keys.isEmpty
+            return keys.isEmpty ? nil : Dictionary(uniqueKeysWithValues: keys.map { ($0, String?.none) })
+        }
+        return found
+    }
+
+    /// Reads the Secret, asks `change` for the data keys to set (nil: none), and patches them,
+    /// conditional on the version read; a conflict is read again, up to 10 times.
+    private func patch(_ change: ([Entry]) -> [String: String?]?) async throws(ServiceError) {
         var lastConflict: ServiceError?
         for _ in 0..<10 {
             let current = try await object()
-            if current.data?[site] == value { return }
+            guard let data = change(try decode(current)) else { return }
             do throws(ServiceError) {
                 _ = try await api.patchDataObject(
                     .secrets, namespace: namespace, name: name,
-                    DataObjectPatch(resourceVersion: current.metadata.resourceVersion, data: [site: value]))
+                    DataObjectPatch(resourceVersion: current.metadata.resourceVersion, data: data))
                 return
             } catch  where error.code == .apiConflict {
                 lastConflict = error
@@ -66,11 +100,15 @@ public struct SiteCredentialStore: Sendable {
         }
     }
 
-    private func decode(_ object: DataObject) throws(ServiceError) -> [String: ManagedCredential] {
-        var credentials: [String: ManagedCredential] = [:]
+    private func decode(_ object: DataObject) throws(ServiceError) -> [Entry] {
+        var entries: [Entry] = []
         for (key, value) in object.data ?? [:] {
+            let site = key.lastIndex(of: "_").map { String(key[..<$0]) } ?? key
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
             guard let bytes = Data(base64Encoded: value),
-                let credential = try? JSONDecoder().decode(ManagedCredential.self, from: bytes)
+                let credential = try? decoder.decode(ManagedCredential.self, from: bytes),
+                key == site || key == Self.key(site: site, registration: credential.registration)
             else {
                 guard reported.keys.withLock({ $0.insert(key).inserted }) else { continue }
                 logger.warning(
@@ -78,14 +116,15 @@ public struct SiteCredentialStore: Sendable {
                     metadata: ["secret": "\(namespace)/\(name)", "key": "\(HTTPServerRequest.printable(key))"])
                 continue
             }
-            credentials[key] = credential
+            entries.append(Entry(site: site, key: key, credential: credential))
         }
-        return credentials
+        return entries.sorted { $0.key < $1.key }
     }
 
     static func encode(_ credential: ManagedCredential) -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
         return String(decoding: (try? encoder.encode(credential)) ?? Data(), as: UTF8.self)
     }
 }

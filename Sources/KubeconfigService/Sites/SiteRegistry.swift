@@ -45,59 +45,129 @@ public struct SiteRegistry: Sendable {
 
     /// Writes `site` into the document, replacing the site of that name.
     ///
+    /// A managed site's registration is stored in the credentials Secret under a key of its own
+    /// before the document names it; the registration the document named before leaves the
+    /// Secret after the write, by its id. So a crash between the two writes leaves at most an
+    /// entry no record names, which a later check removes; never a record without its entry.
+    ///
     /// - Throws: `.siteReserved` for the location this service publishes, `.siteConflict` when
     ///   another context uses its entries, or the update loop's errors.
     public func register(_ site: SiteRegistration) async throws(ServiceError) -> Registration {
         try checkNotReserved(site.name)
-        // A managed site's first token is issued, and its bootstrap credential stored, before
-        // the document changes (and put back should the edit fail). A pasted credential ends
-        // the site's management once written: the record leaves in the same write, so no
-        // replica renews over it, and then the credential leaves the Secret.
-        var tokens: IssuedTokenSource?
-        var previous: ManagedCredential?
-        if case .issued = site.credential {
-            guard let renewer else {
-                throw ServiceError(
-                    code: .invalidSite,
-                    message: "tokenRequest: this service keeps no bootstrap credentials (start it with --credentials-secret)")
-            }
-            (tokens, previous) = try await renewer.prepare(site)
+        if case .issued = site.credential, renewer == nil {
+            throw ServiceError(
+                code: .invalidSite,
+                message: "tokenRequest: this service keeps no bootstrap credentials (start it with --credentials-secret)")
         }
         let outcome = EditOutcome()
-        let location = location
-        let recordKey = TokenRecord.annotationKey(location: site.name)
-        let update: DocumentUpdate
-        do throws(ServiceError) {
-            update = try await updater.update(
-                DocumentEdit("register site \(site.name)") { [tokens] (content: inout DocumentContent) throws(ServiceError) in
-                    var written = site
-                    if let tokens {
-                        let stored = StoredToken(
-                            token: content.kubeconfig.token(ofUser: site.user).map(BearerToken.init),
-                            record: content.annotations[recordKey].flatMap(TokenRecord.init))
-                        let published = try await tokens.token(for: stored)
-                        written.credential = .token(published.token)
-                        content.annotations[recordKey] = published.record?.annotation
-                    } else {
-                        content.annotations[recordKey] = nil
-                    }
-                    let created = try content.kubeconfig.register(written, fallback: location)
-                    // As this edit left it: a later edit of the same round may remove or replace it.
-                    outcome.value = (created, content.kubeconfig.siteSummary(named: site.name, location: location))
-                })
-        } catch {
-            if tokens != nil { await renewer?.restore(site.name, previous) }
-            throw error
+        var (prepared, update) = try await write(site, reuse: true, outcome)
+        if update == nil {
+            // The registration to keep was replaced meanwhile, or the token minted for a new one
+            // expired before its round: register anew, once.
+            (prepared, update) = try await write(site, reuse: false, outcome)
         }
+        guard let update else { preconditionFailure("a registration made anew returns its update or throws") }
         state.stored(update.document)
-        if tokens == nil { await release(site.name) }
-        renewer?.wake()
-        guard case (let created, let summary?)? = outcome.value else {
+        guard case (let created, let summary?, let previous)? = outcome.value else {
             throw ServiceError(code: .siteConflict, message: "site \(site.name) changed while it was being registered")
+        }
+        if let renewer {
+            if let previous, previous != prepared?.credential.registration {
+                await renewer.release(site: site.name, registration: previous)
+            }
+            if let prepared {
+                let record = update.document.annotations[TokenRecord.annotationKey(location: site.name)]
+                    .flatMap(TokenRecord.init)
+                await renewer.finish(prepared, renewsAt: record.map { prepared.tokens.renewsAt($0) } ?? Date())
+            } else {
+                renewer.ended(site.name)
+            }
         }
         return Registration(
             site: summary, created: update.changed && created, changed: update.changed,
             resourceVersion: update.document.resourceVersion)
+    }
+
+    /// Prepares a managed registration (reusing the one in place when `reuse` allows) and runs its
+    /// edit. Returns no update when the edit asks for the registration to be made anew; a failed
+    /// new registration's entry leaves the Secret.
+    private func write(
+        _ site: SiteRegistration, reuse: Bool, _ outcome: EditOutcome
+    ) async throws(ServiceError) -> (SiteTokenRenewer.PreparedRegistration?, DocumentUpdate?) {
+        var prepared: SiteTokenRenewer.PreparedRegistration?
+        if case .issued = site.credential, let renewer { prepared = try await renewer.prepare(site, reuse: reuse) }
+        do throws(ServiceError) {
+            return (prepared, try await updater.update(registrationEdit(site, prepared, outcome)))
+        } catch {
+            if let prepared { await renewer?.finish(prepared, renewsAt: nil) }
+            guard error.code == .registrationReplaced else { throw error }
+            guard reuse else {
+                throw ServiceError(
+                    code: .conflict, message: "site \(site.name) kept changing while it was being registered: \(error.message)")
+            }
+            return (nil, nil)
+        }
+    }
+
+    /// The edit writing `site`: a managed one with its token and a record naming its
+    /// registration, a pasted credential without a record. It notes the registration the
+    /// document named before (to release it once written).
+    private func registrationEdit(
+        _ site: SiteRegistration, _ prepared: SiteTokenRenewer.PreparedRegistration?, _ outcome: EditOutcome
+    ) -> DocumentEdit {
+        let location = location
+        let recordKey = TokenRecord.annotationKey(location: site.name)
+        return DocumentEdit("register site \(site.name)") { (content: inout DocumentContent) throws(ServiceError) in
+            var written = site
+            let record = content.annotations[recordKey].flatMap(TokenRecord.init)
+            if let prepared, prepared.reused {
+                written.credential = .token(try Self.keptToken(of: prepared, record: record, in: content))
+            } else if let prepared {
+                try Self.checkInTime(prepared)
+                let stored = StoredToken(
+                    token: content.kubeconfig.token(ofUser: site.user).map(BearerToken.init), record: record)
+                let published: PublishedToken
+                do throws(ServiceError) {
+                    // No request inside a round: what prepare minted, while it is valid.
+                    published = try await prepared.tokens.token(for: stored, mayRequest: false)
+                } catch {
+                    throw ServiceError(
+                        code: .registrationReplaced, message: "the token minted for site \(site.name) expired before its round")
+                }
+                written.credential = .token(published.token)
+                content.annotations[recordKey] = published.record?.annotation
+            } else {
+                content.annotations[recordKey] = nil
+            }
+            let created = try content.kubeconfig.register(written, fallback: location)
+            // As this edit left it: a later edit of the same round may remove or replace it.
+            outcome.value = (created, content.kubeconfig.siteSummary(named: site.name, location: location), record?.credential)
+        }
+    }
+
+    /// A new registration's record must be written before its entry could be taken for an
+    /// orphan (half the grace period after the entry was stored).
+    private static func checkInTime(_ prepared: SiteTokenRenewer.PreparedRegistration) throws(ServiceError) {
+        guard Date() < prepared.deadline else {
+            throw ServiceError(
+                code: .registrationTimedOut,
+                message: "the document could not be written in time to register site \(prepared.site) (the API server "
+                    + "is slow or overloaded); nothing was registered: try again")
+        }
+    }
+
+    /// A kept registration's token in place (the renewer renews it), while the round's record
+    /// still names that registration; otherwise the site was registered anew or removed meanwhile.
+    private static func keptToken(
+        of prepared: SiteTokenRenewer.PreparedRegistration, record: TokenRecord?, in content: DocumentContent
+    ) throws(ServiceError) -> BearerToken {
+        let user = content.kubeconfig.contexts.first { $0.name == prepared.site }?.user
+        guard record?.credential == prepared.credential.registration,
+            let token = user.flatMap({ content.kubeconfig.token(ofUser: $0) })
+        else {
+            throw ServiceError(code: .registrationReplaced, message: "site \(prepared.site) was registered anew meanwhile")
+        }
+        return BearerToken(token)
     }
 
     /// Removes the site `name`: its context, and its cluster and user unless still used.
@@ -108,27 +178,24 @@ public struct SiteRegistry: Sendable {
         try checkNotReserved(name)
         let location = location
         let recordKey = TokenRecord.annotationKey(location: name)
+        let removed = Mutex<String?>(nil)
         let update = try await updater.update(
             DocumentEdit("remove site \(name)") { (content: inout DocumentContent) throws(ServiceError) in
                 guard content.kubeconfig.removeSite(named: name, fallback: location) else {
                     throw ServiceError(code: .siteNotFound, message: "no site named \(name) in the document")
                 }
+                let registration = content.annotations[recordKey].flatMap(TokenRecord.init)?.credential
+                removed.withLock { $0 = registration }
                 content.annotations[recordKey] = nil
             })
         state.stored(update.document)
-        await release(name)
-        return Removal(deleted: name, resourceVersion: update.document.resourceVersion)
-    }
-
-    /// Takes a site that is no longer managed out of the credentials Secret. Its record has
-    /// already left the document, so a failure here leaves only an unused entry, logged.
-    private func release(_ name: String) async {
-        guard let renewer else { return }
-        do throws(ServiceError) {
-            try await renewer.release(name)
-        } catch {
-            renewer.logReleaseFailure(name, error)
+        if let renewer {
+            if let registration = removed.withLock({ $0 }) {
+                await renewer.release(site: name, registration: registration)
+            }
+            renewer.ended(name)
         }
+        return Removal(deleted: name, resourceVersion: update.document.resourceVersion)
     }
 
     private func checkNotReserved(_ name: String) throws(ServiceError) {
@@ -139,10 +206,11 @@ public struct SiteRegistry: Sendable {
         }
     }
 
-    /// What the last round of a registration decided, read once the update returns.
+    /// What the last round of a registration decided, read once the update returns: whether it
+    /// created the site, the site as written, and the registration the document named before.
     private final class EditOutcome: Sendable {
-        private let outcome = Mutex<(created: Bool, summary: SiteSummary?)?>(nil)
-        var value: (created: Bool, summary: SiteSummary?)? {
+        private let outcome = Mutex<(created: Bool, summary: SiteSummary?, previous: String?)?>(nil)
+        var value: (created: Bool, summary: SiteSummary?, previous: String?)? {
             get { outcome.withLock { $0 } }
             set { outcome.withLock { $0 = newValue } }
         }

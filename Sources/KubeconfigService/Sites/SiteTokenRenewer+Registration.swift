@@ -1,63 +1,93 @@
 import FoundationEssentials
 import KubernetesAPI
 import Logging
-import Synchronization
 
 extension SiteTokenRenewer {
     // MARK: - Registration
 
-    /// Before a managed registration's edit: issues the site's first token (so a bootstrap
-    /// credential that does not work is refused before anything is written) and stores the
-    /// credential in the Secret. Returns the source the edit takes the token from, and the
-    /// credential the Secret held before, to put back should the edit fail.
-    func prepare(_ site: SiteRegistration) async throws(ServiceError) -> (IssuedTokenSource, ManagedCredential?) {
+    /// A managed registration, ready for its document edit.
+    struct PreparedRegistration: Sendable {
+        var site: String
+        var credential: ManagedCredential
+        var tokens: IssuedTokenSource
+        /// The document already names an identical registration: nothing was minted or stored,
+        /// and the edit keeps the token in place.
+        var reused: Bool
+        /// The edit must have written the record by then, or fail: after the grace period the
+        /// entry would be taken for an orphan.
+        var deadline: Date
+    }
+
+    /// Before a managed registration's edit: an identical registration the document names is
+    /// reused (nothing minted, nothing stored); otherwise a new one issues the site's first
+    /// token (so a bootstrap credential that does not work is refused before anything is
+    /// written) and stores its credential under its own key.
+    func prepare(_ site: SiteRegistration, reuse: Bool = true) async throws(ServiceError) -> PreparedRegistration {
         guard case .issued(let spec, let bootstrap) = site.credential else {
             preconditionFailure("only a managed registration is prepared")
         }
-        let credential = ManagedCredential(
+        var credential = ManagedCredential(
             bootstrapToken: bootstrap, tokenRequest: spec, server: site.server,
             certificateAuthority: site.certificateAuthority, tlsServerName: site.tlsServerName)
-        // The Secret first: without it, a token would be minted for nothing.
-        let previous = try await credentials.read()[site.name]
-        let tokens = source(site.name, credential, registering: true)
+        if reuse, let current = try await namedRegistration(of: site.name), current.registers(sameAs: credential) {
+            return PreparedRegistration(
+                site: site.name, credential: current, tokens: source(site.name, current), reused: true,
+                deadline: .distantFuture)
+        }
+        transition(site.name) { lifecycle in
+            lifecycle.registrationStarted(credential.registration)
+            return []
+        }
+        let tokens = source(site.name, credential)
         do throws(ServiceError) {
             _ = try await tokens.token(for: StoredToken(token: nil, record: nil))
-            try await credentials.set(site.name, credential)
+            // The grace period counts from the write: the mint before it may have been slow.
+            credential.createdAt = Date()
+            try await credentials.add(credential, site: site.name)
         } catch {
-            await forget(site.name)
+            transition(site.name) { $0.registrationEnded(credential.registration, renewsAt: nil) }
             throw error
         }
-        return (tokens, previous)
+        return PreparedRegistration(
+            site: site.name, credential: credential, tokens: tokens, reused: false,
+            deadline: (credential.createdAt ?? Date()).addingTimeInterval(gracePeriod / 2))
     }
 
-    /// Puts back what `prepare` replaced, when the registration's edit failed.
-    func restore(_ site: String, _ previous: ManagedCredential?) async {
+    /// The registration's edit was written (renewed next at `renewsAt`), or failed (nil): a
+    /// failed new registration's entry leaves the Secret at once.
+    func finish(_ prepared: PreparedRegistration, renewsAt: Date?) async {
+        if renewsAt == nil, !prepared.reused {
+            await release(site: prepared.site, registration: prepared.credential.registration)
+        }
+        if prepared.reused, renewsAt == nil { return }
+        transition(prepared.site) { $0.registrationEnded(prepared.credential.registration, renewsAt: renewsAt) }
+        checkSoon.signal()
+    }
+
+    /// The document no longer names `registration` of `site` (a removal, a pasted credential, a
+    /// newer registration): its entry leaves the Secret, and nothing else does. A failure leaves
+    /// an orphan, which the next check removes.
+    func release(site: String, registration: String) async {
         do throws(ServiceError) {
-            try await credentials.set(site, previous)
+            try await credentials.remove(site: site, registration: registration)
         } catch {
             logger.warning(
-                "could not restore a site's credential after its registration failed",
+                "could not remove a registration's credential from the credentials secret; a later check removes it",
                 metadata: ["site": "\(site)", "error_code": "\(error.code)", "error": "\(error.message)"])
         }
-        // The next pass makes the source again from what the Secret holds.
-        await forget(site)
     }
 
-    /// The site is no longer managed (removed, or registered with a pasted credential, and
-    /// written): its credential leaves the Secret.
-    func release(_ site: String) async throws(ServiceError) {
-        await forget(site)
-        try await credentials.set(site, nil)
+    /// The site was removed, or registered with a pasted credential, and written.
+    func ended(_ site: String) {
+        transition(site) { $0.removed() }
+        checkSoon.signal()
     }
 
-    func logReleaseFailure(_ site: String, _ error: ServiceError) {
-        logger.warning(
-            "could not remove a site's credential from the credentials secret; it is no longer used",
-            metadata: ["site": "\(site)", "error_code": "\(error.code)", "error": "\(error.message)"])
-    }
-
-    private func forget(_ site: String) async {
-        let released = sites.withLock { $0.removeValue(forKey: site) }
-        await released?.tokens.retire()
+    /// The registration the served document names for `site`, as the Secret holds it.
+    private func namedRegistration(of site: String) async throws(ServiceError) -> ManagedCredential? {
+        let record = state.published?.annotations[TokenRecord.annotationKey(location: site)].flatMap(TokenRecord.init)
+        guard let registration = record?.credential else { return nil }
+        return try await credentials.read().first { $0.site == site && $0.credential.registration == registration }?
+            .credential
     }
 }

@@ -6,6 +6,8 @@ import HTTPTypes
 /// fingerprint.
 struct StatusRoute: RouteHandler {
     let publisher: SitePublisher
+    /// Managed sites' renewer: its last check of the invariants; nil without a credentials Secret.
+    var renewer: SiteTokenRenewer?
 
     private struct Body: Encodable {
         var location, namespace, key: String
@@ -20,6 +22,7 @@ struct StatusRoute: RouteHandler {
         var tokenExpiresAt, tokenRenewsAt: Date?
         var renewalError: ReportedError?
         var watch: Watch?
+        var managedSites: ManagedSitesReport?
     }
 
     private struct Watch: Encodable {
@@ -50,7 +53,8 @@ struct StatusRoute: RouteHandler {
             lastError: snapshot.lastError.map(ReportedError.init), resourceVersion: snapshot.published?.resourceVersion,
             tokenSource: token?.source, tokenSubject: token?.subject, tokenFingerprint: token?.fingerprint,
             tokenExpiresAt: token?.expiresAt, tokenRenewsAt: token?.renewsAt,
-            renewalError: token?.renewalError.map(ReportedError.init), watch: snapshot.watch.map(Watch.init))
+            renewalError: token?.renewalError.map(ReportedError.init), watch: snapshot.watch.map(Watch.init),
+            managedSites: renewer?.managedSitesReport())
         return .response(.json(.ok, JSONBody.encode(body)))
     }
 }
