@@ -311,7 +311,8 @@ def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rb
     """The chart's credentials Secret and its get/patch right are all a managed registration
     needs centrally, and deploy/examples/bootstrap-rbac.yaml is all the bootstrap credential needs
     remotely: the site's deployer token is issued there, its bootstrap credential is kept under
-    the site's key of that Secret and nowhere else, and DELETE removes that key again."""
+    its registration's key of that Secret (`edge1_<16 hex>`) and nowhere else, and DELETE
+    removes that key again."""
     example = [o for o in yaml.safe_load_all(BOOTSTRAP_RBAC.read_text()) if o]
     bootstrap_user = "system:serviceaccount:apps:kubeconfig-bootstrap"
     remote = KubeAPIServer(tmp_path / "remote", config={
@@ -336,10 +337,12 @@ def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rb
                                     body={"spec": {"token": user["token"]}}).json()["status"]
             assert review["user"]["username"] == "system:serviceaccount:apps:deployer"
 
-            # Kept in the credentials Secret under the site's key, and in no answer or document.
+            # Kept in the credentials Secret under the registration's key, and in no answer or document.
             secret = api.get_secret(NAMESPACE, SITE_CREDENTIALS)
-            assert set(secret["data"]) == {"edge1"}, sorted(secret["data"])
-            assert bootstrap in secret["data"]["edge1"] and isinstance(json.loads(secret["data"]["edge1"]), dict)
+            assert len(secret["data"]) == 1, sorted(secret["data"])
+            [key] = secret["data"]
+            assert re.fullmatch(r"edge1_[0-9a-f]{16}", key), key
+            assert bootstrap in secret["data"][key] and isinstance(json.loads(secret["data"][key]), dict)
             sites = service.request("GET", "/sites", token=run.caller)
             edge1 = next(s for s in sites.json()["sites"] if s["name"] == "edge1")
             assert edge1["tokenManagement"] == "managed", edge1
