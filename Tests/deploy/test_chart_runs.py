@@ -234,12 +234,13 @@ def test_the_binary_exposes_every_series_the_alerts_read(chart, tmp_path):
     """The PrometheusRule and the binary agree: every metric an alert reads is at GET /metrics of
     the chart's Deployment (site probes every second here, so that one runs soon), with the
     labels the alerts use. The central site's token is the published one: the site alert leaves
-    that site to KubeconfigPublishedTokenExpiring, which reads the same expiry."""
+    that site to KubeconfigPublishedTokenExpiring, which reads the same expiry. The managed sites'
+    series are there from the start, at 0, so that `increase()` sees a first repair."""
     objects = render(chart, {"siteProbes": {"interval": 1}, "prometheusRule": {"enabled": True}})
     rule = next(o for o in objects if o["kind"] == "PrometheusRule")
     expressions = " ".join(r["expr"] for group in rule["spec"]["groups"] for r in group["rules"])
     read = set(re.findall(r"\bkubeconfig_\w+", expressions))
-    assert len(read) == 6, read
+    assert len(read) == 8, read
     with RenderedService(objects, tmp_path, ("configmaps", "multisite-kubeconfig-configmap")) as run:
         samples: list[tuple[str, dict[str, str], float]] = []
 
@@ -266,6 +267,9 @@ def test_the_binary_exposes_every_series_the_alerts_read(chart, tmp_path):
         assert value("kubeconfig_last_success_timestamp_seconds") > 0
         assert {l["result"] for n, l, _ in samples if n == "kubeconfig_publications_total"} >= \
             {"changed", "unchanged", "failed"}
+        assert value("kubeconfig_managed_sites_not_renewing") == 0.0
+        for kind in ("orphan", "reissued"):
+            assert value("kubeconfig_site_credential_repairs_total", kind=kind) == 0.0
 
 
 def example_rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

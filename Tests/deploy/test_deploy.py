@@ -619,6 +619,10 @@ BAD_VALUES = {
     "prometheus-rule-selector-braces": {"prometheusRule": {"seriesSelector": '{namespace="onap"}'}},
     "prometheus-rule-stale-intervals-zero": {"prometheusRule": {"publicationStale": {"refreshIntervals": 0}}},
     "prometheus-rule-label-number": {"prometheusRule": {"labels": {"release": 1}}},
+    "prometheus-rule-not-renewing-window": {"prometheusRule": {"managedSitesNotRenewing": {"window": "1h"}}},
+    "prometheus-rule-not-renewing-for-number": {"prometheusRule": {"managedSitesNotRenewing": {"for": 900}}},
+    "prometheus-rule-repairs-window-ms": {"prometheusRule": {"siteCredentialsRepaired": {"window": "500ms"}}},
+    "prometheus-rule-repairs-severity-empty": {"prometheusRule": {"siteCredentialsRepaired": {"severity": ""}}},
     "site-credentials-unknown-key": {"siteCredentials": {"create": True}},
     "site-credentials-enabled-string": {"siteCredentials": {"enabled": "false"}},
     "site-credentials-name-invalid": {"siteCredentials": {"secretName": "Site_Credentials"}},
@@ -694,10 +698,16 @@ def test_schema_accepts_the_limits(render, values: dict[str, Any], flag: str, va
      "siteCredentials.credentialGracePeriod must be between 2 and 3600 seconds, not 1"),
     ({"siteCredentials": {"credentialGracePeriod": 3601}},
      "siteCredentials.credentialGracePeriod must be between 2 and 3600 seconds, not 3601"),
+    ({"prometheusRule": {"enabled": True, "managedSitesNotRenewing": {"for": "15 minutes"}}},
+     'prometheusRule.managedSitesNotRenewing.for must be a Prometheus duration such as 5m, 1h30m or 7d, '
+     'not "15 minutes"'),
+    ({"prometheusRule": {"enabled": True, "siteCredentialsRepaired": {"window": "0s"}}},
+     "prometheusRule.siteCredentialsRepaired.window must be more than 0"),
 ], ids=["mode", "auth", "log-format", "auth-sidecar-configmap-elsewhere", "storage",
         "token-expiration", "site-probe-interval", "site-probe-concurrency-zero",
         "site-probe-concurrency-too-many", "alert-for", "alert-window-zero", "rule-interval",
-        "stale-intervals", "grace-period-too-short", "grace-period-too-long"])
+        "stale-intervals", "grace-period-too-short", "grace-period-too-long", "not-renewing-for",
+        "repairs-window-zero"])
 def test_templates_check_values_without_the_schema(schemaless_chart, values: dict[str, Any],
                                                    message: str) -> None:
     """`helm install --skip-schema-validation`: the templates still refuse these values."""
