@@ -37,11 +37,16 @@ FULLNAME = f"{RELEASE}-kubeconfig-service"
 
 ALERTS = ("KubeconfigSiteDown", "KubeconfigSiteCertificateExpiring", "KubeconfigSiteTokenExpiring",
           "KubeconfigPublishedTokenExpiring", "KubeconfigPublicationsFailing",
-          "KubeconfigPublicationStale")
+          "KubeconfigPublicationStale", "KubeconfigManagedSitesNotRenewing",
+          "KubeconfigSiteCredentialsRepaired")
+# The alerts about managed sites: only with siteCredentials.enabled.
+MANAGED_SITES_ALERTS = {"KubeconfigManagedSitesNotRenewing", "KubeconfigSiteCredentialsRepaired"}
 # The series the service exposes at GET /metrics that the alerts may read.
 METRICS = {"kubeconfig_site_up", "kubeconfig_site_token_expiry_timestamp_seconds",
            "kubeconfig_site_certificate_expiry_timestamp_seconds", "kubeconfig_publications_total",
-           "kubeconfig_last_success_timestamp_seconds", "kubeconfig_token_expiry_timestamp_seconds"}
+           "kubeconfig_last_success_timestamp_seconds", "kubeconfig_token_expiry_timestamp_seconds",
+           "kubeconfig_managed_sites_not_renewing", "kubeconfig_site_credential_repairs_total"}
+DEPLOY_README = Path(__file__).resolve().parents[2] / "deploy" / "README.md"
 # The Prometheus Operator CRD's pattern for `for` (monitoring.coreos.com/v1 Duration).
 CRD_DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?"
                           r"(([0-9]+)s)?(([0-9]+)ms)?)$")
@@ -67,6 +72,8 @@ CUSTOM = {
         "siteCertificateExpiry": {"window": "30d", "for": "0s"},
         "siteTokenExpiry": {"window": "1h", "severity": "warning"},
         "publicationStale": {"refreshIntervals": 3},
+        "managedSitesNotRenewing": {"for": "5m", "severity": "critical"},
+        "siteCredentialsRepaired": {"window": "30m", "severity": "warning"},
     },
 }
 
@@ -357,16 +364,77 @@ def publication_stale(rules: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def managed_sites_not_renewing(rules: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Managed sites not renewing for 15m fire once, whatever the replica, with the most any
+    replica reports; a briefer failure does not; all back to 0 resolves it."""
+    name = "kubeconfig_managed_sites_not_renewing"
+    alert = "KubeconfigManagedSitesNotRenewing"
+    severity = {"severity": "warning"}  # max() keeps no series label
+    assert firing(rules, alert, severity, **{"$value": "3"})["exp_annotations"]["summary"] == \
+        "Managed remote sites are not renewing their tokens (3)"
+    return {
+        "interval": "1m",
+        "input_series": [
+            # a: one site failing from 1m to 8m (under 15m), none, then three from 19m to 38m.
+            series(name, pod("a"), "0 1x7 0x9 3x19 0x4"),
+            # b: one site from 24m to 44m, then none.
+            series(name, pod("b"), "0x23 1x20 0x5"),
+        ],
+        "alert_rule_test": [
+            at("8m", alert),   # pending
+            at("12m", alert),  # the brief failure is over: never fired
+            at("33m", alert),  # pending since 19m
+            at("34m", alert, firing(rules, alert, severity, **{"$value": "3"})),
+            at("41m", alert, firing(rules, alert, severity, **{"$value": "1"})),  # only b now
+            at("47m", alert),  # every replica back at 0
+        ],
+    }
+
+
+def site_credentials_repaired(rules: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A repair fires at once, per kind and replica, for the hour after it; no repair, or a
+    counter back at 0 after a restart, does not."""
+    name = "kubeconfig_site_credential_repairs_total"
+    alert = "KubeconfigSiteCredentialsRepaired"
+    info = {"severity": "info"}
+    orphan_a = firing(rules, alert, {**pod("a", kind="orphan"), **info})
+    reissued_b = firing(rules, alert, {**pod("b", kind="reissued"), **info})
+    assert orphan_a["exp_annotations"]["summary"] == \
+        "Managed sites' credentials were repaired (orphan) within 1h"
+    description = orphan_a["exp_annotations"]["description"]
+    assert f"Secret {NAMESPACE}/{FULLNAME}-site-credentials (orphan)" in description
+    assert "older than the grace period (30s)" in description
+    return {
+        "interval": "1m",
+        "input_series": [
+            series(name, pod("a", kind="orphan"), "0x10 1x70"),    # one orphan removed at 11m
+            series(name, pod("a", kind="reissued"), "0x80"),
+            series(name, pod("b", kind="orphan"), "0x80"),
+            series(name, pod("b", kind="reissued"), "0x5 1x75"),   # one re-issued at 6m
+            series(name, pod("c", kind="orphan"), "2x10 0x70"),    # restarted at 11m: reset
+        ],
+        "alert_rule_test": [
+            at("5m", alert),
+            at("7m", alert, reissued_b),
+            at("12m", alert, orphan_a, reissued_b),
+            at("64m", alert, orphan_a, reissued_b),
+            at("68m", alert, orphan_a),  # b's repair left the window
+            at("75m", alert),
+        ],
+    }
+
+
 DEFAULT_UNIT_TESTS = {test.__name__.replace("_", "-"): test for test in (
     site_down, certificate_expiry, site_token_expiry, published_token_expiry,
-    publications_failing, publication_stale)}
+    publications_failing, publication_stale, managed_sites_not_renewing, site_credentials_repaired)}
 
 
 def custom(rules: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """CUSTOM's values: only namespace "onap"'s series, the extra labels and annotations and
     the runbook link, 10m for a site down, a 30d certificate window, a 1h token window that
-    applies to "central" (now a remote site) but not to "paris" (this service's), and
-    3 x 120 s for a stale publication."""
+    applies to "central" (now a remote site) but not to "paris" (this service's),
+    3 x 120 s for a stale publication, 5m (critical) for managed sites not renewing (its value
+    from namespace "onap"'s replicas only), and a 30m window for repairs."""
     onap, other = pod("a"), {**pod("a"), "namespace": "other"}
     extra = {"team": "dcae"}
     site_down_ = firing(rules, "KubeconfigSiteDown",
@@ -391,6 +459,10 @@ def custom(rules: dict[str, dict[str, Any]]) -> dict[str, Any]:
             series(token, {**other, "site": "central"}, "3000x15"),
             series(stale, onap, "60x15"),
             series(stale, other, "60x15"),
+            series("kubeconfig_managed_sites_not_renewing", onap, "0 1x15"),
+            series("kubeconfig_managed_sites_not_renewing", other, "0 5x15"),
+            series("kubeconfig_site_credential_repairs_total", {**onap, "kind": "orphan"}, "0 1x40"),
+            series("kubeconfig_site_credential_repairs_total", {**other, "kind": "orphan"}, "0 1x40"),
         ],
         "alert_rule_test": [
             at("8m", "KubeconfigSiteDown"),
@@ -407,6 +479,14 @@ def custom(rules: dict[str, dict[str, Any]]) -> dict[str, Any]:
             at("8m", "KubeconfigPublicationStale", firing(
                 rules, "KubeconfigPublicationStale", {**onap, "severity": "warning", **extra},
                 **{"$value | humanizeDuration": "7m 0s"})),
+            at("5m", "KubeconfigManagedSitesNotRenewing"),
+            at("7m", "KubeconfigManagedSitesNotRenewing", firing(
+                rules, "KubeconfigManagedSitesNotRenewing", {"severity": "critical", **extra},
+                **{"$value": "1"})),
+            at("2m", "KubeconfigSiteCredentialsRepaired", firing(
+                rules, "KubeconfigSiteCredentialsRepaired",
+                {**onap, "kind": "orphan", "severity": "warning", **extra})),
+            at("35m", "KubeconfigSiteCredentialsRepaired"),  # left the 30m window
         ],
     }
 
@@ -461,7 +541,7 @@ def test_prometheus_rule_shape(chart, values: dict[str, Any]) -> None:
         assert item["alert"] in ALERTS
         assert isinstance(item["expr"], str) and item["expr"]
         assert CRD_DURATION.fullmatch(item.get("for", "0")), item
-        assert item["labels"]["severity"] in ("warning", "critical")
+        assert item["labels"]["severity"] in ("info", "warning", "critical")
         assert {"summary", "description"} <= set(item["annotations"])
         for name, text in {**item["labels"], **item["annotations"]}.items():
             assert LABEL_NAME.fullmatch(name), name
@@ -499,6 +579,10 @@ def test_default_alerts(chart) -> None:
             "5m", {"severity": "warning"}),
         "KubeconfigPublicationStale": (
             "time() - (kubeconfig_last_success_timestamp_seconds > 0) > 600", None, {"severity": "warning"}),
+        "KubeconfigManagedSitesNotRenewing": (
+            "max(kubeconfig_managed_sites_not_renewing) > 0", "15m", {"severity": "warning"}),
+        "KubeconfigSiteCredentialsRepaired": (
+            "increase(kubeconfig_site_credential_repairs_total[1h]) > 0", None, {"severity": "info"}),
     }
     for rule in rules.values():
         assert set(rule["annotations"]) == {"summary", "description"}
@@ -510,7 +594,8 @@ def test_default_alerts(chart) -> None:
     {**ENABLED, "refreshInterval": 0},
     {"prometheusRule": {"enabled": True, "siteDown": {"enabled": False},
                         "publicationsFailing": {"enabled": False}}},
-], ids=["enabled", "custom", "sidecar", "no-refresh", "some-off"])
+    {**ENABLED, "siteCredentials": {"enabled": False}},
+], ids=["enabled", "custom", "sidecar", "no-refresh", "some-off", "site-credentials-off"])
 def test_promtool_check_rules(chart, tmp_path: Path, values: dict[str, Any]) -> None:
     check_rules(tmp_path, the_rule(chart, values))
 
@@ -554,11 +639,46 @@ def test_stale_alert_needs_a_refresh_interval(chart) -> None:
 
 def test_alerts_can_be_turned_off_one_by_one(chart) -> None:
     keys = ["siteDown", "siteCertificateExpiry", "siteTokenExpiry", "publishedTokenExpiry",
-            "publicationsFailing", "publicationStale"]
+            "publicationsFailing", "publicationStale", "managedSitesNotRenewing", "siteCredentialsRepaired"]
     for key, alert in zip(keys, ALERTS):
         values = {"prometheusRule": {"enabled": True, key: {"enabled": False}}}
         rules = rules_by_alert(the_rule(chart, values)["spec"])
         assert set(rules) == set(ALERTS) - {alert}, key
+
+
+@pytest.mark.parametrize("values", [
+    {**ENABLED, "siteCredentials": {"enabled": False}},
+    {**ENABLED, "mode": "sidecar", "serviceAccount": {"create": False, "name": "dcae-cloudify-manager"},
+     "siteCredentials": {"enabled": False}},
+], ids=["deployment", "sidecar"])
+def test_managed_sites_alerts_need_the_credentials_secret(chart, values: dict[str, Any]) -> None:
+    """Without siteCredentials.enabled there are no managed sites: nothing to renew or repair."""
+    rules = rules_by_alert(the_rule(chart, values)["spec"])
+    assert set(rules) == set(ALERTS) - MANAGED_SITES_ALERTS
+
+
+def test_managed_sites_alerts_name_the_secret_and_grace_period(chart) -> None:
+    values = {**ENABLED, "siteCredentials": {"secretName": "edge.bootstrap-credentials",
+                                             "credentialGracePeriod": 120}}
+    rules = rules_by_alert(the_rule(chart, values)["spec"])
+    not_renewing = rules["KubeconfigManagedSitesNotRenewing"]["annotations"]["description"]
+    assert f"Secret {NAMESPACE}/edge.bootstrap-credentials holds no registration" in not_renewing
+    for code in ("SiteCredentialMissing", "SiteConflict", "401 or 403", "renewalError",
+                 "managedSites.notRenewing"):
+        assert code in not_renewing, code
+    repaired = rules["KubeconfigSiteCredentialsRepaired"]["annotations"]["description"]
+    assert f"Secret {NAMESPACE}/edge.bootstrap-credentials ({{{{ $labels.kind }}}})" in repaired
+    assert "older than the grace period (120s)" in repaired
+
+
+def test_readme_has_each_alert_with_its_expression_and_a_runbook_section(chart) -> None:
+    """runbook_url points at deploy/README.md#<alert in lower case>: each alert has its section
+    there, and its row in the table of expressions is the rendered default."""
+    text = DEPLOY_README.read_text()
+    for alert, rule in rules_by_alert(the_rule(chart, ENABLED)["spec"]).items():
+        assert f"\n#### {alert}\n" in text, alert
+        expr = rule["expr"].replace("|", "\\|")
+        assert f"| `{alert}` | `{expr}`" in text, alert
 
 
 def test_published_token_alert_follows_the_token_source(chart) -> None:

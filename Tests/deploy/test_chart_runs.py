@@ -234,12 +234,13 @@ def test_the_binary_exposes_every_series_the_alerts_read(chart, tmp_path):
     """The PrometheusRule and the binary agree: every metric an alert reads is at GET /metrics of
     the chart's Deployment (site probes every second here, so that one runs soon), with the
     labels the alerts use. The central site's token is the published one: the site alert leaves
-    that site to KubeconfigPublishedTokenExpiring, which reads the same expiry."""
+    that site to KubeconfigPublishedTokenExpiring, which reads the same expiry. The managed sites'
+    series are there from the start, at 0, so that `increase()` sees a first repair."""
     objects = render(chart, {"siteProbes": {"interval": 1}, "prometheusRule": {"enabled": True}})
     rule = next(o for o in objects if o["kind"] == "PrometheusRule")
     expressions = " ".join(r["expr"] for group in rule["spec"]["groups"] for r in group["rules"])
     read = set(re.findall(r"\bkubeconfig_\w+", expressions))
-    assert len(read) == 6, read
+    assert len(read) == 8, read
     with RenderedService(objects, tmp_path, ("configmaps", "multisite-kubeconfig-configmap")) as run:
         samples: list[tuple[str, dict[str, str], float]] = []
 
@@ -266,6 +267,9 @@ def test_the_binary_exposes_every_series_the_alerts_read(chart, tmp_path):
         assert value("kubeconfig_last_success_timestamp_seconds") > 0
         assert {l["result"] for n, l, _ in samples if n == "kubeconfig_publications_total"} >= \
             {"changed", "unchanged", "failed"}
+        assert value("kubeconfig_managed_sites_not_renewing") == 0.0
+        for kind in ("orphan", "reissued"):
+            assert value("kubeconfig_site_credential_repairs_total", kind=kind) == 0.0
 
 
 def example_rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -311,7 +315,8 @@ def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rb
     """The chart's credentials Secret and its get/patch right are all a managed registration
     needs centrally, and deploy/examples/bootstrap-rbac.yaml is all the bootstrap credential needs
     remotely: the site's deployer token is issued there, its bootstrap credential is kept under
-    the site's key of that Secret and nowhere else, and DELETE removes that key again."""
+    its registration's key of that Secret (`edge1_<16 hex>`) and nowhere else, and DELETE
+    removes that key again."""
     example = [o for o in yaml.safe_load_all(BOOTSTRAP_RBAC.read_text()) if o]
     bootstrap_user = "system:serviceaccount:apps:kubeconfig-bootstrap"
     remote = KubeAPIServer(tmp_path / "remote", config={
@@ -336,10 +341,12 @@ def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rb
                                     body={"spec": {"token": user["token"]}}).json()["status"]
             assert review["user"]["username"] == "system:serviceaccount:apps:deployer"
 
-            # Kept in the credentials Secret under the site's key, and in no answer or document.
+            # Kept in the credentials Secret under the registration's key, and in no answer or document.
             secret = api.get_secret(NAMESPACE, SITE_CREDENTIALS)
-            assert set(secret["data"]) == {"edge1"}, sorted(secret["data"])
-            assert bootstrap in secret["data"]["edge1"] and isinstance(json.loads(secret["data"]["edge1"]), dict)
+            assert len(secret["data"]) == 1, sorted(secret["data"])
+            [key] = secret["data"]
+            assert re.fullmatch(r"edge1_[0-9a-f]{16}", key), key
+            assert bootstrap in secret["data"][key] and isinstance(json.loads(secret["data"][key]), dict)
             sites = service.request("GET", "/sites", token=run.caller)
             edge1 = next(s for s in sites.json()["sites"] if s["name"] == "edge1")
             assert edge1["tokenManagement"] == "managed", edge1

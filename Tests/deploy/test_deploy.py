@@ -212,7 +212,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "site-credentials-off": {"siteCredentials": {"enabled": False}},
     "site-credentials-named": {
         "storage": "secret",
-        "siteCredentials": {"secretName": "edge.bootstrap-credentials", "keepOnUninstall": False},
+        "siteCredentials": {"secretName": "edge.bootstrap-credentials", "keepOnUninstall": False,
+                            "credentialGracePeriod": 120},
     },
     "prometheus-rule": {
         "prometheusRule": {
@@ -386,6 +387,7 @@ def expected_args(values: dict[str, Any]) -> dict[str, str | list[str] | bool]:
     credentials = site_credentials(values)
     if credentials:
         expected["--credentials-secret"] = credentials
+        expected["--credential-grace-period"] = str(values["siteCredentials"]["credentialGracePeriod"])
     account = token_account(values)
     if account:
         expected["--token-service-account"] = account
@@ -617,11 +619,20 @@ BAD_VALUES = {
     "prometheus-rule-selector-braces": {"prometheusRule": {"seriesSelector": '{namespace="onap"}'}},
     "prometheus-rule-stale-intervals-zero": {"prometheusRule": {"publicationStale": {"refreshIntervals": 0}}},
     "prometheus-rule-label-number": {"prometheusRule": {"labels": {"release": 1}}},
+    "prometheus-rule-not-renewing-window": {"prometheusRule": {"managedSitesNotRenewing": {"window": "1h"}}},
+    "prometheus-rule-not-renewing-for-number": {"prometheusRule": {"managedSitesNotRenewing": {"for": 900}}},
+    "prometheus-rule-repairs-window-ms": {"prometheusRule": {"siteCredentialsRepaired": {"window": "500ms"}}},
+    "prometheus-rule-repairs-severity-empty": {"prometheusRule": {"siteCredentialsRepaired": {"severity": ""}}},
     "site-credentials-unknown-key": {"siteCredentials": {"create": True}},
     "site-credentials-enabled-string": {"siteCredentials": {"enabled": "false"}},
     "site-credentials-name-invalid": {"siteCredentials": {"secretName": "Site_Credentials"}},
     "site-credentials-name-slash": {"siteCredentials": {"secretName": "a/b"}},
     "site-credentials-keep-string": {"siteCredentials": {"keepOnUninstall": "no"}},
+    "credential-grace-period-too-short": {"siteCredentials": {"credentialGracePeriod": 1}},
+    "credential-grace-period-too-long": {"siteCredentials": {"credentialGracePeriod": 3601}},
+    "credential-grace-period-string": {"siteCredentials": {"credentialGracePeriod": "30"}},
+    "credential-grace-period-fraction": {"siteCredentials": {"credentialGracePeriod": 2.5}},
+    "credential-grace-period-null": {"siteCredentials": {"credentialGracePeriod": None}},
     "watch-enabled-string": {"watch": {"enabled": "false"}},
     "watch-enabled-null": {"watch": {"enabled": None}},
     "watch-unknown-key": {"watch": {"resync": 60}},
@@ -654,6 +665,8 @@ def test_schema_rejects_bad_values(chart, values: dict[str, Any]) -> None:
     ({"siteProbes": {"interval": 86400}}, "--site-probe-interval", "86400"),
     ({"siteProbes": {"concurrency": 1}}, "--site-probe-concurrency", "1"),
     ({"siteProbes": {"concurrency": 64}}, "--site-probe-concurrency", "64"),
+    ({"siteCredentials": {"credentialGracePeriod": 2}}, "--credential-grace-period", "2"),
+    ({"siteCredentials": {"credentialGracePeriod": 3600}}, "--credential-grace-period", "3600"),
 ])
 def test_schema_accepts_the_limits(render, values: dict[str, Any], flag: str, value: str) -> None:
     container = container_of(render(values).one("Deployment")["spec"]["template"]["spec"])
@@ -681,10 +694,20 @@ def test_schema_accepts_the_limits(render, values: dict[str, Any], flag: str, va
      'prometheusRule.interval must be a Prometheus duration such as 5m, 1h30m or 7d, not "1m1h"'),
     ({"prometheusRule": {"enabled": True, "publicationStale": {"refreshIntervals": 0}}},
      "prometheusRule.publicationStale.refreshIntervals must be at least 1, not 0"),
+    ({"siteCredentials": {"credentialGracePeriod": 1}},
+     "siteCredentials.credentialGracePeriod must be between 2 and 3600 seconds, not 1"),
+    ({"siteCredentials": {"credentialGracePeriod": 3601}},
+     "siteCredentials.credentialGracePeriod must be between 2 and 3600 seconds, not 3601"),
+    ({"prometheusRule": {"enabled": True, "managedSitesNotRenewing": {"for": "15 minutes"}}},
+     'prometheusRule.managedSitesNotRenewing.for must be a Prometheus duration such as 5m, 1h30m or 7d, '
+     'not "15 minutes"'),
+    ({"prometheusRule": {"enabled": True, "siteCredentialsRepaired": {"window": "0s"}}},
+     "prometheusRule.siteCredentialsRepaired.window must be more than 0"),
 ], ids=["mode", "auth", "log-format", "auth-sidecar-configmap-elsewhere", "storage",
         "token-expiration", "site-probe-interval", "site-probe-concurrency-zero",
         "site-probe-concurrency-too-many", "alert-for", "alert-window-zero", "rule-interval",
-        "stale-intervals"])
+        "stale-intervals", "grace-period-too-short", "grace-period-too-long", "not-renewing-for",
+        "repairs-window-zero"])
 def test_templates_check_values_without_the_schema(schemaless_chart, values: dict[str, Any],
                                                    message: str) -> None:
     """`helm install --skip-schema-validation`: the templates still refuse these values."""
@@ -1185,6 +1208,7 @@ def test_deployment_args_literal(render) -> None:
         "--site-probe-interval", "30",
         "--site-probe-concurrency", "4",
         "--credentials-secret", "kcs-site-credentials",
+        "--credential-grace-period", "30",
         "--log-format", "json",
         "--log-level", "debug",
         "--threads", "4",
@@ -1630,8 +1654,8 @@ def fenced_blocks(text: str, language: str) -> list[str]:
 
 
 def test_site_credentials_secret_is_empty_labelled_and_kept(default: Rendered) -> None:
-    """The chart creates the credentials Secret empty (the service fills it, one key per site,
-    and never creates it), with the chart's labels, and keeps it on uninstall."""
+    """The chart creates the credentials Secret empty (the service fills it, one key per
+    registration, and never creates it), with the chart's labels, and keeps it on uninstall."""
     secret = default.get("Secret", SITE_CREDENTIALS)
     assert secret["type"] == "Opaque"
     assert not {"data", "stringData", "immutable"} & set(secret), secret
@@ -1650,6 +1674,7 @@ def test_site_credentials_named_and_not_kept(render) -> None:
     assert rendered.get("Secret", SECRET)  # the document's own Secret, apart from it
     args = parse_args(container_of(rendered.one("Deployment")["spec"]["template"]["spec"])["args"])
     assert args["--credentials-secret"] == "edge.bootstrap-credentials"
+    assert args["--credential-grace-period"] == "120"
     assert args["--secret"] == SECRET
 
 
@@ -1685,9 +1710,26 @@ def test_credentials_secret_flag_is_passed(render, scenario: str) -> None:
     name = site_credentials(rendered.values)
     index = args.index("--credentials-secret")
     assert args[index + 1] == name and args.count("--credentials-secret") == 1
+    # Its grace period right after it, the default spelled out.
+    assert args[index + 2:index + 4] == ["--credential-grace-period", "30"]
+    assert args.count("--credential-grace-period") == 1
     assert rendered.get("Secret", name)
     assert f"Secret {NAMESPACE}/{name} (--credentials-secret)" in rendered.notes
     assert "`helm uninstall` keeps it" in rendered.notes
+
+
+@pytest.mark.parametrize("extra", [{}, SCENARIOS["sidecar"]], ids=["deployment", "sidecar"])
+def test_credential_grace_period_follows_the_value(render, extra) -> None:
+    """siteCredentials.credentialGracePeriod is passed as `--credential-grace-period`, right
+    after the credentials Secret it governs, in the Deployment and the printed sidecar."""
+    rendered = render({**extra, "siteCredentials": {"credentialGracePeriod": 600}})
+    if rendered.values["mode"] == "sidecar":
+        args = notes_container(rendered.notes)["args"]
+    else:
+        args = container_of(rendered.one("Deployment")["spec"]["template"]["spec"])["args"]
+    index = args.index("--credentials-secret")
+    assert args[index:index + 4] == ["--credentials-secret", SITE_CREDENTIALS, "--credential-grace-period", "600"]
+    assert parse_args(args) == expected_args(rendered.values)
 
 
 @pytest.mark.parametrize("extra", [{}, SCENARIOS["sidecar"], {"storage": "secret"}], ids=["deployment", "sidecar", "secret"])
@@ -1700,6 +1742,7 @@ def test_site_credentials_disabled_renders_neither_secret_nor_right_nor_flag(ren
         assert rule["resources"] != ["secrets"] or rule["resourceNames"] == [document_name], rule
     for path, text in rendered.manifests.items():
         assert "--credentials-secret" not in text, path
+        assert "--credential-grace-period" not in text, path
         assert "site-credentials" not in text, path
     assert "Managed remote sites are off" in rendered.notes
 
@@ -1838,7 +1881,8 @@ def test_readme_documents_the_watch_value() -> None:
 
 def test_readme_documents_the_site_credentials_values() -> None:
     text = DEPLOY_README.read_text()
-    for key in ("siteCredentials.enabled", "siteCredentials.secretName", "siteCredentials.keepOnUninstall"):
+    for key in ("siteCredentials.enabled", "siteCredentials.secretName", "siteCredentials.keepOnUninstall",
+                "siteCredentials.credentialGracePeriod"):
         assert f"| `{key}` |" in text, key
     assert "#### " not in readme_section("Managed remote sites")  # its subsections are ###
     assert "### Keeping the credentials on uninstall" in text

@@ -216,6 +216,9 @@ configmap.yaml, which always renders.
 {{- if or (lt (int .Values.siteProbes.concurrency) 1) (gt (int .Values.siteProbes.concurrency) 64) }}
 {{- fail (printf "siteProbes.concurrency must be between 1 and 64, not %v" .Values.siteProbes.concurrency) }}
 {{- end }}
+{{- if or (lt (int .Values.siteCredentials.credentialGracePeriod) 2) (gt (int .Values.siteCredentials.credentialGracePeriod) 3600) }}
+{{- fail (printf "siteCredentials.credentialGracePeriod must be between 2 and 3600 seconds, not %v" .Values.siteCredentials.credentialGracePeriod) }}
+{{- end }}
 {{- $credentials := include "kubeconfig-service.siteCredentialsSecret" . }}
 {{- if and $credentials (eq .Values.storage "secret") (eq $credentials .Values.secret.name) }}
 {{- fail (printf "siteCredentials.secretName must not be the document's Secret (secret.name %q): the bootstrap credentials are kept apart from the shared document, which readers of GET /kubeconfig see" $credentials) }}
@@ -292,6 +295,8 @@ The service's command-line arguments (kubeconfig-service serve ...).
 {{- with include "kubeconfig-service.siteCredentialsSecret" . }}
 - --credentials-secret
 - {{ . | quote }}
+- --credential-grace-period
+- {{ $.Values.siteCredentials.credentialGracePeriod | int | quote }}
 {{- end }}
 - --log-format
 - {{ .Values.logFormat | quote }}

@@ -37,7 +37,7 @@ one between values: the published token's window below its renewal point.
 {{- fail "prometheusRule.interval must be more than 0 (or empty)" }}
 {{- end }}
 {{- end }}
-{{- range $name := list "siteDown" "siteCertificateExpiry" "siteTokenExpiry" "publishedTokenExpiry" "publicationsFailing" "publicationStale" }}
+{{- range $name := list "siteDown" "siteCertificateExpiry" "siteTokenExpiry" "publishedTokenExpiry" "publicationsFailing" "publicationStale" "managedSitesNotRenewing" "siteCredentialsRepaired" }}
 {{- $alert := get $rule $name }}
 {{- $_ := include "kubeconfig-service.durationSeconds" (dict "name" (printf "prometheusRule.%s.for" $name) "value" $alert.for) }}
 {{- if hasKey $alert "window" }}
@@ -148,6 +148,25 @@ file's `groups:`.
   "expr" (printf "time() - (%s > 0) > %d" $series $limit)
   "summary" (printf "No successful publication of site %s for more than %s" $location (duration $limit))
   "description" (printf "The last successful publication of site %s's entry was {{ $value | humanizeDuration }} ago, more than %d refresh intervals of %ds: the periodic pass that keeps the entry current is failing or stuck. See the service's log and GET /status." $location (int $rule.publicationStale.refreshIntervals) (int .Values.refreshInterval))
+  ) | fromYaml) }}
+{{- end }}
+{{- /* Managed sites exist only with the credentials Secret. */}}
+{{- $credentials := include "kubeconfig-service.siteCredentialsSecret" . }}
+{{- if and $rule.managedSitesNotRenewing.enabled $credentials }}
+{{- $series := include "kubeconfig-service.series" (dict "root" . "metric" "kubeconfig_managed_sites_not_renewing") }}
+{{- $rules = append $rules (include "kubeconfig-service.alertRule" (dict "root" . "alert" "KubeconfigManagedSitesNotRenewing" "key" "managedSitesNotRenewing" "config" (get $rule "managedSitesNotRenewing")
+  "expr" (printf "max(%s) > 0" $series)
+  "summary" "Managed remote sites are not renewing their tokens ({{ $value }})"
+  "description" (printf "For more than %s, managed remote sites ({{ $value }} now, the most any replica reports) have not renewed their tokens on schedule: their renewals fail and are retried with backoff, or are stalled until someone acts. Each keeps its current token until it expires; then clients of the published kubeconfig lose that site. GET /status names each site with its error code and message (managedSites.notRenewing), GET /sites shows its renewalError. The remote API server unreachable (network, egress, the cluster down): renewals resume once it answers. The bootstrap credential refused (401 or 403: expired, revoked, or no longer allowed to create the deployer's token): mint a new one on the remote cluster and register the site again with it. SiteCredentialMissing (Secret %s/%s holds no registration for the site) or SiteConflict (the site's cluster entry in the document was edited by hand and differs from its registration): register the site again (PUT /sites/NAME)." $rule.managedSitesNotRenewing.for .Release.Namespace $credentials)
+  ) | fromYaml) }}
+{{- end }}
+{{- if and $rule.siteCredentialsRepaired.enabled $credentials }}
+{{- $series := include "kubeconfig-service.series" (dict "root" . "metric" "kubeconfig_site_credential_repairs_total") }}
+{{- $window := $rule.siteCredentialsRepaired.window }}
+{{- $rules = append $rules (include "kubeconfig-service.alertRule" (dict "root" . "alert" "KubeconfigSiteCredentialsRepaired" "key" "siteCredentialsRepaired" "config" (get $rule "siteCredentialsRepaired")
+  "expr" (printf "increase(%s[%s]) > 0" $series $window)
+  "summary" (printf "Managed sites' credentials were repaired ({{ $labels.kind }}) within %s" $window)
+  "description" (printf "Within the last %s the service repaired the managed sites' credentials in Secret %s/%s ({{ $labels.kind }}). orphan: a bootstrap credential that no site's token record named was removed once older than the grace period (%ds). reissued: a site's token was issued again under the site's newest registration, because the registration its record named was gone from the Secret. A repair is not an outage (both hold again: every record has its credential, every credential its site), but something made it necessary: a registration or removal was interrupted (the service killed or restarted mid-way, the API server unreachable), or someone edited the credentials Secret by hand. The service's log has a notice line naming the site and key, and GET /status counts the repairs since start (managedSites.orphansRemoved, managedSites.reissued). Look for restarts of the service and API server outages around then; if neither, find out who edits that Secret." $window .Release.Namespace $credentials (int .Values.siteCredentials.credentialGracePeriod))
   ) | fromYaml) }}
 {{- end }}
 {{- $group := dict "name" (include "kubeconfig-service.fullname" .) "rules" $rules }}
