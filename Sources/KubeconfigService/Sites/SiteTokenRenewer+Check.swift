@@ -56,29 +56,8 @@ extension SiteTokenRenewer {
     /// Reads the Secret and the document, tells each site's lifecycle what they name, removes
     /// orphans past the grace period and re-issues records whose registration is gone.
     func check() async {
-        let entries: [SiteCredentialStore.Entry]
-        let content: DocumentContent
         let readAt = Date()
-        do throws(ServiceError) {
-            entries = try await credentials.read()
-            let stored = try await updater.store.read()
-            // The version served is parsed already (a 1 MiB document takes tens of milliseconds).
-            let served = state.published.flatMap { $0.resourceVersion == stored.version ? $0.document : nil }
-            let kubeconfig: KubeconfigDocument
-            if let served {
-                kubeconfig = served
-            } else {
-                kubeconfig = try KubeconfigDocument(parsing: stored.text ?? "", origin: updater.store.origin)
-            }
-            content = DocumentContent(kubeconfig: kubeconfig, annotations: stored.annotations)
-            lastRead.withLock { $0 = (stored.version, content) }
-        } catch {
-            logger.warning(
-                "cannot read managed sites' credentials or the document; checking again later",
-                metadata: ["error_code": "\(error.code)", "error": "\(error.message)"])
-            report.withLock { $0.lastError = ReportedError(error) }
-            return
-        }
+        guard let (entries, content) = await read() else { return }
         let now = Date()
         let registering = sites.withLock { $0.values.reduce(into: Set<String>()) { $0.formUnion($1.registering) } }
         let named = namedRegistrations(content)
@@ -108,6 +87,7 @@ extension SiteTokenRenewer {
         }
         let removed = await removeOrphans(orphans)
         let reissued = await reissue(adopted)
+        dropUnusedSources()
         let notRenewing = notRenewing()
         metrics.notRenewing.record(notRenewing.count)
         report.withLock { report in
@@ -117,6 +97,43 @@ extension SiteTokenRenewer {
             report.reissued += reissued
             report.lastError = nil
         }
+    }
+
+    /// The Secret's entries and the document; nil (logged, and in the report) when either
+    /// cannot be read.
+    private func read() async -> ([SiteCredentialStore.Entry], DocumentContent)? {
+        do throws(ServiceError) {
+            let entries = try await credentials.read()
+            let stored = try await updater.store.read()
+            // The version served is parsed already (a 1 MiB document takes tens of milliseconds).
+            let kubeconfig: KubeconfigDocument
+            if let served = state.published, served.resourceVersion == stored.version {
+                kubeconfig = served.document
+            } else {
+                kubeconfig = try KubeconfigDocument(parsing: stored.text ?? "", origin: updater.store.origin)
+            }
+            let content = DocumentContent(kubeconfig: kubeconfig, annotations: stored.annotations)
+            lastRead.withLock { $0 = (stored.version, content) }
+            return (entries, content)
+        } catch {
+            logger.warning(
+                "cannot read managed sites' credentials or the document; checking again later",
+                metadata: ["error_code": "\(error.code)", "error": "\(error.message)"])
+            report.withLock { $0.lastError = ReportedError(error) }
+            return nil
+        }
+    }
+
+    /// Drops the sources of registrations no site renews or registers any more (a re-issue that
+    /// failed under an entry since removed).
+    private func dropUnusedSources() {
+        let live = sites.withLock { sites in
+            sites.values.reduce(into: Set<String>()) { live, lifecycle in
+                live.formUnion(lifecycle.registering)
+                if let registration = lifecycle.registration { live.insert(registration) }
+            }
+        }
+        sources.withLock { sources in sources = sources.filter { live.contains($0.key) } }
     }
 
     /// The registration each site's token record names.
