@@ -42,7 +42,6 @@ from redaction import load_json, redact
 from support import CONFIGMAP, NAMESPACE
 
 REGISTRATION_KEY = re.compile(r"^(?P<site>[a-z0-9]([a-z0-9.-]*[a-z0-9])?)_(?P<registration>[0-9a-f]{16})$")
-LEGACY_KEY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 
 # The spec lets a healthy site renew up to 1 s after its tokenRenewsAt; GET /sites may show that
 # time in whole seconds (up to 1 s early), and the snapshot takes a moment to read.
@@ -273,21 +272,19 @@ def registration_format_problems(stored: Stored, site: str) -> list[str]:
 # MARK: - kill -9
 
 
-def send_and_kill(service, method: str, path: str, body: dict | None, delay: float) -> float:
+def send_and_kill(service, method: str, path: str, body: dict | None, delay: float):
     """Sends a request (as the admin), waits `delay` seconds, then kills the service with SIGKILL
-    whether or not it answered. Returns when the request had been sent (time.time())."""
+    whether or not it answered."""
     connection = service.connection(timeout=10)
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     if body is not None:
         headers["Content-Type"] = "application/json"
     try:
         connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-        sent = time.time()
         time.sleep(delay)
         kill(service)
     finally:
         connection.close()
-    return sent
 
 
 def kill(service):
