@@ -22,7 +22,10 @@ public struct SiteCredentialStore: Sendable {
     private let reported = Reported()
 
     private final class Reported: Sendable {
+        /// Every key ever logged as unreadable.
         let keys = Mutex<Set<String>>([])
+        /// The unreadable keys of the last read.
+        let unreadable = Mutex<Set<String>>([])
     }
 
     /// One entry of the Secret: the site, its data key, and the registration it holds.
@@ -43,10 +46,14 @@ public struct SiteCredentialStore: Sendable {
     /// last `_` separates the two.
     public static func key(site: String, registration: String) -> String { "\(site)_\(registration)" }
 
-    /// Every readable entry. One that cannot be read is left out (and logged once, by key only).
+    /// Every readable entry. One that cannot be read is left out (and logged once, by key only):
+    /// it may be another version's, so it is never removed here; `unreadableKeys` lists them.
     public func read() async throws(ServiceError) -> [Entry] {
         try decode(try await object())
     }
+
+    /// The keys of the last read that were not a managed registration.
+    public var unreadableKeys: [String] { reported.unreadable.withLock { $0.sorted() } }
 
     /// Stores a new registration under its own key.
     public func add(_ credential: ManagedCredential, site: String) async throws(ServiceError) {
@@ -102,6 +109,8 @@ public struct SiteCredentialStore: Sendable {
 
     private func decode(_ object: DataObject) throws(ServiceError) -> [Entry] {
         var entries: [Entry] = []
+        var unreadable: Set<String> = []
+        defer { reported.unreadable.withLock { $0 = unreadable } }
         for (key, value) in object.data ?? [:] {
             let site = key.lastIndex(of: "_").map { String(key[..<$0]) } ?? key
             let decoder = JSONDecoder()
@@ -110,6 +119,7 @@ public struct SiteCredentialStore: Sendable {
                 let credential = try? decoder.decode(ManagedCredential.self, from: bytes),
                 key == site || key == Self.key(site: site, registration: credential.registration)
             else {
+                unreadable.insert(key)
                 guard reported.keys.withLock({ $0.insert(key).inserted }) else { continue }
                 logger.warning(
                     "an entry of the credentials secret is not a managed site's credential; ignoring it",

@@ -15,8 +15,9 @@ struct SiteLifecycle: Sendable, Equatable {
         case unmanaged
         /// Renewing on schedule: the token is next looked at `at` (its renewal point).
         case scheduled(registration: String, at: Date)
-        /// A renewal (a TokenRequest, and the write of what it issued) is under way.
-        case renewing(registration: String, failures: Int)
+        /// A renewal (a TokenRequest, and the write of what it issued) is under way; the last
+        /// failure stays shown meanwhile.
+        case renewing(registration: String, failures: Int, error: ServiceError?)
         /// The last renewal failed: tried again at `retryAt`, its error shown meanwhile.
         case failing(registration: String, failures: Int, retryAt: Date, error: ServiceError)
         /// Cannot renew until the registration or the credentials Secret changes: the reason shown.
@@ -57,7 +58,7 @@ struct SiteLifecycle: Sendable, Equatable {
     var registration: String? {
         switch phase {
         case .unmanaged: nil
-        case .scheduled(let registration, _), .renewing(let registration, _), .failing(let registration, _, _, _):
+        case .scheduled(let registration, _), .renewing(let registration, _, _), .failing(let registration, _, _, _):
             registration
         case .stalled(let registration, _): registration
         }
@@ -76,7 +77,8 @@ struct SiteLifecycle: Sendable, Equatable {
     var error: ServiceError? {
         switch phase {
         case .failing(_, _, _, let error), .stalled(_, let error): error
-        case .unmanaged, .scheduled, .renewing: nil
+        case .renewing(_, _, let error): error
+        case .unmanaged, .scheduled: nil
         }
     }
 
@@ -135,10 +137,10 @@ struct SiteLifecycle: Sendable, Equatable {
     mutating func due(at now: Date) -> [Action] {
         switch phase {
         case .scheduled(let registration, let at) where at <= now:
-            phase = .renewing(registration: registration, failures: 0)
+            phase = .renewing(registration: registration, failures: 0, error: nil)
             return [.renew(registration: registration)]
-        case .failing(let registration, let failures, let retryAt, _) where retryAt <= now:
-            phase = .renewing(registration: registration, failures: failures)
+        case .failing(let registration, let failures, let retryAt, let error) where retryAt <= now:
+            phase = .renewing(registration: registration, failures: failures, error: error)
             return [.renew(registration: registration)]
         default:
             return []
@@ -151,7 +153,7 @@ struct SiteLifecycle: Sendable, Equatable {
         _ registration: String, _ result: Result<(fingerprint: String, renewsAt: Date), ServiceError>, at now: Date,
         jitter: Double = 1
     ) {
-        guard case .renewing(registration, let failures) = phase else { return }
+        guard case .renewing(registration, let failures, _) = phase else { return }
         switch result {
         case .success(let published):
             if published.fingerprint != rejected { rejected = nil }

@@ -23,6 +23,9 @@ public struct ManagedSitesReport: Sendable, Equatable, Encodable {
     public var reissued = 0
     /// Sites whose registration the document names that are not renewing on schedule, and why.
     public var notRenewing: [Site] = []
+    /// Keys of the Secret that are not a registration this version can read: never removed
+    /// here (another version may have written them), listed so that someone looks.
+    public var unreadableKeys: [String] = []
     /// Why the last check could not run.
     public var lastError: ReportedError?
 }
@@ -86,15 +89,12 @@ extension SiteTokenRenewer {
                 && !registering.contains(entry.credential.registration) && age(of: entry, now: now) > gracePeriod
         }
         let removed = await removeOrphans(orphans)
-        let reissued = await reissue(adopted)
+        await reissue(adopted)
         dropUnusedSources()
-        let notRenewing = notRenewing()
-        metrics.notRenewing.record(notRenewing.count)
         report.withLock { report in
             report.checkedAt = now
             report.credentials = entries.count - removed
-            report.orphansRemoved += removed
-            report.reissued += reissued
+            report.unreadableKeys = credentials.unreadableKeys
             report.lastError = nil
         }
     }
@@ -191,6 +191,7 @@ extension SiteTokenRenewer {
                 else { continue }
                 removed += 1
                 metrics.orphans.increment()
+                report.withLock { $0.orphansRemoved += 1 }
                 logger.notice(
                     "removed a bootstrap credential no site's record names (an interrupted registration or cleanup)",
                     metadata: ["site": "\(HTTPServerRequest.printable(orphan.site))", "key": "\(orphan.key)"])
@@ -205,17 +206,16 @@ extension SiteTokenRenewer {
 
     /// Re-issues each site's token under the entry adopted for it (concurrently: a site that
     /// does not answer delays no other), if its record still names the registration that went
-    /// missing. Returns how many were written.
-    private func reissue(_ adopted: [String: (missing: String, entry: SiteCredentialStore.Entry)]) async -> Int {
-        await withTaskGroup(of: Bool.self) { group in
+    /// missing.
+    private func reissue(_ adopted: [String: (missing: String, entry: SiteCredentialStore.Entry)]) async {
+        await withDiscardingTaskGroup { group in
             for (site, adoption) in adopted {
                 group.addTask { await self.reissue(site, missing: adoption.missing, under: adoption.entry.credential) }
             }
-            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
     }
 
-    private func reissue(_ site: String, missing: String, under credential: ManagedCredential) async -> Bool {
+    private func reissue(_ site: String, missing: String, under credential: ManagedCredential) async {
         let tokens = source(site, credential)
         do throws(ServiceError) {
             let published = try await tokens.token(for: StoredToken(token: nil, record: nil))
@@ -229,16 +229,15 @@ extension SiteTokenRenewer {
                     content.annotations[key] = published.record?.annotation
                 })
             state.stored(update.document)
-            guard update.changed else { return false }
+            guard update.changed else { return }
             metrics.reissued.increment()
+            report.withLock { $0.reissued += 1 }
             transition(site) { $0.registrationEnded(credential.registration, renewsAt: published.renewsAt) }
             logger.notice(
                 "re-issued a site's token: the registration its record named is gone from the credentials secret",
                 metadata: ["site": "\(site)", "registration": "\(credential.registration)"])
-            return true
         } catch {
             transition(site) { $0.observe(.stalled(registration: missing, error: error)) }
-            return false
         }
     }
 }

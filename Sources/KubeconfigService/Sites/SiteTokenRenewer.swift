@@ -82,14 +82,18 @@ public final class SiteTokenRenewer: Sendable {
     /// A probe found the site's token rejected: renew it now, unless that was just done.
     public func credentialRejected(site: String, fingerprint: String) {
         let interval = forcedRenewalInterval
-        sites.withLock { $0[site]?.tokenRejected(fingerprint, at: Date(), interval: interval) }
-        schedule.signal()
+        transition(site) { lifecycle in
+            lifecycle.tokenRejected(fingerprint, at: Date(), interval: interval)
+            return []
+        }
     }
 
     /// A probe reached the site again: a renewal waiting for its backoff is tried now.
     public func siteRecovered(_ site: String) {
-        sites.withLock { $0[site]?.recovered(at: Date()) }
-        schedule.signal()
+        transition(site) { lifecycle in
+            lifecycle.recovered(at: Date())
+            return []
+        }
     }
 
     // MARK: - Running
@@ -151,8 +155,10 @@ public final class SiteTokenRenewer: Sendable {
         } else {
             result = .failure(ServiceError(code: .tokenRequestFailed, message: "no token source for the site's registration"))
         }
-        sites.withLock { $0[site]?.renewalEnded(registration, result, at: Date(), jitter: .random(in: 0.8...1.2)) }
-        schedule.signal()
+        transition(site) { lifecycle in
+            lifecycle.renewalEnded(registration, result, at: Date(), jitter: .random(in: 0.8...1.2))
+            return []
+        }
     }
 
     private func renewOnce(
@@ -237,17 +243,15 @@ public final class SiteTokenRenewer: Sendable {
 
     /// Applies a transition to `site` and carries out its actions.
     func transition(_ site: String, _ change: (inout SiteLifecycle) -> [SiteLifecycle.Action]) {
-        let (actions, gone) = sites.withLock { sites in
+        let (actions, gone, notRenewing) = sites.withLock { sites in
             let known = sites[site] != nil
             var lifecycle = sites[site] ?? SiteLifecycle()
             let actions = change(&lifecycle)
-            guard lifecycle.phase == .unmanaged, lifecycle.registering.isEmpty else {
-                sites[site] = lifecycle
-                return (actions, false)
-            }
-            sites[site] = nil
-            return (actions, known)
+            let gone = lifecycle.phase == .unmanaged && lifecycle.registering.isEmpty
+            sites[site] = gone ? nil : lifecycle
+            return (actions, gone && known, sites.values.count { $0.error != nil })
         }
+        metrics.notRenewing.record(notRenewing)
         sources.withLock { sources in
             for case .retire(let registration) in actions { sources[registration] = nil }
         }

@@ -19,6 +19,17 @@ public struct TokenRequestSpec: Sendable, Hashable, Codable {
         self.audiences = audiences
     }
 
+    enum CodingKeys: String, CodingKey { case serviceAccount, namespace, expirationSeconds, audiences }
+
+    /// Reads an entry as the registration's JSON allows it: lifetime and audiences may be left out.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        serviceAccount = try container.decode(String.self, forKey: .serviceAccount)
+        namespace = try container.decode(String.self, forKey: .namespace)
+        expirationSeconds = try container.decodeIfPresent(Int.self, forKey: .expirationSeconds) ?? 3600
+        audiences = try container.decodeIfPresent([String].self, forKey: .audiences) ?? []
+    }
+
     /// `system:serviceaccount:ns:name`: who the issued tokens authenticate as.
     public var subject: String { "system:serviceaccount:\(namespace):\(serviceAccount)" }
 
