@@ -112,7 +112,7 @@ public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
         guard (200..<300).contains(answer.status) else {
             throw exchange.remoteError(answer)
         }
-        return try KubernetesClient.issuedToken(from: answer.body, what: what)
+        return try KubernetesClient.issuedToken(from: answer.body, what: what, redaction: endpoint.redaction)
     }
 
     /// Shuts down the clients of every endpoint not in `endpoints` that has been idle for a

@@ -2,8 +2,9 @@
 ///
 /// The one error type of every module: this one declares the codes of discovery and the API
 /// server; the core adds its own (`ServiceError.Code` is open, not an ever-growing enum).
-/// Messages never contain credentials: they are built from names, URLs and the API server's
-/// own Status messages, which do not echo tokens.
+/// Messages never contain credentials: they are built from names, URLs and a server's own
+/// `Status.message`, bounded and with every credential presented to it removed (`APIStatus`,
+/// `CredentialRedaction`).
 public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A stable identifier, sent to HTTP callers as `error.code`.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
