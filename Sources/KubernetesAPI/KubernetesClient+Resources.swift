@@ -231,7 +231,26 @@ extension KubernetesClient {
         do {
             return try JSONDecoder().decode(T.self, from: Data(body))
         } catch {
-            throw ServiceError(code: .apiProtocol, message: "the API server sent an unreadable \(what): \(error)")
+            throw ServiceError(code: .apiProtocol, message: "the API server sent an unreadable \(what): \(describe(error))")
+        }
+    }
+
+    /// What a decoding error says, in words: the decoder's own description dumps its types.
+    static func describe(_ error: any Error) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            let trimmed = text.hasPrefix(".") ? String(text.dropFirst()) : text
+            return trimmed.isEmpty ? "the document" : String(trimmed.prefix(120))
+        }
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            return "\(path(context.codingPath + [key])) is missing"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "\(path(context.codingPath)) is not of the type expected"
+        case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
+            return "\(path(context.codingPath)) is not readable"
+        default:
+            return "not JSON"
         }
     }
 }

@@ -94,14 +94,14 @@ extension KubernetesClient {
         do {
             response = try await http.execute(request, timeout: TimeAmount(requestTimeout))
         } catch {
-            throw transportError(error, method: .GET, path: path)
+            throw await failure(error, method: .GET, path: path)
         }
         guard (200..<300).contains(response.status.code) else {
             let body: [UInt8]
             do {
                 body = Array(buffer: try await response.body.collect(upTo: 64 << 10))
             } catch {
-                throw transportError(error, method: .GET, path: path)
+                throw await failure(error, method: .GET, path: path)
             }
             throw Self.statusError(
                 code: Int(response.status.code), body: body, retryAfterHeader: response.headers.first(name: "Retry-After"),
@@ -118,7 +118,7 @@ extension KubernetesClient {
         } catch let error as ServiceError {
             throw error
         } catch {
-            throw transportError(error, method: .GET, path: path)
+            throw await failure(error, method: .GET, path: path)
         }
     }
 

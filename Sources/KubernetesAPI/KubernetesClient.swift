@@ -118,7 +118,7 @@ public final class KubernetesClient: Sendable {
             headers = response.headers
             bytes = Array(buffer: try await response.body.collect(upTo: Self.maxResponseBytes))
         } catch {
-            throw transportError(error, method: method, path: path)
+            throw await failure(error, method: method, path: path)
         }
         if (200..<300).contains(status.code) { return bytes }
         throw Self.statusError(
@@ -126,22 +126,46 @@ public final class KubernetesClient: Sendable {
             redaction: CredentialRedaction([token] + alsoSent))
     }
 
-    func transportError(_ error: any Error, method: HTTPMethod, path: String) -> ServiceError {
+    /// The cause of a call that got no answer, in an operator's words; a refused certificate is
+    /// looked at again (`CertificateDiagnosis`).
+    func failure(_ error: any Error, method: HTTPMethod, path: String) async -> ServiceError {
         let what = "\(method) \(server)\(path)"
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
-                .getConnectionFromPoolTimeout:
-                return ServiceError(code: .apiTimeout, message: "\(what): the API server did not answer in time (\(error))")
-            default:
-                break
-            }
+        let failure = TransportFailure(error)
+        switch failure {
+        case .timedOut:
+            return ServiceError(code: .apiTimeout, message: "\(what): the API server did not answer in time")
+        case .unresolved(let host):
+            return ServiceError(
+                code: .apiUnreachable, message: "\(what): cannot resolve the host name \(host ?? "of the API server")")
+        case .refused:
+            return ServiceError(code: .apiUnreachable, message: "\(what): cannot reach the API server: it refused the connection")
+        case .connectionFailed(let cause):
+            return ServiceError(code: .apiUnreachable, message: "\(what): cannot reach the API server: \(cause)")
+        case .closed:
+            return ServiceError(
+                code: .apiUnreachable, message: "\(what): the API server closed the connection before a whole answer")
+        case .answerTooLarge:
+            return ServiceError(
+                code: .apiProtocol, message: "\(what): the API server's answer is larger than \(Self.maxResponseBytes) bytes")
+        // TLS failures are not retried: a certificate the cluster CA does not vouch for stays so.
+        case .notTLS:
+            return ServiceError(
+                code: .apiRejected, message: "\(what): the API server's port does not speak TLS (is it a plain-HTTP port?)")
+        case .closedDuringHandshake:
+            return ServiceError(
+                code: .apiRejected, message: "\(what): the API server closed the connection during the TLS handshake")
+        case .handshakeFailed(let cause):
+            return ServiceError(
+                code: .apiRejected,
+                message: "\(what): the TLS handshake with the API server failed" + (cause.map { ": \($0)" } ?? ""))
+        case .certificateRejected, .nameMismatch:
+            let cause = await CertificateDiagnosis.explain(
+                failure, server: server, serverName: nil, certificateAuthority: certificateAuthority,
+                authority: "the cluster CA", timeout: requestTimeout, redaction: .none)
+            return ServiceError(code: .apiRejected, message: "\(what): TLS with the API server failed: \(cause)")
+        case .unknown:
+            return ServiceError(code: .apiUnreachable, message: "\(what): cannot reach the API server: the connection failed")
         }
-        if error is NIOSSLError || error is BoringSSLError {
-            // A certificate the cluster CA does not vouch for: retrying will not help.
-            return ServiceError(code: .apiRejected, message: "\(what): TLS with the API server failed: \(error)")
-        }
-        return ServiceError(code: .apiUnreachable, message: "\(what): cannot reach the API server: \(error)")
     }
 
     /// Turns a non-2xx answer (a `Status` object, usually) into a `ServiceError`, quoting only

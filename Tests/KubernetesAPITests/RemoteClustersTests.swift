@@ -36,13 +36,17 @@ import Testing
         #expect(report.error?.code == .siteConnectionRefused)
     }
 
-    @Test func errorsThatMightQuoteARequestNameOnlyTheirType() {
+    @Test func errorsThatMightQuoteARequestSayNothingOfIt() {
         struct Quoting: Error, CustomStringConvertible { var description: String { "Bearer secret-token" } }
-        let error = RemoteClusters.transportError(Quoting(), server: "https://edge:6443")
+        let error = RemoteClusters.transportError(TransportFailure(Quoting()), server: "https://edge:6443")
         #expect(error.code == .siteUnreachable)
-        #expect(!error.message.contains("secret-token"))
-        let refused = RemoteClusters.transportError(IOError(errnoCode: 111, reason: "connect"), server: "https://e:1")
-        #expect(refused.code == .siteConnectionRefused)
+        #expect(!error.message.contains("secret-token") && !error.message.contains("Quoting"))
+        let refused = RemoteClusters.transportError(
+            TransportFailure(IOError(errnoCode: 111, reason: "connect")), server: "https://e:1")
+        #expect(refused.code == .siteConnectionRefused && refused.message == "https://e:1 refused the connection")
+        let reset = RemoteClusters.transportError(
+            TransportFailure(IOError(errnoCode: 104, reason: "read(descriptor:pointer:size:)")), server: "https://e:1")
+        #expect(reset.code == .siteUnreachable && reset.message == "cannot reach https://e:1: connection reset by peer")
     }
 
     /// A 403 whose Status echoes the bootstrap token, as a hostile remote (or a proxy) might.

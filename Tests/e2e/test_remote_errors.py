@@ -478,3 +478,50 @@ def test_a_renewal_refused_with_an_echo_shows_no_token_in_any_encoding_in_renewa
         credentials[f"the bootstrap token of {name}"] = bootstrap
         credentials[f"the token issued for {name}"] = remote.issued[0]
     assert_in_no_encoding(credentials, outputs(service))
+
+
+# MARK: - Connections that fail
+
+
+INTERNALS = [".build", ".swift:", ".cc:", "BoringSSL", "NIOSSL", "error:1", "Error:", "IOError", "NIOConnectionError",
+             "HTTPClientError", "handshakeFailed"]
+
+
+def test_a_connection_that_fails_is_named_by_its_cause_in_an_operators_words(services, certificates, started):
+    service = services()
+    servers = {
+        "plain-http": (started(RawServer(plain_http)), "SiteNotTLS",
+                       r"{url} does not speak TLS: what answers on that port is not an HTTPS server "
+                       r"\(a plain-HTTP or SSH port\?\)"),
+        "ssh": (started(RawServer(ssh_banner)), "SiteNotTLS", r"{url} does not speak TLS: .*"),
+        "other-name": (started(EchoRemote(certificates, str, certificate=certificates.other_name)),
+                       "SiteTLSVerificationFailed",
+                       r'TLS with {url} failed: its certificate is not valid for the name "127\.0\.0\.1" '
+                       r'\(it is for "other\.example"\)'),
+        "expired": (started(EchoRemote(certificates, str, certificate=certificates.expired)),
+                    "SiteTLSVerificationFailed",
+                    r"TLS with {url} failed: its certificate expired on \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
+        "other-ca": (started(EchoRemote(certificates, str, certificate=certificates.other_ca)),
+                     "SiteTLSVerificationFailed",
+                     r"TLS with {url} failed: its certificate is not signed by the site's CA but by another CA of "
+                     r'the same name "CN=kube-api-test-server-ca"'),
+    }
+    for name, (server, _, _) in servers.items():
+        answer = put_json(service, name, static_site(server, certificates, f"static-token-for-{name}"))
+        assert answer.status == 201, f"{name}: {answer.status} {answer.text[:300]}"
+    assert wait_until(lambda: all(health_errors(service, servers).values()), timeout=20) is not None, \
+        f"not every site was probed: {health_errors(service, servers)}"
+
+    shown = health_errors(service, servers)
+    for name, (server, code, pattern) in servers.items():
+        error = shown[name]
+        print(f"{name}: {error['code']}: {error['message']}")
+        assert error["code"] == code, f"{name}: {error}"
+        assert re.fullmatch(pattern.format(url=re.escape(server.url)), error["message"]), f"{name}: {error['message']}"
+        for internal in INTERNALS:
+            assert internal not in error["message"], f"{name}: {internal} in {error['message']}"
+        # No path, rooted or not: the server's URL is the only place a slash may appear.
+        assert "/" not in error["message"].replace(server.url, ""), f"{name}: {error['message']}"
+    for line in service.lines:
+        for internal in INTERNALS:
+            assert internal not in line, f"{internal} in a log line: {line[:400]}"
