@@ -23,4 +23,9 @@ public struct ClusterEndpoint: Sendable, Hashable {
         self.tlsServerName = tlsServerName
         self.credential = credential
     }
+
+    /// Removes the credential this endpoint presents from what its server says.
+    var redaction: CredentialRedaction {
+        if case .token(let token) = credential { CredentialRedaction([token]) } else { .none }
+    }
 }

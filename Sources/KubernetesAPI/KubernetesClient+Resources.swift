@@ -67,7 +67,9 @@ extension KubernetesClient {
         let body = try await send(
             .POST, Self.tokenRequestPath(namespace: namespace, serviceAccount: serviceAccount), token: token,
             body: Self.tokenRequestBody(expirationSeconds: expirationSeconds, audiences: audiences), retry: retry)
-        return try Self.issuedToken(from: body, what: "TokenRequest for serviceaccount \(namespace)/\(serviceAccount)")
+        return try Self.issuedToken(
+            from: body, what: "TokenRequest for serviceaccount \(namespace)/\(serviceAccount)",
+            redaction: CredentialRedaction([token]))
     }
 
     static func tokenRequestPath(namespace: String, serviceAccount: String) -> String {
@@ -90,7 +92,13 @@ extension KubernetesClient {
     }
 
     /// The token and expiry of a TokenRequest's answer; an answer without either is an error.
-    static func issuedToken(from body: [UInt8], what: String) throws(ServiceError) -> IssuedToken {
+    ///
+    /// An unreadable expiry is quoted bounded and without the credential that asked (`redaction`).
+    static func issuedToken(
+        from body: [UInt8], what: String, redaction: CredentialRedaction
+    ) throws(ServiceError)
+        -> IssuedToken
+    {
         struct Result: Decodable {
             struct Status: Decodable {
                 var token: String?
@@ -106,12 +114,19 @@ extension KubernetesClient {
             throw ServiceError(code: .apiProtocol, message: "the API server answered the \(what) without a token")
         }
         guard let text = result.status?.expirationTimestamp, let expiresAt = Self.parseTimestamp(text) else {
-            let shown = result.status?.expirationTimestamp.map { "\"\($0.prefix(40))\"" } ?? "none"
+            let shown = result.status?.expirationTimestamp.map { Self.quotedTimestamp($0, redaction: redaction) } ?? "none"
             throw ServiceError(
                 code: .apiProtocol,
                 message: "the API server answered the \(what) with an unreadable expirationTimestamp (\(shown))")
         }
         return IssuedToken(token: BearerToken(issued), expiresAt: expiresAt)
+    }
+
+    /// A timestamp that did not parse, as a message may show it: without the credential, on one
+    /// line, at most 40 characters (and not at all when it is far longer than any timestamp).
+    private static func quotedTimestamp(_ text: String, redaction: CredentialRedaction) -> String {
+        guard text.utf8.count <= 1024 else { return "\(text.utf8.count) bytes" }
+        return "\"\(APIStatus.quotable(redaction.redact(text), limit: 40))\""
     }
 
     /// An RFC 3339 time as the API server writes `metav1.Time` (seconds, maybe fractions).
@@ -156,7 +171,8 @@ extension KubernetesClient {
         let request = Review(spec: .init(token: reviewed.value, audiences: audiences.isEmpty ? nil : audiences))
         let bytes = Array((try? JSONEncoder().encode(request)) ?? Data())
         let body = try await send(
-            .POST, "/apis/authentication.k8s.io/v1/tokenreviews", token: token, body: bytes, retry: .none)
+            .POST, "/apis/authentication.k8s.io/v1/tokenreviews", token: token, alsoSent: [reviewed], body: bytes,
+            retry: .none)
         let result = try Self.decode(Result.self, from: body, what: "TokenReview")
         guard result.status?.authenticated == true, let user = result.status?.user, let username = user.username,
             !username.isEmpty
@@ -215,7 +231,26 @@ extension KubernetesClient {
         do {
             return try JSONDecoder().decode(T.self, from: Data(body))
         } catch {
-            throw ServiceError(code: .apiProtocol, message: "the API server sent an unreadable \(what): \(error)")
+            throw ServiceError(code: .apiProtocol, message: "the API server sent an unreadable \(what): \(describe(error))")
+        }
+    }
+
+    /// What a decoding error says, in words: the decoder's own description dumps its types.
+    static func describe(_ error: any Error) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            let trimmed = text.hasPrefix(".") ? String(text.dropFirst()) : text
+            return trimmed.isEmpty ? "the document" : String(trimmed.prefix(120))
+        }
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            return "\(path(context.codingPath + [key])) is missing"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "\(path(context.codingPath)) is not of the type expected"
+        case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
+            return "\(path(context.codingPath)) is not readable"
+        default:
+            return "not JSON"
         }
     }
 }

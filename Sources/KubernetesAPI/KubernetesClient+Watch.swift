@@ -62,7 +62,7 @@ extension KubernetesClient {
         let outcome: Result<Void, ServiceError> = await withTaskGroup(of: Result<Void, ServiceError>?.self) { group in
             group.addTask {
                 do throws(ServiceError) {
-                    try await self.stream(prepared, path: path, receive: receive)
+                    try await self.stream(prepared, path: path, redaction: CredentialRedaction([token]), receive: receive)
                     return .success(())
                 } catch {
                     return .failure(error)
@@ -87,41 +87,43 @@ extension KubernetesClient {
     static let watchGrace = Duration.seconds(30)
 
     private func stream(
-        _ request: HTTPClientRequest, path: String, receive: @Sendable (DataObjectWatchEvent) async -> Void
+        _ request: HTTPClientRequest, path: String, redaction: CredentialRedaction,
+        receive: @Sendable (DataObjectWatchEvent) async -> Void
     ) async throws(ServiceError) {
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: TimeAmount(requestTimeout))
         } catch {
-            throw transportError(error, method: .GET, path: path)
+            throw await failure(error, method: .GET, path: path)
         }
         guard (200..<300).contains(response.status.code) else {
             let body: [UInt8]
             do {
                 body = Array(buffer: try await response.body.collect(upTo: 64 << 10))
             } catch {
-                throw transportError(error, method: .GET, path: path)
+                throw await failure(error, method: .GET, path: path)
             }
             throw Self.statusError(
-                code: Int(response.status.code), body: body, retryAfterHeader: response.headers.first(name: "Retry-After"))
+                code: Int(response.status.code), body: body, retryAfterHeader: response.headers.first(name: "Retry-After"),
+                redaction: redaction)
         }
         var framer = WatchEventFramer(maxEventBytes: Self.maxResponseBytes)
         do {
             for try await chunk in response.body {
                 framer.append(chunk.readableBytesView)
                 while let bytes = try framer.next() {
-                    await receive(try Self.watchEvent(from: bytes))
+                    await receive(try Self.watchEvent(from: bytes, redaction: redaction))
                 }
             }
         } catch let error as ServiceError {
             throw error
         } catch {
-            throw transportError(error, method: .GET, path: path)
+            throw await failure(error, method: .GET, path: path)
         }
     }
 
     /// One `WatchEvent`; an `ERROR` event's Status becomes the error it describes.
-    static func watchEvent(from bytes: [UInt8]) throws(ServiceError) -> DataObjectWatchEvent {
+    static func watchEvent(from bytes: [UInt8], redaction: CredentialRedaction) throws(ServiceError) -> DataObjectWatchEvent {
         struct Event<Object: Decodable>: Decodable {
             var type: String
             var object: Object
@@ -146,7 +148,7 @@ extension KubernetesClient {
             return .bookmark(resourceVersion: bookmark.metadata.resourceVersion)
         case "ERROR":
             let status = try decode(Event<ErrorStatus>.self, from: bytes, what: "watch error").object
-            throw watchError(code: status.code ?? 500, reason: status.reason, message: status.message)
+            throw watchError(code: status.code ?? 500, reason: status.reason, message: status.message, redaction: redaction)
         default:
             throw ServiceError(
                 code: .apiProtocol, message: "the API server sent a watch event of unknown type \"\(kind.type.prefix(20))\"")
@@ -154,12 +156,12 @@ extension KubernetesClient {
     }
 
     /// The error a watch's `ERROR` event (or a refused watch) stands for: 410 means list again.
-    static func watchError(code: Int, reason: String?, message: String?) -> ServiceError {
+    static func watchError(code: Int, reason: String?, message: String?, redaction: CredentialRedaction) -> ServiceError {
+        let status = APIStatus(httpCode: code, reason: reason, message: message, redaction: redaction)
         if code == 410 || reason == "Expired" || reason == "Gone" {
             return ServiceError(
-                code: .apiExpired, message: "the watch's resourceVersion is too old: \(message ?? "410 Gone")")
+                code: .apiExpired, message: "the watch's resourceVersion is too old: \(status.message ?? "410 Gone")")
         }
-        let body = (try? JSONEncoder().encode(["message": message ?? "watch error \(code)"])).map(Array.init) ?? []
-        return statusError(code: code, body: body, retryAfterHeader: nil)
+        return statusError(status, retryAfterHeader: nil)
     }
 }

@@ -66,10 +66,11 @@ public final class KubernetesClient: Sendable {
     /// A raw call: the response body of a 2xx answer, or the API's Status as a `ServiceError`.
     ///
     /// Retryable failures (429, 5xx, lost connections, timeouts) are retried as `retry` says,
-    /// honouring `Retry-After`; the last cause is reported when the budget is spent.
+    /// honouring `Retry-After`; the last cause is reported when the budget is spent. `alsoSent`
+    /// are credentials the body carries (a TokenReview's), kept out of errors like `token`.
     func send(
-        _ method: HTTPMethod, _ path: String, token: BearerToken, contentType: String? = nil, body: [UInt8]? = nil,
-        retry: RetryPolicy
+        _ method: HTTPMethod, _ path: String, token: BearerToken, alsoSent: [BearerToken] = [], contentType: String? = nil,
+        body: [UInt8]? = nil, retry: RetryPolicy
     ) async throws(ServiceError) -> [UInt8] {
         let clock = ContinuousClock()
         let giveUpAt = clock.now + retry.budget
@@ -79,7 +80,8 @@ public final class KubernetesClient: Sendable {
             do {
                 let remaining = giveUpAt - clock.now
                 let timeout = attempt == 1 ? requestTimeout : min(requestTimeout, max(remaining, .milliseconds(100)))
-                return try await sendOnce(method, path, token: token, contentType: contentType, body: body, timeout: timeout)
+                return try await sendOnce(
+                    method, path, token: token, alsoSent: alsoSent, contentType: contentType, body: body, timeout: timeout)
             } catch let failure {
                 guard failure.isRetryable else { throw failure }
                 let wait = retry.backoff(
@@ -95,7 +97,8 @@ public final class KubernetesClient: Sendable {
     }
 
     private func sendOnce(
-        _ method: HTTPMethod, _ path: String, token: BearerToken, contentType: String?, body: [UInt8]?, timeout: Duration
+        _ method: HTTPMethod, _ path: String, token: BearerToken, alsoSent: [BearerToken], contentType: String?,
+        body: [UInt8]?, timeout: Duration
     ) async throws(ServiceError) -> [UInt8] {
         var request = HTTPClientRequest(url: server + path)
         request.method = method
@@ -115,36 +118,68 @@ public final class KubernetesClient: Sendable {
             headers = response.headers
             bytes = Array(buffer: try await response.body.collect(upTo: Self.maxResponseBytes))
         } catch {
-            throw transportError(error, method: method, path: path)
+            throw await failure(error, method: method, path: path)
         }
         if (200..<300).contains(status.code) { return bytes }
-        throw Self.statusError(code: Int(status.code), body: bytes, retryAfterHeader: headers.first(name: "Retry-After"))
+        throw Self.statusError(
+            code: Int(status.code), body: bytes, retryAfterHeader: headers.first(name: "Retry-After"),
+            redaction: CredentialRedaction([token] + alsoSent))
     }
 
-    func transportError(_ error: any Error, method: HTTPMethod, path: String) -> ServiceError {
+    /// The cause of a call that got no answer, in an operator's words; a refused certificate is
+    /// looked at again (`CertificateDiagnosis`).
+    func failure(_ error: any Error, method: HTTPMethod, path: String) async -> ServiceError {
         let what = "\(method) \(server)\(path)"
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
-                .getConnectionFromPoolTimeout:
-                return ServiceError(code: .apiTimeout, message: "\(what): the API server did not answer in time (\(error))")
-            default:
-                break
-            }
+        let failure = TransportFailure(error)
+        switch failure {
+        case .timedOut:
+            return ServiceError(code: .apiTimeout, message: "\(what): the API server did not answer in time")
+        case .unresolved(let host):
+            return ServiceError(
+                code: .apiUnreachable, message: "\(what): cannot resolve the host name \(host ?? "of the API server")")
+        case .refused:
+            return ServiceError(code: .apiUnreachable, message: "\(what): cannot reach the API server: it refused the connection")
+        case .connectionFailed(let cause):
+            return ServiceError(code: .apiUnreachable, message: "\(what): cannot reach the API server: \(cause)")
+        case .closed:
+            return ServiceError(
+                code: .apiUnreachable, message: "\(what): the API server closed the connection before a whole answer")
+        case .answerTooLarge:
+            return ServiceError(
+                code: .apiProtocol, message: "\(what): the API server's answer is larger than \(Self.maxResponseBytes) bytes")
+        // TLS failures are not retried: a certificate the cluster CA does not vouch for stays so.
+        case .notTLS:
+            return ServiceError(
+                code: .apiRejected, message: "\(what): the API server's port does not speak TLS (is it a plain-HTTP port?)")
+        case .closedDuringHandshake:
+            return ServiceError(
+                code: .apiRejected, message: "\(what): the API server closed the connection during the TLS handshake")
+        case .handshakeFailed(let cause):
+            return ServiceError(
+                code: .apiRejected,
+                message: "\(what): the TLS handshake with the API server failed" + (cause.map { ": \($0)" } ?? ""))
+        case .certificateRejected, .nameMismatch:
+            let cause = await CertificateDiagnosis.explain(
+                failure, server: server, serverName: nil, certificateAuthority: certificateAuthority,
+                authority: "the cluster CA", timeout: requestTimeout, redaction: .none)
+            return ServiceError(code: .apiRejected, message: "\(what): TLS with the API server failed: \(cause)")
+        case .unknown:
+            return ServiceError(code: .apiUnreachable, message: "\(what): cannot reach the API server: the connection failed")
         }
-        if error is NIOSSLError || error is BoringSSLError {
-            // A certificate the cluster CA does not vouch for: retrying will not help.
-            return ServiceError(code: .apiRejected, message: "\(what): TLS with the API server failed: \(error)")
-        }
-        return ServiceError(code: .apiUnreachable, message: "\(what): cannot reach the API server: \(error)")
     }
 
-    /// Turns a non-2xx answer (a `Status` object, usually) into a `ServiceError`.
-    static func statusError(code: Int, body: [UInt8], retryAfterHeader: String?) -> ServiceError {
-        let status = try? JSONDecoder().decode(Status.self, from: Data(body))
-        let message = status?.message ?? "HTTP \(code) from the API server"
-        let retryAfter = status?.details?.retryAfterSeconds ?? retryAfterHeader.flatMap { Int($0) }
-        switch code {
+    /// Turns a non-2xx answer (a `Status` object, usually) into a `ServiceError`, quoting only
+    /// the `Status.message`, without the credentials the call presented (`redaction`).
+    static func statusError(
+        code: Int, body: [UInt8], retryAfterHeader: String?, redaction: CredentialRedaction
+    ) -> ServiceError {
+        statusError(APIStatus(httpCode: code, body: body, redaction: redaction), retryAfterHeader: retryAfterHeader)
+    }
+
+    static func statusError(_ status: APIStatus, retryAfterHeader: String?) -> ServiceError {
+        let message = status.text
+        let retryAfter = status.retryAfterSeconds ?? retryAfterHeader.flatMap { Int($0) }
+        switch status.httpCode {
         case 401: return ServiceError(code: .apiUnauthorized, message: "unauthorized: \(message)")
         case 403: return ServiceError(code: .apiForbidden, message: "forbidden: \(message)")
         case 404: return ServiceError(code: .apiNotFound, message: message)
@@ -153,15 +188,9 @@ public final class KubernetesClient: Sendable {
         case 429, 503: return ServiceError(code: .apiUnavailable, message: message, retryAfterSeconds: retryAfter)
         case 504: return ServiceError(code: .apiTimeout, message: message)
         case 500...599: return ServiceError(code: .apiServerError, message: message, retryAfterSeconds: retryAfter)
-        default: return ServiceError(code: .apiRejected, message: "HTTP \(code): \(message)")
+        default:
+            return ServiceError(
+                code: .apiRejected, message: status.message.map { "HTTP \(status.httpCode): \($0)" } ?? message)
         }
-    }
-
-    /// The fields of a `meta/v1 Status` this service reads.
-    struct Status: Decodable {
-        struct Details: Decodable { var retryAfterSeconds: Int? }
-        var message: String?
-        var reason: String?
-        var details: Details?
     }
 }

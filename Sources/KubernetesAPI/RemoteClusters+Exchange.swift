@@ -28,7 +28,9 @@ struct Exchange {
             .POST, "/apis/authentication.k8s.io/v1/selfsubjectreviews", body: Self.reviewBody)
         switch review.status {
         case 200..<300:
+            // The remote's text too: it could name the user as the credential it was sent.
             let user = (try? JSONDecoder().decode(Review.self, from: Data(review.body)))?.status?.userInfo?.username
+                .map { APIStatus.quotable(endpoint.redaction.redact($0)) }
             return report(true, true, user, nil)
         case 401:
             return report(true, false, nil, Self.unauthorized(server: endpoint.server))
@@ -68,25 +70,16 @@ struct Exchange {
     }
 
     private func unexpected(_ answer: (status: Int, body: [UInt8])) -> ServiceError {
-        let status = remoteError(answer)
-        return ServiceError(
-            code: .siteProbeFailed, message: "\(endpoint.server) answered HTTP \(answer.status): \(status.message)")
+        let status = APIStatus(httpCode: answer.status, body: answer.body, redaction: endpoint.redaction)
+        let said = status.message.map { "HTTP \(answer.status): \($0)" } ?? status.text
+        return ServiceError(code: .siteProbeFailed, message: "\(endpoint.server) answered \(said)")
     }
 
-    /// A non-2xx answer as an error. The remote's message is its own text (a proxy may echo
-    /// what it was sent): bounded, and never repeating the credential presented.
+    /// A non-2xx answer as an error. Only the remote's `Status.message` is quoted, bounded and
+    /// without the credential presented in any encoding (a proxy or a hostile remote may echo
+    /// what it was sent); any other body is only described.
     func remoteError(_ answer: (status: Int, body: [UInt8])) -> ServiceError {
-        var error = KubernetesClient.statusError(code: answer.status, body: answer.body, retryAfterHeader: nil)
-        if case .token(let token) = endpoint.credential {
-            error.message = Self.redacting(token, in: error.message)
-        }
-        if error.message.count > 300 { error.message = String(error.message.prefix(300)) + "..." }
-        return error
-    }
-
-    /// `message` with every copy of `token` replaced by `<redacted>`.
-    static func redacting(_ token: BearerToken, in message: String) -> String {
-        // An empty pattern would put the replacement between all characters.
-        token.value.isEmpty ? message : message.replacing(token.value, with: "<redacted>")
+        KubernetesClient.statusError(
+            APIStatus(httpCode: answer.status, body: answer.body, redaction: endpoint.redaction), retryAfterHeader: nil)
     }
 }

@@ -6,10 +6,6 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The API servers of remote sites, each reached with exactly its own CA.
 ///
 /// Probes, as Cluster API's remote connection probe and Argo CD's cluster connection state do:
@@ -90,7 +86,8 @@ public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
             logger.trace("site credential not probed", metadata: ["server": "\(endpoint.server)", "kind": "\(kind)"])
             return report(reachable: true, authenticated: nil)
         } catch {
-            return report(reachable: false, authenticated: nil, error: Self.transportError(error, server: endpoint.server))
+            let cause = await failure(error, endpoint: endpoint, deadline: started + timeout)
+            return report(reachable: false, authenticated: nil, error: cause)
         }
     }
 
@@ -98,6 +95,7 @@ public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
         at endpoint: ClusterEndpoint, namespace: String, serviceAccount: String, expirationSeconds: Int,
         audiences: [String]
     ) async throws(ServiceError) -> IssuedToken {
+        let started = ContinuousClock.now
         let connection = try await client(for: endpoint)
         let what = "TokenRequest for serviceaccount \(namespace)/\(serviceAccount) at \(endpoint.server)"
         let exchange = Exchange(client: connection.client, base: connection.base, endpoint: endpoint, timeout: timeout)
@@ -107,12 +105,12 @@ public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
                 .POST, KubernetesClient.tokenRequestPath(namespace: namespace, serviceAccount: serviceAccount),
                 body: KubernetesClient.tokenRequestBody(expirationSeconds: expirationSeconds, audiences: audiences))
         } catch {
-            throw Self.transportError(error, server: endpoint.server)
+            throw await failure(error, endpoint: endpoint, deadline: started + timeout)
         }
         guard (200..<300).contains(answer.status) else {
             throw exchange.remoteError(answer)
         }
-        return try KubernetesClient.issuedToken(from: answer.body, what: what)
+        return try KubernetesClient.issuedToken(from: answer.body, what: what, redaction: endpoint.redaction)
     }
 
     /// Shuts down the clients of every endpoint not in `endpoints` that has been idle for a
@@ -193,46 +191,5 @@ public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
             host = host[..<colon]
         }
         return (prefix + tlsServerName + port + path, [tlsServerName: String(host)])
-    }
-
-    // MARK: - Errors
-
-    /// A clear cause for a failed connection: DNS, refused, TLS verification, timeout.
-    static func transportError(_ error: any Error, server: String) -> ServiceError {
-        if let error = error as? ServiceError { return error }
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
-                .getConnectionFromPoolTimeout:
-                return ServiceError(code: .siteTimeout, message: "\(server) did not answer in time")
-            default:
-                break
-            }
-        }
-        if let error = error as? NIOConnectionError {
-            if error.connectionErrors.isEmpty, let dns = error.dnsAError ?? error.dnsAAAAError {
-                return ServiceError(code: .siteDNSFailed, message: "cannot resolve \(error.host): \(dns)")
-            }
-            if let first = error.connectionErrors.first {
-                return transportError(first.error, server: server)
-            }
-        }
-        if let error = error as? IOError {
-            if error.errnoCode == ECONNREFUSED {
-                return ServiceError(code: .siteConnectionRefused, message: "\(server) refused the connection")
-            }
-            return ServiceError(code: .siteUnreachable, message: "cannot reach \(server): \(error)")
-        }
-        if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
-            return ServiceError(
-                code: .siteTLSFailed,
-                message: "TLS with \(server) failed: its certificate is not valid for the site's CA and name (\(error))")
-        }
-        if let error = error as? SocketAddressError {
-            return ServiceError(code: .siteDNSFailed, message: "cannot resolve \(server): \(error)")
-        }
-        // Other errors' descriptions may quote what was sent (async-http-client's invalid header
-        // values would quote the Authorization header): name the error's type only.
-        return ServiceError(code: .siteUnreachable, message: "cannot reach \(server): \(type(of: error))")
     }
 }

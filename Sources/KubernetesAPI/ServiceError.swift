@@ -2,8 +2,9 @@
 ///
 /// The one error type of every module: this one declares the codes of discovery and the API
 /// server; the core adds its own (`ServiceError.Code` is open, not an ever-growing enum).
-/// Messages never contain credentials: they are built from names, URLs and the API server's
-/// own Status messages, which do not echo tokens.
+/// Messages never contain credentials or library internals: they are built from names, URLs,
+/// causes in words (`TransportFailure`) and a server's own `Status.message`, bounded and with
+/// every credential presented to it removed (`APIStatus`, `CredentialRedaction`).
 public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A stable identifier, sent to HTTP callers as `error.code`.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -28,7 +29,13 @@ public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible 
         // Probes of a site's API server.
         public static let siteDNSFailed = Code(rawValue: "SiteDNSFailed")
         public static let siteConnectionRefused = Code(rawValue: "SiteConnectionRefused")
+        /// The site's certificate did not verify: not signed by its CA, out of date, another name.
         public static let siteTLSFailed = Code(rawValue: "SiteTLSVerificationFailed")
+        /// What answers at the site's server is not TLS at all (a plain-HTTP or SSH port).
+        public static let siteNotTLS = Code(rawValue: "SiteNotTLS")
+        /// The TLS handshake failed before any certificate was judged: the server refused it or
+        /// closed the connection.
+        public static let siteTLSHandshakeFailed = Code(rawValue: "SiteTLSHandshakeFailed")
         public static let siteUnauthorized = Code(rawValue: "SiteUnauthorized")
         public static let siteTimeout = Code(rawValue: "SiteTimeout")
         public static let siteUnreachable = Code(rawValue: "SiteUnreachable")

@@ -20,12 +20,24 @@ import Testing
 
     @Test func aTokenRequestAnswerGivesTheTokenAndTheGrantedExpiry() throws {
         let answer = #"{"kind":"TokenRequest","status":{"token":"issued","expirationTimestamp":"2027-01-15T08:16:40Z"}}"#
-        let issued = try KubernetesClient.issuedToken(from: Array(answer.utf8), what: "TokenRequest")
+        let issued = try KubernetesClient.issuedToken(from: Array(answer.utf8), what: "TokenRequest", redaction: .none)
         #expect(issued == IssuedToken(token: BearerToken("issued"), expiresAt: Date(timeIntervalSince1970: 1_800_001_000)))
         let fractional = #"{"status":{"token":"issued","expirationTimestamp":"2027-01-15T08:16:40.250Z"}}"#
         #expect(
-            try KubernetesClient.issuedToken(from: Array(fractional.utf8), what: "TokenRequest").expiresAt
+            try KubernetesClient.issuedToken(from: Array(fractional.utf8), what: "TokenRequest", redaction: .none).expiresAt
                 == Date(timeIntervalSince1970: 1_800_001_000.25))
+    }
+
+    @Test func anUnreadableExpiryIsQuotedWithoutTheCredentialThatAsked() {
+        let bootstrap = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJib290c3RyYXAifQ.c2lnbmF0dXJl"
+        let answer = #"{"status":{"token":"issued","expirationTimestamp":"\#(bootstrap)"}}"#
+        #expect {
+            try KubernetesClient.issuedToken(
+                from: Array(answer.utf8), what: "TokenRequest", redaction: CredentialRedaction([BearerToken(bootstrap)]))
+        } throws: { error in
+            (error as? ServiceError)?.message == #"the API server answered the TokenRequest with an unreadable "#
+                + #"expirationTimestamp ("<redacted>")"#
+        }
     }
 
     @Test func aTimestampMayCarryAnOffsetOrMicroseconds() throws {
@@ -48,7 +60,8 @@ import Testing
         ]
         for (answer, reason) in answers {
             #expect {
-                try KubernetesClient.issuedToken(from: Array(answer.utf8), what: "TokenRequest for serviceaccount onap/x")
+                try KubernetesClient.issuedToken(
+                    from: Array(answer.utf8), what: "TokenRequest for serviceaccount onap/x", redaction: .none)
             } throws: { error in
                 let error = error as? ServiceError
                 return error?.code == .apiProtocol && error?.message.contains(reason) == true

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import Testing
@@ -35,22 +36,103 @@ import Testing
         #expect(report.error?.code == .siteConnectionRefused)
     }
 
-    @Test func errorsThatMightQuoteARequestNameOnlyTheirType() {
+    @Test func errorsThatMightQuoteARequestSayNothingOfIt() {
         struct Quoting: Error, CustomStringConvertible { var description: String { "Bearer secret-token" } }
-        let error = RemoteClusters.transportError(Quoting(), server: "https://edge:6443")
+        let error = RemoteClusters.transportError(TransportFailure(Quoting()), server: "https://edge:6443")
         #expect(error.code == .siteUnreachable)
-        #expect(!error.message.contains("secret-token"))
-        let refused = RemoteClusters.transportError(IOError(errnoCode: 111, reason: "connect"), server: "https://e:1")
-        #expect(refused.code == .siteConnectionRefused)
+        #expect(!error.message.contains("secret-token") && !error.message.contains("Quoting"))
+        let refused = RemoteClusters.transportError(
+            TransportFailure(IOError(errnoCode: 111, reason: "connect")), server: "https://e:1")
+        #expect(refused.code == .siteConnectionRefused && refused.message == "https://e:1 refused the connection")
+        let reset = RemoteClusters.transportError(
+            TransportFailure(IOError(errnoCode: 104, reason: "read(descriptor:pointer:size:)")), server: "https://e:1")
+        #expect(reset.code == .siteUnreachable && reset.message == "cannot reach https://e:1: connection reset by peer")
     }
 
-    @Test func aRemoteMessageLosesEveryCopyOfTheCredential() {
-        let token = BearerToken("secret-token")
-        #expect(
-            Exchange.redacting(token, in: "Bearer secret-token; echo secret-token.")
-                == "Bearer <redacted>; echo <redacted>.")
-        #expect(Exchange.redacting(BearerToken(""), in: "forbidden") == "forbidden")
+    /// A 403 whose Status echoes the bootstrap token, as a hostile remote (or a proxy) might.
+    static func refusal(echoing text: String) -> String {
+        let body =
+            #"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403,"#
+            + #""message":"serviceaccounts \"deployer\" is forbidden: you sent \#(text)"}"#
+        return "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
     }
+
+    static func requestToken(from server: LoopbackServer, bootstrap: BearerToken) async -> ServiceError? {
+        let remotes = RemoteClusters(timeout: .seconds(5), logger: Logger(label: "test"))
+        var failure: ServiceError?
+        do {
+            _ = try await remotes.requestToken(
+                at: ClusterEndpoint(
+                    server: server.url, certificateAuthority: Array(CertificateFixtures.siteCA.utf8),
+                    credential: .token(bootstrap)),
+                namespace: "apps", serviceAccount: "deployer", expirationSeconds: 3600, audiences: [])
+        } catch {
+            failure = error
+        }
+        await remotes.shutdown()
+        return failure
+    }
+
+    @Test func aTokenRequestRefusalQuotesTheStatusWithoutTheBootstrapToken() async throws {
+        let bootstrap = BearerToken("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJib290c3RyYXAifQ.bootstrap-signature-bytes")
+        let echoed = [UInt8]("Authorization: Bearer \(bootstrap.value)".utf8)
+        let server = try await LoopbackServer.start(
+            .https(certificate: CertificateFixtures.valid, answer: Self.refusal(echoing: base64(echoed))))
+        let error = try #require(await Self.requestToken(from: server, bootstrap: bootstrap))
+        await server.stop()
+        #expect(error.code == .apiForbidden)
+        #expect(error.message == #"forbidden: serviceaccounts "deployer" is forbidden: you sent <redacted>"#)
+    }
+
+    @Test func aRefusalThatIsNotAStatusIsOnlyDescribed() async throws {
+        let bootstrap = BearerToken("bootstrap-token-0123456789")
+        let body = "<html>denied for \(bootstrap.value)</html>"
+        let server = try await LoopbackServer.start(
+            .https(
+                certificate: CertificateFixtures.valid,
+                answer: "HTTP/1.1 403 Forbidden\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"))
+        let error = try #require(await Self.requestToken(from: server, bootstrap: bootstrap))
+        await server.stop()
+        #expect(error.code == .apiForbidden)
+        #expect(error.message == "forbidden: HTTP 403 with a body that is not a Kubernetes Status (\(body.utf8.count) bytes)")
+    }
+
+    @Test func aProbesUnexpectedAnswerIsDescribedNotQuoted() async throws {
+        let token = BearerToken("probe-token-0123456789")
+        let body = #"{"error":"\#(token.value)"}"#
+        let server = try await LoopbackServer.start(
+            .https(
+                certificate: CertificateFixtures.valid,
+                answer: "HTTP/1.1 500 Oops\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"))
+        let remotes = RemoteClusters(timeout: .seconds(5), logger: Logger(label: "test"))
+        let report = await remotes.probe(
+            ClusterEndpoint(
+                server: server.url, certificateAuthority: Array(CertificateFixtures.siteCA.utf8), credential: .token(token)))
+        await remotes.shutdown()
+        await server.stop()
+        #expect(report.error?.code == .siteProbeFailed)
+        #expect(
+            report.error?.message
+                == "\(server.url) answered HTTP 500 with a body that is not a Kubernetes Status (\(body.utf8.count) bytes)")
+    }
+
+    @Test func aUserNameTheRemoteMakesOfTheCredentialIsRedacted() async throws {
+        let token = BearerToken("probe-token-0123456789")
+        let body = #"{"status":{"userInfo":{"username":"system:\#(token.value)"}}}"#
+        let server = try await LoopbackServer.start(
+            .https(
+                certificate: CertificateFixtures.valid,
+                answer: "HTTP/1.1 201 Created\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"))
+        let remotes = RemoteClusters(timeout: .seconds(5), logger: Logger(label: "test"))
+        let report = await remotes.probe(
+            ClusterEndpoint(
+                server: server.url, certificateAuthority: Array(CertificateFixtures.siteCA.utf8), credential: .token(token)))
+        await remotes.shutdown()
+        await server.stop()
+        #expect(report.authenticated == true && report.user == "system:<redacted>")
+    }
+
+    private func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 
     /// A CA certificate (any will do: nothing is verified against it here).
     static let ca = """

@@ -18,7 +18,7 @@ import Testing
         for chunk in chunks {
             framer.append(Array(chunk.utf8))
             while let bytes = try framer.next() {
-                events.append(try KubernetesClient.watchEvent(from: bytes))
+                events.append(try KubernetesClient.watchEvent(from: bytes, redaction: .none))
             }
         }
         return events
@@ -69,7 +69,7 @@ import Testing
         #expect {
             try events([internalError])
         } throws: { ($0 as? ServiceError)?.code == .apiServerError }
-        #expect(KubernetesClient.statusError(code: 410, body: [], retryAfterHeader: nil).code == .apiExpired)
+        #expect(KubernetesClient.statusError(code: 410, body: [], retryAfterHeader: nil, redaction: .none).code == .apiExpired)
     }
 
     @Test func garbageAndOversizedEventsAreProtocolErrors() {
