@@ -140,6 +140,24 @@ def put_kubeconfig(service, name: str, remote: KubeAPIServer, tmp_path, query: d
 # MARK: - What the service shows
 
 
+def outputs(service, *extra_sites: str) -> dict[str, str]:
+    """Everything the service says besides the document: logs, metrics, status, the site list and
+    each site."""
+    listed = service.request("GET", "/sites", token=ADMIN_TOKEN)
+    collected = {
+        "logs": service.logs,
+        "/metrics": service.request("GET", "/metrics").text,
+        "/status": service.request("GET", "/status", token=ADMIN_TOKEN).text,
+        "/sites": listed.text,
+        "/healthz": service.request("GET", "/healthz").text,
+        "/readyz": service.request("GET", "/readyz").text,
+    }
+    names = {entry["name"] for entry in load_json(listed.body)["sites"]} | set(extra_sites)
+    for name in names:
+        collected[f"/sites/{name}"] = service.request("GET", f"/sites/{name}", token=ADMIN_TOKEN).text
+    return collected
+
+
 def sites(service) -> dict:
     answer = service.request("GET", "/sites", token=ADMIN_TOKEN)
     assert answer.status == 200, redact(answer.text)

@@ -23,7 +23,7 @@ import pytest
 from kubeapi import ADMIN_TOKEN
 
 from managed import (DEPLOYER, SECRET, Sampler, bootstrap_requests, ca_data, configmap, credentials,
-                     document_writes, issued, jwt_shaped, managed_body, put_json, put_kubeconfig, records,
+                     document_writes, issued, jwt_shaped, managed_body, outputs, put_json, put_kubeconfig, records,
                      renewal_error, request_time, scrub, site, sites, stored_token, stored_tokens, timestamp, who)
 from redaction import load_json, redact
 from support import NAMESPACE, claims, metric, token_fingerprint, wait_until
@@ -45,24 +45,6 @@ def kubectl_reads(service, context: str, tmp_path) -> bool:
                             env={**os.environ, "HOME": str(tmp_path)})
     assert result.returncode == 0, f"kubectl --context {context}: {redact(result.stderr)}"
     return load_json(result.stdout)["data"] == {"site": context.removeprefix("site-")}
-
-
-def outputs(service, *extra_sites: str) -> dict[str, str]:
-    """Everything the service says besides the document: logs, metrics, status, the site list and
-    each site."""
-    listed = service.request("GET", "/sites", token=ADMIN_TOKEN)
-    collected = {
-        "logs": service.logs,
-        "/metrics": service.request("GET", "/metrics").text,
-        "/status": service.request("GET", "/status", token=ADMIN_TOKEN).text,
-        "/sites": listed.text,
-        "/healthz": service.request("GET", "/healthz").text,
-        "/readyz": service.request("GET", "/readyz").text,
-    }
-    names = {entry["name"] for entry in load_json(listed.body)["sites"]} | set(extra_sites)
-    for name in names:
-        collected[f"/sites/{name}"] = service.request("GET", f"/sites/{name}", token=ADMIN_TOKEN).text
-    return collected
 
 
 def assert_nothing_leaks(credentials_by_label: dict[str, str], texts: dict[str, str]):

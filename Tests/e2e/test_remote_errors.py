@@ -35,7 +35,7 @@ from kubeapi.certificates import ensure_certificates
 
 from redaction import load_json, redact
 from support import wait_until
-from test_managed_sites import central, jwt_shaped, outputs, put_json, services  # noqa: F401 (fixtures)
+from managed import jwt_shaped, outputs, put_json
 
 # MARK: - Encodings a remote may echo a credential in
 
