@@ -230,7 +230,7 @@ struct ServeCommand: AsyncParsableCommand {
             // Sites another writer added are probed at once, not at the next pass.
             var probeChanged: (@Sendable () -> Void)?
             if let monitor {
-                probeChanged = { Task { await monitor.probeChanged() } }
+                probeChanged = { monitor.probeChanged() }
             }
             let watcher = DocumentWatcher(store: store, publisher: publisher, served: probeChanged, logger: logger)
             services.append(

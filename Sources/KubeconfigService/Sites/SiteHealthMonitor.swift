@@ -1,4 +1,3 @@
-import CoreMetrics
 import FoundationEssentials
 import HTTPMessages
 import KubernetesAPI
@@ -8,8 +7,10 @@ import Synchronization
 /// Probes every site of the served document, each with its own server, CA and credential, and
 /// keeps the last result per site for `GET /sites` and the metrics.
 ///
-/// Probes run concurrently, at most `concurrency` at once, each bounded by the probe's timeout:
-/// a dead site delays no other site, and nothing here touches publication or readiness.
+/// Each site is probed on its own schedule (`ProbeSchedule`), at most `concurrency` probes at
+/// once, each bounded by the prober's timeout: no probe waits for another site's; a site whose
+/// probe timed out backs off, and sites not known to answer hold at most half the slots, so a
+/// dead site delays no live one. Nothing here touches publication or readiness.
 public final class SiteHealthMonitor: Sendable {
     private let state: PublicationState
     private let location: String
@@ -19,9 +20,13 @@ public final class SiteHealthMonitor: Sendable {
     private let rejected: (@Sendable (_ site: String, _ fingerprint: String) -> Void)?
     private let recovered: (@Sendable (_ site: String) -> Void)?
     private let results = Mutex<[String: Result]>([:])
-    /// Sites `probeChanged` is probing now.
-    private let probing = Mutex<Set<String>>([])
+    /// Whose probe is due and which may start: made by `run(every:)`.
+    private let schedule = Mutex<Schedule?>(nil)
+    private let wakeup = Wakeup()
     private let metrics = SiteMetrics()
+
+    /// Sites are scheduled with the entries they are probed as.
+    private typealias Schedule = ProbeSchedule<[DocumentNode?]>
 
     /// A probe's report, and the entries it probed: a site replaced since shows no stale health.
     private struct Result {
@@ -52,71 +57,81 @@ public final class SiteHealthMonitor: Sendable {
         return result.entries == document.entries(ofSite: name) ? result.health : nil
     }
 
-    /// Probes every site of the served document once, then drops what belongs to sites gone.
-    public func probeAll() async {
-        guard let document = state.published?.document else { return }
-        await probe(document.contexts.map(\.name), in: document)
-        // Sites may have been removed while the pass ran: forget against the document now served.
-        await forget(allBut: state.published?.document ?? document)
-    }
-
-    /// Probes `names`, at most `concurrency` at once.
-    private func probe(_ names: [String], in document: KubeconfigDocument) async {
-        await withTaskGroup(of: Void.self) { group in
-            var pending = names.makeIterator()
-            for _ in 0..<concurrency {
-                guard let name = pending.next() else { break }
-                group.addTask { await self.probe(name, in: document) }
-            }
-            while await group.next() != nil {
-                guard let name = pending.next() else { continue }
-                group.addTask { await self.probe(name, in: document) }
-            }
-        }
-    }
-
-    /// Probes, now, the sites of the served document that have no result for their present
-    /// entries (another writer added or changed them), and forgets sites gone; a site whose
-    /// probe is under way is not probed twice.
-    public func probeChanged() async {
+    /// Probes, as soon as a slot allows, the sites of the served document that have no result
+    /// for their present entries (another writer added or changed them); a site whose probe of
+    /// those entries is under way is not probed twice.
+    public func probeChanged() {
         guard let document = state.published?.document else { return }
         let names = document.contexts.map(\.name).filter { health(of: $0, in: document) == nil }
-        let claimed = probing.withLock { probing in
-            let claimed = names.filter { !probing.contains($0) }
-            probing.formUnion(claimed)
-            return claimed
+        let now = ContinuousClock.now
+        schedule.withLock { schedule in
+            for name in names { schedule?.probeSoon(name, now: now) }
         }
-        await probe(claimed, in: document)
-        probing.withLock { $0.subtract(claimed) }
-        await forget(allBut: state.published?.document ?? document)
+        wakeup.signal()
     }
 
-    /// Probes one site of the served document now (after its registration).
-    public func probe(site name: String) async {
-        guard let document = state.published?.document else { return }
-        await probe(name, in: document)
+    /// Probes one site of the served document as soon as a slot allows (after its registration).
+    public func probe(site name: String) {
+        schedule.withLock { $0?.probeSoon(name, now: .now) }
+        wakeup.signal()
     }
 
-    /// Probes every `interval` until cancelled; until the document is first read, every second.
-    public func run(every interval: Duration) async {
-        while !Task.isCancelled {
-            guard state.published != nil else {
-                try? await Task.sleep(for: min(interval, .seconds(1)))
-                continue
+    /// Probes each site on its own schedule (`ProbeSchedule`) until cancelled: an `interval`
+    /// after its last probe ended, a site whose probe timed out backing off up to `backoffCap`
+    /// (by default ten intervals, at most five minutes); at most `concurrency` at once, at most
+    /// half of them for sites not known to answer. Until the document is first read, it looks
+    /// every second.
+    public func run(every interval: Duration, backoffCap: Duration? = nil) async {
+        let policy = Schedule.Policy(slots: concurrency, interval: interval, backoffCap: backoffCap)
+        schedule.withLock { $0 = ProbeSchedule(policy: policy) }
+        var synchronised: (tag: String, at: ContinuousClock.Instant)?
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                guard let published = state.published else {
+                    await wakeup.wait(for: min(interval, .seconds(1)))
+                    continue
+                }
+                // Sites added, changed or removed join or leave the schedule; what belongs to sites
+                // gone is let go of then, and again once an interval (connections in use then).
+                let inStep = synchronised.map { $0.tag == published.yamlETag && ContinuousClock.now - $0.at < interval }
+                if inStep != true {
+                    await synchronise(with: published.document)
+                    synchronised = (published.yamlETag, .now)
+                }
+                for probe in schedule.withLock({ $0?.start(now: .now) ?? [] }) {
+                    group.addTask {
+                        let outcome = await self.probe(probe.site, in: published.document)
+                        self.schedule.withLock { $0?.finished(probe, outcome, now: .now) }
+                        self.wakeup.signal()
+                    }
+                }
+                let next = schedule.withLock { $0?.nextStart }
+                await wakeup.wait(for: next.map { max($0 - ContinuousClock.now, .zero) } ?? interval)
             }
-            await probeAll()
-            try? await Task.sleep(for: interval)
+            group.cancelAll()
         }
     }
 
-    /// Forgets a site removed from the document at once: its result and its series.
+    /// Brings the schedule to `document`'s sites and forgets what belongs to sites gone.
+    private func synchronise(with document: KubeconfigDocument) async {
+        let served = Dictionary(
+            document.contexts.map { ($0.name, document.entries(ofSite: $0.name)) }, uniquingKeysWith: { first, _ in first })
+        schedule.withLock { $0?.synchronise(served, now: .now) }
+        await forget(allBut: document)
+    }
+
+    /// Forgets a site removed from the document at once: its result and its series (the
+    /// schedule drops it when it next wakes, which this asks for).
     public func siteRemoved(_ name: String) {
         results.withLock { _ = $0.removeValue(forKey: name) }
         metrics.retain(sites: Set((state.published?.document.contexts ?? []).map(\.name)).subtracting([name]))
+        wakeup.signal()
     }
 
-    private func probe(_ name: String, in document: KubeconfigDocument) async {
-        guard let target = document.endpoint(ofSite: name) else { return }
+    /// Probes `name` as `document` states it, keeps the result if the site is still served so;
+    /// returns how the probe ended, for the schedule.
+    private func probe(_ name: String, in document: KubeconfigDocument) async -> Schedule.Outcome {
+        guard let target = document.endpoint(ofSite: name) else { return .failed }
         let report: ProbeReport
         switch target {
         case .success(let endpoint):
@@ -131,7 +146,8 @@ public final class SiteHealthMonitor: Sendable {
         // The site may have been replaced or removed while it was probed: then this result
         // describes nothing served, and must neither be kept nor recreate its series.
         let probed = document.entries(ofSite: name)
-        guard let served = state.published?.document, served.entries(ofSite: name) == probed else { return }
+        let outcome = Schedule.Outcome(report)
+        guard let served = state.published?.document, served.entries(ofSite: name) == probed else { return outcome }
         let previous = results.withLock { results in
             defer { results[name] = Result(entries: probed, health: health) }
             return results[name]?.health
@@ -155,6 +171,7 @@ public final class SiteHealthMonitor: Sendable {
         if let summary = document.siteSummary(named: name, location: location) {
             metrics.record(site: name, health: health, latency: report.latency, summary: summary)
         }
+        return outcome
     }
 
     /// Forgets results, metrics and connections of sites no longer in `document`.
@@ -167,65 +184,9 @@ public final class SiteHealthMonitor: Sendable {
     }
 }
 
-/// The per-site series: made on a site's first probe, destroyed once it leaves the document.
-private final class SiteMetrics: Sendable {
-    private struct Key: Hashable {
-        var label: String
-        var site: String
-        var certificate: String?
-    }
-
-    private let gauges = Mutex<[Key: Gauge]>([:])
-    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
-
-    func record(site: String, health: SiteHealth, latency: Duration, summary: SiteSummary) {
-        let timer = timers.withLock { timers in
-            if let timer = timers[site] { return timer }
-            let timer = CoreMetrics.Timer(label: "kubeconfig_site_probe_duration_seconds", dimensions: [("site", site)])
-            timers[site] = timer
-            return timer
-        }
-        timer.recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
-        let values: [Key: Double?] = [
-            Key(label: "kubeconfig_site_up", site: site): health.isUp ? 1 : 0,
-            Key(label: "kubeconfig_site_token_expiry_timestamp_seconds", site: site):
-                summary.tokenExpiresAt?.timeIntervalSince1970,
-            Key(label: "kubeconfig_site_certificate_expiry_timestamp_seconds", site: site, certificate: "ca"):
-                summary.certificateAuthorityExpiresAt?.timeIntervalSince1970,
-            Key(label: "kubeconfig_site_certificate_expiry_timestamp_seconds", site: site, certificate: "client"):
-                summary.clientCertificateExpiresAt?.timeIntervalSince1970,
-        ]
-        gauges.withLock { gauges in
-            for (key, value) in values {
-                if let value {
-                    let gauge = gauges[key] ?? Self.gauge(key)
-                    gauges[key] = gauge
-                    gauge.record(value)
-                } else if let gauge = gauges.removeValue(forKey: key) {
-                    gauge.destroy()
-                }
-            }
-        }
-    }
-
-    func retain(sites: Set<String>) {
-        gauges.withLock { gauges in
-            for (key, gauge) in gauges where !sites.contains(key.site) {
-                gauge.destroy()
-                gauges[key] = nil
-            }
-        }
-        timers.withLock { timers in
-            for (site, timer) in timers where !sites.contains(site) {
-                timer.destroy()
-                timers[site] = nil
-            }
-        }
-    }
-
-    private static func gauge(_ key: Key) -> Gauge {
-        var dimensions = [("site", key.site)]
-        if let certificate = key.certificate { dimensions.append(("certificate", certificate)) }
-        return Gauge(label: key.label, dimensions: dimensions)
+extension ProbeSchedule.Outcome {
+    /// A probe that timed out held its slot for the whole timeout; other failures end at once.
+    fileprivate init(_ report: ProbeReport) {
+        self = report.reachable ? .answered : report.error?.code == .siteTimeout ? .timedOut : .failed
     }
 }

@@ -44,7 +44,7 @@ struct SiteRoute: RouteHandler {
                 let registration = try await registry.register(site)
                 if registration.changed, let monitor {
                     // Health right after registering, not a probe interval later.
-                    Task { await monitor.probe(site: name) }
+                    monitor.probe(site: name)
                 }
                 // The site as GET shows it (how its token is kept included), without health yet.
                 struct Body: Encodable {

@@ -1,0 +1,176 @@
+/// When each site is probed next, and which probes may start now: plain values, no I/O and no
+/// clock (callers pass `now`). `SiteHealthMonitor` drives it from one loop.
+///
+/// Each site has its own schedule: due again one interval after its probe ends. A probe that
+/// timed out held its slot for the whole timeout: that site is due again after a backoff that
+/// doubles from the interval up to a cap, and on the interval again once it answers. A site that
+/// failed at once (refused, no such name, TLS) costs nothing to ask again and stays on the
+/// interval, so its return is seen within one. New or changed entries are due at once.
+///
+/// Invariants: at most `slots` probes run at once; of them at most `restrictedSlots` are of sites
+/// not known to answer (new entries, or failed), so however many sites are dead, a site that
+/// answers finds a slot; a site has at most one probe of its present entries under way.
+struct ProbeSchedule<Entries: Equatable & Sendable>: Sendable {
+    typealias Instant = ContinuousClock.Instant
+
+    struct Policy: Sendable, Equatable {
+        /// Probes under way at once.
+        var slots: Int
+        /// How long after its probe ends a site that answered, or failed at once, is probed again.
+        var interval: Duration
+        /// The longest backoff of a site whose probes time out.
+        var backoffCap: Duration
+
+        /// - Parameter backoffCap: by default ten intervals, at most five minutes, never less
+        ///   than the interval.
+        init(slots: Int, interval: Duration, backoffCap: Duration? = nil) {
+            self.slots = max(1, slots)
+            self.interval = interval
+            self.backoffCap = max(interval, backoffCap ?? min(interval * 10, .seconds(300)))
+        }
+
+        /// Of the slots, the most that probes of sites not known to answer may hold: half (one
+        /// when there is a single slot, which then cannot be reserved).
+        var restrictedSlots: Int { max(1, slots / 2) }
+
+        /// How long after its `timeouts`-th timed-out probe in a row a site is probed again.
+        func backoff(afterTimeouts timeouts: Int) -> Duration {
+            let doublings = min(max(timeouts - 1, 0), 30)
+            return min(interval * (1 << doublings), backoffCap)
+        }
+    }
+
+    /// How a probe ended.
+    enum Outcome: Sendable {
+        /// The site answered (whatever it said of the credential).
+        case answered
+        /// It did not answer within the timeout.
+        case timedOut
+        /// It could not be reached, and said so at once.
+        case failed
+    }
+
+    /// What the last probe of a site found.
+    enum Standing: Equatable, Sendable {
+        /// Not probed yet, or its entries changed since a probe that did not answer.
+        case new
+        case answering
+        case failing
+        /// The last `count` probes in a row timed out.
+        case timingOut(count: Int)
+    }
+
+    struct Site: Equatable, Sendable {
+        var entries: Entries
+        var due: Instant
+        var standing = Standing.new
+        /// Identifies these entries: a probe of an earlier generation says nothing of them.
+        var generation: Int
+        /// A probe of this generation is under way.
+        var probing = false
+
+        /// Limited to the restricted slots: not known to answer.
+        var restricted: Bool { standing != .answering }
+    }
+
+    /// One probe under way: of which site, as which generation of its entries.
+    struct Probe: Hashable, Sendable {
+        var site: String
+        var generation: Int
+    }
+
+    let policy: Policy
+    private(set) var sites: [String: Site] = [:]
+    /// Probes under way, and whether each holds a restricted slot. A probe of entries replaced or
+    /// removed since keeps its slot until it ends: the connection it holds is real.
+    private(set) var running: [Probe: Bool] = [:]
+    private var lastGeneration = 0
+
+    init(policy: Policy) {
+        self.policy = policy
+    }
+
+    private var restrictedRunning: Int { running.values.count(where: { $0 }) }
+
+    // MARK: - Sites
+
+    /// Takes the sites served now, with their entries: new ones and changed ones are due at once,
+    /// those gone are dropped. A changed site that answered (a renewed token, mostly) may still
+    /// take any slot: one probe that finds it gone costs one slot for one timeout. Any other
+    /// changed site starts over as new, ahead of those timing out.
+    mutating func synchronise(_ served: [String: Entries], now: Instant) {
+        sites = sites.filter { served[$0.key] != nil }
+        for (name, entries) in served where sites[name]?.entries != entries {
+            lastGeneration += 1
+            let standing = sites[name]?.standing == .answering ? Standing.answering : .new
+            sites[name] = Site(entries: entries, due: now, standing: standing, generation: lastGeneration)
+        }
+    }
+
+    /// Makes `name` due now (registered again, or it has no result): unless a probe of its
+    /// present entries is under way, which will tell.
+    mutating func probeSoon(_ name: String, now: Instant) {
+        guard let site = sites[name], !site.probing else { return }
+        sites[name]?.due = min(site.due, now)
+    }
+
+    // MARK: - Probes
+
+    /// Starts what is due and fits: sites not known to answer within the restricted slots, the
+    /// others in any slot; by due time, sites timing out after the rest. The caller runs each
+    /// probe and reports its end to `finished`.
+    mutating func start(now: Instant) -> [Probe] {
+        let candidates = sites.filter { !$0.value.probing && $0.value.due <= now }.sorted { a, b in
+            let (left, right) = (a.value, b.value)
+            let (leftTimingOut, rightTimingOut) = (left.standing.timeouts > 0, right.standing.timeouts > 0)
+            if leftTimingOut != rightTimingOut { return rightTimingOut }
+            return left.due != right.due ? left.due < right.due : a.key < b.key
+        }
+        var started: [Probe] = []
+        for (name, site) in candidates {
+            guard running.count < policy.slots else { break }
+            if site.restricted, restrictedRunning >= policy.restrictedSlots { continue }
+            let probe = Probe(site: name, generation: site.generation)
+            running[probe] = site.restricted
+            sites[name]?.probing = true
+            started.append(probe)
+        }
+        return started
+    }
+
+    /// A probe ended; it frees its slot. Only a probe of the present entries reschedules its site.
+    mutating func finished(_ probe: Probe, _ outcome: Outcome, now: Instant) {
+        running[probe] = nil
+        guard var site = sites[probe.site], site.generation == probe.generation else { return }
+        site.probing = false
+        switch outcome {
+        case .answered:
+            site.standing = .answering
+            site.due = now + policy.interval
+        case .failed:
+            site.standing = .failing
+            site.due = now + policy.interval
+        case .timedOut:
+            let count = site.standing.timeouts + 1
+            site.standing = .timingOut(count: count)
+            site.due = now + policy.backoff(afterTimeouts: count)
+        }
+        sites[probe.site] = site
+    }
+
+    /// When `start` can next start a probe without one ending first; nil when no probe can
+    /// start until one ends (or there is nothing to probe).
+    var nextStart: Instant? {
+        guard running.count < policy.slots else { return nil }
+        let restrictedFull = restrictedRunning >= policy.restrictedSlots
+        return sites.values.filter { !$0.probing && !($0.restricted && restrictedFull) }.map(\.due).min()
+    }
+}
+
+extension ProbeSchedule.Standing {
+    /// Timed-out probes in a row.
+    var timeouts: Int {
+        guard case .timingOut(let count) = self else { return 0 }
+        return count
+    }
+}
