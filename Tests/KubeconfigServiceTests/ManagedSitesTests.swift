@@ -286,8 +286,9 @@ import Testing
     }
 
     @Test func twoReplicasRenewingOneSiteMintAtMostOneTokenEachAndWriteOnce() async throws {
-        // 4 s lifetimes: due after 3 to 3.2 s, long after the registration, even on a busy machine.
-        remoteA.capTokenLifetime(4)
+        // 10 s lifetimes: due after 7.5 to 8 s, long after the registration and the other replica's
+        // first pass, even on a machine busy enough to take seconds over them.
+        remoteA.capTokenLifetime(10)
         _ = try await registry.register(SiteRegistration(name: "a", json: Self.body("a", bootstrap: "bootstrap-a")))
         let logger = Logger(label: "test")
         let other = SiteTokenRenewer(
@@ -299,7 +300,7 @@ import Testing
         // Versions count successful writes (a write that lost a race to the other replica is a
         // call, not a version).
         let versionBefore = Int(store.stored?.version ?? "") ?? 0
-        try await Task.sleep(for: .milliseconds(3300))
+        try await Task.sleep(for: .milliseconds(8100))
         // Both due: each may mint, but only one token reaches the document; the other adopts it.
         async let first: Void = renewer.pass()
         async let second: Void = other.pass()
