@@ -66,7 +66,11 @@ struct ServeCommand: AsyncParsableCommand {
             """)
     var siteProbeInterval: Int = 60
 
-    @Option(help: "Site probes run at once, at most.")
+    @Option(
+        help: """
+            Site probes holding a slot at once, at most (a probe unanswered after half a second gives its slot up \
+            and goes on until --api-timeout).
+            """)
     var siteProbeConcurrency: Int = 8
 
     @Option(

@@ -114,7 +114,7 @@ import Testing
         schedule.finished(live, .answered, now: time + .seconds(61))
         #expect(schedule.nextStart == time + .seconds(63))
         #expect(schedule.start(now: time + .seconds(63)).map(\.site) == ["live"])
-        #expect(schedule.running.values.count(where: { $0 }) == 2)
+        #expect(schedule.running.values.count(where: { $0.restricted }) == 2)
     }
 
     @Test func sitesTimingOutGoAfterOthersDueLater() {
@@ -184,5 +184,32 @@ import Testing
         #expect(schedule.start(now: at(2)).isEmpty, "a's probe of these entries is under way")
         schedule.probeSoon("unknown", now: at(2))
         #expect(schedule.sites["unknown"] == nil)
+    }
+
+    @Test func whenManySitesDieAtOnceEachCostsASlotOnlyUntilItStalls() {
+        // Fifty sites that answered die together; two healthy ones are due among them.
+        var schedule = Schedule(policy: .init(slots: 8, interval: .seconds(2), stallAfter: .milliseconds(500)))
+        let dead = (0..<50).map { "dead-\($0)" }
+        schedule.synchronise(Dictionary(uniqueKeysWithValues: (dead + ["ok-1", "ok-2"]).map { ($0, "v1") }), now: start)
+        for probe in schedule.start(now: start) { schedule.finished(probe, .answered, now: start) }
+        for _ in 0..<52 {
+            for probe in schedule.start(now: start) { schedule.finished(probe, .answered, now: start) }
+        }
+        // Every site answered once; now they are all due at 2 s, and the dead ones hang. Time
+        // goes on in steps of 0.1 s.
+        var healthyProbedAt: [ContinuousClock.Instant] = []
+        for step in 20..<100 where healthyProbedAt.count < 2 {
+            let time = start + .milliseconds(step * 100)
+            for probe in schedule.start(now: time) where probe.site.hasPrefix("ok") {
+                healthyProbedAt.append(time)
+                schedule.finished(probe, .answered, now: time)
+            }
+            #expect(schedule.running.count <= 8)
+        }
+        // Behind up to 50 hung probes, 8 at a time, each giving its slot up after 0.5 s: the healthy
+        // ones wait at most 50 / 8 x 0.5 s, not 50 / 8 x the timeout.
+        #expect(healthyProbedAt.count == 2)
+        #expect(healthyProbedAt.allSatisfy { $0 <= at(2) + .milliseconds(3500) }, "\(healthyProbedAt.map { $0 - start })")
+        #expect(schedule.stalled.count + schedule.running.count <= 64, "probes under way stay bounded")
     }
 }

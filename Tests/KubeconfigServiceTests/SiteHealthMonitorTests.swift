@@ -85,8 +85,10 @@ import Testing
     }
 
     /// Runs `monitor`'s schedule; cancel the task to end it.
-    func running(_ monitor: SiteHealthMonitor, every interval: Duration, backoffCap: Duration? = nil) -> Task<Void, Never> {
-        Task { await monitor.run(every: interval, backoffCap: backoffCap) }
+    func running(
+        _ monitor: SiteHealthMonitor, every interval: Duration, backoffCap: Duration? = nil, stallAfter: Duration? = nil
+    ) -> Task<Void, Never> {
+        Task { await monitor.run(every: interval, backoffCap: backoffCap, stallAfter: stallAfter) }
     }
 
     func health(_ monitor: SiteHealthMonitor, _ name: String) -> SiteHealth? {
@@ -124,6 +126,21 @@ import Testing
         let before = (prober.probes(of: "live-a"), prober.probes(of: "live-b"))
         #expect(await eventually { prober.probes(of: "live-a") >= before.0 + 10 && prober.probes(of: "live-b") >= before.1 + 10 })
         #expect(hanging() == 2, "sites not known to answer hold at most half of the four slots")
+    }
+
+    @Test func aProbeUnansweredPastTheStallTimeGivesItsSlotUp() async throws {
+        let monitor = monitor(concurrency: 2)
+        try serve(["live-a"])
+        let run = running(monitor, every: .milliseconds(50), stallAfter: .milliseconds(100))
+        defer { run.cancel() }
+        #expect(await eventually { health(monitor, "live-a") != nil })
+        // Six hanging sites, one restricted slot: without giving slots up, one would hang at a time.
+        try serve((0..<6).map { "hang-\($0)" }, adding: true)
+        monitor.probeChanged()
+        let hanging = { prober.state.withLock { state in state.probed.count { $0.contains("hang") } } }
+        #expect(await eventually { hanging() == 6 }, "each hanging probe held the slot for the stall time only")
+        let before = prober.probes(of: "live-a")
+        #expect(await eventually { prober.probes(of: "live-a") >= before + 10 })
     }
 
     @Test func aSiteThatAnswersAgainAfterBackingOffIsReportedRecovered() async throws {

@@ -7,9 +7,12 @@
 /// failed at once (refused, no such name, TLS) costs nothing to ask again and stays on the
 /// interval, so its return is seen within one. New or changed entries are due at once.
 ///
-/// Invariants: at most `slots` probes run at once; of them at most `restrictedSlots` are of sites
-/// not known to answer (new entries, or failed), so however many sites are dead, a site that
-/// answers finds a slot; a site has at most one probe of its present entries under way.
+/// Invariants: at most `slots` probes hold a slot at once; of them at most `restrictedSlots` are
+/// of sites not known to answer (new entries, or failed), so however many sites are dead, a site
+/// that answers finds a slot; a site has at most one probe of its present entries under way. A
+/// probe still unanswered after `stallAfter` gives its slot up (it goes on, bounded by its own
+/// timeout, among at most `maxUnderWay`): when many sites die at once, each costs a slot that
+/// long, not a whole timeout, before it is known to be timing out.
 struct ProbeSchedule<Entries: Equatable & Sendable>: Sendable {
     typealias Instant = ContinuousClock.Instant
 
@@ -20,13 +23,19 @@ struct ProbeSchedule<Entries: Equatable & Sendable>: Sendable {
         var interval: Duration
         /// The longest backoff of a site whose probes time out.
         var backoffCap: Duration
+        /// A probe unanswered this long gives its slot up; nil: it keeps it until it ends.
+        var stallAfter: Duration?
+        /// Probes under way at once, those that gave their slot up included.
+        var maxUnderWay: Int
 
         /// - Parameter backoffCap: by default ten intervals, at most five minutes, never less
         ///   than the interval.
-        init(slots: Int, interval: Duration, backoffCap: Duration? = nil) {
+        init(slots: Int, interval: Duration, backoffCap: Duration? = nil, stallAfter: Duration? = nil) {
             self.slots = max(1, slots)
             self.interval = interval
             self.backoffCap = max(interval, backoffCap ?? min(interval * 10, .seconds(300)))
+            self.stallAfter = stallAfter
+            self.maxUnderWay = self.slots * 8
         }
 
         /// Of the slots, the most that probes of sites not known to answer may hold: half (one
@@ -81,16 +90,18 @@ struct ProbeSchedule<Entries: Equatable & Sendable>: Sendable {
 
     let policy: Policy
     private(set) var sites: [String: Site] = [:]
-    /// Probes under way, and whether each holds a restricted slot. A probe of entries replaced or
-    /// removed since keeps its slot until it ends: the connection it holds is real.
-    private(set) var running: [Probe: Bool] = [:]
+    /// Probes holding a slot, whether each holds a restricted one, and when it started. A probe
+    /// of entries replaced or removed since keeps its slot until it ends: its connection is real.
+    private(set) var running: [Probe: (restricted: Bool, startedAt: Instant)] = [:]
+    /// Probes that gave their slot up, unanswered after `stallAfter`, still under way.
+    private(set) var stalled: Set<Probe> = []
     private var lastGeneration = 0
 
     init(policy: Policy) {
         self.policy = policy
     }
 
-    private var restrictedRunning: Int { running.values.count(where: { $0 }) }
+    private var restrictedRunning: Int { running.values.count(where: { $0.restricted }) }
 
     // MARK: - Sites
 
@@ -120,6 +131,7 @@ struct ProbeSchedule<Entries: Equatable & Sendable>: Sendable {
     /// others in any slot; by due time, sites timing out after the rest. The caller runs each
     /// probe and reports its end to `finished`.
     mutating func start(now: Instant) -> [Probe] {
+        releaseStalled(now: now)
         let candidates = sites.filter { !$0.value.probing && $0.value.due <= now }.sorted { a, b in
             let (left, right) = (a.value, b.value)
             let (leftTimingOut, rightTimingOut) = (left.standing.timeouts > 0, right.standing.timeouts > 0)
@@ -128,10 +140,10 @@ struct ProbeSchedule<Entries: Equatable & Sendable>: Sendable {
         }
         var started: [Probe] = []
         for (name, site) in candidates {
-            guard running.count < policy.slots else { break }
+            guard running.count < policy.slots, running.count + stalled.count < policy.maxUnderWay else { break }
             if site.restricted, restrictedRunning >= policy.restrictedSlots { continue }
             let probe = Probe(site: name, generation: site.generation)
-            running[probe] = site.restricted
+            running[probe] = (site.restricted, now)
             sites[name]?.probing = true
             started.append(probe)
         }
@@ -141,6 +153,7 @@ struct ProbeSchedule<Entries: Equatable & Sendable>: Sendable {
     /// A probe ended; it frees its slot. Only a probe of the present entries reschedules its site.
     mutating func finished(_ probe: Probe, _ outcome: Outcome, now: Instant) {
         running[probe] = nil
+        stalled.remove(probe)
         guard var site = sites[probe.site], site.generation == probe.generation else { return }
         site.probing = false
         switch outcome {
@@ -161,9 +174,20 @@ struct ProbeSchedule<Entries: Equatable & Sendable>: Sendable {
     /// When `start` can next start a probe without one ending first; nil when no probe can
     /// start until one ends (or there is nothing to probe).
     var nextStart: Instant? {
-        guard running.count < policy.slots else { return nil }
+        let release = policy.stallAfter.flatMap { after in running.values.map { $0.startedAt + after }.min() }
+        guard running.count < policy.slots, running.count + stalled.count < policy.maxUnderWay else { return release }
         let restrictedFull = restrictedRunning >= policy.restrictedSlots
-        return sites.values.filter { !$0.probing && !($0.restricted && restrictedFull) }.map(\.due).min()
+        let due = sites.values.filter { !$0.probing && !($0.restricted && restrictedFull) }.map(\.due).min()
+        return [due, release].compactMap { $0 }.min()
+    }
+
+    /// Probes unanswered after `stallAfter` give their slots up.
+    private mutating func releaseStalled(now: Instant) {
+        guard let after = policy.stallAfter else { return }
+        for (probe, slot) in running where slot.startedAt + after <= now {
+            running[probe] = nil
+            stalled.insert(probe)
+        }
     }
 }
 

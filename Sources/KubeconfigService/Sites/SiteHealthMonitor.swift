@@ -78,11 +78,12 @@ public final class SiteHealthMonitor: Sendable {
 
     /// Probes each site on its own schedule (`ProbeSchedule`) until cancelled: an `interval`
     /// after its last probe ended, a site whose probe timed out backing off up to `backoffCap`
-    /// (by default ten intervals, at most five minutes); at most `concurrency` at once, at most
-    /// half of them for sites not known to answer. Until the document is first read, it looks
-    /// every second.
-    public func run(every interval: Duration, backoffCap: Duration? = nil) async {
-        let policy = Schedule.Policy(slots: concurrency, interval: interval, backoffCap: backoffCap)
+    /// (by default ten intervals, at most five minutes); at most `concurrency` holding a slot at
+    /// once, at most half of them for sites not known to answer; a probe unanswered after
+    /// `stallAfter` gives its slot up and goes on until its timeout. Until the document is first
+    /// read, it looks every second.
+    public func run(every interval: Duration, backoffCap: Duration? = nil, stallAfter: Duration? = .milliseconds(500)) async {
+        let policy = Schedule.Policy(slots: concurrency, interval: interval, backoffCap: backoffCap, stallAfter: stallAfter)
         schedule.withLock { $0 = ProbeSchedule(policy: policy) }
         var synchronised: (tag: String, at: ContinuousClock.Instant)?
         await withDiscardingTaskGroup { group in
