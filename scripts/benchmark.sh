@@ -6,7 +6,9 @@
 #
 #   scripts/benchmark.sh [--smoke] [--binary PATH] [--output FILE]
 #
-#   --smoke        short runs (CI): checks that every figure is produced and errors are zero
+#   --smoke        short runs (CI): checks that every figure is produced and errors are zero;
+#                  without it, the managed sites' crash and dead-site tests also run in their
+#                  long mode (50 kills, six renewal periods; Tests/e2e/test_lifecycle.py)
 #   --binary PATH  benchmark this binary; without it the release binary is built first
 #                  with scripts/build-release.sh (into .build/install/bin)
 #   --output FILE  Markdown report (default bench-results/benchmark.md); the raw figures go
@@ -22,7 +24,7 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 usage() {
-    sed -n '7,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '7,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 64
 }
 
@@ -68,4 +70,10 @@ fi
 cd "$repo_root"
 # The API test server's package (kubeapi) is imported by name, as pytest.ini's pythonpath does.
 export PYTHONPATH="$repo_root/Tests/kube-api-server${PYTHONPATH:+:$PYTHONPATH}"
-exec "$python" bench/benchmark.py --binary "$(realpath "$binary")" "${bench_args[@]}"
+"$python" bench/benchmark.py --binary "$(realpath "$binary")" "${bench_args[@]}"
+if [[ " ${bench_args[*]} " != *" --smoke "* ]]; then
+    # The long mode of the lifecycle's crash and dead-site tests: the figures the README quotes
+    # (kills between two writes, renewal lateness, probe-result ages) are printed.
+    KCS_LONG=1 KUBECONFIG_SERVICE_BIN="$(realpath "$binary")" "$python" -m pytest -q -s -p no:cacheprovider \
+        Tests/e2e/test_lifecycle.py -k "kill_9 or black_holed"
+fi

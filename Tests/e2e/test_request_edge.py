@@ -30,7 +30,7 @@ import yaml
 from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN, KubeAPIServer
 
 from redaction import redact
-from support import BINARY, CONFIGMAP, NAMESPACE, configmap_calls, raw_answer, read_answer, stored_document
+from support import BINARY, CONFIGMAP, NAMESPACE, configmap_calls, raw_answer, read_answer, stored_document, wait_until
 
 try:
     import requests
@@ -88,9 +88,14 @@ def registration(server: KubeAPIServer, **fields) -> dict:
             "namespace": "apps", **fields}
 
 
-def audit_users(service, method: str, path: str) -> list[str]:
-    return [entry.get("user") for entry in service.log_entries()
-            if entry.get("msg") == "audit" and entry.get("method") == method and entry.get("path") == path]
+def audit_users(service, method: str, path: str, expected: int = 1) -> list[str]:
+    """The users of the audit lines of `method path`, once `expected` of them were logged (or 5 s
+    passed): a thread of the service's own writes log lines after the answer has gone."""
+    def users() -> list[str]:
+        return [entry.get("user") for entry in service.log_entries()
+                if entry.get("msg") == "audit" and entry.get("method") == method and entry.get("path") == path]
+    wait_until(lambda: len(users()) >= expected, timeout=5)
+    return users()
 
 
 # MARK: - Oversized bodies

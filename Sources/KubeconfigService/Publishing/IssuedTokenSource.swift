@@ -245,45 +245,6 @@ public actor IssuedTokenSource: TokenSource {
         }
     }
 
-    /// The API's answer, with what the operator can do about it.
-    private func explain(_ error: ServiceError) -> ServiceError {
-        let account = "serviceaccount \(configuration.reference)"
-        if let site = configuration.site {
-            switch error.code {
-            case .apiNotFound:
-                return ServiceError(
-                    code: .serviceAccountNotFound, message: "\(account) not found at site \(site) (\(error.message))")
-            case .apiForbidden, .apiUnauthorized:
-                return ServiceError(
-                    code: .tokenRequestForbidden,
-                    message: "site \(site) refused its bootstrap credential: \(error.message); it needs create on "
-                        + "serviceaccounts/token for resourceNames [\(configuration.serviceAccount)] in namespace "
-                        + "\(configuration.namespace) there")
-            case .apiRejected, .apiProtocol:
-                return ServiceError(
-                    code: .tokenRequestFailed, message: "TokenRequest for \(account) at site \(site): \(error.message)")
-            default:
-                return error
-            }
-        }
-        switch error.code {
-        case .apiNotFound:
-            return ServiceError(
-                code: .serviceAccountNotFound,
-                message: "\(account) not found: create it, or name an existing account with --token-service-account "
-                    + "(\(error.message))")
-        case .apiForbidden:
-            return ServiceError(
-                code: .tokenRequestForbidden,
-                message: "\(error.message); this service's account needs create on serviceaccounts/token "
-                    + "for resourceNames [\(configuration.serviceAccount)] in namespace \(configuration.namespace)")
-        case .apiRejected, .apiProtocol:
-            return ServiceError(code: .tokenRequestFailed, message: "TokenRequest for \(account): \(error.message)")
-        default:
-            return error
-        }
-    }
-
     /// This cluster's requests count under `kubeconfig_token_requests_total`, a site's under
     /// `kubeconfig_site_token_requests_total{site}`.
     private struct Metrics: Sendable {
