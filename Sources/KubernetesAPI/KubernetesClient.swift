@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CoreMetrics
 import FoundationEssentials
+import KubeconfigBase
 import Logging
 import NIOCore
 import NIOHTTP1

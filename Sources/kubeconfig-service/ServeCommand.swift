@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import KubeconfigBase
 import KubeconfigService
 import KubernetesAPI
 import Logging

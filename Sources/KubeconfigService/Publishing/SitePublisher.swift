@@ -1,5 +1,6 @@
 import CoreMetrics
 import FoundationEssentials
+import KubeconfigBase
 import KubernetesAPI
 import Logging
 import Synchronization
@@ -76,12 +77,11 @@ public final class SitePublisher: Sendable {
             result = .failure(error)
         }
         let elapsed = clock.now - started
-        metrics.duration.recordNanoseconds(
-            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        metrics.duration.recordNanoseconds(elapsed.nanoseconds)
         var metadata: Logger.Metadata = [
             "object": "\(configuration.objectReference)", "key": "\(configuration.key)",
             "site": "\(configuration.location)",
-            "duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            "duration_ms": "\(elapsed.wholeMilliseconds)",
         ]
         switch result {
         case .success(let publication):

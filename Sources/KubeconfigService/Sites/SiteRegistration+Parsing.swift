@@ -1,6 +1,6 @@
 import FoundationEssentials
 import HTTPMessages
-import KubernetesAPI
+import KubeconfigBase
 import YAML
 
 extension SiteRegistration {

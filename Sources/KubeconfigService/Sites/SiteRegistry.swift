@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubernetesAPI
+import KubeconfigBase
 import Synchronization
 
 /// Registers and removes remote sites: each change is one edit through the document's update

@@ -1,4 +1,4 @@
-import KubernetesAPI
+import KubeconfigBase
 
 /// One change of the shared document, run by `DocumentUpdater`: publishing our site,
 /// registering or removing a remote site, renewing a token, repairing drift.
