@@ -187,7 +187,8 @@ struct ServeCommand: AsyncParsableCommand {
                 logger: logger)
             : nil
         let router = ServiceRouter(
-            publisher: publisher, reviewer: reviewer, monitor: monitor, renewer: renewer,
+            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: renewer), reviewer: reviewer,
+            monitor: monitor, renewer: renewer,
             metrics: { registry.emitToString() }, logger: logger)
 
         var serverConfiguration = HTTPServerConfiguration()
