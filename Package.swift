@@ -65,6 +65,7 @@ let package = Package(
             dependencies: [
                 "CMicroHTTPD",
                 "HTTPMessages",
+                "KubeconfigBase",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
