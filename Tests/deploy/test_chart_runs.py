@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from kubeapi import ADMIN_TOKEN, KubeAPIServer
-from support import Service, wait_until
+from loopback import Service, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "deploy" / "helm" / "kubeconfig-service"

@@ -29,8 +29,9 @@ import pytest
 import yaml
 from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN, KubeAPIServer
 
+from loopback import BINARY, raw_answer, read_answer, wait_until
 from redaction import redact
-from support import BINARY, CONFIGMAP, NAMESPACE, configmap_calls, raw_answer, read_answer, stored_document, wait_until
+from support import CONFIGMAP, NAMESPACE, configmap_calls, stored_document
 
 try:
     import requests

@@ -61,7 +61,7 @@ def fresh_state(api):
 
 def get_seed(api):
     answer = api.request("GET", SEED, token=ADMIN_TOKEN)
-    assert answer.code == 200, answer
+    assert answer.status == 200, answer
     return answer.json()
 
 
@@ -95,7 +95,7 @@ def test_service_account_folder_is_laid_out_like_kubelet(api):
         assert os.readlink(api.sa_dir / name) == f"..data/{name}"
     assert (api.sa_dir / "namespace").read_text() == "onap"
     assert (api.sa_dir / "ca.crt").read_bytes() == api.ca_file.read_bytes()
-    assert api.request("GET", SEED, token=api.token).code == 200
+    assert api.request("GET", SEED, token=api.token).status == 200
 
 
 def test_helper_reports_a_server_that_fails_to_start(tmp_path):
@@ -109,7 +109,7 @@ def test_helper_reports_a_server_that_fails_to_start(tmp_path):
 
 def test_get_returns_the_configmap_with_server_metadata(api):
     answer = api.request("GET", SEED, token=api.token)
-    assert answer.code == 200
+    assert answer.status == 200
     assert answer.headers["Content-Type"] == "application/json"
     obj = answer.json()
     assert (obj["apiVersion"], obj["kind"], obj["data"]) == ("v1", "ConfigMap", {"seeded": "yes"})
@@ -122,7 +122,7 @@ def test_get_returns_the_configmap_with_server_metadata(api):
 
 def test_missing_configmap_is_a_not_found_status(api):
     answer = api.request("GET", CONFIGMAPS + "/nope", token=api.token)
-    assert answer.code == 404
+    assert answer.status == 404
     assert answer.headers["Content-Type"] == "application/json"
     details = {"name": "nope", "kind": "configmaps"}
     assert answer.json() == status(404, "NotFound", 'configmaps "nope" not found', details)
@@ -157,7 +157,7 @@ def test_unknown_path_is_a_not_found_status(api):
 
 def test_unknown_token_is_unauthorized(api):
     answer = api.request("GET", SEED, token="not-a-token")
-    assert answer.code == 401
+    assert answer.status == 401
     assert answer.json() == status(401, "Unauthorized", "Unauthorized")
 
 
@@ -170,32 +170,32 @@ def test_forbidden_names_the_user_the_verb_and_the_namespace(api):
 
 def test_requests_without_a_token_are_anonymous(api):
     answer = api.request("GET", SEED)
-    assert answer.code == 403
+    assert answer.status == 403
     assert 'User "system:anonymous" cannot get' in answer.json()["message"]
 
 
 def test_rules_are_checked_per_verb_and_namespace(api):
     seed = get_seed(api)
-    assert api.request("GET", SEED, token=READER_TOKEN).code == 200
+    assert api.request("GET", SEED, token=READER_TOKEN).status == 200
     answer = api.request("PUT", SEED, seed, token=READER_TOKEN)
-    assert answer.code == 403 and 'cannot update resource "configmaps"' in answer.json()["message"]
+    assert answer.status == 403 and 'cannot update resource "configmaps"' in answer.json()["message"]
     api.put_configmap("kube-system", "seed", {})
     answer = api.request("GET", "/api/v1/namespaces/kube-system/configmaps/seed", token=api.token)
-    assert answer.code == 403 and 'in the namespace "kube-system"' in answer.json()["message"]
-    assert api.request("GET", CONFIGMAPS, token=api.token).code == 200  # the service account may list in onap
+    assert answer.status == 403 and 'in the namespace "kube-system"' in answer.json()["message"]
+    assert api.request("GET", CONFIGMAPS, token=api.token).status == 200  # the service account may list in onap
     answer = api.request("GET", "/api/v1/namespaces/kube-system/configmaps", token=api.token)  # not elsewhere
-    assert answer.code == 403 and answer.json()["message"].startswith("configmaps is forbidden:")
+    assert answer.status == 403 and answer.json()["message"].startswith("configmaps is forbidden:")
     answer = api.request("GET", CONFIGMAPS, token=READER_TOKEN)  # the reader may get, not list
-    assert answer.code == 403 and answer.json()["message"].startswith("configmaps is forbidden:")
+    assert answer.status == 403 and answer.json()["message"].startswith("configmaps is forbidden:")
 
 
 def test_resource_names_restrict_a_rule(api):
     api.put_configmap("onap", "other", {})
     token = api.add_identity("limited", rules=[{"verbs": ["get", "list"], "resources": ["configmaps"],
                                                 "namespaces": ["onap"], "resourceNames": ["seed"]}])
-    assert api.request("GET", SEED, token=token).code == 200
-    assert api.request("GET", CONFIGMAPS + "/other", token=token).code == 403
-    assert api.request("GET", CONFIGMAPS, token=token).code == 403  # a list has no name
+    assert api.request("GET", SEED, token=token).status == 200
+    assert api.request("GET", CONFIGMAPS + "/other", token=token).status == 403
+    assert api.request("GET", CONFIGMAPS, token=token).status == 403  # a list has no name
 
 
 # MARK: - Writes
@@ -206,7 +206,7 @@ def test_put_without_resource_version_is_unconditional(api):
     api.put_configmap("onap", "seed", {"changed": "elsewhere"})
     body = {"metadata": {"name": "seed"}, "data": {"mine": "1"}}
     answer = api.request("PUT", SEED, body, token=api.token)
-    assert answer.code == 200
+    assert answer.status == 200
     assert answer.json()["data"] == {"mine": "1"}
     assert int(answer.json()["metadata"]["resourceVersion"]) > int(seed["metadata"]["resourceVersion"]) + 1
 
@@ -215,7 +215,7 @@ def test_put_with_a_stale_resource_version_conflicts(api):
     seed = get_seed(api)
     api.put_configmap("onap", "seed", {"changed": "elsewhere"})
     answer = api.request("PUT", SEED, {**seed, "data": {"mine": "1"}}, token=api.token)
-    assert answer.code == 409
+    assert answer.status == 409
     assert answer.json() == status(409, "Conflict", conflict_message("seed"), {"name": "seed", "kind": "configmaps"})
     assert api.get_configmap("onap", "seed")["data"] == {"changed": "elsewhere"}
 
@@ -223,7 +223,7 @@ def test_put_with_a_stale_resource_version_conflicts(api):
 def test_put_with_the_current_resource_version_succeeds(api):
     seed = get_seed(api)
     answer = api.request("PUT", SEED, {**seed, "data": {"mine": "1"}}, token=api.token)
-    assert answer.code == 200
+    assert answer.status == 200
     assert answer.json()["metadata"]["uid"] == seed["metadata"]["uid"]
     assert api.get_configmap("onap", "seed")["data"] == {"mine": "1"}
 
@@ -242,12 +242,12 @@ def test_put_with_another_name_is_a_bad_request(api):
 
 def test_put_on_a_missing_configmap_is_not_found(api):
     answer = api.request("PUT", CONFIGMAPS + "/nope", {"metadata": {"name": "nope"}}, token=api.token)
-    assert answer.code == 404 and answer.json()["reason"] == "NotFound"
+    assert answer.status == 404 and answer.json()["reason"] == "NotFound"
 
 
 def test_malformed_json_is_a_bad_request(api):
     answer = api.request("PUT", SEED, "{not json", token=api.token)
-    assert answer.code == 400 and answer.json()["reason"] == "BadRequest"
+    assert answer.status == 400 and answer.json()["reason"] == "BadRequest"
 
 
 def test_resource_versions_only_increase(api):
@@ -263,8 +263,8 @@ def test_create_then_create_again_already_exists(api, resource, kind):
     path = f"/api/v1/namespaces/onap/{resource}"
     body = {"apiVersion": "v1", "kind": kind, "metadata": {"name": "fresh"}}
     created = api.request("POST", path, body, token=ADMIN_TOKEN)
-    assert created.code == 201 and created.json()["metadata"]["namespace"] == "onap"
-    assert created.json()["kind"] == kind and api.request("GET", path + "/fresh", token=ADMIN_TOKEN).code == 200
+    assert created.status == 201 and created.json()["metadata"]["namespace"] == "onap"
+    assert created.json()["kind"] == kind and api.request("GET", path + "/fresh", token=ADMIN_TOKEN).status == 200
     again = api.request("POST", path, body, token=ADMIN_TOKEN)
     assert again.json() == status(409, "AlreadyExists", f'{resource} "fresh" already exists',
                                   {"name": "fresh", "kind": resource})
@@ -272,7 +272,7 @@ def test_create_then_create_again_already_exists(api, resource, kind):
 
 def test_an_invalid_key_is_rejected(api):
     answer = api.request("PUT", SEED, {"metadata": {"name": "seed"}, "data": {"bad key": "x"}}, token=api.token)
-    assert answer.code == 422
+    assert answer.status == 422
     assert answer.json()["message"].startswith('ConfigMap "seed" is invalid: data[bad key]: Invalid value: "bad key": '
                                                "a valid config key must consist of alphanumeric characters")
 
@@ -280,10 +280,10 @@ def test_an_invalid_key_is_rejected(api):
 def test_delete_removes_and_honours_preconditions(api):
     stale = {"preconditions": {"resourceVersion": "1"}}
     answer = api.request("DELETE", SEED, stale, token=ADMIN_TOKEN)
-    assert answer.code == 409 and "Precondition failed: ResourceVersion in precondition: 1" in answer.json()["message"]
+    assert answer.status == 409 and "Precondition failed: ResourceVersion in precondition: 1" in answer.json()["message"]
     answer = api.request("DELETE", SEED, token=ADMIN_TOKEN)
-    assert answer.code == 200 and answer.json()["status"] == "Success"
-    assert api.request("GET", SEED, token=ADMIN_TOKEN).code == 404
+    assert answer.status == 200 and answer.json()["status"] == "Success"
+    assert api.request("GET", SEED, token=ADMIN_TOKEN).status == 404
 
 
 # MARK: - The 1 MiB limit and the request-size limit
@@ -292,7 +292,7 @@ def test_delete_removes_and_honours_preconditions(api):
 def test_data_beyond_one_mebibyte_is_invalid(api):
     body = {"metadata": {"name": "seed"}, "data": {"big": "x" * (1024 * 1024 + 1)}}
     answer = api.request("PUT", SEED, body, token=api.token)
-    assert answer.code == 422
+    assert answer.status == 422
     message = "Too long: may not be more than 1048576 bytes"
     cause = {"reason": "FieldValueTooLong", "message": message, "field": "[]"}
     assert answer.json() == status(422, "Invalid", f'ConfigMap "seed" is invalid: []: {message}',
@@ -301,18 +301,18 @@ def test_data_beyond_one_mebibyte_is_invalid(api):
 
 def test_exactly_one_mebibyte_of_values_is_accepted(api):
     body = {"metadata": {"name": "seed"}, "data": {"a": "x" * (512 * 1024), "b": "y" * (512 * 1024)}}
-    assert api.request("PUT", SEED, body, token=api.token).code == 200
+    assert api.request("PUT", SEED, body, token=api.token).status == 200
 
 
 def test_a_patch_beyond_one_mebibyte_is_invalid(api):
     patch = {"data": {"big": "x" * (1024 * 1024)}}  # plus the seeded value
     answer = api.request("PATCH", SEED, patch, token=api.token, content_type="application/merge-patch+json")
-    assert answer.code == 422 and answer.json()["reason"] == "Invalid"
+    assert answer.status == 422 and answer.json()["reason"] == "Invalid"
 
 
 def test_a_body_beyond_three_mebibytes_is_too_large(api):
     answer = api.request("PUT", SEED, "x" * (3 * 1024 * 1024 + 1), token=api.token)
-    assert answer.code == 413 and answer.json()["reason"] == "RequestEntityTooLarge"
+    assert answer.status == 413 and answer.json()["reason"] == "RequestEntityTooLarge"
 
 
 # MARK: - Patches
@@ -324,7 +324,7 @@ def patch(api, body, content_type, path=SEED, token=None, query=""):
 
 def test_merge_patch_sets_and_removes_keys(api):
     answer = patch(api, {"data": {"added": "1", "seeded": None}}, "application/merge-patch+json")
-    assert answer.code == 200 and answer.json()["data"] == {"added": "1"}
+    assert answer.status == 200 and answer.json()["data"] == {"added": "1"}
 
 
 def test_merge_patch_with_a_stale_resource_version_conflicts(api):
@@ -337,7 +337,7 @@ def test_merge_patch_with_a_stale_resource_version_conflicts(api):
 def test_merge_patch_with_the_current_resource_version_succeeds(api):
     current = get_seed(api)["metadata"]["resourceVersion"]
     answer = patch(api, {"metadata": {"resourceVersion": current}, "data": {"a": "1"}}, "application/merge-patch+json")
-    assert answer.code == 200 and answer.json()["data"] == {"seeded": "yes", "a": "1"}
+    assert answer.status == 200 and answer.json()["data"] == {"seeded": "yes", "a": "1"}
 
 
 def test_strategic_merge_patch_merges_data_and_honours_directives(api):
@@ -349,7 +349,7 @@ def test_strategic_merge_patch_merges_data_and_honours_directives(api):
 
 def test_strategic_merge_patch_with_a_stale_resource_version_conflicts(api):
     answer = patch(api, {"metadata": {"resourceVersion": "1"}, "data": {}}, "application/strategic-merge-patch+json")
-    assert answer.code == 409 and answer.json()["message"] == conflict_message("seed")
+    assert answer.status == 409 and answer.json()["message"] == conflict_message("seed")
 
 
 def test_json_patch_applies_operations_guarded_by_test(api):
@@ -359,7 +359,7 @@ def test_json_patch_applies_operations_guarded_by_test(api):
                   {"op": "add", "path": "/metadata/annotations", "value": {}},
                   {"op": "add", "path": "/metadata/annotations/example.com~1note", "value": "n"}]
     answer = patch(api, operations, "application/json-patch+json")
-    assert answer.code == 200 and answer.json()["data"] == {"seeded": "no", "added": "1"}
+    assert answer.status == 200 and answer.json()["data"] == {"seeded": "no", "added": "1"}
     assert answer.json()["metadata"]["annotations"] == {"example.com/note": "n"}
 
 
@@ -373,22 +373,22 @@ def test_json_patch_with_a_failing_test_is_unprocessable(api):
 
 def test_json_patch_that_is_not_an_array_is_a_bad_request(api):
     answer = patch(api, {"op": "add"}, "application/json-patch+json")
-    assert answer.code == 400 and answer.json()["reason"] == "BadRequest"
+    assert answer.status == 400 and answer.json()["reason"] == "BadRequest"
 
 
 def test_apply_patch_needs_a_field_manager(api):
     answer = patch(api, "data:\n  a: '1'\n", "application/apply-patch+yaml")
     message = 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
-    assert answer.code == 422 and answer.json()["message"] == message
+    assert answer.status == 422 and answer.json()["message"] == message
 
 
 def test_apply_patch_creates_then_merges(api):
     document = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: '1'\n"
     path, apply = CONFIGMAPS + "/applied", "application/apply-patch+yaml"
     created = patch(api, document, apply, path=path, token=ADMIN_TOKEN, query="?fieldManager=t")
-    assert created.code == 201 and created.json()["data"] == {"a": "1"}
+    assert created.status == 201 and created.json()["data"] == {"a": "1"}
     merged = patch(api, "data:\n  b: '2'\n", apply, path=path, token=ADMIN_TOKEN, query="?fieldManager=t")
-    assert merged.code == 200 and merged.json()["data"] == {"a": "1", "b": "2"}
+    assert merged.status == 200 and merged.json()["data"] == {"a": "1", "b": "2"}
 
 
 def test_unsupported_patch_type_is_415(api):
@@ -401,12 +401,12 @@ def test_unsupported_patch_type_is_415(api):
 
 def test_malformed_merge_patch_is_a_bad_request(api):
     answer = patch(api, "{oops", "application/merge-patch+json")
-    assert answer.code == 400 and answer.json()["reason"] == "BadRequest"
+    assert answer.status == 400 and answer.json()["reason"] == "BadRequest"
 
 
 def test_patch_on_a_missing_configmap_is_not_found(api):
     answer = patch(api, {"data": {}}, "application/merge-patch+json", path=CONFIGMAPS + "/nope")
-    assert answer.code == 404 and answer.json()["message"] == 'configmaps "nope" not found'
+    assert answer.status == 404 and answer.json()["message"] == 'configmaps "nope" not found'
 
 
 # MARK: - TokenReview, SubjectAccessReview, TokenRequest
@@ -423,7 +423,7 @@ def token_review(token, audiences=None):
 def reviewed(api, token, audiences=None):
     """The status of a TokenReview of `token` for `audiences`, asked by the service's account."""
     answer = api.request("POST", TOKEN_REVIEWS, token_review(token, audiences), token=api.token)
-    assert answer.code == 201, answer
+    assert answer.status == 201, answer
     return answer.json()["status"]
 
 
@@ -434,7 +434,7 @@ def access_review(user="", groups=None, **attributes):
 
 def test_token_review_authenticates_known_tokens(api):
     answer = api.request("POST", TOKEN_REVIEWS, token_review(READER_TOKEN), token=api.token)
-    assert answer.code == 201
+    assert answer.status == 201
     assert answer.json()["status"]["authenticated"] is True
     reader = {"username": "reader", "uid": "reader-uid", "groups": ["system:authenticated"]}
     assert answer.json()["status"]["user"] == reader
@@ -517,7 +517,7 @@ def test_the_api_refuses_a_token_issued_for_another_audience(api):
     elsewhere = api.create_token("onap", "robot", audiences=["kubeconfig-service"])
     assert api.request("GET", "/api", token=elsewhere).json() == status(401, "Unauthorized", "Unauthorized")
     also_here = api.create_token("onap", "robot", audiences=["kubeconfig-service", ISSUER])
-    assert api.request("GET", "/api", token=also_here).code == 200
+    assert api.request("GET", "/api", token=also_here).status == 200
 
 
 def test_api_audiences_are_configurable(tmp_path):
@@ -560,7 +560,7 @@ def test_python_client_token_reviews_with_audiences(api, tmp_path):
 def test_subject_access_review_evaluates_the_rules(api):
     def allowed(**kw):
         answer = api.request("POST", ACCESS_REVIEWS, access_review(**kw), token=api.token)
-        assert answer.code == 201, answer
+        assert answer.status == 201, answer
         return answer.json()["status"]["allowed"]
 
     assert allowed(user=SA_USER, verb="patch", resource="configmaps", namespace="onap", name="x")
@@ -572,20 +572,20 @@ def test_subject_access_review_evaluates_the_rules(api):
 
 def test_subject_access_review_without_a_subject_is_invalid(api):
     answer = api.request("POST", ACCESS_REVIEWS, access_review(verb="get", resource="configmaps"), token=api.token)
-    assert answer.code == 422
+    assert answer.status == 422
     assert answer.json()["message"] == ('SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: '
                                         'Invalid value: "": at least one of user or group must be specified')
 
 
 def test_subject_access_review_needs_permission(api):
     answer = api.request("POST", ACCESS_REVIEWS, access_review(user="x", verb="get"), token=READER_TOKEN)
-    assert answer.code == 403 and 'cannot create resource "subjectaccessreviews"' in answer.json()["message"]
+    assert answer.status == 403 and 'cannot create resource "subjectaccessreviews"' in answer.json()["message"]
 
 
 def test_token_request_issues_a_token_for_the_service_account(api):
     request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 600}}
     answer = api.request("POST", "/api/v1/namespaces/onap/serviceaccounts/robot/token", request, token=ADMIN_TOKEN)
-    assert answer.code == 201
+    assert answer.status == 201
     token = answer.json()["status"]["token"]
     review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
     assert review["status"]["user"]["username"] == "system:serviceaccount:onap:robot"
@@ -597,7 +597,7 @@ def test_token_request_checks_permission_and_duration(api):
     assert denied["message"] == (f'serviceaccounts "robot" is forbidden: User "{SA_USER}" cannot create resource '
                                  '"serviceaccounts/token" in API group "" in the namespace "onap"')
     short = api.request("POST", path, {"spec": {"expirationSeconds": 60}}, token=ADMIN_TOKEN)
-    assert short.code == 422 and "may not specify a duration less than 10 minutes" in short.json()["message"]
+    assert short.status == 422 and "may not specify a duration less than 10 minutes" in short.json()["message"]
 
 
 # MARK: - Faults
@@ -605,7 +605,7 @@ def test_token_request_checks_permission_and_duration(api):
 
 def test_status_fault_answers_count_times(api):
     api.add_fault(method="GET", path=SEED, action="status", code=503, count=2)
-    codes = [api.request("GET", SEED, token=api.token).code for _ in range(3)]
+    codes = [api.request("GET", SEED, token=api.token).status for _ in range(3)]
     assert codes == [503, 503, 200]
 
 
@@ -618,7 +618,7 @@ def test_status_fault_body_is_a_status_with_the_reason(api):
 def test_too_many_requests_carries_retry_after(api):
     api.add_fault(path=SEED, action="status", code=429, retryAfter=2)
     answer = api.request("GET", SEED, token=api.token)
-    assert answer.code == 429 and answer.headers["Retry-After"] == "2"
+    assert answer.status == 429 and answer.headers["Retry-After"] == "2"
     assert answer.json() == status(429, "TooManyRequests", "Too many requests, please try again later.",
                                    {"retryAfterSeconds": 2})
 
@@ -632,18 +632,18 @@ def test_plain_text_fault_is_like_the_max_in_flight_filter(api):
 
 def test_faults_match_on_method_and_regex(api):
     api.add_fault(method="PUT", pathRegex=r"/configmaps/se+d$", action="status", code=500, count=-1)
-    assert api.request("GET", SEED, token=api.token).code == 200
+    assert api.request("GET", SEED, token=api.token).status == 200
     seed = get_seed(api)
-    assert api.request("PUT", SEED, seed, token=api.token).code == 500
-    assert api.request("PUT", SEED, seed, token=api.token).code == 500  # count -1: forever
+    assert api.request("PUT", SEED, seed, token=api.token).status == 500
+    assert api.request("PUT", SEED, seed, token=api.token).status == 500  # count -1: forever
     api.clear_faults()
-    assert api.request("PUT", SEED, seed, token=api.token).code == 200
+    assert api.request("PUT", SEED, seed, token=api.token).status == 200
 
 
 def test_delay_fault_delays_then_answers(api):
     api.add_fault(path=SEED, action="delay", seconds=0.4)
     started = time.monotonic()
-    assert api.request("GET", SEED, token=api.token).code == 200
+    assert api.request("GET", SEED, token=api.token).status == 200
     assert time.monotonic() - started >= 0.4
 
 
@@ -651,7 +651,7 @@ def test_drop_fault_closes_the_connection_without_an_answer(api):
     api.add_fault(path=SEED, action="drop")
     with pytest.raises((http.client.RemoteDisconnected, ConnectionError, ssl.SSLError)):
         api.request("GET", SEED, token=api.token)
-    assert api.request("GET", SEED, token=api.token).code == 200
+    assert api.request("GET", SEED, token=api.token).status == 200
     assert [(entry["fault"], entry["code"]) for entry in api.requests()] == [("drop", None), (None, 200)]
 
 
@@ -659,11 +659,11 @@ def test_conflict_fault_makes_a_conditional_write_stale(api):
     seed = get_seed(api)
     api.add_fault(method="PUT", path=SEED, action="conflict")
     answer = api.request("PUT", SEED, {**seed, "data": {"mine": "1"}}, token=api.token)
-    assert answer.code == 409 and answer.json()["message"] == conflict_message("seed")
+    assert answer.status == 409 and answer.json()["message"] == conflict_message("seed")
     fresh = get_seed(api)
     assert "concurrent-writer" in fresh["data"]
     retried = api.request("PUT", SEED, {**fresh, "data": {**fresh["data"], "mine": "1"}}, token=api.token)
-    assert retried.code == 200
+    assert retried.status == 200
 
 
 def test_conflict_fault_can_add_kubeconfig_entries(api):
@@ -672,7 +672,7 @@ def test_conflict_fault_can_add_kubeconfig_entries(api):
     entry = {"name": "b", "cluster": {"server": "https://b"}}
     api.add_fault(method="PATCH", path=SEED, action="conflict", kubeconfig={"key": "config", "clusters": [entry]})
     precondition = {"metadata": {"resourceVersion": seed["metadata"]["resourceVersion"]}, "data": {"x": "1"}}
-    assert patch(api, precondition, "application/merge-patch+json").code == 409
+    assert patch(api, precondition, "application/merge-patch+json").status == 409
     written = yaml.safe_load(get_seed(api)["data"]["config"])
     assert [cluster["name"] for cluster in written["clusters"]] == ["a", "b"]
 
@@ -690,7 +690,7 @@ def test_down_refuses_connections_then_reopens_on_the_same_port(api):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", api.port), timeout=1)
     api.wait_listening(timeout=3)
-    assert api.request("GET", SEED, token=api.token).code == 200
+    assert api.request("GET", SEED, token=api.token).status == 200
 
 
 def test_down_closes_kept_alive_connections_and_up_reopens(api):
@@ -707,7 +707,7 @@ def test_down_closes_kept_alive_connections_and_up_reopens(api):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", api.port), timeout=1)
     api.up()
-    assert api.request("GET", SEED, token=api.token).code == 200
+    assert api.request("GET", SEED, token=api.token).status == 200
 
 
 # MARK: - Request log, token rotation, identities
@@ -728,22 +728,22 @@ def test_rotate_token_swaps_the_data_link_and_keeps_the_old_token_valid(api):
     new_token = api.rotate_token()
     assert api.token == new_token != old_token
     assert os.readlink(api.sa_dir / "..data") != old_dir and not (api.sa_dir / old_dir).exists()
-    assert api.request("GET", SEED, token=new_token).code == 200
-    assert api.request("GET", SEED, token=old_token).code == 200
+    assert api.request("GET", SEED, token=new_token).status == 200
+    assert api.request("GET", SEED, token=old_token).status == 200
 
 
 def test_rotate_token_can_invalidate_the_old_token(api):
     old_token = api.token
     api.rotate_token(invalidate_old=True)
-    assert api.request("GET", SEED, token=old_token).code == 401
-    assert api.request("GET", SEED, token=api.token).code == 200
+    assert api.request("GET", SEED, token=old_token).status == 401
+    assert api.request("GET", SEED, token=api.token).status == 200
 
 
 def test_reset_drops_run_time_identities(api):
     token = api.add_identity("temporary", rules=[{"verbs": ["get"], "resources": ["configmaps"]}])
-    assert api.request("GET", SEED, token=token).code == 200
+    assert api.request("GET", SEED, token=token).status == 200
     api.reset()
-    assert api.request("GET", SEED, token=token).code == 401
+    assert api.request("GET", SEED, token=token).status == 401
 
 
 # MARK: - HTTP details
@@ -844,7 +844,7 @@ def claims(token):
 
 def test_service_accounts_exist_from_the_start_with_server_metadata(api):
     answer = api.request("GET", SERVICE_ACCOUNTS + "/kubeconfig-service", token=ADMIN_TOKEN)
-    assert answer.code == 200
+    assert answer.status == 200
     account = answer.json()
     assert (account["kind"], account["apiVersion"], account["metadata"]["namespace"]) == ("ServiceAccount", "v1", "onap")
     assert re.fullmatch(r"[0-9a-f-]{36}", account["metadata"]["uid"]) and account["metadata"]["resourceVersion"].isdigit()
@@ -859,16 +859,16 @@ def test_service_account_delete_is_authorised_and_answers_the_object(api):
     assert denied.json()["message"] == ('serviceaccounts "robot" is forbidden: User "nobody" cannot delete resource '
                                         '"serviceaccounts" in API group "" in the namespace "onap"')
     deleted = api.request("DELETE", SERVICE_ACCOUNTS + "/robot", token=ADMIN_TOKEN)
-    assert deleted.code == 200 and deleted.json()["kind"] == "ServiceAccount"  # ReturnDeletedObject
-    assert api.request("GET", SERVICE_ACCOUNTS + "/robot", token=ADMIN_TOKEN).code == 404
+    assert deleted.status == 200 and deleted.json()["kind"] == "ServiceAccount"  # ReturnDeletedObject
+    assert api.request("GET", SERVICE_ACCOUNTS + "/robot", token=ADMIN_TOKEN).status == 404
 
 
 def test_token_request_for_a_missing_account_is_not_found_after_authorisation(api):
     answer = request_token(api, "ghost")
     assert answer.json() == status(404, "NotFound", 'serviceaccounts "ghost" not found',
                                    {"name": "ghost", "kind": "serviceaccounts"})
-    assert request_token(api, "ghost", token=api.token).code == 403  # 403 before 404
-    assert request_token(api, "ghost", seconds=60).code == 404  # the account is looked up before validation
+    assert request_token(api, "ghost", token=api.token).status == 403  # 403 before 404
+    assert request_token(api, "ghost", seconds=60).status == 404  # the account is looked up before validation
 
 
 def test_tokens_die_with_their_account_and_stay_dead_when_it_comes_back(api):
@@ -878,25 +878,25 @@ def test_tokens_die_with_their_account_and_stay_dead_when_it_comes_back(api):
     review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
     assert review["status"]["user"]["uid"] == uid
     api.delete_service_account("onap", "robot")
-    assert api.request("GET", "/api", token=token).code == 401
+    assert api.request("GET", "/api", token=token).status == 401
     review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
     assert review["status"] == {"user": {}, "error": 'serviceaccounts "robot" not found'}
     new_uid = api.add_service_account("onap", "robot")["metadata"]["uid"]
     assert new_uid != uid
     review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
     assert review["status"]["error"] == f"service account UID ({new_uid}) does not match claim ({uid})"
-    assert api.request("GET", "/api", token=token).code == 401
+    assert api.request("GET", "/api", token=token).status == 401
     fresh = request_token(api, "robot").json()["status"]["token"]
-    assert api.request("GET", "/api", token=fresh).code == 200
+    assert api.request("GET", "/api", token=fresh).status == 200
 
 
 def test_reset_brings_back_the_initial_accounts_with_their_uids(api):
     before = api.request("GET", SERVICE_ACCOUNTS + "/kubeconfig-service", token=ADMIN_TOKEN).json()["metadata"]["uid"]
     api.delete_service_account("onap", "kubeconfig-service")
-    assert api.request("GET", SEED, token=api.token).code == 401  # the mounted token dies with its account
+    assert api.request("GET", SEED, token=api.token).status == 401  # the mounted token dies with its account
     api.reset()
     after = api.request("GET", SERVICE_ACCOUNTS + "/kubeconfig-service", token=ADMIN_TOKEN).json()["metadata"]["uid"]
-    assert after == before and api.request("GET", SEED, token=api.token).code == 200
+    assert after == before and api.request("GET", SEED, token=api.token).status == 200
 
 
 def test_add_service_account_keeps_an_existing_one(api):
@@ -915,7 +915,7 @@ def test_the_cap_shortens_the_granted_lifetime_everywhere(api):
     before = int(time.time())
     answer = request_token(api, "robot", seconds=3600)
     after = int(time.time())
-    assert answer.code == 201
+    assert answer.status == 201
     assert answer.headers["Warning"] == '299 - "requested expiration of 3600 seconds shortened to 1200 seconds"'
     body = answer.json()
     assert body["spec"]["expirationSeconds"] == 1200
@@ -933,7 +933,7 @@ def test_validation_comes_before_the_cap(api):
     answer = request_token(api, "robot", seconds=60)
     message = ('TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: Invalid value: 60: '
                "may not specify a duration less than 10 minutes")
-    assert answer.code == 422 and answer.json()["message"] == message
+    assert answer.status == 422 and answer.json()["message"] == message
 
 
 def test_a_capped_token_is_refused_once_exp_has_passed(api):
@@ -943,9 +943,9 @@ def test_a_capped_token_is_refused_once_exp_has_passed(api):
     token = request_token(api, "robot", seconds=600).json()["status"]["token"]
     exp = claims(token)["exp"]
     assert exp - time.time() > 1.0
-    assert api.request("GET", "/api", token=token).code == 200
+    assert api.request("GET", "/api", token=token).status == 200
     time.sleep(max(0.0, exp + 0.2 - time.time()))
-    assert api.request("GET", "/api", token=token).code == 401
+    assert api.request("GET", "/api", token=token).status == 401
     review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
     assert review["status"] == {"user": {}, "error": "service account token has expired"}
 
@@ -954,7 +954,7 @@ def test_expiry_leeway_lets_a_token_outlive_exp(api):
     api.token_settings(maxExpirationSeconds=1, expiryLeewaySeconds=60)
     token = request_token(api, "robot").json()["status"]["token"]
     time.sleep(max(0.0, claims(token)["exp"] + 0.2 - time.time()))
-    assert api.request("GET", "/api", token=token).code == 200
+    assert api.request("GET", "/api", token=token).status == 200
 
 
 def test_reset_restores_the_token_settings_of_the_config(api):
@@ -973,7 +973,7 @@ def test_config_sets_the_cap_and_extra_accounts(tmp_path):
         assert api.token_settings()["maxExpirationSeconds"] == 900
         path = "/api/v1/namespaces/apps/serviceaccounts/deployer/token"
         answer = api.request("POST", path, {"spec": {"expirationSeconds": 3600}}, token=ADMIN_TOKEN)
-        assert answer.code == 201 and answer.json()["spec"]["expirationSeconds"] == 900
+        assert answer.status == 201 and answer.json()["spec"]["expirationSeconds"] == 900
 
 
 def test_token_requests_are_counted_from_the_request_log(api):
@@ -989,13 +989,13 @@ def test_token_requests_are_counted_from_the_request_log(api):
 def test_revoke_token_makes_it_unauthorized(api):
     token = request_token(api, "robot").json()["status"]["token"]
     assert api.revoke_token(token) is True
-    assert api.request("GET", "/api", token=token).code == 401
+    assert api.request("GET", "/api", token=token).status == 401
     assert api.revoke_token(token) is False
 
 
 def test_a_resource_name_rule_grants_token_requests_for_one_account(api):
     granted = request_token(api, "cloudify", seconds=3600, token=api.token)
-    assert granted.code == 201
+    assert granted.status == 201
     token = granted.json()["status"]["token"]
     review = api.request("POST", TOKEN_REVIEWS, token_review(token), token=api.token).json()
     assert review["status"]["user"]["username"] == "system:serviceaccount:onap:cloudify"
@@ -1020,7 +1020,7 @@ def test_secret_data_is_base64_and_string_data_is_merged_and_never_returned(api)
     body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "annotations": {"k": "v"}},
             "data": {"a": b64("1"), "b": b64("2")}, "stringData": {"b": "two", "c": "3"}}
     created = api.request("POST", SECRETS, body, token=ADMIN_TOKEN)
-    assert created.code == 201
+    assert created.status == 201
     secret = created.json()
     assert secret["data"] == {"a": b64("1"), "b": b64("two"), "c": b64("3")} and "stringData" not in secret
     assert secret["type"] == "Opaque" and secret["metadata"]["annotations"] == {"k": "v"}
@@ -1040,7 +1040,7 @@ def test_secret_data_that_is_not_base64_is_a_bad_request(api):
 
 def test_a_patched_secret_that_is_not_base64_is_invalid(api):
     answer = patch(api, {"data": {"x": "<foo>"}}, MERGE, path=SEALED, token=ADMIN_TOKEN)
-    assert answer.code == 422 and answer.json()["message"].startswith(' "" is invalid: patch: Invalid value: "{')
+    assert answer.status == 422 and answer.json()["message"].startswith(' "" is invalid: patch: Invalid value: "{')
     assert answer.json()["message"].endswith('": illegal base64 data at input byte 0')
 
 
@@ -1052,12 +1052,12 @@ def test_secret_data_beyond_one_mebibyte_is_invalid(api):
     assert answer.json() == status(422, "Invalid", f'Secret "big" is invalid: data: {message}',
                                    {"name": "big", "kind": "Secret", "causes": [cause]})
     exact = {"metadata": {"name": "exact"}, "data": {"a": b64(b"x" * (1024 * 1024))}}
-    assert api.request("POST", SECRETS, exact, token=ADMIN_TOKEN).code == 201  # decoded bytes count
+    assert api.request("POST", SECRETS, exact, token=ADMIN_TOKEN).status == 201  # decoded bytes count
 
 
 def test_secret_keys_are_validated_like_configmap_keys(api):
     answer = api.request("POST", SECRETS, {"metadata": {"name": "k"}, "stringData": {"bad key": "x"}}, token=ADMIN_TOKEN)
-    assert answer.code == 422
+    assert answer.status == 422
     assert answer.json()["message"].startswith('Secret "k" is invalid: data[bad key]: Invalid value: "bad key": '
                                                "a valid config key must consist of alphanumeric characters")
 
@@ -1072,11 +1072,11 @@ def test_secret_put_honours_resource_version_and_keeps_type(api):
     assert stale.json() == status(409, "Conflict", message, {"name": "sealed", "kind": "secrets"})
     current = api.request("GET", SEALED, token=ADMIN_TOKEN).json()
     retyped = api.request("PUT", SEALED, {**current, "type": "kubernetes.io/tls"}, token=ADMIN_TOKEN)
-    assert retyped.code == 422 and retyped.json()["message"] == ('Secret "sealed" is invalid: type: Invalid value: '
+    assert retyped.status == 422 and retyped.json()["message"] == ('Secret "sealed" is invalid: type: Invalid value: '
                                                                  '"kubernetes.io/tls": field is immutable')
     unchanged = api.request("PUT", SEALED, current, token=ADMIN_TOKEN)
     assert unchanged.json()["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"]
-    assert api.request("PUT", SECRETS + "/nope", {"metadata": {"name": "nope"}}, token=ADMIN_TOKEN).code == 404
+    assert api.request("PUT", SECRETS + "/nope", {"metadata": {"name": "nope"}}, token=ADMIN_TOKEN).status == 404
 
 
 def test_secret_merge_patch_as_the_service_sends_it(api):
@@ -1085,11 +1085,11 @@ def test_secret_merge_patch_as_the_service_sends_it(api):
     body = {"metadata": {"resourceVersion": version, "annotations": {"example.com/token": '{"exp": 1}'}},
             "data": {"kubeconfig": kubeconfig}}
     answer = patch(api, body, MERGE, path=SEALED, token=ADMIN_TOKEN)
-    assert answer.code == 200
+    assert answer.status == 200
     assert answer.json()["metadata"]["annotations"] == {"example.com/token": '{"exp": 1}'}
     assert answer.json()["data"] == {"seeded": b64("yes"), "kubeconfig": kubeconfig}
     again = patch(api, body, MERGE, path=SEALED, token=ADMIN_TOKEN)  # the same resourceVersion is stale now
-    assert again.code == 409 and again.json()["message"].startswith('Operation cannot be fulfilled on secrets "sealed"')
+    assert again.status == 409 and again.json()["message"].startswith('Operation cannot be fulfilled on secrets "sealed"')
     removed = patch(api, {"metadata": {"annotations": {"example.com/token": None}}}, MERGE, path=SEALED, token=ADMIN_TOKEN)
     assert "annotations" not in removed.json()["metadata"]
 
@@ -1102,13 +1102,13 @@ def test_secret_merge_patch_as_the_service_sends_it(api):
 ])
 def test_secret_patch_types(api, content_type, body, query):
     answer = patch(api, body, content_type, path=SEALED, token=ADMIN_TOKEN, query=query)
-    assert answer.code == 200, answer
+    assert answer.status == 200, answer
     assert answer.json()["data"] == {"seeded": b64("yes"), "added": b64("1")} and "stringData" not in answer.json()
 
 
 def test_secret_delete_honours_preconditions(api):
     answer = api.request("DELETE", SEALED, {"preconditions": {"uid": "other"}}, token=ADMIN_TOKEN)
-    assert answer.code == 409 and "Precondition failed: UID in precondition: other" in answer.json()["message"]
+    assert answer.status == 409 and "Precondition failed: UID in precondition: other" in answer.json()["message"]
     deleted = api.request("DELETE", SEALED, token=ADMIN_TOKEN)
     assert deleted.json()["status"] == "Success" and deleted.json()["details"]["kind"] == "secrets"
     assert api.request("GET", SEALED, token=ADMIN_TOKEN).json()["message"] == 'secrets "sealed" not found'
@@ -1118,13 +1118,13 @@ def test_secret_rules_and_resource_names(api):
     api.put_secret("onap", "other", {"k": "v"})
     token = api.add_identity("keeper", rules=[{"verbs": ["get", "patch"], "resources": ["secrets"],
                                                "namespaces": ["onap"], "resourceNames": ["sealed"]}])
-    assert api.request("GET", SEALED, token=token).code == 200
-    assert patch(api, {"data": {"a": b64("1")}}, MERGE, path=SEALED, token=token).code == 200
-    assert api.request("GET", SECRETS + "/other", token=token).code == 403
+    assert api.request("GET", SEALED, token=token).status == 200
+    assert patch(api, {"data": {"a": b64("1")}}, MERGE, path=SEALED, token=token).status == 200
+    assert api.request("GET", SECRETS + "/other", token=token).status == 403
     denied = api.request("GET", SEALED, token=READER_TOKEN)  # the reader reads ConfigMaps only
     assert denied.json()["message"] == ('secrets "sealed" is forbidden: User "reader" cannot get resource "secrets" '
                                         'in API group "" in the namespace "onap"')
-    assert api.request("GET", SEALED, token=api.token).code == 403  # the service account, by default rules
+    assert api.request("GET", SEALED, token=api.token).status == 403  # the service account, by default rules
 
 
 def test_secret_control_helpers_decode_data(api):
@@ -1186,13 +1186,13 @@ CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
 def who_am_i(api, **credentials):
     """The status.userInfo of a SelfSubjectReview made with these credentials (token=, client_certificate=)."""
     answer = api.request("POST", SELF_REVIEWS, SELF_REVIEW, **credentials)
-    assert answer.code == 201, answer
+    assert answer.status == 201, answer
     return answer.json()["status"]["userInfo"]
 
 
 def test_self_subject_review_answers_the_caller_as_the_registry_shapes_it(api):
     answer = api.request("POST", SELF_REVIEWS, SELF_REVIEW, token=ADMIN_TOKEN)
-    assert answer.code == 201 and answer.headers["Content-Type"] == "application/json"
+    assert answer.status == 201 and answer.headers["Content-Type"] == "application/json"
     body = answer.json()
     # The registry sets creationTimestamp (metav1.NewTime(time.Now())); there is no spec; every
     # UserInfo field is omitempty, so the admin's empty extra is left out.
@@ -1244,11 +1244,11 @@ def test_self_subject_review_is_for_authenticated_users_only(api):
 
 
 def test_self_subject_review_body_is_decoded_like_any_create(api):
-    assert api.request("POST", SELF_REVIEWS, "{oops", token=ADMIN_TOKEN).code == 400
-    assert api.request("POST", SELF_REVIEWS, b"", token=ADMIN_TOKEN, content_type="application/json").code == 400
+    assert api.request("POST", SELF_REVIEWS, "{oops", token=ADMIN_TOKEN).status == 400
+    assert api.request("POST", SELF_REVIEWS, b"", token=ADMIN_TOKEN, content_type="application/json").status == 400
     assert api.request("POST", SELF_REVIEWS, "apiVersion: authentication.k8s.io/v1\nkind: SelfSubjectReview\n",
-                       token=ADMIN_TOKEN, content_type="application/yaml").code == 201
-    assert api.request("GET", SELF_REVIEWS, token=ADMIN_TOKEN).code == 405
+                       token=ADMIN_TOKEN, content_type="application/yaml").status == 201
+    assert api.request("GET", SELF_REVIEWS, token=ADMIN_TOKEN).status == 405
 
 
 def test_discovery_lists_self_subject_reviews(api):
@@ -1286,8 +1286,8 @@ def test_a_server_without_self_subject_review_is_like_one_before_1_28(tmp_path):
         # What a client falls back on: /api still answers every authenticated user, 401 for an
         # unknown token, and 403 for anonymous (system:discovery is bound to system:authenticated).
         assert old.request("GET", "/api", token=NOBODY_TOKEN).json()["versions"] == ["v1"]
-        assert old.request("GET", "/api", token="forged").code == 401
-        assert old.request("GET", "/api").code == 403
+        assert old.request("GET", "/api", token="forged").status == 401
+        assert old.request("GET", "/api").status == 403
         kubeconfig = old.write_kubeconfig(tmp_path / "kubeconfig", token=READER_TOKEN)
         result = kubectl(kubeconfig, "auth", "whoami", home=tmp_path)
         assert result.returncode != 0 and "the selfsubjectreviews API is not enabled in the cluster" in result.stderr
@@ -1296,7 +1296,7 @@ def test_a_server_without_self_subject_review_is_like_one_before_1_28(tmp_path):
 def test_a_non_bearer_authorization_header_is_anonymous(api):
     # bearertoken.Authenticator passes on another scheme (no error), so the chain falls to anonymous.
     answer = api.request("GET", SEED, headers={"Authorization": "Basic Zm9vOmJhcg=="})
-    assert answer.code == 403 and 'User "system:anonymous"' in answer.json()["message"]
+    assert answer.status == 403 and 'User "system:anonymous"' in answer.json()["message"]
 
 
 # MARK: - Client certificates (kube-apiserver's --client-ca-file: the instance's own CA)
@@ -1323,21 +1323,21 @@ def test_a_client_certificate_authenticates_as_its_cn_and_os(api, carol):
     assert who_am_i(api, client_certificate=carol) == {
         "username": "carol", "groups": ["cert-listers", "team-b", "system:authenticated"],
         "extra": {CREDENTIAL_ID: [fingerprint(carol[0])]}}  # no uid: x509 gives none in 1.32
-    assert api.request("GET", "/api", client_certificate=carol).code == 200
+    assert api.request("GET", "/api", client_certificate=carol).status == 200
     assert [entry["user"] for entry in api.requests()] == ["carol", "carol"]
     # The handshake did not verify it: the server took kube-apiserver's way, not the fallback.
     assert "kubeapi:" not in (api.state_dir / "server.stderr").read_text()
 
 
 def test_rules_apply_to_certificate_users_by_name_and_group(api, carol):
-    assert api.request("GET", SEED, client_certificate=carol).code == 200  # the rule for user carol
-    assert api.request("GET", CONFIGMAPS, client_certificate=carol).code == 200  # the rule for group cert-listers
+    assert api.request("GET", SEED, client_certificate=carol).status == 200  # the rule for user carol
+    assert api.request("GET", CONFIGMAPS, client_certificate=carol).status == 200  # the rule for group cert-listers
     denied = api.request("PUT", SEED, get_seed(api), client_certificate=carol)
     assert denied.json()["message"] == ('configmaps "seed" is forbidden: User "carol" cannot update resource '
                                         '"configmaps" in API group "" in the namespace "onap"')
     dave = api.client_certificate("dave", ["cert-listers"])
-    assert api.request("GET", CONFIGMAPS, client_certificate=dave).code == 200
-    assert api.request("GET", SEED, client_certificate=dave).code == 403
+    assert api.request("GET", CONFIGMAPS, client_certificate=dave).status == 200
+    assert api.request("GET", SEED, client_certificate=dave).status == 403
 
 
 def test_a_verified_certificate_wins_over_a_bearer_token(api, carol):
@@ -1360,7 +1360,7 @@ def test_a_certificate_that_does_not_verify_is_a_401_not_a_handshake_failure(api
 def test_a_certificate_without_a_common_name_is_passed_over(api):
     nameless = api.client_certificate("", ["cert-listers"])
     # CommonNameUserConversion returns no user and no error: the request goes on to the token, then anonymous.
-    assert api.request("GET", CONFIGMAPS, client_certificate=nameless).code == 403
+    assert api.request("GET", CONFIGMAPS, client_certificate=nameless).status == 403
     assert who_am_i(api, client_certificate=nameless, token=READER_TOKEN)["username"] == "reader"
 
 
@@ -1398,11 +1398,11 @@ def test_create_token_goes_through_token_request(api):
     token = api.create_token("onap", "robot", expiration_seconds=900, audiences=["https://example.com", ISSUER])
     assert claims(token)["exp"] - claims(token)["iat"] == 900 and claims(token)["aud"] == ["https://example.com", ISSUER]
     assert [(e["user"], e["code"]) for e in api.token_requests(name="robot")] == [("admin", 201)]
-    assert api.request("GET", "/api", token=token).code == 200
+    assert api.request("GET", "/api", token=token).status == 200
     with pytest.raises(RuntimeError, match="403"):
         api.create_token("onap", "robot", token=NOBODY_TOKEN)
     assert api.revoke_token(token) is True
-    assert api.request("GET", "/api", token=token).code == 401
+    assert api.request("GET", "/api", token=token).status == 401
 
 
 def test_two_instances_side_by_side_trust_nothing_of_each_other(tmp_path):
@@ -1412,10 +1412,10 @@ def test_two_instances_side_by_side_trust_nothing_of_each_other(tmp_path):
         assert a.ca_file.read_bytes() != b.ca_file.read_bytes()
         # Tokens: one instance's are unknown to the other.
         token = a.create_token("onap", "kubeconfig-service")
-        assert a.request("GET", "/api", token=token).code == 200
+        assert a.request("GET", "/api", token=token).status == 200
         assert b.request("GET", "/api", token=token).json() == status(401, "Unauthorized", "Unauthorized")
-        assert b.request("GET", "/api", token=a.token).code == 401  # the mounted tokens too
-        assert a.request("GET", "/api", token=b.token).code == 401
+        assert b.request("GET", "/api", token=a.token).status == 401  # the mounted tokens too
+        assert a.request("GET", "/api", token=b.token).status == 401
         # Server certificates: each CA rejects the other's.
         for server, other in ((a, b), (b, a)):
             context = ssl.create_default_context(cafile=str(other.ca_file))
@@ -1425,11 +1425,11 @@ def test_two_instances_side_by_side_trust_nothing_of_each_other(tmp_path):
         # Client certificates: the other instance did not sign them, so they are a 401 there.
         alice_a, alice_b = a.client_certificate("alice"), b.client_certificate("alice")
         assert who_am_i(a, client_certificate=alice_a)["username"] == "alice"
-        assert a.request("GET", "/api", client_certificate=alice_b).code == 401
-        assert b.request("GET", "/api", client_certificate=alice_a).code == 401
+        assert a.request("GET", "/api", client_certificate=alice_b).status == 401
+        assert b.request("GET", "/api", client_certificate=alice_a).status == 401
         # system:basic-user is bootstrap policy: it holds without the default rules, over IPv6 too.
         kubeconfig = b.write_kubeconfig(tmp_path / "kubeconfig", client_certificate=alice_b)
         result = kubectl(kubeconfig, "auth", "whoami", "-o", "json", home=tmp_path)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["status"]["userInfo"]["username"] == "alice"
-        assert a.revoke_token(token) and a.request("GET", "/api", token=token).code == 401
+        assert a.revoke_token(token) and a.request("GET", "/api", token=token).status == 401
