@@ -3,7 +3,8 @@ lists with field and label selectors and paging; watch streams (chunked JSON lin
 ADDED events, every change after a resourceVersion, 410 Expired once it is too old, DELETED with
 the last state, bookmarks, timeouts, RBAC on the field selector's name, faults, and the controls
 that end, drop and fail open watches. Then real clients: the python client's Watch and
-`kubectl get --watch`."""
+`kubectl get --watch`. This module's `api` has watch settings of its own; conftest.py resets it
+before every test, and apitests.py has the Status bodies."""
 
 import json
 import os
@@ -16,9 +17,9 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from apitests import CONFIGMAPS, status
 from kubeapi import ADMIN_TOKEN, READER_TOKEN, KubeAPIServer
 
-CONFIGMAPS = "/api/v1/namespaces/onap/configmaps"
 SECRETS = "/api/v1/namespaces/onap/secrets"
 SETTINGS = {"bookmarkSeconds": 0.2, "resourceVersionWaitSeconds": 0.3}
 
@@ -30,11 +31,6 @@ def api(tmp_path_factory):
               "watch": SETTINGS}
     with KubeAPIServer(tmp_path_factory.mktemp("kube-api"), config=config) as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def fresh_state(api):
-    api.reset()
 
 
 def url(path, **params):
@@ -58,15 +54,6 @@ def current_version(api):
 
 def names(items):
     return [item["metadata"]["name"] for item in items]
-
-
-def status(code, reason, message, details=None):
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason}
-    if details is not None:
-        body["details"] = details
-    body["code"] = code
-    return body
 
 
 def expired(requested, floor):
