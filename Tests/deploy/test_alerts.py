@@ -3,7 +3,7 @@ Prometheus's own promtool.
 
 Run: python3 -m pytest -q Tests/deploy
 
-Needs, besides what test_deploy.py needs: `promtool`, from Debian's `prometheus` package
+Needs, besides what the chart's other tests need (conftest.py): `promtool`, from Debian's `prometheus` package
 (scripts/install-test-deps.sh installs it).
 
 The PrometheusRule's spec is exactly a Prometheus rules file (`groups:`). For each set of values
@@ -25,15 +25,11 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import helm_python as helm  # PyPI: helm-python-sdk (Helm v4's engine, no helm binary)
 import pytest
 import yaml
-
-CHART_DIR = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "kubeconfig-service"
-RELEASE, NAMESPACE = "dcae", "onap"
-FULLNAME = f"{RELEASE}-kubeconfig-service"
+from rendering import DEPLOY_README, FULLNAME, NAMESPACE, RELEASE, render_chart
 
 ALERTS = ("KubeconfigSiteDown", "KubeconfigSiteCertificateExpiring", "KubeconfigSiteTokenExpiring",
           "KubeconfigPublishedTokenExpiring", "KubeconfigPublicationsFailing",
@@ -46,7 +42,6 @@ METRICS = {"kubeconfig_site_up", "kubeconfig_site_token_expiry_timestamp_seconds
            "kubeconfig_site_certificate_expiry_timestamp_seconds", "kubeconfig_publications_total",
            "kubeconfig_last_success_timestamp_seconds", "kubeconfig_token_expiry_timestamp_seconds",
            "kubeconfig_managed_sites_not_renewing", "kubeconfig_site_credential_repairs_total"}
-DEPLOY_README = Path(__file__).resolve().parents[2] / "deploy" / "README.md"
 # The Prometheus Operator CRD's pattern for `for` (monitoring.coreos.com/v1 Duration).
 CRD_DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?"
                           r"(([0-9]+)s)?(([0-9]+)ms)?)$")
@@ -80,23 +75,9 @@ CUSTOM = {
 
 # --------------------------------------------------------------------------- helpers
 
-@pytest.fixture(scope="module")
-def chart() -> Iterator[Any]:
-    loaded = helm.Chart.load(CHART_DIR)
-    try:
-        yield loaded
-    finally:
-        loaded.close()
-
-
-def render(chart: Any, values: dict[str, Any]) -> list[dict[str, Any]]:
-    manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
-    return [document for path, text in sorted(manifests.items()) if path.endswith(".yaml")
-            for document in yaml.safe_load_all(text) if document]
-
-
 def prometheus_rules(chart: Any, values: dict[str, Any]) -> list[dict[str, Any]]:
-    return [o for o in render(chart, values) if o["kind"] == "PrometheusRule"]
+    """The PrometheusRules of an offline render (`chart`: conftest.py's fixture)."""
+    return [o for o in render_chart(chart, values).objects if o["kind"] == "PrometheusRule"]
 
 
 def the_rule(chart: Any, values: dict[str, Any]) -> dict[str, Any]:
