@@ -101,10 +101,26 @@ let package = Package(
             ],
             swiftSettings: strictImports
         ),
+        // The HTTP routes: the router, its middleware and the access review it asks, given the
+        // core's domain objects. Speaks HTTPMessages; no sockets.
+        .target(
+            name: "KubeconfigRoutes",
+            dependencies: [
+                "HTTPMessages",
+                "KubeconfigBase",
+                "KubeconfigService",
+                "KubernetesAPI",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictImports
+        ),
         .executableTarget(
             name: "kubeconfig-service",
             dependencies: [
                 "KubeconfigBase",
+                "KubeconfigRoutes",
                 "KubeconfigService",
                 "KubernetesAPI",
                 "MicroHTTPServer",
@@ -123,6 +139,7 @@ let package = Package(
             dependencies: [
                 "HTTPMessages",
                 "KubeconfigBase",
+                "KubeconfigRoutes",
                 "KubeconfigService",
                 "KubernetesAPI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -140,6 +157,19 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(
+            name: "KubeconfigRoutesTests",
+            dependencies: [
+                "HTTPMessages",
+                "KubeconfigBase",
+                "KubeconfigRoutes",
+                "KubeconfigService",
+                "KubeconfigServiceTestSupport",
+                "KubernetesAPI",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Checks the YAML layer against Yams, the library it replaced, which stays a test-only

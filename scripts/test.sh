@@ -26,6 +26,7 @@ for target in KubeconfigBase YAML HTTPMessages MicroHTTPServer; do
 done
 swift build --target KubernetesAPI
 swift build --target KubeconfigService
+swift build --target KubeconfigRoutes
 
 step "swift test"
 swift build --build-tests

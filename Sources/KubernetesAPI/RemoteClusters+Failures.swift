@@ -1,4 +1,5 @@
 import KubeconfigBase
+
 extension RemoteClusters {
     // MARK: - Errors
 

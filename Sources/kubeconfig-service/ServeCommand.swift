@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import KubeconfigBase
+import KubeconfigRoutes
 import KubeconfigService
 import KubernetesAPI
 import Logging

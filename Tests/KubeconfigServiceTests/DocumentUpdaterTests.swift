@@ -252,8 +252,4 @@ import Testing
         #expect(text.utf8.count <= 1500)
         #expect(store.stored?.version != before.version)
     }
-
-    @Test func theRefusalIsA413() {
-        #expect(ServiceError(code: .documentTooLarge, message: "").httpStatus == .contentTooLarge)
-    }
 }

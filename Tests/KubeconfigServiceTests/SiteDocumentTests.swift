@@ -10,9 +10,7 @@ import Testing
 @Suite struct SiteDocumentTests {
     static func site(_ name: String, token: String = "t-\(UUID().uuidString.prefix(8))", user: String? = nil) -> SiteRegistration
     {
-        SiteRegistration(
-            name: name, server: "https://\(name).example:6443", certificateAuthority: SiteFixtures.caPEM,
-            tlsServerName: nil, namespace: nil, user: user ?? name, credential: .token(BearerToken(token)))
+        SiteFixtures.registration(name, token: token, user: user)
     }
 
     /// A document with the central site and a hand-written entry carrying fields we do not know.

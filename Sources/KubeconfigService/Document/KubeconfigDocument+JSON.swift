@@ -1,3 +1,4 @@
+import KubeconfigBase
 import YAML
 
 extension KubeconfigDocument {
@@ -22,7 +23,7 @@ extension DocumentNode {
                 // JSON keys are strings whatever YAML type they had.
                 let key: String
                 if case .scalar(let scalar) = pair.key { key = scalar.text } else { key = "" }
-                Self.writeJSONString(key, to: &out)
+                JSONString.write(key, to: &out)
                 out.append(":")
                 pair.value.writeJSON(to: &out)
             }
@@ -36,24 +37,6 @@ extension DocumentNode {
             out.append("]")
         }
     }
-
-    static func writeJSONString(_ string: String, to out: inout String) {
-        out.append("\"")
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out.append("\\\"")
-            case "\\": out.append("\\\\")
-            case "\n": out.append("\\n")
-            case "\r": out.append("\\r")
-            case "\t": out.append("\\t")
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out.append("\"")
-    }
 }
 
 extension DocumentNode.Scalar {
@@ -64,15 +47,15 @@ extension DocumentNode.Scalar {
         case YAMLTag.bool:
             out.append(boolValue.map { $0 ? "true" : "false" } ?? "null")
         case YAMLTag.int:
-            if let value = intValue { out.append(String(value)) } else { DocumentNode.writeJSONString(text, to: &out) }
+            if let value = intValue { out.append(String(value)) } else { JSONString.write(text, to: &out) }
         case YAMLTag.float:
             if let value = doubleValue, value.isFinite {
                 out.append(String(value))
             } else {
-                DocumentNode.writeJSONString(text, to: &out)
+                JSONString.write(text, to: &out)
             }
         default:
-            DocumentNode.writeJSONString(text, to: &out)
+            JSONString.write(text, to: &out)
         }
     }
 }

@@ -138,11 +138,11 @@ extension KubeconfigDocument {
     // MARK: - Reading sites
 
     /// Every context as `GET /sites` describes it, in document order. Never a credential.
-    func siteSummaries(location: String) -> [SiteSummary] {
+    package func siteSummaries(location: String) -> [SiteSummary] {
         contexts.map { summary(of: $0, location: location) }
     }
 
-    func siteSummary(named name: String, location: String) -> SiteSummary? {
+    package func siteSummary(named name: String, location: String) -> SiteSummary? {
         contexts.first { $0.name == name }.map { summary(of: $0, location: location) }
     }
 

@@ -116,7 +116,7 @@ public struct SiteCredentialStore: Sendable {
                 guard reported.keys.withLock({ $0.insert(key).inserted }) else { continue }
                 logger.warning(
                     "an entry of the credentials secret is not a managed site's credential; ignoring it",
-                    metadata: ["secret": "\(namespace)/\(name)", "key": "\(HTTPServerRequest.printable(key))"])
+                    metadata: ["secret": "\(namespace)/\(name)", "key": "\(key.printable)"])
                 continue
             }
             entries.append(Entry(site: site, key: key, credential: credential))

@@ -195,7 +195,7 @@ extension SiteTokenRenewer {
                 report.withLock { $0.orphansRemoved += 1 }
                 logger.notice(
                     "removed a bootstrap credential no site's record names (an interrupted registration or cleanup)",
-                    metadata: ["site": "\(HTTPServerRequest.printable(orphan.site))", "key": "\(orphan.key)"])
+                    metadata: ["site": "\(orphan.site.printable)", "key": "\(orphan.key)"])
             } catch {
                 logger.warning(
                     "could not remove an orphaned bootstrap credential; trying again at the next check",

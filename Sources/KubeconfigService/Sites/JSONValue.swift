@@ -1,6 +1,6 @@
 /// A JSON value as a registration body holds it: strictly typed, so that a field of the wrong
 /// type is refused with its name rather than read as something else.
-indirect enum JSONValue: Decodable, Equatable {
+package indirect enum JSONValue: Decodable, Equatable {
     case string(String)
     case number(Double)
     case bool(Bool)
@@ -8,7 +8,7 @@ indirect enum JSONValue: Decodable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null

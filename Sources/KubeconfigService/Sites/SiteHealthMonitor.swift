@@ -157,7 +157,7 @@ public final class SiteHealthMonitor: Sendable {
         if previous?.reachable == false, health.reachable { recovered?(name) }
         if previous?.isUp != health.isUp || previous?.error?.code != health.error?.code {
             var metadata: Logger.Metadata = [
-                "site": "\(HTTPServerRequest.printable(name))", "reachable": "\(health.reachable)",
+                "site": "\(name.printable)", "reachable": "\(health.reachable)",
                 "authenticated": "\(health.authenticated.map(String.init) ?? "unknown")",
             ]
             if let error = health.error {

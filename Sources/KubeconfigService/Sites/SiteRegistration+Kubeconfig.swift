@@ -48,7 +48,7 @@ extension SiteRegistration {
             for entry in entries {
                 guard let entryName = entry["name"]?.stringValue else { continue }
                 guard seen.insert(entryName).inserted else {
-                    throw invalid(section, "holds two entries named \"\(HTTPServerRequest.printable(entryName))\"")
+                    throw invalid(section, "holds two entries named \"\(entryName.printable)\"")
                 }
             }
         }
@@ -160,7 +160,7 @@ extension SiteRegistration {
         for pair in pairs {
             let key = pair.key.stringValue ?? "?"
             guard allowed.contains(key) else {
-                throw invalid(HTTPServerRequest.printable(field + key), "is not supported in a registered site")
+                throw invalid((field + key).printable, "is not supported in a registered site")
             }
         }
     }

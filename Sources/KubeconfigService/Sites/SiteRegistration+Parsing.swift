@@ -23,7 +23,7 @@ extension SiteRegistration {
             throw Self.invalid("body", "must be a JSON object")
         }
         if let key = JSONDuplicateKeys.first(in: body) {
-            throw Self.invalid(HTTPServerRequest.printable(key), "is given more than once")
+            throw Self.invalid(key.printable, "is given more than once")
         }
         try Self.checkKnown(fields, Self.jsonFields, prefix: "")
         func string(_ field: String) throws(ServiceError) -> String? { try Self.string(fields, field, prefix: "") }
@@ -112,7 +112,7 @@ extension SiteRegistration {
     private static func checkKnown(_ fields: [String: JSONValue], _ known: Set<String>, prefix: String) throws(ServiceError) {
         if let first = fields.keys.filter({ !known.contains($0) }).sorted().first {
             throw invalid(
-                HTTPServerRequest.printable(prefix + first),
+                (prefix + first).printable,
                 "unknown field; known: \(known.sorted().joined(separator: ", "))")
         }
     }

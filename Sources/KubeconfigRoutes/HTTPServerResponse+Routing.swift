@@ -1,6 +1,7 @@
 import HTTPMessages
 import HTTPTypes
 import KubeconfigBase
+import KubeconfigService
 
 extension HTTPServerResponse {
     static func text(_ status: HTTPResponse.Status, _ text: String) -> HTTPServerResponse {
@@ -16,9 +17,9 @@ extension HTTPServerResponse {
     /// `{"error": {"code": ..., "message": ...}}` with the status the code maps to.
     static func error(_ error: ServiceError, headerFields: HTTPFields = [:]) -> HTTPServerResponse {
         var body = "{\"error\":{\"code\":"
-        DocumentNode.writeJSONString(error.code.rawValue, to: &body)
+        JSONString.write(error.code.rawValue, to: &body)
         body += ",\"message\":"
-        DocumentNode.writeJSONString(error.message, to: &body)
+        JSONString.write(error.message, to: &body)
         body += "}}\n"
         var extra = headerFields
         if let retryAfter = error.retryAfterSeconds, error.httpStatus == .serviceUnavailable {

@@ -1,6 +1,7 @@
 import HTTPMessages
 import HTTPTypes
 import KubeconfigBase
+import KubeconfigService
 import Logging
 
 /// Maps requests to routes. Owns no socket: the HTTP layer calls `respond(to:)` on its own threads.
@@ -143,6 +144,6 @@ struct HandlerFunction: RouteHandler {
 struct UnknownRoute: RouteHandler {
     func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
         .response(
-            .error(ServiceError(code: .notFound, message: "no route for \(HTTPServerRequest.printable(request.path))")))
+            .error(ServiceError(code: .notFound, message: "no route for \(request.path.printable)")))
     }
 }

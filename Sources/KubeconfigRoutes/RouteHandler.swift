@@ -1,5 +1,7 @@
 import HTTPMessages
 import HTTPTypes
+import KubeconfigBase
+import KubeconfigService
 
 /// One route's behaviour: answers a request that reached it through the route's middleware.
 ///

@@ -1,5 +1,6 @@
 import CoreMetrics
 import KubeconfigBase
+import KubeconfigService
 import KubernetesAPI
 import Logging
 import Synchronization

@@ -2,6 +2,7 @@ import KubeconfigBase
 import KubernetesAPI
 import Testing
 
+@testable import KubeconfigRoutes
 @testable import KubeconfigService
 @testable import KubernetesAPI
 
@@ -58,5 +59,9 @@ import Testing
         #expect(ServiceError(code: .documentNotKubeconfig, message: "").httpStatus.code == 409)
         #expect(ServiceError(code: .configMapNotFound, message: "").httpStatus.code == 502)
         #expect(ServiceError(code: .payloadTooLarge, message: "").httpStatus.code == 413)
+    }
+
+    @Test func aDocumentTooLargeIsA413() {
+        #expect(ServiceError(code: .documentTooLarge, message: "").httpStatus == .contentTooLarge)
     }
 }

@@ -1,5 +1,7 @@
 import HTTPMessages
 import HTTPTypes
+import KubeconfigBase
+import KubeconfigService
 import Logging
 
 /// One log line per change of the document and per disclosure of it: who (as authenticated),
@@ -30,11 +32,11 @@ struct AuditLog: RouteMiddleware {
 
     private func log(_ request: HTTPServerRequest, _ response: HTTPServerResponse) {
         var metadata: Logger.Metadata = [
-            "user": "\(request.authenticatedUser.map(HTTPServerRequest.printable) ?? "(authorisation off)")",
-            "method": "\(HTTPServerRequest.printable(request.method.rawValue))",
-            "path": "\(HTTPServerRequest.printable(request.path))", "status": "\(response.status.code)",
+            "user": "\(request.authenticatedUser.map(\.printable) ?? "(authorisation off)")",
+            "method": "\(request.method.rawValue.printable)",
+            "path": "\(request.path.printable)", "status": "\(response.status.code)",
         ]
-        if let site = request.queryValue("site") { metadata["site"] = "\(HTTPServerRequest.printable(site))" }
+        if let site = request.queryValue("site") { metadata["site"] = "\(site.printable)" }
         logger.info("audit", metadata: metadata)
     }
 }

@@ -1,3 +1,6 @@
+import KubeconfigBase
+import KubeconfigService
+
 /// A route's path: literal segments and `{name}` parameters, each one non-empty segment
 /// (`/sites/{name}`, `/sites/{name}/token`).
 struct PathPattern: Sendable, Hashable, CustomStringConvertible {

@@ -2,6 +2,7 @@ import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
 import KubeconfigBase
+import KubeconfigService
 
 /// `GET /kubeconfig`: the document as last published, YAML or JSON by `Accept`, with an ETag;
 /// `?site=NAME` only that site.
@@ -25,7 +26,7 @@ struct KubeconfigRoute: RouteHandler {
                 return .error(
                     ServiceError(
                         code: .siteNotFound,
-                        message: "no context named \(HTTPServerRequest.printable(site)) in the published kubeconfig"))
+                        message: "no context named \(site.printable) in the published kubeconfig"))
             }
             return Self.document(
                 wantsJSON ? rendered.json : rendered.yaml, json: wantsJSON,

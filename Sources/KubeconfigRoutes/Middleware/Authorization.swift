@@ -1,6 +1,7 @@
 import HTTPMessages
 import HTTPTypes
 import KubeconfigBase
+import KubeconfigService
 import Logging
 
 /// Lets a request through when its bearer token may read (GET, HEAD: `get`) or change (any
@@ -50,12 +51,12 @@ struct Authorization: RouteMiddleware {
             response = .error(ServiceError(code: .forbidden, message: "forbidden: \(reason)"))
         }
         var metadata: Logger.Metadata = [
-            "method": "\(HTTPServerRequest.printable(request.method.rawValue))",
-            "path": "\(HTTPServerRequest.printable(request.path))", "status": "\(response.status.code)",
+            "method": "\(request.method.rawValue.printable)",
+            "path": "\(request.path.printable)", "status": "\(response.status.code)",
             "decision": "\(decision.label)",
         ]
         // Who was refused, when the token named someone (the TokenReview's user, never the token).
-        if case .denied(let username, _) = decision { metadata["user"] = "\(HTTPServerRequest.printable(username))" }
+        if case .denied(let username, _) = decision { metadata["user"] = "\(username.printable)" }
         logger.info("request refused", metadata: metadata)
         return response
     }

@@ -1,6 +1,8 @@
 import CoreMetrics
 import HTTPMessages
 import HTTPTypes
+import KubeconfigBase
+import KubeconfigService
 
 /// Counts answers by route and status: `kubeconfig_http_requests_total{route,status}`.
 struct RequestMetrics: RouteMiddleware {

@@ -1,6 +1,8 @@
 import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
+import KubeconfigBase
+import KubeconfigService
 
 /// `GET /livez`: 200 while the process serves.
 struct LivenessRoute: RouteHandler {

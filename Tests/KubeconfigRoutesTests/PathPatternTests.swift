@@ -1,5 +1,6 @@
 import Testing
 
+@testable import KubeconfigRoutes
 @testable import KubeconfigService
 
 @Suite struct PathPatternTests {

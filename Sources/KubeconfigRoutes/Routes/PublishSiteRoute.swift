@@ -2,6 +2,7 @@ import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
 import KubeconfigBase
+import KubeconfigService
 
 /// `POST /sites/{location}`: publishes this site now (or joins the publication under way).
 /// Another site is 404; a non-empty body must be a JSON object.
@@ -16,7 +17,7 @@ struct PublishSiteRoute: RouteHandler {
                 .error(
                     ServiceError(
                         code: .siteNotFound,
-                        message: "this service publishes site \(location), not \(HTTPServerRequest.printable(site))")))
+                        message: "this service publishes site \(location), not \(site.printable)")))
         }
         if !request.body.isEmpty {
             // Every value is decoded, as JSONSerialization did: an object holding a bad number or

@@ -1,5 +1,6 @@
 import HTTPTypes
 import KubeconfigBase
+import KubeconfigService
 import KubernetesAPI
 
 extension ServiceError {

@@ -1,5 +1,7 @@
 import HTTPMessages
 import HTTPTypes
+import KubeconfigBase
+import KubeconfigService
 import Logging
 
 /// Logs requests refused for their form (400, 405, 413), so an operator sees a misbehaving
@@ -13,8 +15,8 @@ struct RefusalLog: RouteMiddleware {
             logger.info(
                 "request refused",
                 metadata: [
-                    "method": "\(HTTPServerRequest.printable(request.method.rawValue))",
-                    "path": "\(HTTPServerRequest.printable(request.path))", "status": "\(response.status.code)",
+                    "method": "\(request.method.rawValue.printable)",
+                    "path": "\(request.path.printable)", "status": "\(response.status.code)",
                 ])
         }
         return result

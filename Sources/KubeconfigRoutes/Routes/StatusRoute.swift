@@ -1,6 +1,8 @@
 import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
+import KubeconfigBase
+import KubeconfigService
 
 /// `GET /status`: what the publisher last did; the token only as its source, subject, times and
 /// fingerprint.

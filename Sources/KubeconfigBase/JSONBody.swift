@@ -1,8 +1,8 @@
 import FoundationEssentials
 
 /// JSON answers: sorted keys, unescaped slashes, ISO 8601 dates, a final newline.
-enum JSONBody {
-    static func encode(_ value: some Encodable) -> [UInt8] {
+package enum JSONBody {
+    package static func encode(_ value: some Encodable) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601

@@ -2,6 +2,7 @@ import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
 import KubeconfigBase
+import KubeconfigService
 
 /// `/sites/{name}`: `GET` one site, `PUT` registers or replaces a remote site (JSON, or a
 /// kubeconfig as YAML), `DELETE` removes it. (`POST` publishes this service's own location:
@@ -79,7 +80,7 @@ struct SiteRoute: Sendable {
             if let parameter = request.query.first {
                 throw ServiceError(
                     code: .invalidSite,
-                    message: "\(HTTPServerRequest.printable(parameter.name)): a JSON registration takes no query parameters")
+                    message: "\(parameter.name.printable): a JSON registration takes no query parameters")
             }
             return try SiteRegistration(name: name, json: request.body)
         case "application/yaml", "application/x-yaml", "text/yaml":
@@ -103,7 +104,7 @@ struct SiteRoute: Sendable {
         if let unknown = query.first(where: { !known.contains($0.name) }) {
             throw ServiceError(
                 code: .invalidSite,
-                message: "\(HTTPServerRequest.printable(unknown.name)): unknown query parameter; known: "
+                message: "\(unknown.name.printable): unknown query parameter; known: "
                     + known.sorted().joined(separator: ", "))
         }
         func single(_ name: String) throws(ServiceError) -> String? {
@@ -137,6 +138,6 @@ struct SiteRoute: Sendable {
     }
 
     private static func notFound(_ name: String) -> ServiceError {
-        ServiceError(code: .siteNotFound, message: "no site named \(HTTPServerRequest.printable(name)) in the document")
+        ServiceError(code: .siteNotFound, message: "no site named \(name.printable) in the document")
     }
 }

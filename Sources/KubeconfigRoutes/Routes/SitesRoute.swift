@@ -2,6 +2,7 @@ import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
 import KubeconfigBase
+import KubeconfigService
 
 /// `GET /sites`: every context of the served document, with what the last probe found.
 struct SitesRoute: RouteHandler {

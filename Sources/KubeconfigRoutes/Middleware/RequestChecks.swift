@@ -1,6 +1,7 @@
 import HTTPMessages
 import HTTPTypes
 import KubeconfigBase
+import KubeconfigService
 
 /// Refuses what no route should see, before anyone is asked about the caller: a request the
 /// HTTP layer found malformed (400), an ambiguous one (two `Authorization` or `Content-Type`
@@ -35,7 +36,7 @@ struct RequestChecks: RouteMiddleware {
                 .error(
                     ServiceError(
                         code: .badRequest,
-                        message: "the \(HTTPServerRequest.printable(repeated)) query parameter is given more than once")))
+                        message: "the \(repeated.printable) query parameter is given more than once")))
         }
         if request.bodyTooLarge {
             return .response(

@@ -6,6 +6,7 @@ import KubernetesAPI
 import Logging
 import Testing
 
+@testable import KubeconfigRoutes
 @testable import KubeconfigService
 
 /// `GET /sites`, `GET|PUT|DELETE /sites/{name}` through the router, against a document in memory.
@@ -211,10 +212,10 @@ import Testing
                     // Another replica registers site-b between our read and our write.
                     let other = SiteRegistry(
                         location: "central", updater: DocumentUpdater(store: base, logger: logger), state: PublicationState())
-                    _ = try? await other.register(SiteDocumentTests.site("site-b"))
+                    _ = try? await other.register(SiteFixtures.registration("site-b"))
                 }, logger: logger),
             state: publisher.state)
-        let result = try await registry.register(SiteDocumentTests.site("site-a"))
+        let result = try await registry.register(SiteFixtures.registration("site-a"))
         #expect(result.created)
         #expect(try storedDocument().contextNames == ["central", "site-b", "site-a"])
     }

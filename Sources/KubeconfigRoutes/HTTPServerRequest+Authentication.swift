@@ -1,4 +1,6 @@
 import HTTPMessages
+import KubeconfigBase
+import KubeconfigService
 
 extension HTTPServerRequest {
     /// This request, from `user`.

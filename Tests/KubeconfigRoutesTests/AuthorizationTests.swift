@@ -5,6 +5,7 @@ import KubernetesAPI
 import Logging
 import Testing
 
+@testable import KubeconfigRoutes
 @testable import KubeconfigService
 
 /// The authorisation middleware and the reviewer behind it, against a scripted review API.

@@ -7,6 +7,7 @@ import KubernetesAPI
 import Logging
 import Testing
 
+@testable import KubeconfigRoutes
 @testable import KubeconfigService
 
 /// Routing without sockets: the router's answers to requests, with a publisher whose discovery
@@ -47,7 +48,7 @@ import Testing
 
     func publish() {
         var document = KubeconfigDocument()
-        document.merge(KubeconfigDocumentTests.site)
+        document.merge(Fixtures.central)
         publisher.state.succeeded(
             PublishedDocument(document: document, resourceVersion: "7"), server: "https://10.96.0.1:443",
             token: PublishedToken(token: BearerToken("central-token"), source: .pod), at: Date())
