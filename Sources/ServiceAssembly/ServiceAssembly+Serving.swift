@@ -81,13 +81,16 @@ extension ServiceAssembly {
         return services
     }
 
-    /// Serves on `server` (from `listen()`) until SIGTERM or SIGINT, then stops every service and
-    /// closes the connections to the clusters; logs `stopped`.
-    public func serve(on server: HTTPServer) async throws {
+    /// Serves on `server` (from `listen()`) until one of `shutdownSignals` arrives or the task is
+    /// cancelled, then stops every service and closes the connections to the clusters; logs
+    /// `stopped`.
+    /// - Parameter shutdownSignals: once handled here, these signals no longer end the process,
+    ///   even after serving ends (libdispatch keeps its handler): a test passes none.
+    public func serve(on server: HTTPServer, shutdownSignals: [UnixSignal] = [.sigterm, .sigint]) async throws {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services(serving: server),
-                gracefulShutdownSignals: [.sigterm, .sigint],
+                gracefulShutdownSignals: shutdownSignals,
                 logger: logger))
         try await group.run()
         await connections.shutdown()

@@ -62,7 +62,7 @@ import Testing
     @Test func servingEndsWhenCancelledAndThenClosesTheConnections() async throws {
         let assembly = base.assemble(loopback())
         let server = try assembly.listen()
-        let serving = Task { try await assembly.serve(on: server) }
+        let serving = Task { try await assembly.serve(on: server, shutdownSignals: []) }
         #expect(await eventually { base.recorded.lines.contains { $0.contains(#""msg":"publication failed""#) } })
         serving.cancel()
         try await serving.value

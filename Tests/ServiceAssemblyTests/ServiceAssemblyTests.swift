@@ -72,13 +72,18 @@ import Testing
         }
     }
 
-    /// The messages logged so far.
-    func messages() throws -> [String] {
+    /// The lines logged so far, as `level: message`.
+    func logged() throws -> [String] {
         recorded.sink.flush()
         return try recorded.lines.map { line in
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            return try #require(object["msg"] as? String)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+            return "\(object["level"] ?? "?"): \(object["msg"] ?? "?")"
         }
+    }
+
+    /// The messages logged so far.
+    func messages() throws -> [String] {
+        try logged().map { String($0.split(separator: ": ", maxSplits: 1)[1]) }
     }
 
     func serviceNames(_ assembly: ServiceAssembly) -> [String] {
@@ -139,8 +144,9 @@ import Testing
         _ = try await assembly.publisher.publish()
         #expect(await get(assembly, "/kubeconfig").status.code == 200)
         #expect(
-            try messages().contains(
-                "authorisation is off (--auth none): anyone who can reach this port can read the kubeconfig and its token"))
+            try logged().contains(
+                "warning: authorisation is off (--auth none): anyone who can reach this port can read the kubeconfig and "
+                    + "its token"))
     }
 
     @Test func anIssuedTokenIsRequestedForTheConfiguredAccount() async throws {
