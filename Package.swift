@@ -175,7 +175,6 @@ let package = Package(
                 "KubernetesAPI",
                 "MicroHTTPServer",
                 "ServiceAssembly",
-                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

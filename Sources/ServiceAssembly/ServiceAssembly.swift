@@ -1,4 +1,3 @@
-import FoundationEssentials
 import KubeconfigService
 import Logging
 
