@@ -36,6 +36,13 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // The project's shared vocabulary: `ServiceError` and its open codes, `BearerToken`,
+        // SHA-256, percent-encoding and trimming, `Duration` units, the one `Backoff`. No
+        // dependencies: every other module may import it, none needs another to name an error.
+        .target(
+            name: "KubeconfigBase",
+            swiftSettings: strictImports
+        ),
         // YAML trees as Sendable values, read and written through libyaml: the only Swift code
         // that imports CYAML.
         .target(
@@ -58,16 +65,18 @@ let package = Package(
             dependencies: [
                 "CMicroHTTPD",
                 "HTTPMessages",
+                "KubeconfigBase",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictImports
         ),
-        // The Kubernetes API: client, retries, in-cluster discovery, resource types. The only
-        // Swift code that imports AsyncHTTPClient and NIOSSL.
+        // The Kubernetes API client: retries, in-cluster discovery, resource types, remote
+        // clusters. The only Swift code that imports AsyncHTTPClient and NIOSSL.
         .target(
             name: "KubernetesAPI",
             dependencies: [
+                "KubeconfigBase",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -82,6 +91,7 @@ let package = Package(
         .target(
             name: "KubeconfigService",
             dependencies: [
+                "KubeconfigBase",
                 "HTTPMessages",
                 "KubernetesAPI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -112,6 +122,7 @@ let package = Package(
         .executableTarget(
             name: "kubeconfig-service",
             dependencies: [
+                "KubeconfigBase",
                 "KubeconfigService",
                 "KubernetesAPI",
                 "MicroHTTPServer",
@@ -126,6 +137,7 @@ let package = Package(
             name: "KubeconfigServiceTestSupport",
             dependencies: [
                 "HTTPMessages",
+                "KubeconfigBase",
                 "KubeconfigService",
                 "KubernetesAPI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -135,6 +147,7 @@ let package = Package(
         .testTarget(
             name: "KubeconfigServiceTests",
             dependencies: [
+                "KubeconfigBase",
                 "KubeconfigService",
                 "KubeconfigServiceTestSupport",
                 "HTTPMessages",
@@ -154,11 +167,18 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "KubernetesAPITests",
+            name: "KubeconfigBaseTests",
             dependencies: [
-                "KubernetesAPI",
+                "KubeconfigBase",
                 // Only to check our SHA-256 against: swift-crypto never reaches the binary.
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "KubernetesAPITests",
+            dependencies: [
+                "KubeconfigBase",
+                "KubernetesAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 // Loopback servers that fail TLS in each way a site can (LoopbackServer).
@@ -170,6 +190,7 @@ let package = Package(
             name: "ServiceAssemblyTests",
             dependencies: [
                 "HTTPMessages",
+                "KubeconfigBase",
                 "KubeconfigService",
                 "KubeconfigServiceTestSupport",
                 "KubernetesAPI",

@@ -1,4 +1,4 @@
-import KubernetesAPI
+import KubeconfigBase
 
 extension ServiceError.Code {
     // The stored document.

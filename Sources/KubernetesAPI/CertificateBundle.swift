@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeconfigBase
 import NIOSSL
 
 /// The certificates of a PEM bundle (a cluster CA, a client certificate), read for their

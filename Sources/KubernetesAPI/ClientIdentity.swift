@@ -1,3 +1,4 @@
+import KubeconfigBase
 import NIOSSL
 
 /// A client certificate and its private key, as a kubeconfig user holds them.

@@ -1,3 +1,4 @@
+import KubeconfigBase
 /// How to reach and authenticate to one site's API server, as its kubeconfig entries say:
 /// the server, exactly the CA to trust, and the credential to present.
 public struct ClusterEndpoint: Sendable, Hashable {

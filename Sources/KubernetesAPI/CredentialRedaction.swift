@@ -1,3 +1,4 @@
+import KubeconfigBase
 /// Removes the credentials presented to a server from text that server sent back.
 ///
 /// A server's text is data: an API server, a proxy before it or a hostile remote may echo what

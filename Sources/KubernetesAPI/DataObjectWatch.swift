@@ -1,3 +1,4 @@
+import KubeconfigBase
 /// The objects a list with a `metadata.name` field selector found (none or one), and the
 /// resourceVersion to watch from after it.
 public struct DataObjectList: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import KubeconfigBase
 /// The API server of the cluster the pod runs in, called with the pod's own service account.
 ///
 /// Every call re-reads the token and CA (kubelet rotates them) and takes the pooled client for

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeconfigBase
 import NIOSSL
 
 /// What Kubernetes hands every pod: the API server address and the service account's files.

@@ -1,3 +1,4 @@
+import KubeconfigBase
 /// The ConfigMap and Secret calls the service makes, in the cluster it runs in.
 ///
 /// A protocol so that the core is tested against in-memory fakes; `InClusterConnection` is the

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeconfigBase
 import NIOHTTP1
 
 extension KubernetesClient {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FoundationEssentials
+import KubeconfigBase
 import NIOCore
 import NIOHTTP1
 

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CoreMetrics
 import FoundationEssentials
+import KubeconfigBase
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -26,26 +27,11 @@ public final class KubernetesClient: Sendable {
     static let maxResponseBytes = 4 << 20
 
     public init(server: String, certificateAuthority: [UInt8], requestTimeout: Duration, logger: Logger) throws(ServiceError) {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        do {
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(certificateAuthority))
-        } catch {
-            throw ServiceError(code: .serviceAccountUnreadable, message: "the cluster CA is not a PEM certificate bundle")
-        }
-        // A connection abandoned after a timeout would otherwise hold shutdown for NIOSSL's
-        // default 5 s while it waits for the busy peer's close_notify.
-        tls.shutdownTimeout = .milliseconds(500)
-        let seconds = Int64(requestTimeout.components.seconds)
-        var configuration = HTTPClient.Configuration(
-            tlsConfiguration: tls,
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(max(1, min(seconds, 10)))))
-        configuration.httpVersion = .http1Only
-        configuration.connectionPool.idleTimeout = .seconds(60)
-        // Fail a refused connect at once: retries are ours (RetryPolicy), and the pool's own
-        // backoff would otherwise hold each request for its whole timeout and outlast an outage.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.http = try ClusterHTTPClient.make(
+            certificateAuthority: certificateAuthority,
+            options: .init(timeout: requestTimeout, idleTimeout: .seconds(60)),
+            unreadableCA: ServiceError(
+                code: .serviceAccountUnreadable, message: "the cluster CA is not a PEM certificate bundle"))
         self.server = server
         self.certificateAuthority = certificateAuthority
         self.requestTimeout = requestTimeout

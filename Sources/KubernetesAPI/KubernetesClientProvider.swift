@@ -1,3 +1,4 @@
+import KubeconfigBase
 import Logging
 
 /// Hands out one `KubernetesClient` per (server, CA), replacing it when the CA rotates.

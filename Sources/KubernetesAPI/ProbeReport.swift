@@ -1,3 +1,4 @@
+import KubeconfigBase
 /// What one probe of a site found.
 public struct ProbeReport: Sendable, Equatable {
     /// A TLS connection verified with the site's CA was made, and the API server answered.

@@ -1,3 +1,4 @@
+import KubeconfigBase
 extension RemoteClusters {
     // MARK: - Errors
 

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FoundationEssentials
+import KubeconfigBase
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -143,26 +144,13 @@ public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
         let target = try Self.target(endpoint)
         lastUsed[key] = .now
         if let client = clients[key] { return (client, target.base) }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if case .clientCertificate(let identity) = endpoint.credential {
-            tls = try identity.tlsConfiguration()
-        }
-        do {
-            // Exactly the site's CA: never the system store, never another site's.
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(endpoint.certificateAuthority))
-        } catch {
-            throw ServiceError(code: .certificateUnreadable, message: "the site's certificate-authority-data is not PEM")
-        }
-        tls.shutdownTimeout = .milliseconds(500)
-        let seconds = Int64(timeout.components.seconds)
-        var configuration = HTTPClient.Configuration(
-            tlsConfiguration: tls, redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(max(1, min(seconds, 10))), read: .seconds(max(1, seconds))))
-        configuration.httpVersion = .http1Only
-        configuration.connectionPool.idleTimeout = .seconds(120)
-        configuration.connectionPool.retryConnectionEstablishment = false
-        if let override = target.dnsOverride { configuration.dnsOverride = override }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let client = try ClusterHTTPClient.make(
+            certificateAuthority: endpoint.certificateAuthority,
+            options: .init(
+                timeout: timeout, readTimeout: true, idleTimeout: .seconds(120), identity: key.identity,
+                dnsOverride: target.dnsOverride),
+            unreadableCA: ServiceError(
+                code: .certificateUnreadable, message: "the site's certificate-authority-data is not PEM"))
         clients[key] = client
         return (client, target.base)
     }

@@ -1,3 +1,4 @@
+import KubeconfigBase
 /// TokenRequests made at a remote site's API server, with the credential its endpoint carries
 /// (the site's bootstrap credential).
 public protocol RemoteTokenRequestAPI: Sendable {

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeconfigBase
 
 /// The kinds of object that can hold the shared document: both keep string values under `data`.
 public enum DataObjectResource: String, Sendable, Hashable {

@@ -1,3 +1,4 @@
+import KubeconfigBase
 /// Splits a watch's byte stream into its JSON events, as client-go's JSON framer does: one
 /// top-level JSON object after another, whatever whitespace (the API server's newline) lies
 /// between, and whatever chunk boundaries cut them.

@@ -65,67 +65,83 @@ extension HTTPServer {
         requestPointer: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
         guard let contextPointer = requestPointer.pointee else {
-            // First call: headers are in. Refuse bad framing at once. A declared oversize body
-            // is refused at once when the client waits for `100 Continue` (it then sends none)
-            // or when it is too large to drain; otherwise it is read and thrown away, and the
-            // 413 follows it, so the client is not reset while it still sends.
-            let context = RequestContext()
-            requestPointer.pointee = Unmanaged.passRetained(context).toOpaque()
-            activeRequests.add(1, ordering: .relaxed)
-            if let state = kcs_mhd_socket_context(connection) {
-                Unmanaged<ConnectionState>.fromOpaque(state).takeUnretainedValue().stopAwaitingRequest(in: self)
-            }
-            let headers = Self.values(connection, .HEADER_KIND)
-            context.headers = headers.values
-            if headers.hadNUL {
-                context.defect = "NUL byte in a header"
-            } else if let defect = RequestDecoding.framingDefect(headers.values) {
-                context.defect = defect.reason
-            } else if let length = headers.values.first(where: { RequestDecoding.isNamed($0.name, "content-length") })
-                .flatMap({ Int($0.value) }), length > configuration.maxBodyBytes
-            {
-                context.bodyTooLarge = true
-                let expectsContinue = headers.values.contains {
-                    RequestDecoding.isNamed($0.name, "expect") && RequestDecoding.isNamed($0.value, "100-continue")
-                }
-                if expectsContinue || length > configuration.maxDrainedBodyBytes {
-                    return dispatch(connection: connection, url: url, method: method, context: context)
-                }
-            }
-            if context.defect != nil {
-                return dispatch(connection: connection, url: url, method: method, context: context)
-            }
-            return kcs_mhd_yes()
+            return headersArrived(connection: connection, url: url, method: method, requestPointer: requestPointer)
         }
         let context = Unmanaged<RequestContext>.fromOpaque(contextPointer).takeUnretainedValue()
         let size = uploadDataSize.pointee
         if size > 0 {
-            if !context.bodyTooLarge, let uploadData {
-                if context.body.count + size <= configuration.maxBodyBytes {
-                    uploadData.withMemoryRebound(to: UInt8.self, capacity: size) {
-                        context.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: size))
-                    }
-                } else {
-                    context.bodyTooLarge = true
-                    context.drained = context.body.count
-                    context.body = []
-                }
-            }
             uploadDataSize.pointee = 0
-            if context.bodyTooLarge {
-                context.drained += size
-                // Past the bound, answer now (the connection closes on what is still coming).
-                if context.drained > configuration.maxDrainedBodyBytes, !context.dispatched {
-                    return dispatch(connection: connection, url: url, method: method, context: context)
-                }
-            }
-            return kcs_mhd_yes()
+            return bodyArrived(
+                UnsafeRawBufferPointer(start: uploadData, count: uploadData == nil ? 0 : size), size: size,
+                connection: connection, url: url, method: method, context: context)
         }
         if let response = context.takeResponse() {
             return queue(response, on: connection)
         }
         guard !context.dispatched else { return kcs_mhd_no() }
         return dispatch(connection: connection, url: url, method: method, context: context)
+    }
+
+    /// The first call: headers are in. Refuses bad framing at once. A declared oversize body is
+    /// refused at once when the client waits for `100 Continue` (it then sends none) or when it
+    /// is too large to drain; otherwise it is read and thrown away, and the 413 follows it, so
+    /// the client is not reset while it still sends.
+    private func headersArrived(
+        connection: OpaquePointer, url: UnsafePointer<CChar>?, method: UnsafePointer<CChar>?,
+        requestPointer: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    ) -> MHD_Result {
+        let context = RequestContext()
+        requestPointer.pointee = Unmanaged.passRetained(context).toOpaque()
+        activeRequests.add(1, ordering: .relaxed)
+        if let state = kcs_mhd_socket_context(connection) {
+            Unmanaged<ConnectionState>.fromOpaque(state).takeUnretainedValue().stopAwaitingRequest(in: self)
+        }
+        let headers = Self.values(connection, .HEADER_KIND)
+        context.headers = headers.values
+        if headers.hadNUL {
+            context.defect = "NUL byte in a header"
+        } else if let defect = RequestDecoding.framingDefect(headers.values) {
+            context.defect = defect.reason
+        } else if let length = headers.values.first(where: { RequestDecoding.isNamed($0.name, "content-length") })
+            .flatMap({ Int($0.value) }), length > configuration.maxBodyBytes
+        {
+            context.bodyTooLarge = true
+            let expectsContinue = headers.values.contains {
+                RequestDecoding.isNamed($0.name, "expect") && RequestDecoding.isNamed($0.value, "100-continue")
+            }
+            if expectsContinue || length > configuration.maxDrainedBodyBytes {
+                return dispatch(connection: connection, url: url, method: method, context: context)
+            }
+        }
+        if context.defect != nil {
+            return dispatch(connection: connection, url: url, method: method, context: context)
+        }
+        return kcs_mhd_yes()
+    }
+
+    /// A chunk of the body (`size` bytes, `chunk` empty when microhttpd handed no data): kept
+    /// up to the limit, then counted and thrown away; past the drain bound the 413 is sent now
+    /// (the connection closes on what is still coming).
+    private func bodyArrived(
+        _ chunk: UnsafeRawBufferPointer, size: Int, connection: OpaquePointer, url: UnsafePointer<CChar>?,
+        method: UnsafePointer<CChar>?, context: RequestContext
+    ) -> MHD_Result {
+        if !context.bodyTooLarge, !chunk.isEmpty {
+            if context.body.count + size <= configuration.maxBodyBytes {
+                context.body.append(contentsOf: chunk)
+            } else {
+                context.bodyTooLarge = true
+                context.drained = context.body.count
+                context.body = []
+            }
+        }
+        if context.bodyTooLarge {
+            context.drained += size
+            if context.drained > configuration.maxDrainedBodyBytes, !context.dispatched {
+                return dispatch(connection: connection, url: url, method: method, context: context)
+            }
+        }
+        return kcs_mhd_yes()
     }
 
     private func dispatch(

@@ -1,3 +1,4 @@
+import KubeconfigBase
 /// Turning microhttpd's raw request parts into values, refusing what no valid request has.
 ///
 /// microhttpd 0.9.75 is lenient: it truncates at NUL bytes and accepts conflicting framing

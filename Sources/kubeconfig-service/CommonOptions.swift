@@ -1,4 +1,5 @@
 import ArgumentParser
+import KubeconfigBase
 import KubeconfigService
 import KubernetesAPI
 import ServiceAssembly

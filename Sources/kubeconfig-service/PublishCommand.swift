@@ -1,6 +1,6 @@
 import ArgumentParser
+import KubeconfigBase
 import KubeconfigService
-import KubernetesAPI
 import ServiceAssembly
 
 struct PublishCommand: AsyncParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
+import KubeconfigBase
 import KubeconfigService
-import KubernetesAPI
 import MicroHTTPServer
 import ServiceAssembly
 

@@ -1,5 +1,5 @@
+import KubeconfigBase
 import KubeconfigService
-import KubernetesAPI
 
 /// Values the core's tests share.
 public enum Fixtures {

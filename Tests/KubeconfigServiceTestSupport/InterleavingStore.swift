@@ -1,5 +1,5 @@
+import KubeconfigBase
 import KubeconfigService
-import KubernetesAPI
 import Synchronization
 
 /// A store that lets another writer run to completion just before its first write: a race

@@ -1,3 +1,4 @@
+import KubeconfigBase
 import KubeconfigService
 import KubernetesAPI
 

@@ -1,4 +1,5 @@
 import HTTPMessages
+import KubeconfigBase
 import KubeconfigServiceTestSupport
 import KubernetesAPI
 import Logging

@@ -1,4 +1,5 @@
 import Foundation
+import KubeconfigBase
 import KubeconfigServiceTestSupport
 import KubernetesAPI
 import Logging

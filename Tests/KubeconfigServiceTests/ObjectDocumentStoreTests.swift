@@ -1,3 +1,4 @@
+import KubeconfigBase
 import KubeconfigServiceTestSupport
 import KubernetesAPI
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPMessages
 import HTTPTypes
+import KubeconfigBase
 import KubeconfigServiceTestSupport
 import KubernetesAPI
 import Logging

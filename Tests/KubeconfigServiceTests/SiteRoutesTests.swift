@@ -1,5 +1,6 @@
 import Foundation
 import HTTPMessages
+import KubeconfigBase
 import KubeconfigServiceTestSupport
 import KubernetesAPI
 import Logging

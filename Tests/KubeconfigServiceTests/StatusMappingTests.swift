@@ -1,3 +1,4 @@
+import KubeconfigBase
 import KubernetesAPI
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import KubeconfigBase
 import KubernetesAPI
 import Testing
 

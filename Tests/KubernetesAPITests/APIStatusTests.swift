@@ -1,4 +1,5 @@
 import Foundation
+import KubeconfigBase
 import Testing
 
 @testable import KubernetesAPI

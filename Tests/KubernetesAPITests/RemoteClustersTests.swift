@@ -1,4 +1,5 @@
 import Foundation
+import KubeconfigBase
 import Logging
 import NIOCore
 import Testing

@@ -1,3 +1,4 @@
+import KubeconfigBase
 import Testing
 
 @testable import KubernetesAPI

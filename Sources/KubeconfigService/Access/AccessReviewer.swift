@@ -1,4 +1,5 @@
 import CoreMetrics
+import KubeconfigBase
 import KubernetesAPI
 import Logging
 import Synchronization

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeconfigBase
 import KubernetesAPI
 import YAML
 

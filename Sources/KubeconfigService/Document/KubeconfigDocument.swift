@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubernetesAPI
+import KubeconfigBase
 import YAML
 
 /// A kubeconfig document, edited so that nothing we do not own is lost.

@@ -1,4 +1,4 @@
-import KubernetesAPI
+import KubeconfigBase
 
 /// The cluster, user and context that one site contributes to the multi-site kubeconfig.
 public struct SiteEntries: Sendable, Equatable {

@@ -1,6 +1,6 @@
 import HTTPMessages
 import HTTPTypes
-import KubernetesAPI
+import KubeconfigBase
 
 extension HTTPServerResponse {
     static func text(_ status: HTTPResponse.Status, _ text: String) -> HTTPServerResponse {

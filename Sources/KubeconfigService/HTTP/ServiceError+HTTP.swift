@@ -1,4 +1,5 @@
 import HTTPTypes
+import KubeconfigBase
 import KubernetesAPI
 
 extension ServiceError {

@@ -1,6 +1,6 @@
 import HTTPMessages
 import HTTPTypes
-import KubernetesAPI
+import KubeconfigBase
 import Logging
 
 /// Maps requests to routes. Owns no socket: the HTTP layer calls `respond(to:)` on its own threads.

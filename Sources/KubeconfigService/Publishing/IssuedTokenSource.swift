@@ -1,5 +1,6 @@
 import CoreMetrics
 import FoundationEssentials
+import KubeconfigBase
 import KubernetesAPI
 import Logging
 

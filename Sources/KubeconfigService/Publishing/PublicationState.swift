@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubernetesAPI
+import KubeconfigBase
 import Synchronization
 
 /// What the publisher last did, readable without waiting from any thread (probes, GETs).

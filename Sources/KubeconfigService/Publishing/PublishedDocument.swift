@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubernetesAPI
+import KubeconfigBase
 import Synchronization
 
 /// The document as last read or written by a publication, rendered once for serving.

@@ -1,3 +1,4 @@
+import KubeconfigBase
 import KubernetesAPI
 
 /// Where the server and CA that a site's entries carry come from (and the pod's own token).

@@ -1,4 +1,4 @@
-import KubernetesAPI
+import KubeconfigBase
 import Logging
 import Synchronization
 

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubernetesAPI
+import KubeconfigBase
 
 extension SitePublisher {
     /// What `serve` does in the background until cancelled.
@@ -12,7 +12,7 @@ extension SitePublisher {
     /// and a failed renewal is retried with backoff while the stored token stays in place.
     public func runSchedule(refreshInterval: Duration?, maxRetryWait: Duration = .seconds(10)) async {
         var failures = 0
-        let retry = RetryPolicy(budget: .seconds(3600), initialBackoff: .milliseconds(500), maxBackoff: maxRetryWait)
+        let backoff = Backoff(initial: .milliseconds(500), maximum: maxRetryWait)
         let interval = refreshInterval.flatMap { $0 > .zero ? $0 : nil }
         while !Task.isCancelled {
             let wait: Duration?
@@ -20,7 +20,7 @@ extension SitePublisher {
                 let result = try await publish()
                 if result.renewalError != nil {
                     failures += 1
-                    wait = retry.backoff(attempt: failures, jitter: .random(in: 0...1))
+                    wait = backoff.wait(afterFailures: failures, jitter: .random(in: 0...1))
                 } else {
                     failures = 0
                     wait = Self.nextPass(after: interval, renewsAt: result.tokenRenewsAt, now: Date())
@@ -29,8 +29,8 @@ extension SitePublisher {
                 failures += 1
                 // Before the first success, retry fast; after it, the document is in place and
                 // the next regular pass is soon enough, unless that is longer than the cap.
-                let backoff = retry.backoff(attempt: failures, jitter: .random(in: 0...1))
-                wait = min(backoff, interval ?? backoff)
+                let retry = backoff.wait(afterFailures: failures, jitter: .random(in: 0...1))
+                wait = min(retry, interval ?? retry)
             }
             guard let wait else {
                 state.scheduled(nextRefresh: nil)
@@ -49,12 +49,4 @@ extension SitePublisher {
         let untilRenewal = Duration.milliseconds(max(Int64((renewsAt.timeIntervalSince(now) * 1000).rounded(.up)), 100))
         return min(interval ?? untilRenewal, untilRenewal)
     }
-}
-
-extension Duration {
-    /// The duration in seconds, for `Date` arithmetic.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-
-    /// The duration in milliseconds, to the microsecond, as logs show it.
-    var milliseconds: Double { (seconds * 1_000_000).rounded() / 1000 }
 }

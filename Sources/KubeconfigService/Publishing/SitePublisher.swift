@@ -1,5 +1,6 @@
 import CoreMetrics
 import FoundationEssentials
+import KubeconfigBase
 import KubernetesAPI
 import Logging
 import Synchronization
@@ -76,12 +77,11 @@ public final class SitePublisher: Sendable {
             result = .failure(error)
         }
         let elapsed = clock.now - started
-        metrics.duration.recordNanoseconds(
-            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        metrics.duration.recordNanoseconds(elapsed.nanoseconds)
         var metadata: Logger.Metadata = [
             "object": "\(configuration.objectReference)", "key": "\(configuration.key)",
             "site": "\(configuration.location)",
-            "duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            "duration_ms": "\(elapsed.wholeMilliseconds)",
         ]
         switch result {
         case .success(let publication):
@@ -108,11 +108,7 @@ public final class SitePublisher: Sendable {
 
     private func publishOnce() async throws(ServiceError) -> Publication {
         let cluster = try await credentials.credentials()
-        let chosen = ChosenToken()
-        let update = try await updater.update(publishEdit(cluster: cluster, chosen: chosen))
-        guard let token = chosen.value else {
-            preconditionFailure("an update returned without running its edit")
-        }
+        let (update, token) = try await updater.update(returning: publishEdit(cluster: cluster))
         let result = PublicationResult(
             site: configuration.location, namespace: configuration.namespace,
             configMap: configuration.secretName == nil ? configuration.configMapName : nil,
@@ -124,8 +120,8 @@ public final class SitePublisher: Sendable {
     }
 
     /// Our cluster, user and context, with the token the source chooses for what the document
-    /// holds in this round; `chosen` keeps the last round's choice.
-    private func publishEdit(cluster: ClusterCredentials, chosen: ChosenToken) -> DocumentEdit {
+    /// holds in this round; the edit returns that choice.
+    private func publishEdit(cluster: ClusterCredentials) -> DocumentEdit<PublishedToken> {
         let configuration = configuration
         let tokens = tokens
         let annotationKey = TokenRecord.annotationKey(location: configuration.location)
@@ -139,19 +135,10 @@ public final class SitePublisher: Sendable {
                 certificateAuthority: cluster.certificateAuthority, token: token.token)
             content.kubeconfig.merge(entries)
             content.annotations[annotationKey] = token.record?.annotation
-            chosen.value = token
             self.intended.withLock {
                 $0 = IntendedEntries(entries: entries, annotationKey: annotationKey, annotation: token.record?.annotation)
             }
-        }
-    }
-
-    /// The token the last round of the publish edit chose: what the publication reports.
-    private final class ChosenToken: Sendable {
-        private let token = Mutex<PublishedToken?>(nil)
-        var value: PublishedToken? {
-            get { token.withLock { $0 } }
-            set { token.withLock { $0 = newValue } }
+            return token
         }
     }
 

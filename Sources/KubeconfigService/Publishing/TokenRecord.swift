@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubernetesAPI
+import KubeconfigBase
 
 /// What every replica must know of an issued token to agree on when to renew it, kept as an
 /// annotation on the document's object and written in the same conditional patch as the token.

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubernetesAPI
+import KubeconfigBase
 
 /// When an issued token must be replaced: the decision as a plain value, with no I/O.
 public struct TokenRenewal: Sendable {

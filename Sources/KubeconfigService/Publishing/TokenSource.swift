@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeconfigBase
 import KubernetesAPI
 
 /// Where the token in a site's user entry comes from: the pod's own (`PodTokenSource`) or one

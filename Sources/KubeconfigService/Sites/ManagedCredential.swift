@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeconfigBase
 import KubernetesAPI
 
 /// One registration of a managed site, as the credentials Secret keeps it: where and how to

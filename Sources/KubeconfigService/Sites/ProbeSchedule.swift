@@ -1,3 +1,4 @@
+import KubeconfigBase
 /// When each site is probed next, and which probes may start now: plain values, no I/O and no
 /// clock (callers pass `now`). `SiteHealthMonitor` drives it from one loop.
 ///
@@ -44,8 +45,7 @@ struct ProbeSchedule<Entries: Equatable & Sendable>: Sendable {
 
         /// How long after its `timeouts`-th timed-out probe in a row a site is probed again.
         func backoff(afterTimeouts timeouts: Int) -> Duration {
-            let doublings = min(max(timeouts - 1, 0), 30)
-            return min(interval * (1 << doublings), backoffCap)
+            Backoff(initial: interval, maximum: backoffCap).step(afterFailures: timeouts)
         }
     }
 

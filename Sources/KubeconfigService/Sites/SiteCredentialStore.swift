@@ -1,5 +1,6 @@
 import FoundationEssentials
 import HTTPMessages
+import KubeconfigBase
 import KubernetesAPI
 import Logging
 import Synchronization
@@ -77,23 +78,15 @@ public struct SiteCredentialStore: Sendable {
     }
 
     /// Reads the Secret, asks `change` for the data keys to set (nil: none), and patches them,
-    /// conditional on the version read; a conflict is read again, up to 10 times.
+    /// conditional on the version read (`ConditionalWrite`: a conflict is read again).
     private func patch(_ change: ([Entry]) -> [String: String?]?) async throws(ServiceError) {
-        var lastConflict: ServiceError?
-        for _ in 0..<10 {
+        try await ConditionalWrite("secret \(namespace)/\(name)", attempts: 10).run { () async throws(ServiceError) in
             let current = try await object()
             guard let data = change(try decode(current)) else { return }
-            do throws(ServiceError) {
-                _ = try await api.patchDataObject(
-                    .secrets, namespace: namespace, name: name,
-                    DataObjectPatch(resourceVersion: current.metadata.resourceVersion, data: data))
-                return
-            } catch  where error.code == .apiConflict {
-                lastConflict = error
-            }
+            _ = try await api.patchDataObject(
+                .secrets, namespace: namespace, name: name,
+                DataObjectPatch(resourceVersion: current.metadata.resourceVersion, data: data))
         }
-        throw ServiceError(
-            code: .conflict, message: "secret \(namespace)/\(name) kept changing: \(lastConflict?.message ?? "conflict")")
     }
 
     private func object() async throws(ServiceError) -> DataObject {

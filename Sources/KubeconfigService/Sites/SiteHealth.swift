@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeconfigBase
 import KubernetesAPI
 
 /// A site's last probe, as `GET /sites` shows it.
@@ -14,8 +15,7 @@ public struct SiteHealth: Sendable, Equatable, Encodable {
         reachable = report.reachable
         authenticated = report.authenticated
         user = report.user
-        let latency = report.latency.components
-        latencyMs = Int(latency.seconds * 1000 + latency.attoseconds / 1_000_000_000_000_000)
+        latencyMs = Int(report.latency.wholeMilliseconds)
         self.checkedAt = checkedAt
         error = report.error.map(ReportedError.init)
     }

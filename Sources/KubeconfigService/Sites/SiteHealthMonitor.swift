@@ -1,5 +1,6 @@
 import FoundationEssentials
 import HTTPMessages
+import KubeconfigBase
 import KubernetesAPI
 import Logging
 import Synchronization

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubernetesAPI
+import KubeconfigBase
 
 /// One managed site's renewal in this process, as a plain value: named phases, and transitions
 /// that return what to do, which `SiteTokenRenewer` does outside its lock.
@@ -199,8 +199,10 @@ struct SiteLifecycle: Sendable, Equatable {
     /// 2 s doubling to 60 s; the renewer multiplies it by a jitter in 0.8...1.2 so that replicas
     /// do not retry in step.
     static func backoff(failures: Int) -> TimeInterval {
-        min(Double(1 << min(max(failures, 1), 6)), 60)
+        renewalBackoff.step(afterFailures: failures).seconds
     }
+
+    private static let renewalBackoff = Backoff(initial: .seconds(2), maximum: .seconds(60))
 
     /// Moves to `next`, retiring the registration left behind.
     private mutating func become(_ next: Phase) -> [Action] {

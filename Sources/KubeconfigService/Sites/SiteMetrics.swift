@@ -1,5 +1,6 @@
 import CoreMetrics
 import FoundationEssentials
+import KubeconfigBase
 import Synchronization
 
 /// The per-site series: made on a site's first probe, destroyed once it leaves the document.
@@ -20,7 +21,7 @@ final class SiteMetrics: Sendable {
             timers[site] = timer
             return timer
         }
-        timer.recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
+        timer.recordNanoseconds(latency.nanoseconds)
         let values: [Key: Double?] = [
             Key(label: "kubeconfig_site_up", site: site): health.isUp ? 1 : 0,
             Key(label: "kubeconfig_site_token_expiry_timestamp_seconds", site: site):

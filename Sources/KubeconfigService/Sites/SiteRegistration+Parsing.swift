@@ -1,6 +1,6 @@
 import FoundationEssentials
 import HTTPMessages
-import KubernetesAPI
+import KubeconfigBase
 import YAML
 
 extension SiteRegistration {
@@ -129,126 +129,9 @@ extension SiteRegistration {
         }
     }
 
-    /// Imports a kubeconfig holding one context (`kubectl config view --minify --raw`): its
-    /// cluster, user and context, all named `name`. With `tokenRequest`, the user's token is the
-    /// site's bootstrap credential, and the site's token is issued here.
-    public init(
-        name: String, kubeconfig text: String,
-        tokenRequest: (serviceAccount: String, namespace: String?, expirationSeconds: Int?, audiences: [String])? = nil
-    ) throws(ServiceError) {
-        try Self.checkName(name)
-        let document: KubeconfigDocument
-        do {
-            document = try KubeconfigDocument(parsing: text, origin: "the request body", consequence: "")
-        } catch {
-            throw Self.invalid("body", error.message)
-        }
-        let root = document.root
-        try Self.checkKeys(
-            root,
-            allowed: ["apiVersion", "kind", "clusters", "users", "contexts", "current-context", "preferences", "extensions"],
-            field: "")
-        // client-go refuses a kubeconfig whose list holds two entries of one name: which one a
-        // context means would be a guess.
-        for section in ["clusters", "users", "contexts"] {
-            guard case .sequence(let entries)? = root[section] else { continue }
-            var seen: Set<String> = []
-            for entry in entries {
-                guard let entryName = entry["name"]?.stringValue else { continue }
-                guard seen.insert(entryName).inserted else {
-                    throw Self.invalid(
-                        section, "holds two entries named \"\(HTTPServerRequest.printable(entryName))\"")
-                }
-            }
-        }
-        guard case .sequence(let contexts)? = root["contexts"], contexts.count == 1, let context = contexts.first else {
-            throw Self.invalid(
-                "contexts", "must hold exactly one context (export one with: kubectl config view --minify --raw)")
-        }
-        let contextBody = context["context"] ?? .mapping([])
-        try Self.checkKeys(contextBody, allowed: ["cluster", "user", "namespace", "extensions"], field: "context.")
-        guard let clusterName = contextBody["cluster"]?.stringValue,
-            let cluster = document.entry(in: "clusters", named: clusterName)?["cluster"]
-        else {
-            throw Self.invalid("context.cluster", "must name a cluster of the kubeconfig")
-        }
-        guard let userName = contextBody["user"]?.stringValue,
-            let user = document.entry(in: "users", named: userName)?["user"]
-        else {
-            throw Self.invalid("context.user", "must name a user of the kubeconfig")
-        }
-        func string(_ node: DocumentNode, _ key: String, field: String) throws(ServiceError) -> String? {
-            guard let value = node[key], !value.isNull else { return nil }
-            guard let text = value.stringValue else { throw Self.invalid(field, "must be a string") }
-            return text
-        }
-
-        if cluster["certificate-authority"] != nil {
-            throw Self.invalid(
-                "cluster.certificate-authority",
-                "a file path cannot be imported; embed the CA (kubectl config view --minify --raw)")
-        }
-        if let insecure = cluster["insecure-skip-tls-verify"], !insecure.isNull, insecure.boolValue != false {
-            throw Self.invalid(
-                "cluster.insecure-skip-tls-verify", "refused: a site is reached only with its certificate-authority-data")
-        }
-        try Self.checkKeys(
-            cluster,
-            allowed: ["server", "certificate-authority-data", "tls-server-name", "extensions", "insecure-skip-tls-verify"],
-            field: "cluster.")
-        guard let server = try string(cluster, "server", field: "cluster.server") else {
-            throw Self.invalid("cluster.server", "is required")
-        }
-        try Self.checkServer(server, field: "cluster.server")
-        guard let caData = try string(cluster, "certificate-authority-data", field: "cluster.certificate-authority-data")
-        else {
-            throw Self.invalid("cluster.certificate-authority-data", "is required: a site is verified with its own CA")
-        }
-        let certificateAuthority = try Self.decodeCertificates(caData, field: "cluster.certificate-authority-data")
-        let tlsServerName = try string(cluster, "tls-server-name", field: "cluster.tls-server-name")
-        if let tlsServerName { try Self.checkTLSServerName(tlsServerName, field: "cluster.tls-server-name") }
-        let namespace = try string(contextBody, "namespace", field: "context.namespace")
-        if let namespace { try Self.checkNamespace(namespace, field: "context.namespace") }
-
-        for fileField in ["tokenFile", "client-certificate", "client-key"] where user[fileField] != nil {
-            throw Self.invalid(
-                "user.\(fileField)", "a file path cannot be imported; embed it (kubectl config view --minify --raw)")
-        }
-        for other in ["exec", "auth-provider", "username", "password"] where user[other] != nil {
-            throw Self.invalid(
-                "user.\(other)", "cannot be registered: a site's credential is a token or a client certificate and key")
-        }
-        try Self.checkKeys(user, allowed: ["token", "client-certificate-data", "client-key-data", "extensions"], field: "user.")
-        let credential = try Self.credential(
-            token: (try string(user, "token", field: "user.token"), "user.token"),
-            certificate: (
-                try string(user, "client-certificate-data", field: "user.client-certificate-data"),
-                "user.client-certificate-data"
-            ),
-            key: (try string(user, "client-key-data", field: "user.client-key-data"), "user.client-key-data"))
-        var resolved = credential
-        if let tokenRequest {
-            guard case .token(let bootstrap) = credential else {
-                throw Self.invalid("user", "a bootstrap credential is a token")
-            }
-            guard let specNamespace = tokenRequest.namespace ?? namespace else {
-                throw Self.invalid("namespace", "is required (or the context's namespace)")
-            }
-            var spec = TokenRequestSpec(serviceAccount: tokenRequest.serviceAccount, namespace: specNamespace)
-            spec.expirationSeconds = tokenRequest.expirationSeconds ?? spec.expirationSeconds
-            spec.audiences = tokenRequest.audiences
-            try spec.validate(prefix: "")
-            resolved = .issued(spec, bootstrap: bootstrap)
-        }
-        self.init(
-            name: name, server: server, certificateAuthority: certificateAuthority, tlsServerName: tlsServerName,
-            namespace: namespace, user: name, credential: resolved)
-        try checkManagedName()
-    }
-
     /// One credential: a token, or a client certificate with its key; each value with the name
     /// of the field it came from, for the refusal.
-    private static func credential(
+    static func credential(
         token: (value: String?, field: String), certificate: (value: String?, field: String),
         key: (value: String?, field: String)
     ) throws(ServiceError) -> Credential {
@@ -269,21 +152,6 @@ extension SiteRegistration {
             throw invalid(certificate.field, "is required with \(key.field)")
         case (nil, _?, nil):
             throw invalid(key.field, "is required with \(certificate.field)")
-        }
-    }
-
-    /// Refuses keys of a mapping this import does not know: silently dropping them would lose
-    /// what the operator meant (a proxy, say). `extensions` and `preferences` are informational
-    /// (client-go ignores them for connecting) and are not imported.
-    private static func checkKeys(_ node: DocumentNode, allowed: Set<String>, field: String) throws(ServiceError) {
-        guard case .mapping(let pairs) = node else {
-            throw invalid(field.isEmpty ? "body" : String(field.dropLast()), "must be a mapping")
-        }
-        for pair in pairs {
-            let key = pair.key.stringValue ?? "?"
-            guard allowed.contains(key) else {
-                throw invalid(HTTPServerRequest.printable(field + key), "is not supported in a registered site")
-            }
         }
     }
 }

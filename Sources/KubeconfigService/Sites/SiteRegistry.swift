@@ -1,6 +1,5 @@
 import FoundationEssentials
-import KubernetesAPI
-import Synchronization
+import KubeconfigBase
 
 /// Registers and removes remote sites: each change is one edit through the document's update
 /// loop (the publisher's), so concurrent changes of different sites all land and nothing else
@@ -59,16 +58,17 @@ public struct SiteRegistry: Sendable {
                 code: .invalidSite,
                 message: "tokenRequest: this service keeps no bootstrap credentials (start it with --credentials-secret)")
         }
-        let outcome = EditOutcome()
-        var (prepared, update) = try await write(site, reuse: true, outcome)
-        if update == nil {
+        var (prepared, written) = try await write(site, reuse: true)
+        if written == nil {
             // The registration to keep was replaced meanwhile, or the token minted for a new one
             // expired before its round: register anew, once.
-            (prepared, update) = try await write(site, reuse: false, outcome)
+            (prepared, written) = try await write(site, reuse: false)
         }
-        guard let update else { preconditionFailure("a registration made anew returns its update or throws") }
+        guard let (update, outcome) = written else {
+            preconditionFailure("a registration made anew returns its update or throws")
+        }
         state.stored(update.document)
-        guard case (let created, let summary?, let previous)? = outcome.value else {
+        guard case (let created, let summary?, let previous) = outcome else {
             throw ServiceError(code: .siteConflict, message: "site \(site.name) changed while it was being registered")
         }
         if let renewer {
@@ -92,12 +92,12 @@ public struct SiteRegistry: Sendable {
     /// edit. Returns no update when the edit asks for the registration to be made anew; a failed
     /// new registration's entry leaves the Secret.
     private func write(
-        _ site: SiteRegistration, reuse: Bool, _ outcome: EditOutcome
-    ) async throws(ServiceError) -> (SiteTokenRenewer.PreparedRegistration?, DocumentUpdate?) {
+        _ site: SiteRegistration, reuse: Bool
+    ) async throws(ServiceError) -> (SiteTokenRenewer.PreparedRegistration?, (DocumentUpdate, EditOutcome)?) {
         var prepared: SiteTokenRenewer.PreparedRegistration?
         if case .issued = site.credential, let renewer { prepared = try await renewer.prepare(site, reuse: reuse) }
         do throws(ServiceError) {
-            return (prepared, try await updater.update(registrationEdit(site, prepared, outcome)))
+            return (prepared, try await updater.update(returning: registrationEdit(site, prepared)))
         } catch {
             if let prepared { await renewer?.finish(prepared, renewsAt: nil) }
             guard error.code == .registrationReplaced else { throw error }
@@ -110,11 +110,11 @@ public struct SiteRegistry: Sendable {
     }
 
     /// The edit writing `site`: a managed one with its token and a record naming its
-    /// registration, a pasted credential without a record. It notes the registration the
+    /// registration, a pasted credential without a record. It returns the registration the
     /// document named before (to release it once written).
     private func registrationEdit(
-        _ site: SiteRegistration, _ prepared: SiteTokenRenewer.PreparedRegistration?, _ outcome: EditOutcome
-    ) -> DocumentEdit {
+        _ site: SiteRegistration, _ prepared: SiteTokenRenewer.PreparedRegistration?
+    ) -> DocumentEdit<EditOutcome> {
         let location = location
         let recordKey = TokenRecord.annotationKey(location: site.name)
         return DocumentEdit("register site \(site.name)") { (content: inout DocumentContent) throws(ServiceError) in
@@ -141,7 +141,7 @@ public struct SiteRegistry: Sendable {
             }
             let created = try content.kubeconfig.register(written, fallback: location)
             // As this edit left it: a later edit of the same round may remove or replace it.
-            outcome.value = (created, content.kubeconfig.siteSummary(named: site.name, location: location), record?.credential)
+            return (created, content.kubeconfig.siteSummary(named: site.name, location: location), record?.credential)
         }
     }
 
@@ -178,19 +178,19 @@ public struct SiteRegistry: Sendable {
         try checkNotReserved(name)
         let location = location
         let recordKey = TokenRecord.annotationKey(location: name)
-        let removed = Mutex<String?>(nil)
-        let update = try await updater.update(
-            DocumentEdit("remove site \(name)") { (content: inout DocumentContent) throws(ServiceError) in
+        let (update, removed) = try await updater.update(
+            returning: DocumentEdit("remove site \(name)") {
+                (content: inout DocumentContent) throws(ServiceError) -> String? in
                 guard content.kubeconfig.removeSite(named: name, fallback: location) else {
                     throw ServiceError(code: .siteNotFound, message: "no site named \(name) in the document")
                 }
                 let registration = content.annotations[recordKey].flatMap(TokenRecord.init)?.credential
-                removed.withLock { $0 = registration }
                 content.annotations[recordKey] = nil
+                return registration
             })
         state.stored(update.document)
         if let renewer {
-            if let registration = removed.withLock({ $0 }) {
+            if let registration = removed {
                 await renewer.release(site: name, registration: registration)
             }
             renewer.ended(name)
@@ -206,13 +206,7 @@ public struct SiteRegistry: Sendable {
         }
     }
 
-    /// What the last round of a registration decided, read once the update returns: whether it
-    /// created the site, the site as written, and the registration the document named before.
-    private final class EditOutcome: Sendable {
-        private let outcome = Mutex<(created: Bool, summary: SiteSummary?, previous: String?)?>(nil)
-        var value: (created: Bool, summary: SiteSummary?, previous: String?)? {
-            get { outcome.withLock { $0 } }
-            set { outcome.withLock { $0 = newValue } }
-        }
-    }
+    /// What the round that stored a registration decided: whether it created the site, the site
+    /// as written, and the registration the document named before.
+    private typealias EditOutcome = (created: Bool, summary: SiteSummary?, previous: String?)
 }

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import KubernetesAPI
 
 /// One context of the document as `GET /sites` shows it: names, server, the kind of credential
 /// and when things expire. Never a token or a key.

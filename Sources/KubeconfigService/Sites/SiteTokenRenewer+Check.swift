@@ -1,6 +1,7 @@
 import CoreMetrics
 import FoundationEssentials
 import HTTPMessages
+import KubeconfigBase
 import KubernetesAPI
 import Logging
 import Synchronization

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubernetesAPI
+import KubeconfigBase
 import Logging
 
 extension SiteTokenRenewer {

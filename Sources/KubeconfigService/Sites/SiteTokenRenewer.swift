@@ -1,6 +1,7 @@
 import CoreMetrics
 import FoundationEssentials
 import HTTPMessages
+import KubeconfigBase
 import KubernetesAPI
 import Logging
 import Synchronization
@@ -194,7 +195,7 @@ public final class SiteTokenRenewer: Sendable {
     /// Writes the site's new token, if the round's document still names `registration`: the
     /// source offers what it minted, or adopts a fresher token another replica wrote, without
     /// making a request (the update loop's rule: no remote call inside a round).
-    private func renewalEdit(_ site: String, _ registration: String, _ tokens: IssuedTokenSource) -> DocumentEdit {
+    private func renewalEdit(_ site: String, _ registration: String, _ tokens: IssuedTokenSource) -> DocumentEdit<Void> {
         DocumentEdit("renew the token of site \(site)") { (content: inout DocumentContent) throws(ServiceError) in
             let key = TokenRecord.annotationKey(location: site)
             guard content.annotations[key].flatMap(TokenRecord.init)?.credential == registration,

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import KubernetesAPI
+import KubeconfigBase
 
 /// What a managed site's tokens are issued for: an account of that site, their lifetime and
 /// audiences. Kept with the site's bootstrap credential in the credentials Secret.

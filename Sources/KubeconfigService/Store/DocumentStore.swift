@@ -1,3 +1,4 @@
+import KubeconfigBase
 import KubernetesAPI
 
 /// Where the shared kubeconfig document is kept: one value of one Kubernetes object.

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeconfigBase
 import KubernetesAPI
 
 /// The document as one data key of a ConfigMap or Secret that the Helm release owns.

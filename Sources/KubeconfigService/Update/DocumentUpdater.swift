@@ -1,4 +1,5 @@
 import CoreMetrics
+import KubeconfigBase
 import KubernetesAPI
 import Logging
 import Synchronization
@@ -33,9 +34,17 @@ public final class DocumentUpdater: Sendable {
         var draining = false
     }
 
+    /// A queued edit, its output erased so that edits of any output share a round; only the
+    /// caller's own `update` casts it back.
     private struct Pending {
-        var edit: DocumentEdit
-        var continuation: CheckedContinuation<Result<DocumentUpdate, ServiceError>, Never>
+        var edit: DocumentEdit<any Sendable>
+        var continuation: CheckedContinuation<Result<Edited, ServiceError>, Never>
+    }
+
+    /// An edit's result in the round that stored the document.
+    private struct Edited {
+        var update: DocumentUpdate
+        var output: any Sendable
     }
 
     public init(store: any DocumentStore, conflictAttempts: Int = 10, logger: Logger) {
@@ -49,10 +58,21 @@ public final class DocumentUpdater: Sendable {
     var waitingEdits: Int { queue.withLock { $0.pending.count } }
 
     /// Runs `edit` until it is stored, or found to change nothing.
-    public func update(_ edit: DocumentEdit) async throws(ServiceError) -> DocumentUpdate {
+    public func update(_ edit: DocumentEdit<Void>) async throws(ServiceError) -> DocumentUpdate {
+        try await update(returning: edit).update
+    }
+
+    /// Runs `edit` until it is stored, or found to change nothing: the update, and what the edit
+    /// returned in the round that stored it.
+    public func update<Output>(
+        returning edit: DocumentEdit<Output>
+    ) async throws(ServiceError) -> (update: DocumentUpdate, output: Output) {
+        let erased = DocumentEdit<any Sendable>(edit.summary) {
+            (content: inout DocumentContent) throws(ServiceError) -> any Sendable in try await edit.apply(&content)
+        }
         let result = await withCheckedContinuation { continuation in
             let startDraining = queue.withLock { queue in
-                queue.pending.append(Pending(edit: edit, continuation: continuation))
+                queue.pending.append(Pending(edit: erased, continuation: continuation))
                 defer { queue.draining = true }
                 return !queue.draining
             }
@@ -60,7 +80,11 @@ public final class DocumentUpdater: Sendable {
                 Task { await self.drain() }
             }
         }
-        return try result.get()
+        let edited = try result.get()
+        guard let output = edited.output as? Output else {
+            preconditionFailure("an edit's output comes back as the type it was queued with")
+        }
+        return (edited.update, output)
     }
 
     /// Runs rounds until no edit waits.
@@ -79,94 +103,86 @@ public final class DocumentUpdater: Sendable {
     }
 
     /// The loop for one batch of edits; one result per edit, in order.
-    private func run(_ edits: [DocumentEdit]) async -> [Result<DocumentUpdate, ServiceError>] {
+    private func run(_ edits: [DocumentEdit<any Sendable>]) async -> [Result<Edited, ServiceError>] {
+        let write = ConditionalWrite(store.origin, attempts: conflictAttempts)
+        do throws(ServiceError) {
+            return try await write.run(
+                conflicted: { _ in
+                    logger.debug(
+                        "the document changed under us; editing again from a fresh read",
+                        metadata: ["edits": "\(edits.map(\.summary))", "origin": "\(store.origin)"])
+                    conflicts.increment()
+                }, { () async throws(ServiceError) in try await round(edits) })
+        } catch {
+            return edits.map { _ in .failure(error) }
+        }
+    }
+
+    /// One round: read, apply the edits, write when they changed something. Throws when the
+    /// document cannot be read or written (every edit fails), `.apiConflict` included.
+    private func round(_ edits: [DocumentEdit<any Sendable>]) async throws(ServiceError) -> [Result<Edited, ServiceError>] {
         let clock = ContinuousClock()
-        var lastConflict: ServiceError?
-        for _ in 0..<conflictAttempts {
-            let stored: StoredDocument
-            let before: DocumentContent
-            var started = clock.now
-            do throws(ServiceError) {
-                stored = try await store.read()
-                started = clock.now
-                before = DocumentContent(
-                    kubeconfig: try KubeconfigDocument(parsing: stored.text ?? "", origin: store.origin),
-                    annotations: stored.annotations)
-            } catch {
-                return edits.map { _ in .failure(error) }
-            }
-            let parsed = clock.now
-            var (after, outcomes) = await Self.apply(edits, to: before)
-            let edited = clock.now
-            var rendered = after == before ? nil : PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
-            if let capacity = stored.capacity, let candidate = rendered, candidate.yaml.count > capacity {
-                // Rare: find the edits that take the document over the object's limit, and
-                // refuse those alone.
-                (after, outcomes) = await Self.apply(edits, to: before, capacity: capacity, origin: store.origin)
-                rendered = after == before ? nil : PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
-            }
-            let localDuration = clock.now - started
-            logger.debug(
-                "document round",
-                metadata: [
-                    "parse_ms": "\((parsed - started).milliseconds)", "edit_ms": "\((edited - parsed).milliseconds)",
-                    "render_ms": "\((clock.now - edited).milliseconds)", "bytes": "\(stored.text?.utf8.count ?? 0)",
-                ])
-            func results(_ document: PublishedDocument, wrote: Bool) -> [Result<DocumentUpdate, ServiceError>] {
-                outcomes.map { outcome in
-                    outcome.map { DocumentUpdate(document: document, changed: wrote && $0, localDuration: localDuration) }
+        let stored = try await store.read()
+        let started = clock.now
+        let before = DocumentContent(
+            kubeconfig: try KubeconfigDocument(parsing: stored.text ?? "", origin: store.origin),
+            annotations: stored.annotations)
+        let parsed = clock.now
+        var (after, outcomes) = await Self.apply(edits, to: before)
+        let edited = clock.now
+        var rendered = after == before ? nil : PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
+        if let capacity = stored.capacity, let candidate = rendered, candidate.yaml.count > capacity {
+            // Rare: find the edits that take the document over the object's limit, and
+            // refuse those alone.
+            (after, outcomes) = await Self.apply(edits, to: before, capacity: capacity, origin: store.origin)
+            rendered = after == before ? nil : PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
+        }
+        let localDuration = clock.now - started
+        logger.debug(
+            "document round",
+            metadata: [
+                "parse_ms": "\((parsed - started).milliseconds)", "edit_ms": "\((edited - parsed).milliseconds)",
+                "render_ms": "\((clock.now - edited).milliseconds)", "bytes": "\(stored.text?.utf8.count ?? 0)",
+            ])
+        func results(_ document: PublishedDocument, changed: (Bool) -> Bool) -> [Result<Edited, ServiceError>] {
+            outcomes.map { outcome in
+                outcome.map {
+                    Edited(
+                        update: DocumentUpdate(document: document, changed: changed($0.changed), localDuration: localDuration),
+                        output: $0.output)
                 }
-            }
-            // Nothing to write when nothing changed, or when every edit failed (even where
-            // writing would create the missing key).
-            let anySucceeded = outcomes.contains { if case .success = $0 { true } else { false } }
-            if after == before, stored.text != nil || !anySucceeded {
-                var unchanged = PublishedDocument(document: before.kubeconfig, resourceVersion: stored.version)
-                unchanged.annotations = before.annotations
-                return results(unchanged, wrote: false)
-            }
-            var written = rendered ?? PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
-            written.annotations = after.annotations
-            do throws(ServiceError) {
-                written.resourceVersion = try await store.write(
-                    String(decoding: written.yaml, as: UTF8.self), annotations: after.annotationChanges(since: before),
-                    ifVersion: stored.version)
-                // Creating the key is a change even for an edit that found nothing to do.
-                if stored.text == nil {
-                    return outcomes.map { outcome in
-                        outcome.map { _ in DocumentUpdate(document: written, changed: true, localDuration: localDuration) }
-                    }
-                }
-                return results(written, wrote: true)
-            } catch  where error.code == .apiConflict {
-                logger.debug(
-                    "the document changed under us; editing again from a fresh read",
-                    metadata: ["edits": "\(edits.map(\.summary))", "origin": "\(store.origin)"])
-                conflicts.increment()
-                lastConflict = error
-            } catch {
-                return edits.map { _ in .failure(error) }
             }
         }
-        let error = ServiceError(
-            code: .conflict,
-            message: "\(store.origin) kept changing during \(conflictAttempts) read-edit-write rounds: "
-                + "\(lastConflict?.message ?? "conflict")")
-        return edits.map { _ in .failure(error) }
+        // Nothing to write when nothing changed, or when every edit failed (even where writing
+        // would create the missing key).
+        let anySucceeded = outcomes.contains { if case .success = $0 { true } else { false } }
+        if after == before, stored.text != nil || !anySucceeded {
+            var unchanged = PublishedDocument(document: before.kubeconfig, resourceVersion: stored.version)
+            unchanged.annotations = before.annotations
+            return results(unchanged) { _ in false }
+        }
+        var written = rendered ?? PublishedDocument(document: after.kubeconfig, resourceVersion: stored.version)
+        written.annotations = after.annotations
+        written.resourceVersion = try await store.write(
+            String(decoding: written.yaml, as: UTF8.self), annotations: after.annotationChanges(since: before),
+            ifVersion: stored.version)
+        // Creating the key is a change even for an edit that found nothing to do.
+        let created = stored.text == nil
+        return results(written) { created || $0 }
     }
 
     /// `edits` applied in order to `before`: the content after them, and whether each changed
-    /// it or why it failed. With a `capacity`, an edit after which the rendered document would
+    /// it (and what it returned) or why it failed. With a `capacity`, an edit after which the rendered document would
     /// be larger than that fails with `.documentTooLarge`, and is left out.
     private static func apply(
-        _ edits: [DocumentEdit], to before: DocumentContent, capacity: Int? = nil, origin: String = ""
-    ) async -> (DocumentContent, [Result<Bool, ServiceError>]) {
+        _ edits: [DocumentEdit<any Sendable>], to before: DocumentContent, capacity: Int? = nil, origin: String = ""
+    ) async -> (DocumentContent, [Result<(changed: Bool, output: any Sendable), ServiceError>]) {
         var after = before
-        var outcomes: [Result<Bool, ServiceError>] = []
+        var outcomes: [Result<(changed: Bool, output: any Sendable), ServiceError>] = []
         for edit in edits {
             var edited = after
             do throws(ServiceError) {
-                try await edit.apply(&edited)
+                let output = try await edit.apply(&edited)
                 if let capacity, edited != after {
                     let size = edited.kubeconfig.yaml().utf8.count
                     if size > capacity {
@@ -177,7 +193,7 @@ public final class DocumentUpdater: Sendable {
                                 + "of data per object); nothing was written for it")
                     }
                 }
-                outcomes.append(.success(edited != after))
+                outcomes.append(.success((edited != after, output)))
                 after = edited
             } catch {
                 outcomes.append(.failure(error))

@@ -1,4 +1,4 @@
-import KubernetesAPI
+import KubeconfigBase
 
 /// Runs one piece of work per key at a time; callers that arrive while it runs share its result
 /// instead of starting another (Go's `singleflight.Group`).

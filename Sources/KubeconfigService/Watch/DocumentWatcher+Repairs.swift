@@ -1,4 +1,5 @@
 import CoreMetrics
+import KubeconfigBase
 import Logging
 
 /// Repairs, one publication each, slowed down when they keep being undone; and the watch's metrics.

@@ -1,5 +1,6 @@
 import CoreMetrics
 import FoundationEssentials
+import KubeconfigBase
 import KubernetesAPI
 import Logging
 import Synchronization
@@ -147,9 +148,8 @@ public final class DocumentWatcher: Sendable {
 
     /// How the loop goes on after `error`.
     private func failed(_ error: ServiceError, failures: Int, forbidden: inout Bool) -> Next {
-        let backoff = RetryPolicy(
-            budget: .seconds(3600), initialBackoff: configuration.initialBackoff, maxBackoff: configuration.maxBackoff
-        ).backoff(attempt: failures, jitter: .random(in: 0...1))
+        let backoff = Backoff(initial: configuration.initialBackoff, maximum: configuration.maxBackoff)
+            .wait(afterFailures: failures, jitter: .random(in: 0...1))
         switch error.code {
         case .apiExpired:
             // As the reflector: list again at once, the version is gone for good.

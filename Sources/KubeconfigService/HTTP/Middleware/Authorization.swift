@@ -1,6 +1,6 @@
 import HTTPMessages
 import HTTPTypes
-import KubernetesAPI
+import KubeconfigBase
 import Logging
 
 /// Lets a request through when its bearer token may read (GET, HEAD: `get`) or change (any

@@ -1,6 +1,6 @@
 import HTTPMessages
 import HTTPTypes
-import KubernetesAPI
+import KubeconfigBase
 
 /// Refuses what no route should see, before anyone is asked about the caller: a request the
 /// HTTP layer found malformed (400), an ambiguous one (two `Authorization` or `Content-Type`
@@ -39,7 +39,10 @@ struct RequestChecks: RouteMiddleware {
         }
         if request.bodyTooLarge {
             return .response(
-                .error(ServiceError(code: .payloadTooLarge, message: "request bodies are limited to 64 KiB")))
+                .error(
+                    ServiceError(
+                        code: .payloadTooLarge,
+                        message: "request bodies are limited to \(ServiceRouter.maxBodyBytes / 1024) KiB")))
         }
         if let methods, !methods.contains(request.method) {
             return .response(

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
-import KubernetesAPI
+import KubeconfigBase
 
 /// `GET /kubeconfig`: the document as last published, YAML or JSON by `Accept`, with an ETag;
 /// `?site=NAME` only that site.

@@ -1,7 +1,6 @@
 import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
-import KubernetesAPI
 
 /// `GET /livez`: 200 while the process serves.
 struct LivenessRoute: RouteHandler {

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
-import KubernetesAPI
+import KubeconfigBase
 
 /// `POST /sites/{location}`: publishes this site now (or joins the publication under way).
 /// Another site is 404; a non-empty body must be a JSON object.

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
-import KubernetesAPI
+import KubeconfigBase
 
 /// `/sites/{name}`: `GET` one site, `PUT` registers or replaces a remote site (JSON, or a
 /// kubeconfig as YAML), `DELETE` removes it, `POST` publishes this service's own location.

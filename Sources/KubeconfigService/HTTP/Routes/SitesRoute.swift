@@ -1,7 +1,7 @@
 import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
-import KubernetesAPI
+import KubeconfigBase
 
 /// `GET /sites`: every context of the served document, with what the last probe found.
 struct SitesRoute: RouteHandler {

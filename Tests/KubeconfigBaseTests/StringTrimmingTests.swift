@@ -1,6 +1,6 @@
 import Testing
 
-@testable import KubernetesAPI
+@testable import KubeconfigBase
 
 /// Trimming removes what Foundation's `.whitespaces` and `.whitespacesAndNewlines` did, scalar
 /// by scalar, and nothing inside the text.

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import KubernetesAPI
+@testable import KubeconfigBase
 
 /// Path segments and query values are encoded byte by byte as Foundation's
 /// `addingPercentEncoding` did with `urlPathAllowed` minus `/`, and with RFC 3986 unreserved.
@@ -11,7 +11,7 @@ import Testing
         ("user:x@y!$&'()*+,", "user:x@y!$&'()*+,"), ("\u{0}\u{7F}", "%00%7F"), ("e\u{301}", "e%CC%81"),
     ])
     func aPathSegmentKeepsTheSubDelimitersButNotSlash(value: String, encoded: String) {
-        #expect(KubernetesClient.pathSegment(value) == encoded)
+        #expect(PercentEncoding.pathSegment.encode(value) == encoded)
     }
 
     @Test(arguments: [
@@ -19,7 +19,7 @@ import Testing
         ("100%", "100%25"), ("a&b+c", "a%26b%2Bc"), ("a-b_c.d~e", "a-b_c.d~e"), ("x:y@z", "x%3Ay%40z"),
     ])
     func aQueryValueKeepsOnlyTheUnreservedCharacters(value: String, encoded: String) {
-        #expect(KubernetesClient.queryValue(value) == encoded)
+        #expect(PercentEncoding.queryValue.encode(value) == encoded)
     }
 
     @Test func theAllowedASCIICharactersAreExactlyTheseSets() {
@@ -32,7 +32,7 @@ import Testing
             return kept
         }
         let letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~"
-        #expect(allowed(KubernetesClient.pathSegment) == "!$&'()*+,-.0123456789:=@" + letters)
-        #expect(allowed(KubernetesClient.queryValue) == "-.0123456789" + letters)
+        #expect(allowed(PercentEncoding.pathSegment.encode) == "!$&'()*+,-.0123456789:=@" + letters)
+        #expect(allowed(PercentEncoding.queryValue.encode) == "-.0123456789" + letters)
     }
 }

@@ -1,13 +1,13 @@
 /// Percent-encoding of one part of a URL (RFC 3986 section 2.1): every UTF-8 byte outside the
 /// allowed ASCII characters becomes `%XX`, uppercase, as Foundation's `addingPercentEncoding`
 /// wrote it. A `%` is never allowed, so a value is encoded as it is, not read as encoded already.
-struct PercentEncoding: Sendable {
+package struct PercentEncoding: Sendable {
     /// A query value: only RFC 3986 `unreserved` (`A-Z a-z 0-9 - . _ ~`), so `=`, `&`, `+`, `/`
     /// and `%` are all encoded.
-    static let queryValue = PercentEncoding(alsoAllowing: "")
+    package static let queryValue = PercentEncoding(alsoAllowing: "")
     /// A path segment: `unreserved` and `!$&'()*+,=:@`, which is Foundation's `urlPathAllowed`
     /// without `/`. Like `urlPathAllowed`, it encodes `;`, which RFC 3986 would allow.
-    static let pathSegment = PercentEncoding(alsoAllowing: "!$&'()*+,=:@")
+    package static let pathSegment = PercentEncoding(alsoAllowing: "!$&'()*+,=:@")
 
     /// One flag per ASCII byte.
     private let allowed: [Bool]
@@ -20,7 +20,7 @@ struct PercentEncoding: Sendable {
         self.allowed = allowed
     }
 
-    func encode(_ value: String) -> String {
+    package func encode(_ value: String) -> String {
         let digits = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(value.utf8.count)
