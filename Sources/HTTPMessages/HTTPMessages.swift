@@ -16,6 +16,8 @@ public struct HTTPServerRequest: Sendable {
     public var defect: String?
     /// Who the request is from, once authentication middleware has established it (for audit).
     public var authenticatedUser: String?
+    /// The path's parameters, set by the router that matched it: `name` of `/sites/{name}`.
+    public var parameters: [String: String] = [:]
 
     public init(
         method: HTTPRequest.Method, path: String, query: [(name: String, value: String)] = [],

@@ -2,7 +2,8 @@ import KubeconfigService
 import Logging
 
 /// What `serve` runs, built from its configuration: the publisher, the access review, managed
-/// sites' renewer, the site probes, the document watch and the router in front of them.
+/// sites' renewer and registry, the site probes, the document watch and the router in front of
+/// them.
 ///
 /// Building one starts nothing: `listen()` binds the port and `serve(on:)` runs the services, so
 /// a test can build the service against in-memory connections and call its router.
@@ -15,6 +16,8 @@ public struct ServiceAssembly: Sendable {
     public let reviewer: AccessReviewer?
     /// Issues and renews managed sites' tokens; nil without a credentials Secret.
     public let renewer: SiteTokenRenewer?
+    /// Registers and removes remote sites through the publisher's update loop.
+    public let registry: SiteRegistry
     /// Probes every site in the document; nil when probes are off.
     public let monitor: SiteHealthMonitor?
     /// Follows the document's object; nil when the watch is off.
@@ -36,14 +39,16 @@ public struct ServiceAssembly: Sendable {
         let reviewer = Self.reviewer(configuration, connections, logger)
         let renewer = Self.renewer(configuration, connections, publisher, logger)
         let monitor = Self.monitor(configuration, connections, publisher, renewer, logger)
+        let registry = SiteRegistry(publisher: publisher, renewer: renewer)
         self.publisher = publisher
         self.reviewer = reviewer
         self.renewer = renewer
+        self.registry = registry
         self.monitor = monitor
         self.watcher = Self.watcher(configuration, publisher, monitor, logger)
         self.router = ServiceRouter(
-            publisher: publisher, reviewer: reviewer, monitor: monitor, renewer: renewer, metrics: metrics,
-            logger: logger)
+            publisher: publisher, registry: registry, reviewer: reviewer, monitor: monitor, renewer: renewer,
+            metrics: metrics, logger: logger)
     }
 
     // MARK: - Parts

@@ -25,7 +25,8 @@ import Testing
         publisher.state.succeeded(
             PublishedDocument(document: document, resourceVersion: "1"), server: "https://10.96.0.1:443",
             token: PublishedToken(token: Fixtures.central.token, source: .pod), at: .now)
-        router = ServiceRouter(publisher: publisher, reviewer: reviewer, logger: logger)
+        router = ServiceRouter(
+            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil), reviewer: reviewer, logger: logger)
     }
 
     func get(_ path: String, token: String) async -> HTTPServerResponse {

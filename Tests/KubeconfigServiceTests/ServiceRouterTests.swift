@@ -26,7 +26,9 @@ import Testing
         reviewer = AccessReviewer(
             namespace: "onap", name: "multisite-kubeconfig-configmap",
             api: InClusterConnection(discovery: discovery, clients: clients), logger: logger)
-        router = ServiceRouter(publisher: publisher, reviewer: nil, metrics: { "# metrics\n" }, logger: logger)
+        router = ServiceRouter(
+            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil), reviewer: nil,
+            metrics: { "# metrics\n" }, logger: logger)
     }
 
     func respond(_ router: ServiceRouter, _ request: HTTPServerRequest) async -> HTTPServerResponse {
@@ -213,7 +215,9 @@ import Testing
     }
 
     @Test func withAuthorisationMissingTokensAre401WithAChallenge() async {
-        let guarded = ServiceRouter(publisher: publisher, reviewer: reviewer, logger: Logger(label: "test"))
+        let guarded = ServiceRouter(
+            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil), reviewer: reviewer,
+            logger: Logger(label: "test"))
         publish()
         for (method, path) in [("GET", "/kubeconfig"), ("POST", "/sites/central"), ("GET", "/status")] {
             for authorization in [nil, "Basic dXNlcjpwYXNz", "Bearer ", "Bearer"] {
@@ -229,7 +233,9 @@ import Testing
     }
 
     @Test func withAuthorisationAReviewThatCannotRunIsNotAnAllow() async {
-        let guarded = ServiceRouter(publisher: publisher, reviewer: reviewer, logger: Logger(label: "test"))
+        let guarded = ServiceRouter(
+            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil), reviewer: reviewer,
+            logger: Logger(label: "test"))
         publish()
         let response = await respond(
             guarded, HTTPServerRequest.make(method: "GET", path: "/kubeconfig", headers: [("Authorization", "Bearer abc")]))

@@ -27,7 +27,8 @@ import Testing
         publisher.state.succeeded(
             PublishedDocument(document: document, resourceVersion: "1"), server: Fixtures.central.server,
             token: PublishedToken(token: Fixtures.central.token, source: .pod), at: .now)
-        router = ServiceRouter(publisher: publisher, reviewer: nil, logger: logger)
+        router = ServiceRouter(
+            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil), reviewer: nil, logger: logger)
     }
 
     static func body(_ name: String, token: String = "token-of-site") -> [UInt8] {
@@ -236,7 +237,8 @@ import Testing
             PublishedDocument(document: document, resourceVersion: "1"), server: Fixtures.central.server,
             token: PublishedToken(token: Fixtures.central.token, source: .pod), at: .now)
         router = ServiceRouter(
-            publisher: publisher, reviewer: AccessReviewer(namespace: "onap", name: "kc", api: api, logger: logger),
+            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil),
+            reviewer: AccessReviewer(namespace: "onap", name: "kc", api: api, logger: logger),
             logger: logger)
         api.identify("reader", as: "reader", allowed: ["get"])
         api.identify("writer", as: "writer", allowed: ["get", "patch"])

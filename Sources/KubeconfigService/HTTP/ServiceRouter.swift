@@ -12,82 +12,131 @@ public final class ServiceRouter: HTTPResponder {
     /// Request bodies above this size are refused with 413.
     public static let maxBodyBytes = 64 * 1024
 
-    /// A route: the name metrics use for it, the methods it takes, whether callers need access,
-    /// its handler.
+    /// A route: the name metrics use for it, its path, a handler per method, whether callers need
+    /// access.
     struct Route: Sendable {
         var name: String
-        /// Methods it answers; GET implies HEAD.
-        var methods: [HTTPRequest.Method]
+        var path: PathPattern
+        /// What answers each method; GET implies HEAD, any other is a 405.
+        var methods: [HTTPRequest.Method: any RouteHandler]
         /// Callers must be allowed `get` (to read) or `patch` (to change) the document's object.
         var protected = false
         /// Query parameters that may be given more than once; any other, repeated, is a 400.
         var repeatable: Set<String> = []
-        var handler: any RouteHandler
+
+        init(
+            _ name: String, _ path: String, _ methods: [HTTPRequest.Method: any RouteHandler], protected: Bool = false,
+            repeatable: Set<String> = []
+        ) {
+            self.name = name
+            self.path = PathPattern(path)
+            self.methods = methods
+            self.protected = protected
+            self.repeatable = repeatable
+        }
     }
 
-    private let exact: [String: any RouteHandler]
-    private let site: any RouteHandler
+    /// Routes without parameters, by path: the hot paths cost one lookup.
+    private let literal: [String: any RouteHandler]
+    /// Routes with parameters, tried in order.
+    private let parameterized: [(path: PathPattern, handler: any RouteHandler)]
     private let unknown: any RouteHandler
 
     /// - Parameters:
+    ///   - registry: registers and removes remote sites (`PUT`/`DELETE /sites/{name}`).
     ///   - reviewer: checks callers of `/kubeconfig`, `/status` and `/sites...`; nil turns authorisation off.
     ///   - monitor: the site probes `GET /sites` reports; nil when probes are off.
     ///   - renewer: issues and renews managed sites' tokens; nil without a credentials Secret.
     ///   - metrics: renders `GET /metrics`; nil leaves the route out.
     public init(
-        publisher: SitePublisher, reviewer: AccessReviewer?, monitor: SiteHealthMonitor? = nil,
+        publisher: SitePublisher, registry: SiteRegistry, reviewer: AccessReviewer?, monitor: SiteHealthMonitor? = nil,
         renewer: SiteTokenRenewer? = nil, metrics: (@Sendable () -> String)? = nil, logger: Logger
     ) {
         let state = publisher.state
-        let location = publisher.configuration.location
-        let list = SitesRoute(state: state, location: location, monitor: monitor, renewer: renewer)
-        var routes: [String: Route] = [
-            "/livez": Route(name: "livez", methods: [.get], handler: LivenessRoute()),
-            "/healthz": Route(name: "healthz", methods: [.get], handler: ReadinessRoute(state: state)),
-            "/readyz": Route(name: "readyz", methods: [.get], handler: ReadinessRoute(state: state)),
-            "/kubeconfig": Route(
-                name: "kubeconfig", methods: [.get], protected: true, handler: KubeconfigRoute(state: state)),
-            "/status": Route(
-                name: "status", methods: [.get], protected: true, handler: StatusRoute(publisher: publisher, renewer: renewer)),
-            "/sites": Route(name: "sites", methods: [.get], protected: true, handler: list),
+        let list = SitesRoute(state: state, location: publisher.configuration.location, monitor: monitor, renewer: renewer)
+        let site = SiteRoute(registry: registry, state: state, list: list, monitor: monitor)
+        var routes = [
+            Route("livez", "/livez", [.get: LivenessRoute()]),
+            Route("healthz", "/healthz", [.get: ReadinessRoute(state: state)]),
+            Route("readyz", "/readyz", [.get: ReadinessRoute(state: state)]),
+            Route("kubeconfig", "/kubeconfig", [.get: KubeconfigRoute(state: state)], protected: true),
+            Route("status", "/status", [.get: StatusRoute(publisher: publisher, renewer: renewer)], protected: true),
+            Route("sites", "/sites", [.get: list], protected: true),
+            Route(
+                "site", "/sites/{name}",
+                [
+                    .get: HandlerFunction(site.show), .put: HandlerFunction(site.register),
+                    .delete: HandlerFunction(site.remove), .post: PublishSiteRoute(publisher: publisher),
+                ], protected: true, repeatable: ["audience"]),
         ]
         if let metrics {
-            routes["/metrics"] = Route(name: "metrics", methods: [.get], handler: MetricsRoute(render: metrics))
+            routes.append(Route("metrics", "/metrics", [.get: MetricsRoute(render: metrics)]))
         }
-        func build(_ route: Route) -> any RouteHandler {
+        func build(_ route: Route, allowing methods: [HTTPRequest.Method]?) -> any RouteHandler {
             var middleware: [any RouteMiddleware] = [
                 RequestMetrics(route: route.name), RefusalLog(logger: logger),
-                RequestChecks(allowed: route.methods.isEmpty ? nil : route.methods, repeatable: route.repeatable),
+                RequestChecks(allowed: methods, repeatable: route.repeatable),
             ]
             if route.protected {
                 if let reviewer { middleware.append(Authorization(reviewer: reviewer, logger: logger)) }
                 middleware.append(AuditLog(logger: logger))
             }
-            return route.handler.wrapped(in: middleware)
+            return MethodDispatch(route.methods).wrapped(in: middleware)
         }
-        exact = routes.mapValues(build)
-        site = build(
-            Route(
-                name: "site", methods: [.get, .put, .delete, .post], protected: true, repeatable: ["audience"],
-                handler: SiteRoute(
-                    registry: SiteRegistry(publisher: publisher, renewer: renewer), state: state, list: list,
-                    monitor: monitor, publish: PublishSiteRoute(publisher: publisher))))
-        unknown = build(Route(name: "unknown", methods: [], handler: UnknownRoute()))
+        var literal: [String: any RouteHandler] = [:]
+        var parameterized: [(path: PathPattern, handler: any RouteHandler)] = []
+        for route in routes {
+            // In a fixed order, so a 405's `Allow` is the same every time.
+            let methods = Self.order.filter { route.methods[$0] != nil }
+            let handler = build(route, allowing: methods)
+            if route.path.isLiteral {
+                literal[route.path.description] = handler
+            } else {
+                parameterized.append((route.path, handler))
+            }
+        }
+        self.literal = literal
+        self.parameterized = parameterized
+        unknown = build(Route("unknown", "/", [:]), allowing: nil)
     }
+
+    /// The order methods are listed in `Allow`.
+    private static let order: [HTTPRequest.Method] = [.get, .put, .delete, .post, .patch]
 
     public func respond(to request: HTTPServerRequest) -> HTTPServerResult {
-        handler(for: request.path).handle(request)
-    }
-
-    private func handler(for path: String) -> any RouteHandler {
-        if let handler = exact[path] { return handler }
-        // `/sites/{name}`: one non-empty segment after it.
-        let segments = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        if segments.count == 3, segments[0].isEmpty, segments[1].elementsEqual("sites".utf8), !segments[2].isEmpty {
-            return site
+        if let handler = literal[request.path] { return handler.handle(request) }
+        for route in parameterized {
+            if let parameters = route.path.match(request.path) {
+                var request = request
+                request.parameters = parameters
+                return route.handler.handle(request)
+            }
         }
-        return unknown
+        return unknown.handle(request)
     }
+}
+
+/// A route's handler for each of its methods (HEAD is answered as GET). `RequestChecks` has
+/// refused any other method before it gets here.
+private struct MethodDispatch: RouteHandler {
+    let methods: [HTTPRequest.Method: any RouteHandler]
+
+    init(_ methods: [HTTPRequest.Method: any RouteHandler]) { self.methods = methods }
+
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
+        let method = request.method == .head ? .get : request.method
+        guard let handler = methods[method] else { return UnknownRoute().handle(request) }
+        return handler.handle(request)
+    }
+}
+
+/// A function as a route handler: one method of a route that answers several.
+struct HandlerFunction: RouteHandler {
+    let respond: @Sendable (HTTPServerRequest) -> HTTPServerResult
+
+    init(_ respond: @escaping @Sendable (HTTPServerRequest) -> HTTPServerResult) { self.respond = respond }
+
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResult { respond(request) }
 }
 
 /// Every path that names no route: 404.

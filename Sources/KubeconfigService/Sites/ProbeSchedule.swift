@@ -1,4 +1,5 @@
 import KubeconfigBase
+
 /// When each site is probed next, and which probes may start now: plain values, no I/O and no
 /// clock (callers pass `now`). `SiteHealthMonitor` drives it from one loop.
 ///

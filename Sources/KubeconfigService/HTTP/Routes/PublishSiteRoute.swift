@@ -10,7 +10,7 @@ struct PublishSiteRoute: RouteHandler {
 
     func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
         let location = publisher.configuration.location
-        let site = String(request.path.dropFirst("/sites/".count))
+        let site = request.parameters["name", default: ""]
         guard site == location else {
             return .response(
                 .error(

@@ -4,35 +4,27 @@ import HTTPTypes
 import KubeconfigBase
 
 /// `/sites/{name}`: `GET` one site, `PUT` registers or replaces a remote site (JSON, or a
-/// kubeconfig as YAML), `DELETE` removes it, `POST` publishes this service's own location.
-struct SiteRoute: RouteHandler {
+/// kubeconfig as YAML), `DELETE` removes it. (`POST` publishes this service's own location:
+/// `PublishSiteRoute`.)
+struct SiteRoute: Sendable {
     let registry: SiteRegistry
     let state: PublicationState
     let list: SitesRoute
     let monitor: SiteHealthMonitor?
-    let publish: PublishSiteRoute
 
-    func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
-        let name = String(request.path.dropFirst("/sites/".count))
-        switch request.method {
-        case .post: return publish.handle(request)
-        case .put: return register(name, request)
-        case .delete: return remove(name)
-        default: return .response(show(name))
-        }
-    }
-
-    private func show(_ name: String) -> HTTPServerResponse {
+    @Sendable func show(_ request: HTTPServerRequest) -> HTTPServerResult {
+        let name = request.parameters["name", default: ""]
         guard let published = state.published else {
-            return .error(ServiceError(code: .notPublished, message: "no document has been read yet"))
+            return .response(.error(ServiceError(code: .notPublished, message: "no document has been read yet")))
         }
         guard let summary = published.document.siteSummary(named: name, location: registry.location) else {
-            return .error(Self.notFound(name))
+            return .response(.error(Self.notFound(name)))
         }
-        return .json(.ok, JSONBody.encode(list.view(summary, published)))
+        return .response(.json(.ok, JSONBody.encode(list.view(summary, published))))
     }
 
-    private func register(_ name: String, _ request: HTTPServerRequest) -> HTTPServerResult {
+    @Sendable func register(_ request: HTTPServerRequest) -> HTTPServerResult {
+        let name = request.parameters["name", default: ""]
         let site: SiteRegistration
         do throws(ServiceError) {
             site = try Self.registration(name, request)
@@ -65,8 +57,9 @@ struct SiteRoute: RouteHandler {
         }
     }
 
-    private func remove(_ name: String) -> HTTPServerResult {
-        .deferred { [registry, monitor] in
+    @Sendable func remove(_ request: HTTPServerRequest) -> HTTPServerResult {
+        let name = request.parameters["name", default: ""]
+        return .deferred { [registry, monitor] in
             do throws(ServiceError) {
                 let removal = try await registry.remove(name)
                 monitor?.siteRemoved(name)

@@ -42,24 +42,10 @@ struct SitesRoute: RouteHandler {
 
     func view(_ summary: SiteSummary, _ published: PublishedDocument) -> SiteView {
         var view = SiteView(summary: summary, health: monitor?.health(of: summary.name, in: published.document))
-        guard summary.credential == "token" else { return view }
-        if summary.ours {
-            let token = state.snapshot.token
-            view.tokenManagement = token?.source == .tokenRequest ? "managed" : "static"
-            view.tokenRenewsAt = token?.renewsAt
-            view.renewalError = token?.renewalError.map(ReportedError.init)
-        } else if let record = published.annotations[TokenRecord.annotationKey(location: summary.name)]
-            .flatMap(TokenRecord.init(annotation:))
-        {
-            let status = renewer?.status(of: summary.name)
-            view.tokenManagement = "managed"
-            view.tokenRenewsAt =
-                status?.renewsAt
-                ?? TokenRenewal(serviceAccount: record.serviceAccount, audiences: record.audiences).renewsAt(record)
-            view.renewalError = status?.renewalError.map(ReportedError.init)
-        } else {
-            view.tokenManagement = "static"
-        }
+        let token = SiteTokenStatus.of(summary, in: published, central: state.snapshot.token, renewer: renewer)
+        view.tokenManagement = token?.management.rawValue
+        view.tokenRenewsAt = token?.renewsAt
+        view.renewalError = token?.renewalError.map(ReportedError.init)
         return view
     }
 }
