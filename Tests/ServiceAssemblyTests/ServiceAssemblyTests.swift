@@ -66,8 +66,14 @@ import Testing
     }
 
     func get(_ assembly: ServiceAssembly, _ path: String, token: String? = nil) async -> HTTPServerResponse {
-        let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
-        switch assembly.router.respond(to: .make(method: "GET", path: path, headers: headers)) {
+        await send(assembly, "GET", path, headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [])
+    }
+
+    func send(
+        _ assembly: ServiceAssembly, _ method: String, _ path: String, headers: [(name: String, value: String)] = [],
+        body: String = ""
+    ) async -> HTTPServerResponse {
+        switch assembly.router.respond(to: .make(method: method, path: path, headers: headers, body: Array(body.utf8))) {
         case .response(let response): return response
         case .deferred(let work): return await work()
         }
@@ -148,6 +154,21 @@ import Testing
             try logged().contains(
                 "warning: authorisation is off (--auth none): anyone who can reach this port can read the kubeconfig and "
                     + "its token"))
+    }
+
+    @Test func remoteSitesAreRegisteredIntoThePublishedDocument() async throws {
+        api.put(namespace: "onap", name: "multisite-kubeconfig-configmap", data: nil)
+        let assembly = assemble(configuration { $0.auth = .none })
+        _ = try await assembly.publisher.publish()
+        let ca = SiteFixtures.base64(SiteFixtures.caPEM)
+        let registered = await send(
+            assembly, "PUT", "/sites/site-a", headers: [("Content-Type", "application/json")],
+            body: #"{"server":"https://site-a.example:6443","certificateAuthorityData":"\#(ca)","token":"site-a-token"}"#)
+        #expect(registered.status.code == 201)
+        let stored = try #require(api.object(namespace: "onap", name: "multisite-kubeconfig-configmap")?.data)
+        let document = try #require(stored["kubeconfig"])
+        #expect(document.contains("site-a-token") && document.contains("current-context: edge"))
+        #expect(String(decoding: await get(assembly, "/kubeconfig").body, as: UTF8.self).contains("site-a-token"))
     }
 
     @Test func anIssuedTokenIsRequestedForTheConfiguredAccount() async throws {
