@@ -43,23 +43,23 @@ import Testing
     @Test func eachCheckSaysWhetherTheFilesChangedAndARenewedPairIsServed() async throws {
         let tls = try TLSTestFiles()
         defer { try? tls.remove() }
-        let alpha = try tls.makePair(commonName: "alpha")
-        let beta = try tls.makePair(commonName: "beta")
+        let alpha = try await tls.makePair(commonName: "alpha")
+        let beta = try await tls.makePair(commonName: "beta")
         try tls.install(alpha)
         try await withReloader(tls) { reloader, port in
             #expect(try await reloader.reloadIfChanged() == .unchanged)
-            #expect(try TLSTestFiles.servedSubject(port: port).contains("alpha"))
+            #expect(try await TLSTestFiles.servedSubject(port: port).contains("alpha"))
 
             try tls.install(beta)
             #expect(try await reloader.reloadIfChanged() == .reloaded)
-            #expect(try TLSTestFiles.servedSubject(port: port).contains("beta"))
+            #expect(try await TLSTestFiles.servedSubject(port: port).contains("beta"))
             #expect(try await reloader.reloadIfChanged() == .unchanged)
 
             // A certificate with another's key cannot be served: the previous pair stays.
             try tls.install(certificate: alpha.certificate, key: beta.key)
             let refused = try await reloader.reloadIfChanged()
             #expect(refused != .reloaded && refused != .unchanged, "a mismatched pair was \(refused)")
-            #expect(try TLSTestFiles.servedSubject(port: port).contains("beta"))
+            #expect(try await TLSTestFiles.servedSubject(port: port).contains("beta"))
             #expect(try await reloader.reloadIfChanged() == .unchanged, "a refused pair is not tried again")
 
             try FileManager.default.removeItem(atPath: tls.files.key)
@@ -68,15 +68,15 @@ import Testing
             } throws: { error in
                 "\(error)" == "cannot read --tls-cert-file \(tls.files.certificate) or --tls-key-file \(tls.files.key)"
             }
-            #expect(try TLSTestFiles.servedSubject(port: port).contains("beta"))
+            #expect(try await TLSTestFiles.servedSubject(port: port).contains("beta"))
         }
     }
 
     @Test func runningItLogsAReloadAndALastingFailureOnce() async throws {
         let tls = try TLSTestFiles()
         defer { try? tls.remove() }
-        try tls.install(try tls.makePair(commonName: "alpha"))
-        let renewed = try tls.makePair(commonName: "gamma")
+        try tls.install(try await tls.makePair(commonName: "alpha"))
+        let renewed = try await tls.makePair(commonName: "gamma")
         let recorded = RecordedLines()
         func messages() -> [String] {
             recorded.sink.flush()
@@ -98,7 +98,7 @@ import Testing
             #expect(await eventually { messages().count == 2 })
             #expect(messages().last == "TLS certificate reloaded")
             #expect(recorded.lines.last?.contains(#""file":"\#(tls.files.certificate)""#) == true)
-            #expect(try TLSTestFiles.servedSubject(port: port).contains("gamma"))
+            #expect(try await TLSTestFiles.servedSubject(port: port).contains("gamma"))
             running.cancel()
             await running.value
         }

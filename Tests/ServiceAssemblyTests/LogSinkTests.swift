@@ -3,22 +3,27 @@ import ServiceAssembly
 import Testing
 
 /// The log writer's thread: every line out, in order, whole; loggers held back, not lines
-/// dropped, while it is behind; `flush()` waiting for what is being written.
+/// dropped, while it is behind; `flush()` waiting for what is being written. (Writing and
+/// flushing block: they run through `blocking`.)
 @Suite struct LogSinkTests {
-    @Test func everyLineIsWrittenOnceInTheOrderItWasQueued() {
+    @Test func everyLineIsWrittenOnceInTheOrderItWasQueued() async throws {
         let recorded = RecordedLines()
         let expected = (0..<20_000).map { "line \($0) " + String(repeating: "x", count: $0 % 97) }
-        for line in expected { recorded.sink.write(line + "\n") }
-        recorded.sink.flush()
+        try await blocking {
+            for line in expected { recorded.sink.write(line + "\n") }
+            recorded.sink.flush()
+        }
         #expect(recorded.lines == expected)
     }
 
-    @Test func linesFromManyThreadsArriveWholeAndInEachThreadsOrder() {
+    @Test func linesFromManyThreadsArriveWholeAndInEachThreadsOrder() async throws {
         let recorded = RecordedLines(limit: 4096, delay: .microseconds(200))
-        DispatchQueue.concurrentPerform(iterations: 8) { thread in
-            for index in 0..<2_000 { recorded.sink.write("\(thread) \(index)\n") }
+        try await blocking {
+            DispatchQueue.concurrentPerform(iterations: 8) { thread in
+                for index in 0..<2_000 { recorded.sink.write("\(thread) \(index)\n") }
+            }
+            recorded.sink.flush()
         }
-        recorded.sink.flush()
         let lines = recorded.lines
         #expect(lines.count == 16_000)
         for thread in 0..<8 {
@@ -27,25 +32,32 @@ import Testing
         }
     }
 
-    @Test func aSlowWriterHoldsLoggersBackAtTheLimitRatherThanGrowingTheBuffer() {
+    @Test func aSlowWriterHoldsLoggersBackAtTheLimitRatherThanGrowingTheBuffer() async throws {
         // A line is queued only while fewer than `limit` bytes wait: no batch can exceed the
         // limit by more than one line, however far behind the writer is.
         let recorded = RecordedLines(limit: 256, delay: .milliseconds(2))
         let line = String(repeating: "y", count: 31) + "\n"
-        for _ in 0..<400 { recorded.sink.write(line) }
-        recorded.sink.flush()
+        try await blocking {
+            for _ in 0..<400 { recorded.sink.write(line) }
+            recorded.sink.flush()
+        }
         #expect(recorded.batches.map(\.count).reduce(0, +) == 400 * 32)
         #expect(recorded.batches.allSatisfy { $0.count <= 256 + 32 }, "\(recorded.batches.map(\.count).max() ?? 0)")
     }
 
-    @Test func flushReturnsOnlyOnceTheLinesQueuedBeforeAreWritten() {
-        // The writer takes 50 ms per batch: a flush that only waited for the queue to empty
-        // would return while the batch is still being written.
+    @Test func flushReturnsOnlyOnceTheLinesQueuedBeforeAreWritten() async throws {
+        // The writer takes 50 ms per batch, and each flush starts once the writer has taken the
+        // line: the queue is empty then, and a flush that only waited for it to empty would
+        // return while the line is still being written.
         let recorded = RecordedLines(delay: .milliseconds(50))
         for round in 0..<5 {
-            recorded.sink.write("round \(round)\n")
-            recorded.sink.flush()
-            #expect(recorded.lines.last == "round \(round)")
+            let last = try await blocking {
+                recorded.sink.write("round \(round)\n")
+                while recorded.begun <= round { usleep(1_000) }
+                recorded.sink.flush()
+                return recorded.lines.last
+            }
+            #expect(last == "round \(round)")
         }
     }
 }

@@ -10,6 +10,8 @@ import Synchronization
 final class RecordedLines: Sendable {
     private final class Batches: Sendable {
         let batches = Mutex<[[UInt8]]>([])
+        /// Batches handed to the writer, written or not yet.
+        let begun = Mutex(0)
     }
 
     private let recorded: Batches
@@ -20,10 +22,14 @@ final class RecordedLines: Sendable {
         self.recorded = recorded
         let microseconds = UInt32(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000)
         sink = LogSink(limit: limit) { batch in
+            recorded.begun.withLock { $0 += 1 }
             if microseconds > 0 { usleep(microseconds) }
             recorded.batches.withLock { $0.append(batch) }
         }
     }
+
+    /// How many batches the writer has begun to write.
+    var begun: Int { recorded.begun.withLock { $0 } }
 
     /// Every batch written so far, in order.
     var batches: [[UInt8]] { recorded.batches.withLock { $0 } }

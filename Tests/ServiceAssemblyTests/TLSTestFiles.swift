@@ -35,10 +35,10 @@ struct TLSTestFiles {
     }
 
     /// A new EC P-256 pair for `commonName`, valid for 127.0.0.1.
-    func makePair(commonName: String) throws -> Pair {
+    func makePair(commonName: String) async throws -> Pair {
         let certificate = folder.appendingPathComponent("\(commonName).crt")
         let key = folder.appendingPathComponent("\(commonName).key")
-        _ = try Self.openssl([
+        _ = try await Self.openssl([
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
             "-subj", "/CN=\(commonName)", "-addext", "subjectAltName=IP:127.0.0.1",
             "-keyout", key.path, "-out", certificate.path,
@@ -48,8 +48,8 @@ struct TLSTestFiles {
     }
 
     /// The subject of the certificate a TLS server on `port` of 127.0.0.1 presents.
-    static func servedSubject(port: UInt16) throws -> String {
-        let session = try openssl(["s_client", "-connect", "127.0.0.1:\(port)"])
+    static func servedSubject(port: UInt16) async throws -> String {
+        let session = try await openssl(["s_client", "-connect", "127.0.0.1:\(port)"])
         let subject = session.split(separator: "\n").first { $0.hasPrefix("subject=") }
         return subject.map(String.init) ?? "no certificate in:\n\(session)"
     }
@@ -59,10 +59,14 @@ struct TLSTestFiles {
     }
 
     /// Runs `openssl` with standard input closed; its standard output.
-    static func openssl(_ arguments: [String]) throws -> String {
+    static func openssl(_ arguments: [String]) async throws -> String {
+        try await blocking { try run(["openssl"] + arguments) }
+    }
+
+    private static func run(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -71,7 +75,7 @@ struct TLSTestFiles {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw OpenSSLError(description: "openssl \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+            throw OpenSSLError(description: "\(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
         }
         return String(decoding: data, as: UTF8.self)
     }
