@@ -68,8 +68,9 @@ if [[ -z "$binary" ]]; then
 fi
 
 cd "$repo_root"
-# The API test server's package (kubeapi) is imported by name, as pytest.ini's pythonpath does.
-export PYTHONPATH="$repo_root/Tests/kube-api-server${PYTHONPATH:+:$PYTHONPATH}"
+# The API test server's package (kubeapi) and the shared requests and processes (loopback) are
+# imported by name, as pytest.ini's pythonpath does.
+export PYTHONPATH="$repo_root/Tests/kube-api-server:$repo_root/Tests/python-support${PYTHONPATH:+:$PYTHONPATH}"
 "$python" bench/benchmark.py --binary "$(realpath "$binary")" "${bench_args[@]}"
 if [[ " ${bench_args[*]} " != *" --smoke "* ]]; then
     # The long mode of the lifecycle's crash and dead-site tests: the figures the README quotes

@@ -25,6 +25,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The API test server's package (kubeapi) and what its driver imports (loopback), by name.
+pythonpath="$PWD/Tests/kube-api-server:$PWD/Tests/python-support${PYTHONPATH:+:$PYTHONPATH}"
+
 # The consumer's account, the (empty) credentials Secret, and the rights the chart's Role gives
 # the service on them.
 cat >"$state/config.json" <<'JSON'
@@ -35,7 +38,7 @@ cat >"$state/config.json" <<'JSON'
            {"user": "system:serviceaccount:onap:kubeconfig-service", "verbs": ["get", "patch"],
             "resources": ["secrets"], "namespaces": ["onap"], "resourceNames": ["site-credentials"]}]}
 JSON
-PYTHONPATH="$PWD/Tests/kube-api-server${PYTHONPATH:+:$PYTHONPATH}" \
+PYTHONPATH="$pythonpath" \
     python3 -m kubeapi --state-dir "$state" --port 0 --config "$state/config.json" >"$state/api.out" 2>"$state/api.err" &
 api_pid=$!
 for _ in $(seq 100); do [[ -s "$state/port" ]] && break; sleep 0.1; done
@@ -55,7 +58,7 @@ cat >"$state/edge-1/config.json" <<'JSON'
            {"user": "kubeconfig-bootstrap", "verbs": ["create"], "resources": ["serviceaccounts/token"],
             "namespaces": ["apps"], "resourceNames": ["deployer"]}]}
 JSON
-PYTHONPATH="$PWD/Tests/kube-api-server${PYTHONPATH:+:$PYTHONPATH}" \
+PYTHONPATH="$pythonpath" \
     python3 -m kubeapi --state-dir "$state/edge-1" --port 0 --config "$state/edge-1/config.json" \
     >"$state/edge-1/api.out" 2>"$state/edge-1/api.err" &
 remote_pid=$!

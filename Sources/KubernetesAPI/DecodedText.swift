@@ -1,3 +1,5 @@
+import KubeconfigBase
+
 /// A text with one layer of encoding undone (percent-encoding, JSON string escapes, line
 /// breaks), each byte remembering the bytes of the original text it came from: what
 /// `CredentialRedaction` searches, so that a credential found here is removed there.
@@ -45,7 +47,7 @@ struct DecodedText {
         var index = 0
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-                let high = Self.hexValue(bytes[index + 1]), let low = Self.hexValue(bytes[index + 2])
+                let high = bytes[index + 1].hexDigitValue, let low = bytes[index + 2].hexDigitValue
             {
                 decoded.append(high << 4 | low, from: index..<index + 3, of: self)
                 index += 3
@@ -121,19 +123,10 @@ struct DecodedText {
         }
         var unit: UInt32 = 0
         for byte in bytes[(index + 2)...(index + 5)] {
-            guard let digit = Self.hexValue(byte) else { return nil }
+            guard let digit = byte.hexDigitValue else { return nil }
             unit = unit << 4 | UInt32(digit)
         }
         return unit
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     /// Appends `byte`, decoded from `range` of `parent`, so it maps to what that range maps to.

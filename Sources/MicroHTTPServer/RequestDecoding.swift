@@ -1,4 +1,5 @@
 import KubeconfigBase
+
 /// Turning microhttpd's raw request parts into values, refusing what no valid request has.
 ///
 /// microhttpd 0.9.75 is lenient: it truncates at NUL bytes and accepts conflicting framing
@@ -13,7 +14,7 @@ enum RequestDecoding {
         while index < raw.count {
             let byte = raw[index]
             if byte == UInt8(ascii: "%") {
-                guard index + 2 < raw.count, let high = hexValue(raw[index + 1]), let low = hexValue(raw[index + 2])
+                guard index + 2 < raw.count, let high = raw[index + 1].hexDigitValue, let low = raw[index + 2].hexDigitValue
                 else { return .failure(Defect("malformed percent-encoding")) }
                 bytes.append(high << 4 | low)
                 index += 3
@@ -29,15 +30,6 @@ enum RequestDecoding {
             return .failure(Defect("the request target is not UTF-8"))
         }
         return .success(text)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     /// Checks the headers that decide where the body ends: disagreement there is how requests

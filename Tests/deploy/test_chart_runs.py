@@ -17,38 +17,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-import helm_python as helm  # PyPI: helm-python-sdk (Helm v4's engine, no helm binary)
 import pytest
 import yaml
 
 from kubeapi import ADMIN_TOKEN, KubeAPIServer
-from support import Service, wait_until
+from loopback import Service, wait_until
+from rendering import (BOOTSTRAP_RBAC, DEPLOYER_NAME as DEPLOYER, FULLNAME, HOOK_NAME as HOOK, NAMESPACE,
+                       SITE_CREDENTIALS, render_chart)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CHART_DIR = REPO_ROOT / "deploy" / "helm" / "kubeconfig-service"
-BOOTSTRAP_RBAC = REPO_ROOT / "deploy" / "examples" / "bootstrap-rbac.yaml"
-RELEASE, NAMESPACE = "dcae", "onap"
-FULLNAME = f"{RELEASE}-kubeconfig-service"
-DEPLOYER = f"{FULLNAME}-deployer"
-SITE_CREDENTIALS = f"{FULLNAME}-site-credentials"
-HOOK = f"{FULLNAME}-publish"
 # An operator's account that may read and change the document, as a caller of the service.
 OPERATOR = "operator"
 # What system:auth-delegator grants, for a ClusterRoleBinding to it.
 AUTH_DELEGATOR = [{"verbs": ["create"], "resources": ["tokenreviews", "subjectaccessreviews"]}]
-
-
-@pytest.fixture(scope="module")
-def chart():
-    loaded = helm.Chart.load(CHART_DIR)
-    yield loaded
-    loaded.close()
-
-
-def render(chart, values: dict[str, Any]) -> list[dict[str, Any]]:
-    manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
-    return [document for path, text in sorted(manifests.items()) if path.endswith(".yaml")
-            for document in yaml.safe_load_all(text) if document]
 
 
 def rules_granted(objects: list[dict[str, Any]], user: str) -> list[dict[str, Any]]:
@@ -160,7 +140,7 @@ class RenderedService:
 ], ids=["configmap", "secret", "site-credentials-off"])
 def test_the_rendered_deployment_publishes_an_issued_token_with_only_the_charts_rights(
         chart, tmp_path, values, document_object):
-    objects = render(chart, values)
+    objects = render_chart(chart, values).objects
     credentials = values.get("siteCredentials", {}).get("enabled", True)
     assert ("--credentials-secret" in service_args(objects)) == credentials
     assert any(o["kind"] == "Secret" and o["metadata"]["name"] == SITE_CREDENTIALS for o in objects) == credentials
@@ -197,7 +177,7 @@ def test_the_publish_hooks_token_is_accepted_and_others_are_not(chart, tmp_path,
     projected token for the hook's account and audience: TokenRequest here). With the audience
     check, the hook account's ordinary token, the admin's static token and a token for another
     audience get the service's 401; without it, the ordinary token publishes."""
-    objects = render(chart, values)
+    objects = render_chart(chart, values).objects
     audience = hook_token_audience(objects)
     assert caller_audiences(objects) == ([] if values else [FULLNAME]) and audience == (None if values else FULLNAME)
     with RenderedService(objects, tmp_path, ("configmaps", "multisite-kubeconfig-configmap")) as run:
@@ -236,7 +216,7 @@ def test_the_binary_exposes_every_series_the_alerts_read(chart, tmp_path):
     labels the alerts use. The central site's token is the published one: the site alert leaves
     that site to KubeconfigPublishedTokenExpiring, which reads the same expiry. The managed sites'
     series are there from the start, at 0, so that `increase()` sees a first repair."""
-    objects = render(chart, {"siteProbes": {"interval": 1}, "prometheusRule": {"enabled": True}})
+    objects = render_chart(chart, {"siteProbes": {"interval": 1}, "prometheusRule": {"enabled": True}}).objects
     rule = next(o for o in objects if o["kind"] == "PrometheusRule")
     expressions = " ".join(r["expr"] for group in rule["spec"]["groups"] for r in group["rules"])
     read = set(re.findall(r"\bkubeconfig_\w+", expressions))
@@ -327,7 +307,8 @@ def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rb
     try:
         # kubectl -n apps create token kubeconfig-bootstrap --duration=8760h
         bootstrap = remote.create_token("apps", "kubeconfig-bootstrap", expiration_seconds=8760 * 3600)
-        with RenderedService(render(chart, {}), tmp_path, ("configmaps", "multisite-kubeconfig-configmap")) as run:
+        with RenderedService(render_chart(chart, {}).objects, tmp_path,
+                             ("configmaps", "multisite-kubeconfig-configmap")) as run:
             api, service = run.api, run.service
             path, headers, body = registration(kind, remote, bootstrap)
             answer = service.request("PUT", path, token=run.caller, headers=headers, body=body)

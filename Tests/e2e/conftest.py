@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 from kubeapi import KubeAPIServer
+from loopback import Service
 from managed import start_central, start_remote, start_service
-from support import CONFIGMAP, NAMESPACE, Service
+from support import CONFIGMAP, NAMESPACE
 
 
 @pytest.fixture

@@ -28,8 +28,9 @@ from pathlib import Path
 import yaml
 from kubeapi import ADMIN_TOKEN, KubeAPIServer
 
+from loopback import Service
 from redaction import load_json, redact
-from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, Service
+from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE
 
 SECRET = "site-credentials"
 SERVICE_USER = f"system:serviceaccount:{NAMESPACE}:kubeconfig-service"

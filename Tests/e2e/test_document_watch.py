@@ -29,9 +29,9 @@ import pytest
 import yaml
 
 from kubeapi import ADMIN_TOKEN, KubeAPIServer
+from loopback import Service, wait_until
 from redaction import JWT, load, load_json, redact
-from support import (CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, Service, metric, names, stored_document,
-                     wait_until)
+from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, metric, names, stored_document
 
 SERVICE_USER = f"system:serviceaccount:{NAMESPACE}:kubeconfig-service"
 LIST_PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
@@ -145,7 +145,7 @@ def edit_document(api, change) -> str:
              "data": {"kubeconfig": yaml.safe_dump(document, sort_keys=False)}}
     answer = api.request("PATCH", CONFIGMAP_PATH, patch, token=ADMIN_TOKEN,
                          content_type="application/merge-patch+json")
-    assert answer.code == 200, redact(repr(answer))
+    assert answer.status == 200, redact(repr(answer))
     return answer.json()["metadata"]["resourceVersion"]
 
 
@@ -364,7 +364,7 @@ def test_a_deleted_object_is_served_from_memory_and_published_into_once_back(api
     created = api.request("POST", LIST_PATH, token=ADMIN_TOKEN, body={
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": NAMESPACE},
         "data": {"kubeconfig": yaml.safe_dump(other)}})
-    assert created.code == 201, created
+    assert created.status == 201, created
     service.wait_log(BACK, timeout=3)
     assert wait_until(lambda: ours_intact(stored_document(api), api), timeout=3) is not None, redact(service.logs)
     stored = stored_document(api)
@@ -594,7 +594,7 @@ def test_a_secret_holding_the_document_is_watched_and_repaired_by_name(tmp_path,
                  "data": {"kubeconfig": base64.b64encode(yaml.safe_dump(document).encode()).decode()}}
         api.requests(clear=True)
         answer = api.request("PATCH", path, patch, token=ADMIN_TOKEN, content_type="application/merge-patch+json")
-        assert answer.code == 200, redact(repr(answer))
+        assert answer.status == 200, redact(repr(answer))
 
         def stored() -> dict:
             return yaml.safe_load(api.get_secret(NAMESPACE, SECRET)["data"]["kubeconfig"])

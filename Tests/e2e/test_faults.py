@@ -22,8 +22,8 @@ import time
 import pytest
 
 from kubeapi import ADMIN_TOKEN
-from support import (CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, configmap_calls, names, run_publish, stored_document,
-                     wait_until)
+from loopback import wait_until
+from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, configmap_calls, names, run_publish, stored_document
 
 GIVE_UP_BOUND = 35.0  # "gives up within about 30 s": 30 s budget plus one request's slack
 

@@ -19,11 +19,10 @@ import pytest
 import yaml
 
 from kubeapi import ADMIN_TOKEN, READER_TOKEN, KubeAPIServer
+from loopback import KUBECTL, Service, wait_until
 from redaction import load_json, redact
-from support import (CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, Service, claims, run_publish, token_fingerprint,
-                     wait_until)
+from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, claims, run_publish, token_fingerprint
 
-KUBECTL = "/usr/bin/kubectl"
 CONSUMER = "cloudify"
 CONSUMER_USER = f"system:serviceaccount:{NAMESPACE}:{CONSUMER}"
 SERVICE_USER = f"system:serviceaccount:{NAMESPACE}:kubeconfig-service"

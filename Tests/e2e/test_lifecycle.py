@@ -27,10 +27,11 @@ from kubeapi import ADMIN_TOKEN
 from lifecycle import (Proxies, b64, key_site, kill, managed_status, names_key, read_stored,
                        registration_format_problems, send_and_kill, settle, stored_violations, sweep_interval,
                        violations)
+from loopback import wait_until
 from managed import (BOOTSTRAP_USER, DEPLOYER, SECRET, ca_data, jwt_shaped, managed_body, put_json, request_time, site,
                      sites, start_central, start_remote, start_service, stored_token, stored_tokens, timestamp, who)
 from redaction import redact
-from support import CONFIGMAP_PATH, NAMESPACE, claims, metric, wait_until
+from support import CONFIGMAP_PATH, NAMESPACE, claims, metric
 
 LONG = os.environ.get("KCS_LONG") == "1"
 SEED = int(os.environ.get("KCS_SEED") or time.time_ns() % 1_000_000)
@@ -409,7 +410,7 @@ def test_an_orphan_key_survives_the_grace_period_and_a_delete_of_its_name_then_i
     patched = central.request("PATCH", SECRET_PATH, token=ADMIN_TOKEN,
                               body={"data": {orphan: b64(json.dumps(entry))}},
                               content_type="application/merge-patch+json")
-    assert patched.code == 200, patched.code
+    assert patched.status == 200, patched.status
     kept = secret_keys(central) - {orphan}
 
     deleted = service.request("DELETE", "/sites/ghost", token=ADMIN_TOKEN)

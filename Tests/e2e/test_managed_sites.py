@@ -22,13 +22,13 @@ import time
 import pytest
 from kubeapi import ADMIN_TOKEN
 
+from loopback import KUBECTL, wait_until
 from managed import (DEPLOYER, SECRET, Sampler, bootstrap_requests, ca_data, configmap, credentials,
                      document_writes, issued, jwt_shaped, managed_body, outputs, put_json, put_kubeconfig, records,
                      renewal_error, request_time, scrub, site, sites, stored_token, stored_tokens, timestamp, who)
 from redaction import load_json, redact
-from support import NAMESPACE, claims, metric, token_fingerprint, wait_until
+from support import NAMESPACE, claims, metric, token_fingerprint
 
-KUBECTL = "/usr/bin/kubectl"
 
 
 # MARK: - What the service says

@@ -21,7 +21,8 @@ import time
 import pytest
 
 from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN
-from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, Service, run_publish, token_fingerprint, wait_until
+from loopback import Service, StartError, free_port, wait_port, wait_until
+from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, run_publish, token_fingerprint
 
 ROUTES = {"livez", "healthz", "readyz", "kubeconfig", "status", "metrics", "sites", "site", "unknown"}
 
@@ -45,24 +46,18 @@ class FixedPortService(Service):
     """`serve` on a port chosen beforehand, for log levels that hide the `listening` line."""
 
     def __init__(self, api, *args, **kwargs):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         super().__init__(api, *args, "--port", str(port), **kwargs)
         self.port = port
 
     def start(self, timeout: float = 15.0) -> "FixedPortService":
         self._listening.set()
         super().start(timeout)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                socket.create_connection((self.host, self.port), timeout=1).close()
-                return self
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"service not listening on {self.port}; logs:\n{self.logs}")
-                time.sleep(0.05)
+        try:
+            wait_port(self.host, self.port, self.process, timeout, interval=0.05)
+        except StartError as error:
+            raise StartError(f"service not listening on {self.port} ({error}); logs:\n{self.logs}") from None
+        return self
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from kubeapi import KubeAPIServer
+from loopback import BINARY
 from redaction import configmap_of, load, load_json
-from support import (BINARY, CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, names, pod_token_fields, run_publish,
-                     token_fingerprint)
+from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, names, pod_token_fields, run_publish, token_fingerprint
 
 RESULT_FIELDS = {"site", "namespace", "configMap", "key", "server", "resourceVersion", "changed", "tokenSource",
                  "tokenExpiresAt"}

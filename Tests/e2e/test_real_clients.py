@@ -4,17 +4,14 @@ kubectl's `config` commands must see every site in it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 
 import pytest
 import yaml
 
 from kubeapi import ADMIN_TOKEN
+from loopback import kubectl
 from redaction import configmap_of, load, load_json, redact
 from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, run_publish
-
-KUBECTL = "/usr/bin/kubectl"
 
 
 REMOTE_SITE = {
@@ -25,11 +22,6 @@ REMOTE_SITE = {
     "contexts": [{"name": "remote-site", "context": {"cluster": "remote-site", "user": "user01", "namespace": "edge"}}],
     "current-context": "remote-site",
 }
-
-
-def kubectl(kubeconfig, *args, home):
-    return subprocess.run([KUBECTL, "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True,
-                          timeout=30, env={**os.environ, "HOME": str(home)})
 
 
 def published_value(api) -> str:

@@ -33,8 +33,8 @@ import pytest
 from kubeapi import ADMIN_TOKEN
 from kubeapi.certificates import ensure_certificates
 
+from loopback import wait_until
 from redaction import load_json, redact
-from support import wait_until
 from managed import jwt_shaped, outputs, put_json
 
 # MARK: - Encodings a remote may echo a credential in

@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from kubeapi.tokens import write_atomic_volume
-from support import CONFIGMAP, NAMESPACE, configmap_calls, stored_document, token_fingerprint, wait_until
+from loopback import wait_until
+from support import CONFIGMAP, NAMESPACE, configmap_calls, stored_document, token_fingerprint
 
 KEY = "kubeconfig"
 

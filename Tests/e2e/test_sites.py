@@ -11,17 +11,15 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import json
-import os
-import subprocess
 
 import pytest
 import yaml
 from kubeapi import ADMIN_TOKEN, KubeAPIServer
 
+from loopback import kubectl, wait_until
 from redaction import load, load_json, redact
-from support import CONFIGMAP, NAMESPACE, stored_document, wait_until
+from support import CONFIGMAP, NAMESPACE, stored_document
 
-KUBECTL = "/usr/bin/kubectl"
 DEPLOYER = "system:serviceaccount:apps:deployer"
 READER_TOKEN = "reader-token"
 NOBODY_TOKEN = "nobody-token"
@@ -71,11 +69,6 @@ def sites(service) -> dict:
 
 def health(service, name: str) -> dict | None:
     return sites(service).get(name, {}).get("health")
-
-
-def kubectl(kubeconfig, *args, home):
-    return subprocess.run([KUBECTL, "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True,
-                          timeout=30, env={**os.environ, "HOME": str(home)})
 
 
 def metric_lines(service, name: str) -> list[str]:

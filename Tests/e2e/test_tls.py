@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from kubeapi import ADMIN_TOKEN
-from support import BINARY
+from loopback import BINARY
 from kubeapi.tokens import write_atomic_volume
 
 OPENSSL_EXTENSIONS = """

@@ -3,7 +3,8 @@ lists with field and label selectors and paging; watch streams (chunked JSON lin
 ADDED events, every change after a resourceVersion, 410 Expired once it is too old, DELETED with
 the last state, bookmarks, timeouts, RBAC on the field selector's name, faults, and the controls
 that end, drop and fail open watches. Then real clients: the python client's Watch and
-`kubectl get --watch`."""
+`kubectl get --watch`. This module's `api` has watch settings of its own; conftest.py resets it
+before every test, and apitests.py has the Status bodies."""
 
 import json
 import os
@@ -16,9 +17,9 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from apitests import CONFIGMAPS, status
 from kubeapi import ADMIN_TOKEN, READER_TOKEN, KubeAPIServer
 
-CONFIGMAPS = "/api/v1/namespaces/onap/configmaps"
 SECRETS = "/api/v1/namespaces/onap/secrets"
 SETTINGS = {"bookmarkSeconds": 0.2, "resourceVersionWaitSeconds": 0.3}
 
@@ -32,11 +33,6 @@ def api(tmp_path_factory):
         yield server
 
 
-@pytest.fixture(autouse=True)
-def fresh_state(api):
-    api.reset()
-
-
 def url(path, **params):
     return f"{path}?{urlencode(params)}" if params else path
 
@@ -47,7 +43,7 @@ def get(api, path, token=ADMIN_TOKEN, **params):
 
 def listed(api, path=CONFIGMAPS, **params):
     answer = get(api, path, **params)
-    assert answer.code == 200, answer
+    assert answer.status == 200, answer
     return answer.json()
 
 
@@ -58,15 +54,6 @@ def current_version(api):
 
 def names(items):
     return [item["metadata"]["name"] for item in items]
-
-
-def status(code, reason, message, details=None):
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason}
-    if details is not None:
-        body["details"] = details
-    body["code"] = code
-    return body
 
 
 def expired(requested, floor):
@@ -103,7 +90,7 @@ def test_a_namespace_field_selector_filters_the_cluster_wide_list(api):
 
 def test_unsupported_field_labels_are_bad_requests_worded_per_kind(api):
     answer = get(api, CONFIGMAPS, fieldSelector="data.k=v")
-    assert answer.code == 400
+    assert answer.status == 400
     assert answer.json() == status(400, "BadRequest",
                                    '"data.k" is not a known field selector: only "metadata.name", "metadata.namespace"')
     answer = get(api, SECRETS, fieldSelector="data.k=v")
@@ -125,7 +112,7 @@ def test_label_selectors_are_implemented(api):
                                ("app notin (x)", ["b", "seed"]), ("tier", ["a"]), ("!tier", ["b", "seed"]),
                                ("app,tier>0", ["a"])]:
         assert names(listed(api, labelSelector=selector)["items"]) == expected, selector
-    assert get(api, CONFIGMAPS, labelSelector="app in x").code == 400
+    assert get(api, CONFIGMAPS, labelSelector="app in x").status == 400
 
 
 def test_limit_pages_a_consistent_snapshot_with_continue_tokens(api):
@@ -158,12 +145,12 @@ def test_a_continue_token_older_than_the_history_is_410_with_a_fresh_token(api):
     api.put_configmap("onap", "b", {})
     api.expire_history()
     answer = get(api, CONFIGMAPS, limit=1, **{"continue": first["metadata"]["continue"]})
-    assert answer.code == 410
+    assert answer.status == 410
     body = answer.json()
     assert body["reason"] == "Expired" and body["message"].startswith("The provided continue parameter is too old")
     rest = listed(api, **{"continue": body["metadata"]["continue"]})  # the inconsistent remainder, from now
     assert names(rest["items"]) == ["b", "seed"]
-    assert get(api, CONFIGMAPS, **{"continue": "not-a-token"}).code == 400
+    assert get(api, CONFIGMAPS, **{"continue": "not-a-token"}).status == 400
     answer = get(api, CONFIGMAPS, resourceVersion="5", **{"continue": first["metadata"]["continue"]})
     assert answer.json()["message"] == "specifying resource version is not allowed when using continue"
 
@@ -189,7 +176,7 @@ def test_a_resource_version_from_the_future_times_out_like_the_watch_cache(api):
     assert time.monotonic() - started >= 0.3  # waited for it (resourceVersionWaitSeconds)
     details = {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
                "retryAfterSeconds": 1}
-    assert answer.code == 504 and answer.headers["Retry-After"] == "1"
+    assert answer.status == 504 and answer.headers["Retry-After"] == "1"
     assert answer.json() == status(504, "Timeout", f"Timeout: Too large resource version: {future}, current: "
                                                    f"{future - 100}", details)
 
@@ -206,13 +193,13 @@ def test_a_resource_version_from_the_future_times_out_like_the_watch_cache(api):
 ])
 def test_list_options_are_validated_like_validate_list_options(api, params, cause):
     answer = get(api, CONFIGMAPS, **params)
-    assert answer.code == 422
+    assert answer.status == 422
     assert answer.json()["message"] == f'ListOptions.meta.k8s.io "" is invalid: {cause}'
 
 
 def test_a_resource_version_that_is_not_a_number_is_invalid(api):
     answer = get(api, CONFIGMAPS, watch="true", resourceVersion="abc")
-    assert answer.code == 422 and 'resourceVersion: Invalid value: "abc"' in answer.json()["message"]
+    assert answer.status == 422 and 'resourceVersion: Invalid value: "abc"' in answer.json()["message"]
 
 
 # MARK: - Watch: the stream
@@ -284,7 +271,7 @@ def test_delete_then_create_are_deleted_with_the_last_state_then_added(api):
     with api.watch(CONFIGMAPS, fieldSelector="metadata.name=seed", resourceVersion=str(current_version(api))) as watch:
         last = api.put_configmap("onap", "seed", {"last": "state"})
         answer = api.request("DELETE", CONFIGMAPS + "/seed", token=ADMIN_TOKEN)
-        assert answer.code == 200
+        assert answer.status == 200
         created = api.request("POST", CONFIGMAPS, {"metadata": {"name": "seed"}, "data": {"new": "1"}},
                               token=ADMIN_TOKEN).json()
         api.delete_configmap("onap", "seed")  # the control API writes through the same store
@@ -303,7 +290,7 @@ def test_a_too_old_resource_version_is_an_expired_error_event_then_the_end(api):
     api.put_configmap("onap", "seed", {"n": "1"})
     floor = int(api.expire_history())
     with api.watch(CONFIGMAPS, resourceVersion=str(old)) as watch:
-        assert watch.code == 200
+        assert watch.status == 200
         assert watch.next() == {"type": "ERROR", "object": expired(old, floor)}
         assert watch.ended() == "end"
     with api.watch(CONFIGMAPS, resourceVersion=str(floor)) as watch:  # the floor itself is still fine
@@ -329,7 +316,7 @@ def test_too_old_can_be_a_410_answer_before_any_stream(api):
     api.put_configmap("onap", "seed", {"n": "1"})
     floor = int(api.expire_history())
     with api.watch(CONFIGMAPS, resourceVersion=str(old)) as watch:
-        assert watch.ended() == "refused" and watch.code == 410
+        assert watch.ended() == "refused" and watch.status == 410
         assert watch.json() == expired(old, floor)
     assert api.requests()[-1]["code"] == 410 and api.watches_served() == 0
 
@@ -361,7 +348,7 @@ def test_a_watch_from_now_ends_its_initial_events_with_the_initial_events_end_bo
         with pytest.raises(TimeoutError):
             watch.next(0.5)
     explicit = {"sendInitialEvents": "true", "resourceVersionMatch": "NotOlderThan", "allowWatchBookmarks": "true"}
-    assert get(api, CONFIGMAPS, watch="true", **explicit).code == 422  # the feature is off now
+    assert get(api, CONFIGMAPS, watch="true", **explicit).status == 422  # the feature is off now
 
 
 def test_send_initial_events_false_starts_from_now_without_them(api):
@@ -425,8 +412,8 @@ def test_a_resource_name_rule_allows_watching_that_name_only(api):
     token = api.add_identity("watcher", rules=[{"verbs": ["list", "watch"], "resources": ["configmaps"],
                                                 "namespaces": ["onap"], "resourceNames": ["seed"]}])
     with api.watch(CONFIGMAPS, token=token, fieldSelector="metadata.name=seed") as watch:
-        assert watch.code == 200 and watch.next()["object"]["metadata"]["name"] == "seed"
-    assert get(api, CONFIGMAPS, token=token, fieldSelector="metadata.name==seed").code == 200  # a list
+        assert watch.status == 200 and watch.next()["object"]["metadata"]["name"] == "seed"
+    assert get(api, CONFIGMAPS, token=token, fieldSelector="metadata.name==seed").status == 200  # a list
     answer = get(api, CONFIGMAPS, token=token, watch="true")
     message = ('configmaps is forbidden: User "watcher" cannot watch resource "configmaps" in API group "" in the '
                'namespace "onap"')
@@ -434,21 +421,21 @@ def test_a_resource_name_rule_allows_watching_that_name_only(api):
     answer = get(api, CONFIGMAPS, token=token, watch="true", fieldSelector="metadata.name=other")
     assert answer.json()["message"].startswith('configmaps "other" is forbidden: User "watcher" cannot watch')
     answer = get(api, CONFIGMAPS, token=READER_TOKEN, watch="true", fieldSelector="metadata.name=seed")
-    assert answer.code == 403  # get is not watch
+    assert answer.status == 403  # get is not watch
 
 
 def test_a_fault_can_fail_only_the_watch(api):
     api.add_fault(path=CONFIGMAPS, watch=True, action="status", code=403, count=-1)
     with api.watch(CONFIGMAPS, fieldSelector="metadata.name=seed") as watch:
-        assert watch.code == 403 and watch.json()["reason"] == "Forbidden"
-    assert get(api, CONFIGMAPS).code == 200
-    assert get(api, CONFIGMAPS + "/seed").code == 200
+        assert watch.status == 403 and watch.json()["reason"] == "Forbidden"
+    assert get(api, CONFIGMAPS).status == 200
+    assert get(api, CONFIGMAPS + "/seed").status == 200
     patch = api.request("PATCH", CONFIGMAPS + "/seed", {"data": {"n": "1"}}, token=ADMIN_TOKEN,
                         content_type="application/merge-patch+json")
-    assert patch.code == 200
+    assert patch.status == 200
     api.clear_faults()
     api.add_fault(path=CONFIGMAPS, queryRegex="resourceVersion=", action="status", code=500)
-    assert get(api, CONFIGMAPS, watch="true", resourceVersion="1").code == 500
+    assert get(api, CONFIGMAPS, watch="true", resourceVersion="1").status == 500
     assert [entry["fault"] for entry in api.requests()[-2:]] == [None, "status"]
 
 

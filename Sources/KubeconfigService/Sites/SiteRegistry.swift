@@ -72,16 +72,11 @@ public struct SiteRegistry: Sendable {
             throw ServiceError(code: .siteConflict, message: "site \(site.name) changed while it was being registered")
         }
         if let renewer {
-            if let previous, previous != prepared?.credential.registration {
-                await renewer.release(site: site.name, registration: previous)
-            }
-            if let prepared {
-                let record = update.document.annotations[TokenRecord.annotationKey(location: site.name)]
-                    .flatMap(TokenRecord.init)
-                await renewer.finish(prepared, renewsAt: record.map { prepared.tokens.renewsAt($0) } ?? Date())
-            } else {
-                renewer.ended(site.name)
-            }
+            let record = update.document.annotations[TokenRecord.annotationKey(location: site.name)]
+                .flatMap(TokenRecord.init)
+            await renewer.written(
+                site: site.name, prepared: prepared, previous: previous,
+                renewsAt: prepared.flatMap { prepared in record.map { prepared.tokens.renewsAt($0) } } ?? Date())
         }
         return Registration(
             site: summary, created: update.changed && created, changed: update.changed,
@@ -99,7 +94,7 @@ public struct SiteRegistry: Sendable {
         do throws(ServiceError) {
             return (prepared, try await updater.update(returning: registrationEdit(site, prepared)))
         } catch {
-            if let prepared { await renewer?.finish(prepared, renewsAt: nil) }
+            if let prepared { await renewer?.failed(prepared) }
             guard error.code == .registrationReplaced else { throw error }
             guard reuse else {
                 throw ServiceError(
@@ -189,12 +184,7 @@ public struct SiteRegistry: Sendable {
                 return registration
             })
         state.stored(update.document)
-        if let renewer {
-            if let registration = removed {
-                await renewer.release(site: name, registration: registration)
-            }
-            renewer.ended(name)
-        }
+        await renewer?.removed(site: name, registration: removed)
         return Removal(deleted: name, resourceVersion: update.document.resourceVersion)
     }
 

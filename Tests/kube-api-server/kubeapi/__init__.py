@@ -18,6 +18,6 @@ table), server (HTTP, TLS, listener), control (the /__control/ API), startup (fl
 context, signals).
 """
 
-from .driver import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN, EventStream, KubeAPIServer, Response
+from .driver import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN, EventStream, KubeAPIServer
 
-__all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "EventStream", "KubeAPIServer", "Response"]
+__all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "EventStream", "KubeAPIServer"]

@@ -4,7 +4,8 @@
         api.put_configmap("onap", "sites", {"central": "..."})
         subprocess.run([binary], env={**os.environ, **api.env()}, ...)
 
-The standard library (http.client and ssl with the server's generated CA) plus PyYAML.
+The standard library (http.client and ssl with the server's generated CA), PyYAML, and the
+requests and process handling every Python test shares (the `loopback` package, Tests/python-support).
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import loopback
 import yaml
+from loopback import Answer, read_chunks, stop, wait_port, wait_until
 
 from .authn import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN
 from .certificates import client_certificate as mint_client_certificate
 
-__all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "EventStream", "KubeAPIServer", "Response"]
+__all__ = ["ADMIN_TOKEN", "NOBODY_TOKEN", "READER_TOKEN", "EventStream", "KubeAPIServer"]
 
-PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # the folder that holds this package
+# The folders that hold this package and `loopback`, which the server's child process imports too.
+PACKAGE_PARENTS = [Path(__file__).resolve().parents[1], Path(loopback.__file__).resolve().parents[1]]
 
 
 def _text_or_bytes(value: bytes):
@@ -43,34 +47,21 @@ def _text_or_bytes(value: bytes):
         return value
 
 
-class Response:
-    """An HTTP answer: status code, headers and body (bytes); json() decodes it."""
-
-    def __init__(self, code: int, headers: http.client.HTTPMessage, body: bytes):
-        self.code, self.headers, self.body = code, headers, body
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"Response({self.code}, {self.body[:300]!r})"
-
-
 class EventStream:
     """An open watch, read by a thread of its own: its events (dicts, in order) queue up for
     `next`; `ended` waits for the stream's end and says how it ended: "end" (the final chunk) or
     "dropped" (the connection closed mid-stream). A chunk that is not exactly one JSON line ends
     the reading with an AssertionError in that thread (and no more events). A watch the server
-    refused has its `code` and `body` and no events."""
+    refused has its `status` and `body` and no events."""
 
     def __init__(self, connection: http.client.HTTPSConnection, answer: http.client.HTTPResponse):
-        self.connection, self.code, self.headers = connection, answer.status, answer.headers
+        self.connection, self.status, self.headers = connection, answer.status, answer.headers
         self.events: list[dict] = []
         self._queue: queue.Queue = queue.Queue()
         self._end = threading.Event()
         self.how = None
         self.body = b""
-        if self.code != 200:
+        if self.status != 200:
             self.body = answer.read()
             self.how = "refused"
             self._end.set()
@@ -80,24 +71,15 @@ class EventStream:
         self._thread.start()
 
     def _read(self, answer):
-        """Reads the chunked body itself (http.client would take a connection closed between
-        chunks for the end): each chunk must be one JSON line."""
-        stream = answer.fp
+        """Each chunk must be one JSON line (read_chunks: a stream cut short raises ConnectionError)."""
         try:
-            while size_line := stream.readline():
-                size = int(size_line.split(b";")[0], 16)
-                if size == 0:
-                    self.how = "end"
-                    return
-                chunk = stream.read(size)
-                if len(chunk) < size or stream.read(2) != b"\r\n":
-                    break
+            for _, chunk in read_chunks(answer.fp):
                 if not chunk.endswith(b"\n") or chunk.count(b"\n") != 1:
                     raise AssertionError(f"a watch chunk that is not one JSON line: {chunk!r}")
                 event = json.loads(chunk)
                 self.events.append(event)
                 self._queue.put(event)
-            self.how = "dropped"
+            self.how = "end"
         except (OSError, ValueError):
             self.how = "dropped"
         finally:
@@ -173,7 +155,7 @@ class KubeAPIServer:
             args += ["--config", str(config_file)]
         self._stderr = open(self.state_dir / "server.stderr", "wb")
         # The child imports this package the way the caller did, without depending on its cwd.
-        path = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")]))
+        path = os.pathsep.join(filter(None, [*map(str, PACKAGE_PARENTS), os.environ.get("PYTHONPATH")]))
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._stderr,
                                         env={**os.environ, "PYTHONPATH": path})
         line = self._read_line(timeout)
@@ -188,12 +170,7 @@ class KubeAPIServer:
 
     def stop(self):
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop(self.process, timeout=5)
             self.process.stdout.close()
             self.process = None
         if self._stderr is not None:
@@ -280,26 +257,16 @@ class KubeAPIServer:
 
     def request(self, method: str, path: str, body=None, token: str | None = None, content_type: str | None = None,
                 headers: dict | None = None, timeout: float = 10.0,
-                client_certificate: tuple[bytes, bytes] | None = None) -> Response:
-        """One HTTPS request on a fresh connection. A dict or list body is sent as JSON; a
-        `client_certificate` (cert PEM, key PEM) is presented in the handshake."""
+                client_certificate: tuple[bytes, bytes] | None = None) -> Answer:
+        """One HTTPS request on a fresh connection (loopback.request). A dict or list body is sent
+        as JSON; a `client_certificate` (cert PEM, key PEM) is presented in the handshake."""
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
-        if isinstance(body, str):
-            body = body.encode()
         all_headers = dict(headers or {})
         if body is not None:
             all_headers.setdefault("Content-Type", content_type or "application/json")
-        if token:
-            all_headers["Authorization"] = f"Bearer {token}"
-        context = self.ssl_context(client_certificate)
-        connection = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=context)
-        try:
-            connection.request(method, path, body=body, headers=all_headers)
-            answer = connection.getresponse()
-            return Response(answer.status, answer.headers, answer.read())
-        finally:
-            connection.close()
+        return loopback.request(self.host, self.port, method, path, body, token=token or None, headers=all_headers,
+                                context=self.ssl_context(client_certificate), timeout=timeout)
 
     def watch(self, path: str, token: str | None = ADMIN_TOKEN, timeout: float = 30.0, **params) -> EventStream:
         """Opens a watch: GET `path`?watch=true plus `params` (resourceVersion=..., fieldSelector=...,
@@ -325,8 +292,8 @@ class KubeAPIServer:
 
     def _control(self, method, path, body=None):
         answer = self.request(method, "/__control/" + path, body)
-        if answer.code >= 400:
-            raise RuntimeError(f"control call {method} {path} failed: {answer.code} {answer.body!r}")
+        if answer.status >= 400:
+            raise RuntimeError(f"control call {method} {path} failed: {answer.status} {answer.body!r}")
         return answer.json()
 
     # MARK: - Control API
@@ -341,7 +308,7 @@ class KubeAPIServer:
 
     def get_configmap(self, namespace: str, name: str) -> dict | None:
         answer = self.request("GET", f"/__control/configmaps/{namespace}/{name}")
-        return answer.json() if answer.code == 200 else None
+        return answer.json() if answer.status == 200 else None
 
     def delete_configmap(self, namespace: str, name: str):
         self._control("DELETE", f"configmaps/{namespace}/{name}")
@@ -357,7 +324,7 @@ class KubeAPIServer:
     def get_secret(self, namespace: str, name: str) -> dict | None:
         """The Secret with its `data` decoded: str values, or bytes where a value is not UTF-8."""
         answer = self.request("GET", f"/__control/secrets/{namespace}/{name}")
-        if answer.code != 200:
+        if answer.status != 200:
             return None
         secret = answer.json()
         decoded = {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
@@ -393,8 +360,8 @@ class KubeAPIServer:
                                               ("audiences", audiences)) if value is not None}
         body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
         answer = self.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", body, token=token)
-        if answer.code != 201:
-            raise RuntimeError(f"TokenRequest for {namespace}/{name} failed: {answer.code} {answer.body!r}")
+        if answer.status != 201:
+            raise RuntimeError(f"TokenRequest for {namespace}/{name} failed: {answer.status} {answer.body!r}")
         return answer.json()["status"]["token"]
 
     def revoke_token(self, token: str) -> bool:
@@ -430,15 +397,8 @@ class KubeAPIServer:
         self.wait_listening(timeout)
 
     def wait_listening(self, timeout: float = 5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                socket.create_connection((self.host, self.port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
+        """Until the port accepts connections again (loopback.StartError after `timeout` seconds)."""
+        wait_port(self.host, self.port, self.process, timeout, interval=0.02)
 
     def requests(self, clear: bool = False) -> list[dict]:
         """The API request log (oldest first); `clear` empties it in the same call."""
@@ -471,15 +431,16 @@ class KubeAPIServer:
     def wait_for_watches(self, count: int = 1, path: str = "", timeout: float = 5.0) -> list[dict]:
         """Waits until at least `count` watches (on paths starting with `path`) are open; returns
         them. For a test that must not write before the client under test watches."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [watch for watch in self.watches() if watch["path"].startswith(path)]
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(found)} watches of {path or 'any path'} open after {timeout:g} s, "
-                                   f"wanted {count}")
-            time.sleep(0.02)
+        found: list[dict] = []
+
+        def enough() -> bool:
+            found[:] = [watch for watch in self.watches() if watch["path"].startswith(path)]
+            return len(found) >= count
+
+        if wait_until(enough, timeout, interval=0.02) is None:
+            raise TimeoutError(f"{len(found)} watches of {path or 'any path'} open after {timeout:g} s, "
+                               f"wanted {count}")
+        return found
 
     def end_watches(self) -> int:
         """Ends every open watch cleanly (the final chunk), as a server-side timeout does; returns

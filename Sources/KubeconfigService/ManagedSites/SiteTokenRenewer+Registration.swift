@@ -53,9 +53,37 @@ extension SiteTokenRenewer {
             deadline: (credential.createdAt ?? Date()).addingTimeInterval(gracePeriod / 2))
     }
 
+    // The registry's side, in four calls: `prepare` before a managed registration's edit, then
+    // `written` or `failed`; `removed` after a removal's.
+
+    /// The registry wrote `site`: managed through `prepared` (nil: a pasted credential), its token
+    /// renewed next at `renewsAt`; the document named `previous` before, whose entry leaves the
+    /// Secret unless it is the registration kept.
+    func written(site: String, prepared: PreparedRegistration?, previous: String?, renewsAt: Date) async {
+        if let previous, previous != prepared?.credential.registration {
+            await release(site: site, registration: previous)
+        }
+        if let prepared {
+            await finish(prepared, renewsAt: renewsAt)
+        } else {
+            ended(site)
+        }
+    }
+
+    /// A prepared registration's edit failed: a new registration's entry leaves the Secret at once.
+    func failed(_ prepared: PreparedRegistration) async {
+        await finish(prepared, renewsAt: nil)
+    }
+
+    /// The registry removed `site`, whose record named `registration` (nil: a pasted credential).
+    func removed(site: String, registration: String?) async {
+        if let registration { await release(site: site, registration: registration) }
+        ended(site)
+    }
+
     /// The registration's edit was written (renewed next at `renewsAt`), or failed (nil): a
     /// failed new registration's entry leaves the Secret at once.
-    func finish(_ prepared: PreparedRegistration, renewsAt: Date?) async {
+    private func finish(_ prepared: PreparedRegistration, renewsAt: Date?) async {
         if renewsAt == nil, !prepared.reused {
             await release(site: prepared.site, registration: prepared.credential.registration)
         }
@@ -78,7 +106,7 @@ extension SiteTokenRenewer {
     }
 
     /// The site was removed, or registered with a pasted credential, and written.
-    func ended(_ site: String) {
+    private func ended(_ site: String) {
         transition(site) { $0.removed() }
         checkSoon.signal()
     }
