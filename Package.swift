@@ -116,6 +116,26 @@ let package = Package(
             ],
             swiftSettings: strictImports
         ),
+        // The executable's wiring, buildable in a test: the configuration `serve` runs with, the
+        // assembly of the core's parts behind the HTTP server, their services, the TLS reload,
+        // the log lines (LineLogHandler through LogSink) and the metrics registry.
+        .target(
+            name: "ServiceAssembly",
+            dependencies: [
+                "KubeconfigBase",
+                "KubeconfigRoutes",
+                "KubeconfigService",
+                "KubernetesAPI",
+                "MicroHTTPServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictImports
+        ),
+        // The command line only: flags, their checks, and the configuration they make.
         .executableTarget(
             name: "kubeconfig-service",
             dependencies: [
@@ -124,12 +144,9 @@ let package = Package(
                 "KubeconfigService",
                 "KubernetesAPI",
                 "MicroHTTPServer",
+                "ServiceAssembly",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictImports
         ),
@@ -199,6 +216,19 @@ let package = Package(
                 // Loopback servers that fail TLS in each way a site can (LoopbackServer).
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
+            name: "ServiceAssemblyTests",
+            dependencies: [
+                "HTTPMessages",
+                "KubeconfigBase",
+                "KubeconfigService",
+                "KubeconfigServiceTestSupport",
+                "KubernetesAPI",
+                "MicroHTTPServer",
+                "ServiceAssembly",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

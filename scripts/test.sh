@@ -20,13 +20,15 @@ step "each library target alone"
 # A target that imports a module it does not declare still builds when another target built
 # that module first, so each is built where nothing else was: the small ones each in a folder
 # of their own (seconds); then, on a fresh clone's empty .build, the Kubernetes client (which
-# would bring swift-nio into any folder) and the core after it. Later steps reuse .build.
+# would bring swift-nio into any folder), the core after it, and the executable's assembly
+# after the core. Later steps reuse .build.
 for target in KubeconfigBase YAML HTTPMessages MicroHTTPServer; do
     swift build --target "$target" --scratch-path ".build/alone/$target"
 done
 swift build --target KubernetesAPI
 swift build --target KubeconfigService
 swift build --target KubeconfigRoutes
+swift build --target ServiceAssembly
 
 step "swift test"
 swift build --build-tests

@@ -1,7 +1,7 @@
 /// JSON string literals, written by hand where a document or a log line is built as text.
 package enum JSONString {
     /// Appends `string` to `out` as a JSON string: quoted, with quotes, backslashes and control
-    /// characters escaped.
+    /// characters (DEL included: a log line stays printable) escaped.
     package static func write(_ string: String, to out: inout String) {
         out.append("\"")
         for scalar in string.unicodeScalars {
@@ -11,7 +11,7 @@ package enum JSONString {
             case "\n": out.append("\\n")
             case "\r": out.append("\\r")
             case "\t": out.append("\\t")
-            case _ where scalar.value < 0x20:
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
                 let hex = String(scalar.value, radix: 16)
                 out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
             default: out.unicodeScalars.append(scalar)

@@ -2,6 +2,7 @@ import ArgumentParser
 import KubeconfigBase
 import KubeconfigService
 import KubernetesAPI
+import ServiceAssembly
 
 /// Options shared by `serve` and `publish`; the short flags are the old init container's.
 struct CommonOptions: ParsableArguments {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import KubeconfigBase
 import KubeconfigService
-import KubernetesAPI
+import ServiceAssembly
 
 struct PublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,19 +15,19 @@ struct PublishCommand: AsyncParsableCommand {
         let logger = options.bootstrapLogging()
         // Log lines are written by a thread of their own: every one is out before the process ends.
         defer { LogSink.standardError.flush() }
-        let clients = KubernetesClientProvider(requestTimeout: options.apiTimeoutDuration, logger: logger)
+        let connections = ClusterConnections.inCluster(
+            discovery: options.discovery, requestTimeout: options.apiTimeoutDuration, logger: logger)
         let json: [UInt8]
         do throws(ServiceError) {
             let configuration = try options.publisherConfiguration()
-            let publisher = SitePublisher.inCluster(
-                configuration: configuration,
-                connection: InClusterConnection(discovery: options.discovery, clients: clients),
-                issuedTokens: options.issuedTokens(namespace: configuration.namespace), logger: logger)
+            let publisher = connections.publisher(
+                configuration: configuration, issuedTokens: options.issuedTokens(namespace: configuration.namespace),
+                logger: logger)
             let result = try await publisher.publish()
-            await clients.shutdown()
+            await connections.shutdown()
             json = Array(result.json)
         } catch {
-            await clients.shutdown()
+            await connections.shutdown()
             LogSink.standardError.write("error: \(error.code): \(error.message)\n")
             throw ExitCode.failure
         }

@@ -3,13 +3,8 @@ import FoundationEssentials
 import KubeconfigBase
 import KubeconfigRoutes
 import KubeconfigService
-import KubernetesAPI
-import Logging
-import Metrics
 import MicroHTTPServer
-import Prometheus
-import ServiceLifecycle
-import UnixSignals
+import ServiceAssembly
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,10 +18,6 @@ struct ServeCommand: AsyncParsableCommand {
             and SubjectAccessReview.
             """)
 
-    enum AuthMode: String, ExpressibleByArgument, CaseIterable {
-        case kubernetes, none
-    }
-
     @OptionGroup var options: CommonOptions
 
     @Option(help: "Address to listen on: an IPv4 or IPv6 literal (0.0.0.0, ::, ::1).")
@@ -36,7 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     var port: UInt16 = 8080
 
     @Option(help: "Who may read the document and trigger publication: kubernetes (TokenReview + SubjectAccessReview) or none.")
-    var auth: AuthMode = .kubernetes
+    var auth: ServeConfiguration.AuthMode = .kubernetes
 
     @Option(
         name: .customLong("auth-token-audience"),
@@ -143,129 +134,54 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = options.bootstrapLogging()
         // Log lines are written by a thread of their own: every one is out before the process ends.
         defer { LogSink.standardError.flush() }
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let metrics = PrometheusMetrics.bootstrap()
+        let configuration = try serveConfiguration()
+        let connections = ClusterConnections.inCluster(
+            discovery: options.discovery, requestTimeout: options.apiTimeoutDuration, logger: logger)
+        let assembly = ServiceAssembly(
+            configuration: configuration, connections: connections, metrics: metrics, logger: logger)
+        let server: HTTPServer
+        do {
+            server = try assembly.listen()
+        } catch  where error.code == .tlsFilesUnreadable {
+            throw ValidationError(error.message)
+        } catch {
+            LogSink.standardError.write("error: \(error.message)\n")
+            throw ExitCode.failure
+        }
+        try await assembly.serve(on: server)
+    }
 
-        let configuration: PublisherConfiguration
+    /// What the flags decide; exits when the namespace cannot be resolved.
+    private func serveConfiguration() throws -> ServeConfiguration {
+        let publisher: PublisherConfiguration
         do throws(ServiceError) {
-            configuration = try options.publisherConfiguration()
+            publisher = try options.publisherConfiguration()
         } catch {
             LogSink.standardError.write("error: \(error.code): \(error.message)\n")
             throw ExitCode.failure
         }
-        let clients = KubernetesClientProvider(requestTimeout: options.apiTimeoutDuration, logger: logger)
-        let connection = InClusterConnection(discovery: options.discovery, clients: clients)
-        let publisher = SitePublisher.inCluster(
-            configuration: configuration, connection: connection,
-            issuedTokens: options.issuedTokens(namespace: configuration.namespace), logger: logger)
-        let reviewer: AccessReviewer?
-        switch auth {
-        case .kubernetes:
-            reviewer = AccessReviewer(
-                namespace: configuration.namespace, resource: configuration.resource, name: configuration.objectName,
-                api: connection, audiences: authTokenAudiences, logger: logger)
-        case .none:
-            reviewer = nil
-            logger.warning(
-                "authorisation is off (--auth none): anyone who can reach this port can read the kubeconfig and its token")
-        }
-        let remote = RemoteClusters(timeout: options.apiTimeoutDuration, logger: logger)
-        let renewer = credentialsSecret.map { name in
-            SiteTokenRenewer(
-                credentials: SiteCredentialStore(
-                    api: connection, namespace: configuration.namespace, name: name, logger: logger),
-                remote: remote, updater: publisher.updater, state: publisher.state,
-                gracePeriod: TimeInterval(credentialGracePeriod),
-                maxCheckInterval: .seconds(max(1, min(refreshInterval > 0 ? refreshInterval : 60, 60))), logger: logger)
-        }
-        let monitor =
-            siteProbeInterval > 0
-            ? SiteHealthMonitor(
-                state: publisher.state, location: configuration.location, prober: remote,
-                concurrency: siteProbeConcurrency,
-                rejected: { site, fingerprint in renewer?.credentialRejected(site: site, fingerprint: fingerprint) },
-                recovered: { site in renewer?.siteRecovered(site) },
-                logger: logger)
-            : nil
-        let router = ServiceRouter(
-            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: renewer), reviewer: reviewer,
-            monitor: monitor, renewer: renewer,
-            metrics: { registry.emitToString() }, logger: logger)
-
-        var serverConfiguration = HTTPServerConfiguration()
-        serverConfiguration.address = address
-        serverConfiguration.port = port
-        serverConfiguration.threadCount = threads
-        serverConfiguration.connectionTimeoutSeconds = connectionTimeout
-        serverConfiguration.connectionLimit = maxConnections
-        serverConfiguration.maxBodyBytes = ServiceRouter.maxBodyBytes
+        var configuration = ServeConfiguration(publisher: publisher)
+        configuration.issuedTokens = options.issuedTokens(namespace: publisher.namespace)
+        configuration.auth = auth
+        configuration.authTokenAudiences = authTokenAudiences
+        configuration.refreshInterval = refreshInterval > 0 ? .seconds(refreshInterval) : nil
+        configuration.watch = watch
+        configuration.siteProbeInterval = siteProbeInterval > 0 ? .seconds(siteProbeInterval) : nil
+        configuration.siteProbeConcurrency = siteProbeConcurrency
+        configuration.credentialsSecret = credentialsSecret
+        configuration.credentialGracePeriod = TimeInterval(credentialGracePeriod)
+        configuration.server.address = address
+        configuration.server.port = port
+        configuration.server.threadCount = threads
+        configuration.server.connectionTimeoutSeconds = connectionTimeout
+        configuration.server.connectionLimit = maxConnections
         if let tlsCertFile, let tlsKeyFile {
-            do {
-                serverConfiguration.tls = try TLSFiles.read(certificate: tlsCertFile, key: tlsKeyFile)
-            } catch {
-                throw ValidationError(error.description)
-            }
+            configuration.tls = TLSFiles(certificate: tlsCertFile, key: tlsKeyFile)
         }
-        let server = HTTPServer(configuration: serverConfiguration, responder: router, logger: logger)
-        do {
-            try server.start()
-        } catch {
-            LogSink.standardError.write("error: \(error)\n")
-            throw ExitCode.failure
-        }
-        logger.info(
-            "listening",
-            metadata: [
-                "address": "\(address)", "port": "\(server.port)", "tls": "\(serverConfiguration.tls != nil)",
-                "auth": "\(auth.rawValue)", "object": "\(configuration.objectReference)", "key": "\(configuration.key)",
-            ])
-
-        var reloader: CertificateReloader?
-        if let tlsCertFile, let tlsKeyFile {
-            reloader = CertificateReloader(server: server, certificateFile: tlsCertFile, keyFile: tlsKeyFile, logger: logger)
-        }
-        let http = HTTPServerService(
-            server: server, reloader: reloader, reloadInterval: .seconds(tlsReloadInterval), logger: logger)
-        let schedule = PublicationScheduleService(
-            publisher: publisher, refreshInterval: refreshInterval > 0 ? .seconds(refreshInterval) : nil)
-        // Shut down in reverse order: the server stops accepting and finishes its requests
-        // (publications included) before the schedule is cancelled.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: schedule, successTerminationBehavior: .ignore, serviceName: "publication-schedule")
-        ]
-        if watch, let store = publisher.updater.store as? any WatchableDocumentStore {
-            // Sites another writer added are probed at once, not at the next pass.
-            var probeChanged: (@Sendable () -> Void)?
-            if let monitor {
-                probeChanged = { monitor.probeChanged() }
-            }
-            let watcher = DocumentWatcher(store: store, publisher: publisher, served: probeChanged, logger: logger)
-            services.append(
-                .init(
-                    service: DocumentWatchService(watcher: watcher),
-                    successTerminationBehavior: .ignore, serviceName: "document-watch"))
-        }
-        if let renewer {
-            services.append(
-                .init(
-                    service: SiteRenewalService(renewer: renewer), successTerminationBehavior: .ignore,
-                    serviceName: "site-token-renewal"))
-        }
-        if let monitor {
-            services.append(
-                .init(
-                    service: SiteProbeService(monitor: monitor, interval: .seconds(siteProbeInterval)),
-                    successTerminationBehavior: .ignore, serviceName: "site-probes"))
-        }
-        services.append(.init(service: http, serviceName: "http-server"))
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services,
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
-        try await group.run()
-        await clients.shutdown()
-        await remote.shutdown()
-        logger.info("stopped")
+        configuration.tlsReloadInterval = .seconds(tlsReloadInterval)
+        return configuration
     }
 }
+
+extension ServeConfiguration.AuthMode: ExpressibleByArgument {}

@@ -154,23 +154,3 @@ public final class SitePublisher: Sendable {
     }
 
 }
-
-extension SitePublisher {
-    /// The publisher of a service running in the cluster: the server and CA it runs with are
-    /// published into the object the configuration names, read and written with the pod's own
-    /// account; the token is the pod's, or one issued for `issuedTokens`' account.
-    public static func inCluster(
-        configuration: PublisherConfiguration, connection: InClusterConnection,
-        issuedTokens: IssuedTokenSource.Configuration? = nil, logger: Logger
-    ) -> SitePublisher {
-        let store = ObjectDocumentStore(
-            api: connection, resource: configuration.resource, namespace: configuration.namespace,
-            name: configuration.objectName, key: configuration.key)
-        let tokens: any TokenSource =
-            issuedTokens.map { IssuedTokenSource(configuration: $0, tokens: connection, reviews: connection, logger: logger) }
-            ?? PodTokenSource()
-        return SitePublisher(
-            configuration: configuration, credentials: connection.discovery, tokens: tokens,
-            updater: DocumentUpdater(store: store, logger: logger), logger: logger)
-    }
-}

@@ -1,13 +1,12 @@
-import FoundationEssentials
 import Logging
 import MicroHTTPServer
 
 /// Serves HTTPS and follows the certificate on disk: when the files change (a cert-manager
 /// renewal), the listening socket is handed to a server with the new identity and the old one
 /// stops gracefully, so clients see no refused or reset connection.
-actor CertificateReloader {
+public actor CertificateReloader {
     /// What one check did.
-    enum Outcome: Equatable {
+    public enum Outcome: Equatable, Sendable {
         case unchanged
         case reloaded
         /// The files changed but the pair cannot be used; the previous identity stays in service.
@@ -15,28 +14,28 @@ actor CertificateReloader {
     }
 
     /// The files could not be read, or nothing listens any more.
-    struct ReloadError: Error, CustomStringConvertible {
-        var description: String
+    public struct ReloadError: Error, CustomStringConvertible {
+        public var description: String
     }
 
     private var server: HTTPServer
     private var identity: HTTPServerConfiguration.TLSIdentity?
-    private let certificateFile: String
-    private let keyFile: String
+    private let files: TLSFiles
     private let logger: Logger
     /// The last error reported, so that a lasting failure is logged once, not at every check.
     private var reported: String?
 
-    init(server: HTTPServer, certificateFile: String, keyFile: String, logger: Logger) {
+    /// - Parameters:
+    ///   - server: listening, with the identity `files` held when it started.
+    public init(server: HTTPServer, files: TLSFiles, logger: Logger) {
         self.server = server
         self.identity = server.configuration.tls
-        self.certificateFile = certificateFile
-        self.keyFile = keyFile
+        self.files = files
         self.logger = logger
     }
 
     /// Checks the files every `interval` until cancelled, logging what each check did.
-    func run(every interval: Duration) async {
+    public func run(every interval: Duration) async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
             do throws(ReloadError) {
@@ -45,7 +44,7 @@ actor CertificateReloader {
                     break
                 case .reloaded:
                     reported = nil
-                    logger.info("TLS certificate reloaded", metadata: ["file": "\(certificateFile)"])
+                    logger.info("TLS certificate reloaded", metadata: ["file": "\(files.certificate)"])
                 case .refused(let reason):
                     logger.error(
                         "the new TLS certificate or key cannot be used; still serving the previous one",
@@ -62,10 +61,10 @@ actor CertificateReloader {
     }
 
     /// Reads the files and, when they hold a new pair, hands the socket to a server with it.
-    func reloadIfChanged() async throws(ReloadError) -> Outcome {
+    public func reloadIfChanged() async throws(ReloadError) -> Outcome {
         let next: HTTPServerConfiguration.TLSIdentity
         do {
-            next = try TLSFiles.read(certificate: certificateFile, key: keyFile)
+            next = try files.read()
         } catch {
             throw ReloadError(description: "\(error)")
         }
@@ -84,23 +83,8 @@ actor CertificateReloader {
         }
     }
 
-    func stop() async {
+    /// Stops the server now serving, gracefully.
+    public func stop() async {
         await server.stop()
-    }
-}
-
-/// Reads a PEM certificate chain and key.
-enum TLSFiles {
-    struct UnreadableError: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    static func read(certificate: String, key: String) throws(UnreadableError) -> HTTPServerConfiguration.TLSIdentity {
-        guard let certificatePEM = try? String(contentsOfFile: certificate, encoding: .utf8),
-            let keyPEM = try? String(contentsOfFile: key, encoding: .utf8)
-        else {
-            throw UnreadableError(description: "cannot read --tls-cert-file \(certificate) or --tls-key-file \(key)")
-        }
-        return HTTPServerConfiguration.TLSIdentity(certificatePEM: certificatePEM, privateKeyPEM: keyPEM)
     }
 }

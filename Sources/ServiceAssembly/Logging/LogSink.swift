@@ -4,23 +4,29 @@
     import Musl
 #endif
 
-/// Log lines, written to standard error by a thread of their own.
+/// Log lines, written to their destination (standard error) by a thread of their own.
 ///
 /// Every `GET /kubeconfig` logs an audit line; written from the request's thread, each line cost
 /// a `write(2)` and contention on the stream's lock on the request path. Here a request only
 /// appends to a buffer and, when the writer is idle, wakes it; what arrives while the writer is
-/// writing goes out with its next call, so a burst costs a few writes, not one a line. Lines keep their order. When the buffer holds `limit` bytes (standard error
-/// blocked: a full pipe nobody reads), loggers wait for it, as a blocking write would have made
-/// them wait, rather than drop lines. `flush()` returns once everything logged before is written:
-/// the commands call it before they exit and before writing to standard error themselves.
-final class LogSink: @unchecked Sendable {
-    static let standardError = LogSink(stream: .error)
+/// writing goes out with its next call, so a burst costs a few writes, not one a line. Lines keep
+/// their order. When the buffer holds `limit` bytes (standard error blocked: a full pipe nobody
+/// reads), loggers wait for it, as a blocking write would have made them wait, rather than drop
+/// lines. `flush()` returns once everything logged before is written: the commands call it before
+/// they exit and before writing to standard error themselves.
+// @unchecked: `pending`, `writing` and `writerStarted` are only touched with `mutex` held; the
+// rest is immutable after init.
+public final class LogSink: @unchecked Sendable {
+    /// The process's standard error.
+    public static let standardError = LogSink { StandardStream.error.write($0) }
 
     /// Bytes held before loggers wait for the writer.
-    static let limit = 1 << 20
+    public let limit: Int
 
-    private let stream: StandardStream
-    // pthread primitives need stable addresses: allocated once, never freed (one sink a process).
+    /// Writes a batch of whole lines, on the writer's thread.
+    private let destination: @Sendable ([UInt8]) -> Void
+    // pthread primitives need stable addresses: allocated once, never freed (a sink, and its
+    // writer thread, live as long as the process).
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let arrived = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let written = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -29,26 +35,31 @@ final class LogSink: @unchecked Sendable {
     private var writing = false
     private var writerStarted = false
 
-    init(stream: StandardStream) {
-        self.stream = stream
+    /// - Parameters:
+    ///   - limit: bytes held before loggers wait for the writer.
+    ///   - destination: writes a batch of whole lines; called on the sink's own thread, one call
+    ///     at a time.
+    public init(limit: Int = 1 << 20, destination: @escaping @Sendable ([UInt8]) -> Void) {
+        self.limit = limit
+        self.destination = destination
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(arrived, nil)
         pthread_cond_init(written, nil)
     }
 
     /// Queues one line (with its newline) for writing.
-    func write(_ line: String) {
+    public func write(_ line: String) {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         startWriterIfNeeded()
-        while pending.count >= Self.limit { pthread_cond_wait(written, mutex) }
+        while pending.count >= limit { pthread_cond_wait(written, mutex) }
         let wasEmpty = pending.isEmpty
         pending.append(contentsOf: line.utf8)
         if wasEmpty { pthread_cond_signal(arrived) }
     }
 
     /// Waits until every line queued before is written.
-    func flush() {
+    public func flush() {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while !pending.isEmpty || writing { pthread_cond_wait(written, mutex) }
@@ -77,8 +88,8 @@ final class LogSink: @unchecked Sendable {
             swap(&batch, &pending)
             pthread_mutex_unlock(mutex)
 
-            stream.write(batch)
-            batch.removeAll(keepingCapacity: batch.capacity <= Self.limit)
+            destination(batch)
+            batch.removeAll(keepingCapacity: batch.capacity <= limit)
 
             pthread_mutex_lock(mutex)
             writing = false

@@ -6,14 +6,14 @@
 
 /// Standard output or standard error, written straight with `write(2)` (FoundationEssentials
 /// has no `FileHandle`, and stdio's buffer would hold log lines back).
-enum StandardStream {
+public enum StandardStream {
     case output
     case error
 
     /// Writes all of `bytes`, again after a partial write or `EINTR`; false when another error
     /// dropped the rest (a full disk, a closed pipe), for a caller whose output is its result.
     @discardableResult
-    func write(_ bytes: some Collection<UInt8>) -> Bool {
+    public func write(_ bytes: some Collection<UInt8>) -> Bool {
         let descriptor = self == .output ? STDOUT_FILENO : STDERR_FILENO
         if let written = bytes.withContiguousStorageIfAvailable({ writeAll(descriptor, $0) }) {
             return written
