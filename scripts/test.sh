@@ -18,10 +18,10 @@ swift format lint --strict --recursive Sources Tests Package.swift
 
 step "each library target alone"
 # A target that imports a module it does not declare still builds when another target built
-# that module first, so each is built where nothing else was: the small ones each in a folder
-# of their own (seconds); then, on a fresh clone's empty .build, the Kubernetes client (which
-# would bring swift-nio into any folder), the core after it, and the executable's assembly
-# after the core. Later steps reuse .build.
+# that module first, so each is built where nothing outside its own dependencies was: the small
+# ones each in a folder of their own (seconds); then, on a fresh clone's empty .build, the chain
+# KubernetesAPI < KubeconfigService < KubeconfigRoutes < ServiceAssembly, each of which depends
+# on the one before, so the folder holds nothing it could not import anyway. Later steps reuse it.
 for target in KubeconfigBase YAML HTTPMessages MicroHTTPServer; do
     swift build --target "$target" --scratch-path ".build/alone/$target"
 done
