@@ -11,6 +11,9 @@ extension ServiceError.Code {
     public static let serviceAccountNotFound = Self(rawValue: "ServiceAccountNotFound")
     public static let tokenRequestForbidden = Self(rawValue: "TokenRequestForbidden")
     public static let tokenRequestFailed = Self(rawValue: "TokenRequestFailed")
+    /// A site answered 401 to its bootstrap credential: invalid, expired or revoked (not a
+    /// missing right, which is `tokenRequestForbidden`).
+    public static let bootstrapCredentialRejected = Self(rawValue: "BootstrapCredentialRejected")
     // HTTP callers.
     public static let badRequest = Self(rawValue: "BadRequest")
     public static let notFound = Self(rawValue: "NotFound")

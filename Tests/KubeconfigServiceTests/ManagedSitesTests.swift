@@ -25,6 +25,9 @@ import Testing
             guard let site = sites[endpoint.server], !down.withLock({ $0.contains(endpoint.server) }) else {
                 throw ServiceError(code: .siteConnectionRefused, message: "\(endpoint.server) refused the connection")
             }
+            if endpoint.credential == .token(BearerToken("expired")) {
+                throw ServiceError(code: .apiUnauthorized, message: "unauthorized: Unauthorized")
+            }
             guard endpoint.credential == .token(BearerToken(site.bootstrap)) else {
                 throw ServiceError(code: .apiForbidden, message: "forbidden: not the bootstrap credential")
             }
@@ -171,6 +174,21 @@ import Testing
         } catch {
             #expect(error.code == .tokenRequestForbidden)
             #expect(error.message.contains("site a refused its bootstrap credential"))
+        }
+        #expect(store.stored == before)
+        #expect(secretKeys().isEmpty)
+    }
+
+    @Test func aBootstrapCredentialRejectedWith401IsSaidToBeInvalidOrExpiredNotToLackARight() async throws {
+        let before = store.stored
+        do {
+            _ = try await registry.register(SiteRegistration(name: "a", json: Self.body("a", bootstrap: "expired")))
+            Issue.record("registered with an expired bootstrap credential")
+        } catch {
+            #expect(error.code == .bootstrapCredentialRejected)
+            #expect(error.message.contains("site a rejected its bootstrap credential as invalid or expired"))
+            #expect(error.message.contains("register the site again"))
+            #expect(!error.message.contains("serviceaccounts/token"), "a 401 is no missing right")
         }
         #expect(store.stored == before)
         #expect(secretKeys().isEmpty)

@@ -284,9 +284,10 @@ def test_a_revoked_bootstrap_credential_is_a_clear_error_on_that_site_only(centr
     assert wait_until(failed, timeout=claims(first_a)["iat"] + 13 - time.time()) is not None, \
         f"no renewalError at site-a: {site(service, 'site-a')}"
     print("renewalError:", error["code"], "-", scrub(error["message"], a.bootstrap))
-    assert error["code"] == "TokenRequestForbidden", error
-    assert "site-a" in error["message"] and "bootstrap" in error["message"], error
-    assert "create on serviceaccounts/token for resourceNames [deployer] in namespace apps" in error["message"]
+    # A revoked credential is a 401: said to be invalid or expired, not a missing right.
+    assert error["code"] == "BootstrapCredentialRejected", error
+    assert "site site-a rejected its bootstrap credential as invalid or expired" in error["message"], error
+    assert "register the site again" in error["message"] and "serviceaccounts/token" not in error["message"], error
     # Site a keeps its token while valid; site b renews as if nothing happened.
     valid = stored_token(central, "site-a") == first_a and who(a, first_a) == DEPLOYER
     assert valid, "site-a's still valid token was dropped"
@@ -305,7 +306,7 @@ def test_a_revoked_bootstrap_credential_is_a_clear_error_on_that_site_only(centr
     # Once site a's token has expired, its probe says so; the error stays; b is unaffected.
     assert wait_until(lambda: (site(service, "site-a").get("health") or {}).get("authenticated") is False,
                       timeout=claims(first_a)["exp"] + 4 - time.time()) is not None
-    assert renewal_error(service, "site-a")["code"] == "TokenRequestForbidden"
+    assert renewal_error(service, "site-a")["code"] == "BootstrapCredentialRejected"
     assert (site(service, "site-b").get("health") or {}).get("authenticated") is True
     assert_nothing_leaks({"bootstrap a": a.bootstrap, "bootstrap b": b.bootstrap, "issued a": first_a,
                           "issued b": first_b, "renewed b": stored_token(central, "site-b")}, outputs(service))
@@ -390,9 +391,9 @@ def test_bad_managed_registrations_are_refused_clearly_and_change_nothing(centra
         ("a" * 60, managed_body(a), 400, "InvalidSite", "name:"),
         # Valid requests the remote refuses: nothing is written either.
         ("forbidden", managed_body(a, bootstrap=a.stranger), 502, "TokenRequestForbidden", None),
-        ("unknown-bootstrap", managed_body(a, bootstrap=unknown), 502, "TokenRequestForbidden", None),
+        ("unknown-bootstrap", managed_body(a, bootstrap=unknown), 502, "BootstrapCredentialRejected", None),
         ("other-account", managed_body(a, serviceAccount="other"), 502, "TokenRequestForbidden", None),
-        ("wrong-remote", managed_body(a, bootstrap=b.bootstrap), 502, "TokenRequestForbidden", None),
+        ("wrong-remote", managed_body(a, bootstrap=b.bootstrap), 502, "BootstrapCredentialRejected", None),
         # The good site again, with a credential the remote refuses: it stays as it was.
         ("good", managed_body(a, bootstrap=a.stranger), 502, "TokenRequestForbidden", None),
     ]
@@ -405,6 +406,11 @@ def test_bad_managed_registrations_are_refused_clearly_and_change_nothing(centra
         assert error["code"] == code, f"{name}: {error}"
         if prefix:
             assert error["message"].startswith(prefix), f"{name}: {error['message']}"
+        elif code == "BootstrapCredentialRejected":
+            # 401: a credential the remote does not know, so no right to name.
+            assert "rejected its bootstrap credential as invalid or expired" in error["message"], \
+                f"{name}: {error['message']}"
+            assert "serviceaccounts/token" not in error["message"], f"{name}: {error['message']}"
         else:
             assert "refused its bootstrap credential" in error["message"], f"{name}: {error['message']}"
             assert "create on serviceaccounts/token" in error["message"], f"{name}: {error['message']}"

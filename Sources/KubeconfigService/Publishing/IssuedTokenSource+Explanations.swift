@@ -10,7 +10,12 @@ extension IssuedTokenSource {
             case .apiNotFound:
                 return ServiceError(
                     code: .serviceAccountNotFound, message: "\(account) not found at site \(site) (\(error.message))")
-            case .apiForbidden, .apiUnauthorized:
+            case .apiUnauthorized:
+                return ServiceError(
+                    code: .bootstrapCredentialRejected,
+                    message: "site \(site) rejected its bootstrap credential as invalid or expired (\(error.message)); "
+                        + "mint a new bootstrap token there and register the site again with it")
+            case .apiForbidden:
                 return ServiceError(
                     code: .tokenRequestForbidden,
                     message: "site \(site) refused its bootstrap credential: \(error.message); it needs create on "
