@@ -179,10 +179,13 @@ import Testing
         #expect(json.header("ETag") == first.jsonETag)
     }
 
-    @Test func postingAnotherSiteIs404() async {
+    @Test func postingAnotherSiteIs404AndSaysRegisteringIsPUT() async {
         let response = await respond(HTTPServerRequest.make(method: "POST", path: "/sites/edge1"))
         #expect(response.status.code == 404)
         #expect(errorCode(response) == "SiteNotFound")
+        let message = String(decoding: response.body, as: UTF8.self)
+        #expect(message.contains("this service publishes site central, not edge1"))
+        #expect(message.contains("registered with PUT /sites/edge1"))
     }
 
     @Test(arguments: [

@@ -17,7 +17,8 @@ struct PublishSiteRoute: RouteHandler {
                 .error(
                     ServiceError(
                         code: .siteNotFound,
-                        message: "this service publishes site \(location), not \(site.printable)")))
+                        message: "this service publishes site \(location), not \(site.printable); a remote site is "
+                            + "registered with PUT /sites/\(site.printable)")))
         }
         if !request.body.isEmpty {
             // Every value is decoded, as JSONSerialization did: an object holding a bad number or
