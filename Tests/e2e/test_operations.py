@@ -515,6 +515,10 @@ def test_a_signal_stops_accepting_lets_in_flight_requests_finish_and_exits_0(ser
     assert code == 0, f"exit code {code} after {sig.name}"
     messages = [line.get("msg") for line in service.log_entries()]
     assert "stopping" in messages and messages[-1] == "stopped", messages[-5:]
+    # The watch is cancelled, not failed: no error, no retry announced on the way out.
+    stopping = messages.index("stopping")
+    late = [line for line in service.log_entries()[stopping:] if "watch" in (line.get("msg") or "")]
+    assert not late, late
 
 
 def test_stopping_is_bounded_with_idle_and_stalled_connections(serve, api):

@@ -119,6 +119,8 @@ public final class DocumentWatcher: Sendable {
                 version = progress.version
                 failures = 0
             } catch {
+                // Stopping cancels the watch under way: that is no failure to report or retry.
+                if Task.isCancelled { return }
                 failures += 1
                 next = failed(error, failures: failures, forbidden: &forbidden)
             }
