@@ -96,8 +96,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Connections open at once; more wait in the listen backlog.")
     var maxConnections: Int = 1024
 
-    @Option(help: "Threads serving HTTP connections.")
-    var threads: Int = min(max(1, ProcessInfo.processInfo.activeProcessorCount), 64)
+    @Option(help: "Threads serving HTTP connections (default: the CPU cores, at most 64).")
+    var threads: Int?
 
     func validate() throws {
         guard !authTokenAudiences.contains(where: \.isEmpty) else {
@@ -120,7 +120,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard (tlsCertFile == nil) == (tlsKeyFile == nil) else {
             throw ValidationError("--tls-cert-file and --tls-key-file go together")
         }
-        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
+        if let threads, !(1...64).contains(threads) {
+            throw ValidationError("--threads must be between 1 and 64")
+        }
         guard (1...3600).contains(connectionTimeout) else {
             throw ValidationError("--connection-timeout must be between 1 and 3600 seconds")
         }
@@ -173,7 +175,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.credentialGracePeriod = TimeInterval(credentialGracePeriod)
         configuration.server.address = address
         configuration.server.port = port
-        configuration.server.threadCount = threads
+        configuration.server.threadCount = threads ?? min(max(1, ProcessInfo.processInfo.activeProcessorCount), 64)
         configuration.server.connectionTimeoutSeconds = connectionTimeout
         configuration.server.connectionLimit = maxConnections
         if let tlsCertFile, let tlsKeyFile {

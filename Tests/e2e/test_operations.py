@@ -11,18 +11,22 @@ import datetime
 import hashlib
 import json
 import math
+import os
 import re
 import signal
 import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from kubeapi import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN
-from loopback import Service, StartError, free_port, wait_port, wait_until
+from loopback import BINARY, Service, StartError, free_port, wait_port, wait_until
 from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, run_publish, token_fingerprint
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 ROUTES = {"livez", "healthz", "readyz", "kubeconfig", "status", "metrics", "sites", "site", "unknown"}
 
@@ -546,3 +550,22 @@ def test_stopping_is_bounded_with_idle_and_stalled_connections(serve, api):
             sock.close()
     print(f"\nMEASURE exit {took:.2f} s after SIGTERM with idle and stalled connections")
     assert code == 0
+
+
+
+def test_the_command_line_says_its_version_and_what_it_does():
+    """`--version` is the chart's appVersion; the top-level help names remote sites and both
+    commands; `--threads`' help states its default as a rule, not this machine's core count."""
+    chart = (REPO_ROOT / "deploy" / "helm" / "kubeconfig-service" / "Chart.yaml").read_text()
+    app_version = re.search(r'^appVersion:\s*"?([^"\n]+)"?$', chart, re.M).group(1)
+    version = subprocess.run([BINARY, "--version"], capture_output=True, text=True, timeout=10)
+    assert version.returncode == 0 and version.stdout.strip() == app_version, (version.stdout, app_version)
+
+    def shown(*args) -> str:
+        return " ".join(subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=10).stdout.split())
+    overview = shown("--help")
+    assert "PUT /sites/NAME" in overview and "`serve`" in overview and "`publish`" in overview, overview
+    serve_help = shown("serve", "--help")
+    threads = serve_help[serve_help.index("--threads <threads>"):][:120]
+    assert "(default: the CPU cores, at most 64)" in threads, threads
+    assert f"(default: {os.cpu_count()})" not in threads, threads
