@@ -14,7 +14,7 @@ extension YAMLNode {
     public static func read(_ text: String, maxNodes: Int) throws(YAMLError) -> YAMLNode? {
         var text = text
         let result: Result<YAMLNode?, YAMLError> = text.withUTF8 { bytes in
-            var reader = EventReader(bytes)
+            let reader = EventReader(bytes)
             defer { reader.close() }
             var composer = Composer(maxNodes: maxNodes)
             do throws(YAMLError) {

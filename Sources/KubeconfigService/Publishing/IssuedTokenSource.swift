@@ -102,7 +102,7 @@ public actor IssuedTokenSource: TokenSource {
             // still valid: a slow round must not lose the token a registration minted for it.
             let usableUntil = minted.map { mayRequest ? renewal.renewsAt($0.record) : $0.record.expiresAt }
             if let minted, let usableUntil, now() < usableUntil,
-                minted.record.expiresAt >= stored.record.flatMap { renewal.describes($0) ? $0.expiresAt : nil } ?? .distantPast
+                minted.record.expiresAt >= stored.record.flatMap({ renewal.describes($0) ? $0.expiresAt : nil }) ?? .distantPast
             {
                 return published(minted.token, minted.record)
             }
