@@ -39,6 +39,18 @@ import Testing
         #expect(site.namespace == nil && site.tlsServerName == nil)
     }
 
+    @Test func aManagedSitesContextIsInItsDeployersNamespaceUnlessOneIsGiven() throws {
+        var fields: [String: Any] = [
+            "server": "https://api.site-a.example:6443", "certificateAuthorityData": Self.ca, "bootstrapToken": "b",
+            "tokenRequest": ["serviceAccount": "deployer", "namespace": "apps"],
+        ]
+        #expect(try SiteRegistration(name: "site-a", json: Self.json(fields)).namespace == "apps")
+        fields["namespace"] = "other"
+        #expect(try SiteRegistration(name: "site-a", json: Self.json(fields)).namespace == "other")
+        // A pasted token names no account: no namespace is made up.
+        #expect(try SiteRegistration(name: "site-a", json: Self.json(Self.valid)).namespace == nil)
+    }
+
     @Test func aFieldGivenTwiceIsRefusedAtAnyDepth() throws {
         let ca = Self.ca
         for body in [

@@ -27,7 +27,8 @@ extension SiteRegistration {
         }
         self.init(
             name: name, server: endpoint.server, certificateAuthority: endpoint.certificateAuthority,
-            tlsServerName: endpoint.tlsServerName, namespace: namespace, user: name, credential: credential)
+            tlsServerName: endpoint.tlsServerName, namespace: namespace ?? Self.deployerNamespace(credential), user: name,
+            credential: credential)
         try checkManagedName()
     }
 

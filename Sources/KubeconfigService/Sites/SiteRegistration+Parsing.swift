@@ -65,8 +65,15 @@ extension SiteRegistration {
         }
         self.init(
             name: name, server: server, certificateAuthority: certificateAuthority, tlsServerName: tlsServerName,
-            namespace: namespace, user: user, credential: credential)
+            namespace: namespace ?? Self.deployerNamespace(credential), user: user, credential: credential)
         try checkManagedName()
+    }
+
+    /// A managed site's context defaults to the namespace of the account its token is issued
+    /// for: where that account's rights usually are (`kubectl --context SITE get ...` works).
+    static func deployerNamespace(_ credential: Credential) -> String? {
+        guard case .issued(let spec, _) = credential else { return nil }
+        return spec.namespace
     }
 
     /// `{"serviceAccount": ..., "namespace": ..., "expirationSeconds": ..., "audiences": [...]}`;
