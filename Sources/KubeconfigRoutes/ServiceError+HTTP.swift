@@ -10,6 +10,7 @@ extension ServiceError {
         case .badRequest, .invalidSite: return .badRequest
         case .siteReserved, .siteConflict: return .conflict
         case .unsupportedMediaType: return .unsupportedMediaType
+        case .siteVerificationFailed: return .unprocessableContent
         case .unauthorized: return .unauthorized
         case .forbidden: return .forbidden
         case .notFound, .siteNotFound: return .notFound

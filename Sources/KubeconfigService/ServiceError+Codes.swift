@@ -29,6 +29,8 @@ extension ServiceError.Code {
     public static let siteReserved = Self(rawValue: "SiteReserved")
     public static let siteConflict = Self(rawValue: "SiteConflict")
     public static let siteNotProbed = Self(rawValue: "SiteNotProbed")
+    /// `PUT /sites/{name}?verify=true` of a site whose probe failed: nothing was written.
+    public static let siteVerificationFailed = Self(rawValue: "SiteVerificationFailed")
     // Managed sites' credentials.
     /// The document names a registration the credentials Secret does not hold.
     public static let siteCredentialMissing = Self(rawValue: "SiteCredentialMissing")

@@ -40,7 +40,7 @@ public struct ServiceAssembly: Sendable {
         let reviewer = Self.reviewer(configuration, connections, logger)
         let renewer = Self.renewer(configuration, connections, publisher, logger)
         let monitor = Self.monitor(configuration, connections, publisher, renewer, logger)
-        let registry = SiteRegistry(publisher: publisher, renewer: renewer)
+        let registry = SiteRegistry(publisher: publisher, renewer: renewer, prober: connections.remote)
         self.publisher = publisher
         self.reviewer = reviewer
         self.renewer = renewer

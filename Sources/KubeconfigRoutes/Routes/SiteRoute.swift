@@ -27,30 +27,35 @@ struct SiteRoute: Sendable {
     @Sendable func register(_ request: HTTPServerRequest) -> HTTPServerResult {
         let name = request.parameters["name", default: ""]
         let site: SiteRegistration
+        let requireHealthy: Bool
         do throws(ServiceError) {
+            requireHealthy = try Self.verification(request.query)
             site = try Self.registration(name, request)
         } catch {
             return .response(.error(error))
         }
         return .deferred { [registry, monitor, list, state] in
             do throws(ServiceError) {
-                let registration = try await registry.register(site)
+                let registration = try await registry.register(site, requireHealthy: requireHealthy)
                 if registration.changed, let monitor {
                     // Health right after registering, not a probe interval later.
                     monitor.probe(site: name)
                 }
-                // The site as GET shows it (how its token is kept included), without health yet.
+                // The site as GET shows it (how its token is kept included), with the health of
+                // the probe made before writing it (none for a managed site).
                 struct Body: Encodable {
                     var site: SitesRoute.SiteView
                     var created, changed: Bool
                     var resourceVersion: String
+                    var warnings: [String]?
                 }
                 var view = SitesRoute.SiteView(summary: registration.site)
                 if let published = state.published { view = list.view(registration.site, published) }
-                view.health = nil
+                view.health = registration.health
                 let body = Body(
                     site: view, created: registration.created, changed: registration.changed,
-                    resourceVersion: registration.resourceVersion)
+                    resourceVersion: registration.resourceVersion,
+                    warnings: registration.warnings.isEmpty ? nil : registration.warnings)
                 return .json(registration.created ? .created : .ok, JSONBody.encode(body))
             } catch {
                 return .error(error)
@@ -75,23 +80,40 @@ struct SiteRoute: Sendable {
     /// `Content-Type`s never get here: `RequestChecks` refuses them.)
     static func registration(_ name: String, _ request: HTTPServerRequest) throws(ServiceError) -> SiteRegistration {
         let mediaType = request.header(.contentType).map(mediaType) ?? "application/json"
+        let query = request.query.filter { $0.name != "verify" }
         switch mediaType {
         case "application/json":
-            if let parameter = request.query.first {
+            if let parameter = query.first {
                 throw ServiceError(
                     code: .invalidSite,
-                    message: "\(parameter.name.printable): a JSON registration takes no query parameters")
+                    message: "\(parameter.name.printable): a JSON registration takes no query parameters but verify")
             }
             return try SiteRegistration(name: name, json: request.body)
         case "application/yaml", "application/x-yaml", "text/yaml":
             guard let text = String(validating: request.body, as: UTF8.self) else {
                 throw ServiceError(code: .invalidSite, message: "body: is not UTF-8")
             }
-            return try SiteRegistration(name: name, kubeconfig: text, tokenRequest: try tokenRequest(request.query))
+            return try SiteRegistration(name: name, kubeconfig: text, tokenRequest: try tokenRequest(query))
+        case "application/x-www-form-urlencoded":
+            throw ServiceError(
+                code: .unsupportedMediaType,
+                message: "Content-Type must be application/json or application/yaml (a kubeconfig); curl -d and "
+                    + "--data-binary send application/x-www-form-urlencoded unless told: add -H 'Content-Type: "
+                    + "application/yaml' for a kubeconfig")
         default:
             throw ServiceError(
                 code: .unsupportedMediaType,
                 message: "Content-Type must be application/json or application/yaml (a kubeconfig)")
+        }
+    }
+
+    /// `?verify=true`: refuse to write a site whose probe fails (default false: write it, and warn).
+    static func verification(_ query: [(name: String, value: String)]) throws(ServiceError) -> Bool {
+        switch query.filter({ $0.name == "verify" }).map(\.value) {
+        case []: return false
+        case ["true"]: return true
+        case ["false"]: return false
+        default: throw ServiceError(code: .invalidSite, message: "verify: must be true or false, given once")
         }
     }
 
@@ -100,7 +122,7 @@ struct SiteRoute: Sendable {
     static func tokenRequest(
         _ query: [(name: String, value: String)]
     ) throws(ServiceError) -> (serviceAccount: String, namespace: String?, expirationSeconds: Int?, audiences: [String])? {
-        let known: Set<String> = ["serviceAccount", "namespace", "expirationSeconds", "audience"]
+        let known: Set<String> = ["serviceAccount", "namespace", "expirationSeconds", "audience", "verify"]
         if let unknown = query.first(where: { !known.contains($0.name) }) {
             throw ServiceError(
                 code: .invalidSite,

@@ -23,6 +23,12 @@ public struct SiteHealth: Sendable, Equatable, Encodable {
     /// What `kubeconfig_site_up` says: reachable, and the credential not rejected.
     var isUp: Bool { reachable && authenticated != false }
 
+    /// Why the site is not up, in a sentence: the probe's error, else the rejection.
+    var problem: String {
+        if let error { return "\(error.code): \(error.message)" }
+        return reachable ? "the site rejected its credential" : "the site could not be reached"
+    }
+
     enum CodingKeys: String, CodingKey {
         case reachable, authenticated, user, latencyMs, checkedAt, error
     }

@@ -11,25 +11,39 @@ extension SiteRegistration {
         tokenRequest: (serviceAccount: String, namespace: String?, expirationSeconds: Int?, audiences: [String])? = nil
     ) throws(ServiceError) {
         try Self.checkName(name)
+        do throws(ServiceError) {
+            self = try Self.imported(name: name, kubeconfig: text, tokenRequest: tokenRequest)
+        } catch {
+            throw Self.hintingLineBreaks(error, in: text)
+        }
+    }
+
+    private static func imported(
+        name: String, kubeconfig text: String,
+        tokenRequest: (serviceAccount: String, namespace: String?, expirationSeconds: Int?, audiences: [String])?
+    ) throws(ServiceError) -> SiteRegistration {
         let document: KubeconfigDocument
         do {
             document = try KubeconfigDocument(parsing: text, origin: "the request body", consequence: "")
         } catch {
-            throw Self.invalid("body", error.message)
+            throw invalid("body", error.message)
         }
-        let (context, cluster, user) = try Self.onlyContext(of: document)
-        let endpoint = try Self.importedCluster(cluster)
-        let namespace = try Self.importedString(context, "namespace", field: "context.namespace")
-        if let namespace { try Self.checkNamespace(namespace, field: "context.namespace") }
-        var credential = try Self.importedCredential(user)
+        try checkNotJSONRegistration(document.root)
+        try checkNoPlaceholders(document)
+        let (context, cluster, user) = try onlyContext(of: document)
+        let endpoint = try importedCluster(cluster)
+        let namespace = try importedString(context, "namespace", field: "context.namespace")
+        if let namespace { try checkNamespace(namespace, field: "context.namespace") }
+        var credential = try importedCredential(user)
         if let tokenRequest {
-            credential = try Self.issued(by: credential, tokenRequest, contextNamespace: namespace)
+            credential = try issued(by: credential, tokenRequest, contextNamespace: namespace)
         }
-        self.init(
+        let site = SiteRegistration(
             name: name, server: endpoint.server, certificateAuthority: endpoint.certificateAuthority,
-            tlsServerName: endpoint.tlsServerName, namespace: namespace ?? Self.deployerNamespace(credential), user: name,
+            tlsServerName: endpoint.tlsServerName, namespace: namespace ?? deployerNamespace(credential), user: name,
             credential: credential)
-        try checkManagedName()
+        try site.checkManagedName()
+        return site
     }
 
     /// The one context of `document`, and the cluster and user it names.

@@ -20,7 +20,7 @@ extension SiteRegistration {
         do {
             fields = try JSONDecoder().decode([String: JSONValue].self, from: Data(body))
         } catch {
-            throw Self.invalid("body", "must be a JSON object")
+            throw Self.notJSON(body)
         }
         if let key = JSONDuplicateKeys.first(in: body) {
             throw Self.invalid(key.printable, "is given more than once")

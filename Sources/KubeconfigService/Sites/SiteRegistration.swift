@@ -31,6 +31,18 @@ public struct SiteRegistration: Sendable, Equatable {
     public var user: String
     public var credential: Credential
 
+    /// How to probe the site as registered; nil for a managed site, whose token is yet to be issued.
+    var endpoint: ClusterEndpoint? {
+        let credential: ClusterEndpoint.Credential
+        switch self.credential {
+        case .token(let token): credential = .token(token)
+        case .clientCertificate(let identity): credential = .clientCertificate(identity)
+        case .issued: return nil
+        }
+        return ClusterEndpoint(
+            server: server, certificateAuthority: certificateAuthority, tlsServerName: tlsServerName, credential: credential)
+    }
+
     // MARK: - Field checks
 
     static func invalid(_ field: String, _ why: String) -> ServiceError {

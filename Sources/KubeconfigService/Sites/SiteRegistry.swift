@@ -1,5 +1,6 @@
 import FoundationEssentials
 import KubeconfigBase
+import KubernetesAPI
 
 /// Registers and removes remote sites: each change is one edit through the document's update
 /// loop (the publisher's), so concurrent changes of different sites all land and nothing else
@@ -11,19 +12,25 @@ public struct SiteRegistry: Sendable {
     private let state: PublicationState
     /// Issues and renews managed sites' tokens; nil when no credentials Secret is configured.
     public let renewer: SiteTokenRenewer?
+    /// Probes a site with a credential of its own before it is written; nil: none is probed.
+    private let prober: (any ClusterProbeAPI)?
 
-    public init(location: String, updater: DocumentUpdater, state: PublicationState, renewer: SiteTokenRenewer? = nil) {
+    public init(
+        location: String, updater: DocumentUpdater, state: PublicationState, renewer: SiteTokenRenewer? = nil,
+        prober: (any ClusterProbeAPI)? = nil
+    ) {
         self.location = location
         self.updater = updater
         self.state = state
         self.renewer = renewer
+        self.prober = prober
     }
 
     /// The registry of a publisher's document.
-    public init(publisher: SitePublisher, renewer: SiteTokenRenewer? = nil) {
+    public init(publisher: SitePublisher, renewer: SiteTokenRenewer? = nil, prober: (any ClusterProbeAPI)? = nil) {
         self.init(
             location: publisher.configuration.location, updater: publisher.updater, state: publisher.state,
-            renewer: renewer)
+            renewer: renewer, prober: prober)
     }
 
     /// What a registration did.
@@ -34,6 +41,11 @@ public struct SiteRegistry: Sendable {
         /// The document was written (false: it already said exactly this).
         public var changed: Bool
         public var resourceVersion: String
+        /// The probe of a site with a credential of its own, made before it was written; nil for
+        /// a managed site (issuing its token proved the server and the bootstrap credential).
+        public var health: SiteHealth?
+        /// What the caller should know: a site written although its probe failed.
+        public var warnings: [String] = []
     }
 
     /// What a removal did.
@@ -51,13 +63,16 @@ public struct SiteRegistry: Sendable {
     ///
     /// - Throws: `.siteReserved` for the location this service publishes, `.siteConflict` when
     ///   another context uses its entries, or the update loop's errors.
-    public func register(_ site: SiteRegistration) async throws(ServiceError) -> Registration {
+    /// - Parameter requireHealthy: refuse (`.siteVerificationFailed`, nothing written) a site
+    ///   with a credential of its own whose probe fails; otherwise it is written with a warning.
+    public func register(_ site: SiteRegistration, requireHealthy: Bool = false) async throws(ServiceError) -> Registration {
         try checkNotReserved(site.name)
         if case .issued = site.credential, renewer == nil {
             throw ServiceError(
                 code: .invalidSite,
                 message: "tokenRequest: this service keeps no bootstrap credentials (start it with --credentials-secret)")
         }
+        let health = try await verify(site, requireHealthy: requireHealthy)
         var (prepared, written) = try await write(site, reuse: true)
         if written == nil {
             // The registration to keep was replaced meanwhile, or the token minted for a new one
@@ -78,9 +93,33 @@ public struct SiteRegistry: Sendable {
                 site: site.name, prepared: prepared, previous: previous,
                 renewsAt: prepared.flatMap { prepared in record.map { prepared.tokens.renewsAt($0) } } ?? Date())
         }
-        return Registration(
+        var registration = Registration(
             site: summary, created: update.changed && created, changed: update.changed,
-            resourceVersion: update.document.resourceVersion)
+            resourceVersion: update.document.resourceVersion, health: health)
+        if let health, !health.isUp {
+            registration.warnings.append(
+                "site \(site.name) was written, but its probe failed (\(health.problem)): deployments there will fail "
+                    + "until that is fixed; PUT with ?verify=true refuses such a site")
+        }
+        return registration
+    }
+
+    /// Probes a site with a credential of its own as registered, before it is written.
+    private func verify(_ site: SiteRegistration, requireHealthy: Bool) async throws(ServiceError) -> SiteHealth? {
+        guard let endpoint = site.endpoint else { return nil }
+        guard let prober else {
+            guard !requireHealthy else {
+                throw ServiceError(code: .siteVerificationFailed, message: "this service probes no sites: nothing was written")
+            }
+            return nil
+        }
+        let health = SiteHealth(await prober.probe(endpoint), checkedAt: Date())
+        if requireHealthy, !health.isUp {
+            throw ServiceError(
+                code: .siteVerificationFailed,
+                message: "site \(site.name) was not written: its probe failed: \(health.problem)")
+        }
+        return health
     }
 
     /// Prepares a managed registration (reusing the one in place when `reuse` allows) and runs its

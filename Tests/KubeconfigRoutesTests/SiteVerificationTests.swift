@@ -1,0 +1,139 @@
+import Foundation
+import HTTPMessages
+import KubeconfigBase
+import KubeconfigServiceTestSupport
+import KubernetesAPI
+import Logging
+import Synchronization
+import Testing
+
+@testable import KubeconfigRoutes
+@testable import KubeconfigService
+
+/// `PUT /sites/{name}` probes a site with a credential of its own before writing it: the answer
+/// carries the probe (`health`) and, when it failed, a warning; `?verify=true` writes no site
+/// whose probe failed (422, the probe's error).
+@Suite struct SiteVerificationTests {
+    /// Answers by server: `down.example` cannot be reached, `rejected.example` refuses the
+    /// credential, any other server answers as `deployer`. Records what it probed.
+    final class ScriptedProber: ClusterProbeAPI {
+        let probed = Mutex<[ClusterEndpoint]>([])
+
+        func probe(_ endpoint: ClusterEndpoint) async -> ProbeReport {
+            probed.withLock { $0.append(endpoint) }
+            if endpoint.server.contains("down.example") {
+                return ProbeReport(
+                    reachable: false, authenticated: nil, latency: .milliseconds(3),
+                    error: ServiceError(code: .siteUnreachable, message: "\(endpoint.server) refused the connection"))
+            }
+            if endpoint.server.contains("rejected.example") {
+                return ProbeReport(reachable: true, authenticated: false, latency: .milliseconds(4), error: nil)
+            }
+            return ProbeReport(reachable: true, authenticated: true, user: "deployer", latency: .milliseconds(5), error: nil)
+        }
+
+        func retain(_ endpoints: [ClusterEndpoint]) async {}
+    }
+
+    let store: InMemoryDocumentStore
+    let prober = ScriptedProber()
+    let router: ServiceRouter
+    static let ca = SiteFixtures.base64(SiteFixtures.caPEM)
+
+    init() throws {
+        let logger = Logger(label: "test")
+        var document = KubeconfigDocument()
+        document.merge(Fixtures.central)
+        store = InMemoryDocumentStore(text: document.yaml())
+        let publisher = SitePublisher(
+            configuration: PublisherConfiguration(namespace: "onap"),
+            credentials: InClusterDiscovery(environment: [:], serviceAccountDirectory: "/nonexistent"),
+            updater: DocumentUpdater(store: store, logger: logger), logger: logger)
+        publisher.state.succeeded(
+            PublishedDocument(document: document, resourceVersion: "1"), server: Fixtures.central.server,
+            token: PublishedToken(token: Fixtures.central.token, source: .pod), at: .now)
+        router = ServiceRouter(
+            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil, prober: prober), reviewer: nil,
+            logger: logger)
+    }
+
+    static func body(server: String) -> [UInt8] {
+        Array(#"{"server":"https://\#(server):6443","certificateAuthorityData":"\#(ca)","token":"secret-token-1"}"#.utf8)
+    }
+
+    func put(_ target: String, _ body: [UInt8]) async -> (status: Int, json: [String: Any], text: String) {
+        let parts = target.split(separator: "?", maxSplits: 1)
+        let query = parts.dropFirst().first.map { $0.split(separator: "&") } ?? []
+        let request = HTTPServerRequest.make(
+            method: "PUT", path: String(parts[0]),
+            query: query.map { pair in
+                let nameValue = pair.split(separator: "=", maxSplits: 1)
+                return (String(nameValue[0]), nameValue.count > 1 ? String(nameValue[1]) : "")
+            }, headers: [("Content-Type", "application/json")], body: body)
+        let response = await router.respond(to: request).response()
+        let json = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
+        return (response.status.code, json, String(decoding: response.body, as: UTF8.self))
+    }
+
+    func storedToken(of user: String) throws -> String? {
+        try KubeconfigDocument(parsing: store.stored?.text ?? "", origin: "test").token(ofUser: user)
+    }
+
+    @Test func aHealthySiteIsWrittenWithItsProbeInTheAnswer() async throws {
+        let answer = await put("/sites/edge-1", Self.body(server: "edge-1.example"))
+        #expect(answer.status == 201)
+        let health = try #require((answer.json["site"] as? [String: Any])?["health"] as? [String: Any])
+        #expect(health["reachable"] as? Bool == true)
+        #expect(health["authenticated"] as? Bool == true)
+        #expect(health["user"] as? String == "deployer")
+        #expect(answer.json["warnings"] == nil)
+        // It probed what it then wrote: the body's server, CA and token.
+        let probed = try #require(prober.probed.withLock { $0.first })
+        #expect(probed.server == "https://edge-1.example:6443")
+        #expect(probed.credential == .token(BearerToken("secret-token-1")))
+        #expect(probed.certificateAuthority == SiteFixtures.caPEM)
+        #expect(try storedToken(of: "edge-1") == "secret-token-1")
+    }
+
+    @Test(arguments: [("down.example", "SiteUnreachable"), ("rejected.example", "the site rejected its credential")])
+    func aSiteWhoseProbeFailsIsWrittenWithAWarning(server: String, problem: String) async throws {
+        let answer = await put("/sites/edge-1", Self.body(server: server))
+        #expect(answer.status == 201)
+        let warnings = try #require(answer.json["warnings"] as? [String])
+        #expect(warnings.count == 1)
+        #expect(warnings[0].contains(problem))
+        #expect(warnings[0].contains("?verify=true"))
+        let health = try #require((answer.json["site"] as? [String: Any])?["health"] as? [String: Any])
+        #expect(health["reachable"] as? Bool == (server == "rejected.example"))
+        #expect(try storedToken(of: "edge-1") == "secret-token-1")
+        #expect(!answer.text.contains("secret-token-1"))
+    }
+
+    @Test(arguments: ["down.example", "rejected.example"])
+    func verifyWritesNoSiteWhoseProbeFails(server: String) async throws {
+        let before = store.stored
+        let answer = await put("/sites/edge-1?verify=true", Self.body(server: server))
+        #expect(answer.status == 422)
+        let error = try #require(answer.json["error"] as? [String: Any])
+        #expect(error["code"] as? String == "SiteVerificationFailed")
+        #expect((error["message"] as? String)?.contains("was not written: its probe failed") == true)
+        #expect(store.stored == before)
+        #expect(store.writes.isEmpty)
+        #expect(!answer.text.contains("secret-token-1"))
+    }
+
+    @Test func verifyWritesASiteWhoseProbeSucceeds() async throws {
+        let answer = await put("/sites/edge-1?verify=true", Self.body(server: "edge-1.example"))
+        #expect(answer.status == 201)
+        #expect(try storedToken(of: "edge-1") == "secret-token-1")
+    }
+
+    @Test(arguments: ["verify=yes", "verify=1", "verify"])
+    func aVerifyThatIsNotTrueOrFalseIsRefusedBeforeAnyProbe(query: String) async {
+        let answer = await put("/sites/edge-1?\(query)", Self.body(server: "edge-1.example"))
+        #expect(answer.status == 400)
+        #expect(answer.text.contains("verify: must be true or false"))
+        #expect(prober.probed.withLock { $0.isEmpty })
+        #expect(store.writes.isEmpty)
+    }
+}
