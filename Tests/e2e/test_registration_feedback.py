@@ -19,6 +19,7 @@ import yaml
 from kubeapi import ADMIN_TOKEN, KubeAPIServer
 
 from loopback import kubectl
+from managed import managed_body, put_json, put_kubeconfig, site
 from redaction import load_json, redact
 from support import CONFIGMAP, NAMESPACE
 from test_sites import ca_data, json_site, put, remote_config, sites
@@ -168,3 +169,24 @@ def test_common_mistakes_are_answered_with_their_fix_and_write_nothing(api, serv
                            capture_output=True, text=True, timeout=30)
     assert fixed.stdout == "201"
     assert yaml.safe_load(exported.read_text())["users"][0]["user"]["token"] == token
+
+
+def test_a_managed_registration_answers_the_renewal_time_get_shows(services, remotes, tmp_path):
+    """The PUT's `tokenRenewsAt` is the one GET /sites shows for that token, for a new, a changed
+    and an identical registration; a managed site carries no pre-write probe (issuing its token
+    proved the server and the bootstrap credential)."""
+    service = services()
+    service.wait_ready()
+    remote = remotes("edge-1")
+    for expiration in (600, 900, 900, 1200):
+        if expiration == 1200:
+            # The same through a kubeconfig and `?serviceAccount=`.
+            query = {"serviceAccount": "deployer", "expirationSeconds": str(expiration)}
+            answer = put_kubeconfig(service, "edge-1", remote, tmp_path, query=query)
+        else:
+            answer = put_json(service, "edge-1", managed_body(remote, expirationSeconds=expiration))
+        assert answer.status in (200, 201), redact(answer.text)
+        shown = load_json(answer.body)["site"]
+        assert shown["tokenManagement"] == "managed"
+        assert "health" not in shown
+        assert shown["tokenRenewsAt"] == site(service, "edge-1")["tokenRenewsAt"], expiration
