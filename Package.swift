@@ -150,10 +150,16 @@ let package = Package(
             ],
             swiftSettings: strictImports
         ),
-        // Shared test helpers: the scripted in-memory document store, fixtures.
+        // Certificates and keys made once for the tests, below every module: any test target may use them.
+        .target(
+            name: "TestFixtures",
+            path: "Tests/TestFixtures"
+        ),
+        // Shared test helpers: the scripted in-memory document store, fixtures of registrations.
         .target(
             name: "KubeconfigServiceTestSupport",
             dependencies: [
+                "TestFixtures",
                 "HTTPMessages",
                 "KubeconfigBase",
                 "KubeconfigRoutes",
@@ -166,6 +172,7 @@ let package = Package(
         .testTarget(
             name: "KubeconfigServiceTests",
             dependencies: [
+                "TestFixtures",
                 "KubeconfigBase",
                 "KubeconfigService",
                 "KubeconfigServiceTestSupport",
@@ -179,6 +186,7 @@ let package = Package(
         .testTarget(
             name: "KubeconfigRoutesTests",
             dependencies: [
+                "TestFixtures",
                 "HTTPMessages",
                 "KubeconfigBase",
                 "KubeconfigRoutes",
@@ -209,6 +217,7 @@ let package = Package(
         .testTarget(
             name: "KubernetesAPITests",
             dependencies: [
+                "TestFixtures",
                 "KubeconfigBase",
                 "KubernetesAPI",
                 .product(name: "Logging", package: "swift-log"),
@@ -221,6 +230,7 @@ let package = Package(
         .testTarget(
             name: "ServiceAssemblyTests",
             dependencies: [
+                "TestFixtures",
                 "HTTPMessages",
                 "KubeconfigBase",
                 "KubeconfigService",

@@ -5,6 +5,7 @@ import KubeconfigServiceTestSupport
 import KubernetesAPI
 import Logging
 import Synchronization
+import TestFixtures
 import Testing
 
 @testable import KubeconfigRoutes

@@ -22,9 +22,15 @@ import Testing
         (#"{"a" 1}"#, "line 1, column 6: expected ':' after the key, found '1'"),
         (#"[1, 2] x"#, "line 1, column 8: expected the end of the body, found 'x'"),
         (#"{"é": 01}"#, "line 1, column 8: expected ',' or '}', found '1'"),
-        ("{\"a\": \"tab\there\"}", "line 1, column 11: expected a closing '\"' (control characters in a string must be escaped), found byte 0x9"),
+        (
+            "{\"a\": \"tab\there\"}",
+            "line 1, column 11: expected a closing '\"' (control characters in a string must be escaped), found byte 0x9"
+        ),
         (#"{"a": "\x"}"#, #"line 1, column 9: expected an escape (\" \\ \/ \b \f \n \r \t or \uXXXX), found 'x'"#),
-        ("", "line 1, column 1: expected a value (an object, array, string, number, true, false or null), found the end of the body"),
+        (
+            "",
+            "line 1, column 1: expected a value (an object, array, string, number, true, false or null), found the end of the body"
+        ),
     ])
     func theFirstDepartureIsNamedByLineAndColumn(_ text: String, _ expected: String) {
         #expect(error(text) == expected)

@@ -3,6 +3,7 @@ import KubeconfigBase
 import KubeconfigServiceTestSupport
 import KubernetesAPI
 import Logging
+import TestFixtures
 import Testing
 
 @testable import KubeconfigService

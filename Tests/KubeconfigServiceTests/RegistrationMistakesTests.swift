@@ -54,13 +54,18 @@ import Testing
         #expect(jsonRefusal("[1, 2]") == "body: must be a JSON object")
     }
 
-    @Test(arguments: [
-        ("    server: https://127.0.0.1:41234\n    certificate-authority-data: DATA+OMITTED", nil,
-         "cluster.certificate-authority-data: is DATA+OMITTED"),
-        (nil, "    token: REDACTED", "user.token: is REDACTED"),
-        (nil, "    client-certificate-data: DATA+OMITTED\n    client-key-data: DATA+OMITTED",
-         "user.client-certificate-data: is DATA+OMITTED"),
-    ] as [(String?, String?, String)])
+    @Test(
+        arguments: [
+            (
+                "    server: https://127.0.0.1:41234\n    certificate-authority-data: DATA+OMITTED", nil,
+                "cluster.certificate-authority-data: is DATA+OMITTED"
+            ),
+            (nil, "    token: REDACTED", "user.token: is REDACTED"),
+            (
+                nil, "    client-certificate-data: DATA+OMITTED\n    client-key-data: DATA+OMITTED",
+                "user.client-certificate-data: is DATA+OMITTED"
+            ),
+        ] as [(String?, String?, String)])
     func aKubeconfigViewedWithoutRawIsToldToUseRaw(cluster: String?, user: String?, expected: String) throws {
         let message = try #require(yamlRefusal(SiteRegistrationTests.kubeconfig(cluster: cluster, user: user)))
         #expect(message.hasPrefix(expected))

@@ -2,6 +2,7 @@ import Foundation
 import KubeconfigBase
 import KubeconfigServiceTestSupport
 import KubernetesAPI
+import TestFixtures
 import Testing
 
 @testable import KubeconfigService

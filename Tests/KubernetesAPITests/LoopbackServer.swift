@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
+import TestFixtures
 
 /// A server on a loopback port for one test: HTTPS with a given certificate, or something
 /// that answers a TLS client hello otherwise.

@@ -2,6 +2,7 @@ import Foundation
 import KubeconfigBase
 import Logging
 import NIOCore
+import TestFixtures
 import Testing
 
 @testable import KubernetesAPI

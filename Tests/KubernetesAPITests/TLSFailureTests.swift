@@ -2,6 +2,7 @@ import Foundation
 import KubeconfigBase
 import Logging
 import NIOSSL
+import TestFixtures
 import Testing
 
 @testable import KubernetesAPI

@@ -8,6 +8,7 @@ import Logging
 import MicroHTTPServer
 import ServiceAssembly
 import Synchronization
+import TestFixtures
 import Testing
 
 /// The service as `serve` builds it, from a configuration, against a scripted API server: what

@@ -60,7 +60,8 @@ extension SiteRegistration {
     static func hintingLineBreaks(_ error: ServiceError, in text: String) -> ServiceError {
         guard !text.isEmpty, !text.contains(where: \.isNewline), text.first != "{" else { return error }
         var hinted = error
-        hinted.message += "; the body has no line breaks (curl -d @FILE strips them): send the file with "
+        hinted.message +=
+            "; the body has no line breaks (curl -d @FILE strips them): send the file with "
             + "curl --data-binary @FILE"
         return hinted
     }

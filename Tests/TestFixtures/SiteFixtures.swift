@@ -1,6 +1,4 @@
 import Foundation
-import KubeconfigBase
-import KubeconfigService
 
 /// Certificates and keys for site registrations, made once with `openssl` for these tests: a CA
 /// (`fixture-ca`, EC P-256) and a client certificate it signed (`CN=deployer`), with its key
@@ -64,21 +62,5 @@ public enum SiteFixtures {
             """.utf8) + [0x0A]
 
     /// `bytes` as base64, as kubeconfig `*-data` fields and registration bodies hold them.
-    /// A remote site `name` with a pasted token, as tests register it (through the JSON body a
-    /// `PUT` takes, so it is a registration the service would accept).
-    public static func registration(
-        _ name: String, token: String = "t-\(UUID().uuidString.prefix(8))", user: String? = nil
-    ) -> SiteRegistration {
-        let body: [String: String] = [
-            "server": "https://\(name).example:6443", "certificateAuthorityData": base64(caPEM), "token": token,
-            "user": user ?? name,
-        ]
-        do {
-            return try SiteRegistration(name: name, json: Array(try JSONEncoder().encode(body)))
-        } catch {
-            preconditionFailure("the fixture registration of \(name) is refused: \(error)")
-        }
-    }
-
     public static func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 }

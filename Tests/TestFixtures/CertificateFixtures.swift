@@ -2,9 +2,9 @@
 /// (EC P-256; server certificates carry an authority key identifier, CAs a subject key
 /// identifier, as kubeadm's and openssl's do). Fixed validity: the expired and not-yet-valid
 /// ones stay so until 2125.
-enum CertificateFixtures {
+public enum CertificateFixtures {
     /// The site's CA: `CN=fixture-site-ca`, with a subject key identifier.
-    static let siteCA = """
+    public static let siteCA = """
         -----BEGIN CERTIFICATE-----
         MIIBejCCASCgAwIBAgIUI7/YHe8WH6/TD6Vo+Z/UrA7yYewwCgYIKoZIzj0EAwIw
         GjEYMBYGA1UEAwwPZml4dHVyZS1zaXRlLWNhMCAXDTIwMDEwMTAwMDAwMFoYDzIx
@@ -19,7 +19,7 @@ enum CertificateFixtures {
         """
 
     /// Another CA of the same name (`CN=fixture-site-ca`, another key): kubeadm's are all `CN=kubernetes`.
-    static let sameNamedCA = """
+    public static let sameNamedCA = """
         -----BEGIN CERTIFICATE-----
         MIIBejCCASCgAwIBAgIUGWHhvSwl5PdeuXpg/lnCX8jwRUswCgYIKoZIzj0EAwIw
         GjEYMBYGA1UEAwwPZml4dHVyZS1zaXRlLWNhMCAXDTIwMDEwMTAwMDAwMFoYDzIx
@@ -34,7 +34,7 @@ enum CertificateFixtures {
         """
 
     /// A CA of another name, `CN=another-ca`.
-    static let otherCA = """
+    public static let otherCA = """
         -----BEGIN CERTIFICATE-----
         MIIBbzCCARagAwIBAgIUWfy6/9R2+ujvGXuhvbZ65NfSYC8wCgYIKoZIzj0EAwIw
         FTETMBEGA1UEAwwKYW5vdGhlci1jYTAgFw0yMDAxMDEwMDAwMDBaGA8yMTI2MDEw
@@ -49,7 +49,7 @@ enum CertificateFixtures {
         """
 
     /// For IP 127.0.0.1 and localhost, by the site's CA, valid 2020 to 2126: the control.
-    static let valid = """
+    public static let valid = """
         -----BEGIN CERTIFICATE-----
         MIIBmDCCAT+gAwIBAgIUEz7n6rXWv6tdWPhomugDpd/nTcowCgYIKoZIzj0EAwIw
         GjEYMBYGA1UEAwwPZml4dHVyZS1zaXRlLWNhMCAXDTIwMDEwMTAwMDAwMFoYDzIx
@@ -65,7 +65,7 @@ enum CertificateFixtures {
         """
 
     /// For other.example and *.other.example only, by the site's CA.
-    static let otherName = """
+    public static let otherName = """
         -----BEGIN CERTIFICATE-----
         MIIBqDCCAU6gAwIBAgIURDG6mDCqd0UYaOu8ylgxb0EOTWUwCgYIKoZIzj0EAwIw
         GjEYMBYGA1UEAwwPZml4dHVyZS1zaXRlLWNhMCAXDTIwMDEwMTAwMDAwMFoYDzIx
@@ -81,7 +81,7 @@ enum CertificateFixtures {
         """
 
     /// For 127.0.0.1, by the site's CA, valid in 2020 only (until 2021-01-01T00:00:00Z).
-    static let expired = """
+    public static let expired = """
         -----BEGIN CERTIFICATE-----
         MIIBlzCCAT2gAwIBAgIUFFYyykszM8fGY+cdAcIhKgZMp7QwCgYIKoZIzj0EAwIw
         GjEYMBYGA1UEAwwPZml4dHVyZS1zaXRlLWNhMB4XDTIwMDEwMTAwMDAwMFoXDTIx
@@ -97,7 +97,7 @@ enum CertificateFixtures {
         """
 
     /// For 127.0.0.1, by the site's CA, valid from 2125-01-01T00:00:00Z.
-    static let notYetValid = """
+    public static let notYetValid = """
         -----BEGIN CERTIFICATE-----
         MIIBmjCCAUGgAwIBAgIUc5X2scwYtWETad/ylGh4p5JXl1gwCgYIKoZIzj0EAwIw
         GjEYMBYGA1UEAwwPZml4dHVyZS1zaXRlLWNhMCIYDzIxMjUwMTAxMDAwMDAwWhgP
@@ -113,7 +113,7 @@ enum CertificateFixtures {
         """
 
     /// For 127.0.0.1, by `sameNamedCA`.
-    static let fromSameNamedCA = """
+    public static let fromSameNamedCA = """
         -----BEGIN CERTIFICATE-----
         MIIBmTCCAT+gAwIBAgIUFbAL04/NPaCbmNEkKXNZiVeMkwEwCgYIKoZIzj0EAwIw
         GjEYMBYGA1UEAwwPZml4dHVyZS1zaXRlLWNhMCAXDTIwMDEwMTAwMDAwMFoYDzIx
@@ -129,7 +129,7 @@ enum CertificateFixtures {
         """
 
     /// For 127.0.0.1, by `otherCA`.
-    static let fromOtherCA = """
+    public static let fromOtherCA = """
         -----BEGIN CERTIFICATE-----
         MIIBkzCCATqgAwIBAgIUIfIcd4mtQepCzpnEivbiFM9faUQwCgYIKoZIzj0EAwIw
         FTETMBEGA1UEAwwKYW5vdGhlci1jYTAgFw0yMDAxMDEwMDAwMDBaGA8yMTI2MDEw
@@ -145,7 +145,7 @@ enum CertificateFixtures {
         """
 
     /// The key of every server certificate here (EC P-256, made for these tests only).
-    static let serverKey = """
+    public static let serverKey = """
         -----BEGIN PRIVATE KEY-----
         MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgqYFq57iEaFpWXlr2
         LFKewR8tNc2ODVwuoP2oYxvF/0mhRANCAAQcZQufY18xqDhJSXDYoiLOWgc2qnSi
