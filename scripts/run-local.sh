@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-test-deps.sh
+scripts/install-run-deps.sh   # the libraries, openssl, curl, PyYAML: not the test toolchain
 swift build --product kubeconfig-service
 
 state="$(mktemp -d)"
