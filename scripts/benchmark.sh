@@ -73,8 +73,8 @@ cd "$repo_root"
 export PYTHONPATH="$repo_root/Tests/kube-api-server:$repo_root/Tests/python-support${PYTHONPATH:+:$PYTHONPATH}"
 "$python" bench/benchmark.py --binary "$(realpath "$binary")" "${bench_args[@]}"
 if [[ " ${bench_args[*]} " != *" --smoke "* ]]; then
-    # The long mode of the lifecycle's crash and dead-site tests: the figures the README quotes
-    # (kills between two writes, renewal lateness, probe-result ages) are printed.
+    # The long mode of the lifecycle's crash and dead-site tests prints its figures (kills between
+    # two writes, renewal lateness, probe-result ages: docs/SITES.md quotes the last).
     KCS_LONG=1 KUBECONFIG_SERVICE_BIN="$(realpath "$binary")" "$python" -m pytest -q -s -p no:cacheprovider \
         Tests/e2e/test_lifecycle.py -k "kill_9 or black_holed"
 fi

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs what building and testing need on a fresh Debian machine (run as root, as CI does).
+# Installs what building and testing need on a fresh Debian machine (run as root, as CI does):
+# first what running needs (install-run-deps.sh), then the test and benchmark toolchain.
 # Idempotent: packages already present are left alone.
 set -euo pipefail
 
+"$(dirname "$0")/install-run-deps.sh"
+
 apt_packages=(
-    libmicrohttpd-dev pkg-config # the HTTP server library, found through pkg-config
-    libyaml-dev                  # libyaml, the YAML reader and writer (pkg-config: yaml-0.1)
-    openssl curl                 # test certificates; the Helm hook's client
     wrk nginx-light time         # the benchmark: load generator, reference server, peak RSS
     prometheus                   # promtool: Tests/deploy checks and unit-tests the chart's alerts
                                  # (Debian ships promtool only with the server, which systemd starts)

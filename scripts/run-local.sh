@@ -8,11 +8,12 @@
 # ConfigMap Helm would create and the consumer's account (`cloudify`, as the chart's deployment
 # mode does), then `serve` on http://127.0.0.1:8080 publishing a token issued for that account.
 # A second API server stands in for a remote site (`edge-1`, its own CA, a `deployer` account in
-# namespace `apps`); a kubeconfig for it is written, ready to register. Ctrl-C stops them all.
+# namespace `apps`); two kubeconfigs for it are written, ready to register: one with the
+# deployer's token, one with a bootstrap credential (a managed site). Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-test-deps.sh
+scripts/install-run-deps.sh   # the libraries, openssl, curl, PyYAML: not the test toolchain
 swift build --product kubeconfig-service
 
 state="$(mktemp -d)"
@@ -87,10 +88,30 @@ contexts:
   context: {cluster: edge-1, user: deployer, namespace: apps}
 current-context: edge-1
 YAML
+# The same site as a managed one: the kubeconfig's user is the bootstrap credential, whose token
+# stays in the file (never on a command line); the service issues the deployer's tokens with it.
+bootstrap_kubeconfig="$state/edge-1-bootstrap.kubeconfig"
+cat >"$bootstrap_kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+clusters:
+- name: edge-1
+  cluster:
+    server: https://127.0.0.1:$remote_port
+    certificate-authority-data: $(base64 -w0 "$state/edge-1/ca.crt")
+users:
+- name: kubeconfig-bootstrap
+  user:
+    token: bootstrap-token
+contexts:
+- name: edge-1
+  context: {cluster: edge-1, user: kubeconfig-bootstrap, namespace: apps}
+current-context: edge-1
+YAML
 
 cat <<MSG
 Local Kubernetes API test server: https://127.0.0.1:$port (CA $state/ca.crt)
-Try, in another shell (admin-token is the test server's administrator):
+Try, in another shell (admin-token, the test server's administrator, is the caller's token: \$TOKEN in README.md):
   curl -s http://127.0.0.1:8080/healthz
   curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/kubeconfig
   curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/status   # token source, expiry, renewal
@@ -103,11 +124,10 @@ Remote site edge-1: https://127.0.0.1:$remote_port; register it from its kubecon
   curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/kubeconfig > all.kubeconfig
   kubectl --kubeconfig all.kubeconfig --context edge-1 get configmap workload   # through the registered site
   curl -s -X DELETE -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/sites/edge-1
-Or managed: the service issues and renews edge-1's deployer token with a bootstrap credential:
-  curl -s -X PUT -H 'Authorization: Bearer admin-token' -H 'Content-Type: application/json' \\
-       -d '{"server": "https://127.0.0.1:$remote_port", "certificateAuthorityData": "$(base64 -w0 "$state/edge-1/ca.crt")",
-            "bootstrapToken": "bootstrap-token", "tokenRequest": {"serviceAccount": "deployer", "namespace": "apps"}}' \\
-       http://127.0.0.1:8080/sites/edge-1
+Or managed: the service issues and renews edge-1's deployer token with a bootstrap credential
+(bootstrap-token, inside the kubeconfig file; ?serviceAccount= names the account to issue for):
+  curl -s -X PUT -H 'Authorization: Bearer admin-token' -H 'Content-Type: application/yaml' \\
+       --data-binary @$bootstrap_kubeconfig 'http://127.0.0.1:8080/sites/edge-1?serviceAccount=deployer'
 MSG
 
 KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$port" \

@@ -47,7 +47,7 @@ CUSTOM = {
         "seriesSelector": 'namespace="onap"',
         "alertLabels": {"team": "dcae"},
         "alertAnnotations": {"dashboard": "https://grafana.example.org/d/kubeconfig"},
-        "runbookUrl": "https://git.example.org/onap/kubeconfig-service/blob/main/deploy/README.md",
+        "runbookUrl": "https://git.example.org/onap/kubeconfig-service/blob/main/deploy/docs/ALERTS.md",
         "siteDown": {"for": "10m", "severity": "critical"},
         "siteCertificateExpiry": {"window": "30d", "for": "0s"},
         "siteTokenExpiry": {"window": "1h", "severity": "warning"},

@@ -98,6 +98,14 @@ SECRET = "multisite-kubeconfig-secret"
 SITE_CREDENTIALS = f"{FULLNAME}-site-credentials"
 BOOTSTRAP_RBAC = REPO_ROOT / "deploy" / "examples" / "bootstrap-rbac.yaml"
 DEPLOY_README = REPO_ROOT / "deploy" / "README.md"
+# The chart's reference pages, which the tests hold to the chart and the example they show.
+DEPLOY_DOCS = REPO_ROOT / "deploy" / "docs"
+ALERTS_DOC = DEPLOY_DOCS / "ALERTS.md"
+MANAGED_SITES_DOC = DEPLOY_DOCS / "MANAGED-SITES.md"
+RBAC_DOC = DEPLOY_DOCS / "RBAC.md"
+SIDECAR_DOC = DEPLOY_DOCS / "SIDECAR.md"
+TOKEN_AUDIENCE_DOC = DEPLOY_DOCS / "TOKEN-AUDIENCE.md"
+VALUES_DOC = DEPLOY_DOCS / "VALUES.md"
 
 # Named sets of values; each is linted, rendered and validated, and the tests pick the ones
 # that show a behaviour.
@@ -185,7 +193,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "seriesSelector": 'namespace="onap"',
             "alertLabels": {"team": "dcae"},
             "alertAnnotations": {"dashboard": "https://grafana.example.org/d/kubeconfig"},
-            "runbookUrl": "https://git.example.org/onap/kubeconfig-service/blob/main/deploy/README.md",
+            "runbookUrl": "https://git.example.org/onap/kubeconfig-service/blob/main/deploy/docs/ALERTS.md",
             "siteDown": {"for": "10m", "severity": "critical"},
         },
     },
@@ -403,9 +411,66 @@ def credentials_rule(name: str = SITE_CREDENTIALS) -> dict[str, Any]:
     return {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [name], "verbs": ["get", "patch"]}
 
 
-def readme_section(title: str) -> str:
-    """deploy/README.md's `## title` section, up to the next `## ` heading."""
-    text = DEPLOY_README.read_text()
+def doc_section(title: str, page: Path = DEPLOY_README) -> str:
+    """A page's `## title` section, up to the next `## ` heading (deploy/README.md's by default)."""
+    text = page.read_text()
     start = text.index(f"\n## {title}\n")
     end = text.find("\n## ", start + 1)
     return text[start:end if end != -1 else len(text)]
+
+
+def fenced_blocks(text: str, language: str) -> list[str]:
+    """The bodies of a Markdown text's ```language blocks, in order."""
+    return re.findall(rf"^```{language}\n(.*?)^```$", text, re.MULTILINE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ManagedRegistration:
+    """MANAGED-SITES.md's registration of a managed site as its shell shows it: the caller's token
+    (the `kubectl create token` command), and each `PUT` with its path and body, the body's
+    `$CA` and `$BOOTSTRAP` (and the site's made-up server) still to fill in."""
+
+    caller: str
+    json_path: str
+    json_body: str
+    yaml_path: str
+    kubeconfig: str
+    server: str = "https://edge-1.example.org:6443"
+
+    @staticmethod
+    def shell() -> str:
+        """The section's shell blocks, joined."""
+        return "\n".join(fenced_blocks(doc_section("Registering a managed site", MANAGED_SITES_DOC), "sh"))
+
+    @classmethod
+    def shown(cls) -> "ManagedRegistration":
+        shell = cls.shell()
+        return cls(
+            caller=re.search(r"^TOKEN=\$\((kubectl [^)]*)\)$", shell, re.MULTILINE).group(1),
+            json_path=re.search(r"--data-binary @- http://127\.0\.0\.1:8080(\S+) <<JSON$", shell, re.MULTILINE).group(1),
+            json_body=re.search(r"<<JSON\n(.*?)\nJSON\n", shell, re.DOTALL).group(1),
+            yaml_path=re.search(r"--data-binary @\S+ 'http://127\.0\.0\.1:8080(\S+)'$", shell, re.MULTILINE).group(1),
+            kubeconfig=re.search(r"<<YAML\n(.*?)\nYAML\n", shell, re.DOTALL).group(1),
+        )
+
+    def caller_token_request(self) -> tuple[str, str, int | None, list[str]]:
+        """`kubectl --namespace NS create token ACCOUNT [--duration Nm] [--audience A ...]` as
+        (namespace, account, seconds, audiences): what the TokenRequest asks for."""
+        words = shlex.split(self.caller)
+        assert words[:2] == ["kubectl", "--namespace"] and words[3:5] == ["create", "token"], words
+        namespace, account, flags = words[2], words[5], words[6:]
+        seconds, audiences = None, []
+        for flag, value in zip(flags[::2], flags[1::2]):
+            if flag == "--duration":
+                match = re.fullmatch(r"(\d+)([smh])", value)
+                seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2)]
+            elif flag == "--audience":
+                audiences.append(value)
+            else:
+                raise AssertionError(f"unexpected flag {flag} in {self.caller}")
+        return namespace, account, seconds, audiences
+
+    def filled(self, text: str, server: str, ca: str, bootstrap: str) -> str:
+        """A body with the site's server, CA and bootstrap token as the shell would expand them."""
+        assert text.count(self.server) == 1 and "$CA" in text and "$BOOTSTRAP" in text, text
+        return text.replace(self.server, server).replace("$CA", ca).replace("$BOOTSTRAP", bootstrap)

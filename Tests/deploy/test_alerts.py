@@ -29,7 +29,7 @@ import pytest
 from alerting import (ALERTS, CRD_DURATION, CUSTOM, DEFAULT_UNIT_TESTS, ENABLED, LABEL_NAME, MANAGED_SITES_ALERTS,
                       METRICS, STANDARD_LABELS, at, check_rules, custom, firing, pod, prometheus_rules, promtool,
                       rules_by_alert, run_unit_tests, site_down, the_rule)
-from rendering import DEPLOY_README, FULLNAME, NAMESPACE, RELEASE
+from rendering import ALERTS_DOC, FULLNAME, NAMESPACE, RELEASE
 
 
 # --------------------------------------------------------------------------- tests
@@ -213,12 +213,14 @@ def test_managed_sites_alerts_name_the_secret_and_grace_period(chart) -> None:
     assert "older than the grace period (120s)" in repaired
 
 
-def test_readme_has_each_alert_with_its_expression_and_a_runbook_section(chart) -> None:
-    """runbook_url points at deploy/README.md#<alert in lower case>: each alert has its section
-    there, and its row in the table of expressions is the rendered default."""
-    text = DEPLOY_README.read_text()
+def test_alerts_doc_has_each_alert_with_its_expression_and_a_runbook_section(chart) -> None:
+    """runbook_url points at deploy/docs/ALERTS.md#<alert in lower case>: each alert has its
+    section under "Runbooks" there, and its row in the table of expressions is the rendered
+    default."""
+    text = ALERTS_DOC.read_text()
+    runbooks = text[text.index("\n## Runbooks\n"):]
     for alert, rule in rules_by_alert(the_rule(chart, ENABLED)["spec"]).items():
-        assert f"\n#### {alert}\n" in text, alert
+        assert f"\n### {alert}\n" in runbooks, alert
         expr = rule["expr"].replace("|", "\\|")
         assert f"| `{alert}` | `{expr}`" in text, alert
 

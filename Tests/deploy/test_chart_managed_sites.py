@@ -1,6 +1,7 @@
 """Managed remote sites: the credentials Secret (empty, labelled, kept or not, named), its one
 Role rule and the service's flags, none of them when disabled; deploy/examples/bootstrap-rbac.yaml
-validated and checked; the README's examples and links checked against the example and the chart."""
+validated and checked; deploy/docs/MANAGED-SITES.md's and SIDECAR.md's examples checked against the example and
+the chart, and VALUES.md's and RBAC.md's rows against what the chart does."""
 
 from __future__ import annotations
 
@@ -12,17 +13,13 @@ import helm_python as helm  # PyPI: helm-python-sdk (Helm v4's engine, no helm b
 import kubernetes_validate  # PyPI: kubernetes-validate
 import pytest
 import yaml
-from rendering import (BOOTSTRAP_RBAC, CONFIGMAP, DEPLOY_README, HOOK_NAME, KUBE_VERSIONS, NAMESPACE, RELEASE,
-                       Rendered, SCENARIOS, SECRET, SITE_CREDENTIALS, container_of, credentials_rule, document,
-                       expected_args, notes_container, parse_args, readme_section, service_role, site_credentials,
-                       validate_strict)
+from rendering import (BOOTSTRAP_RBAC, CONFIGMAP, FULLNAME, HOOK_NAME, KUBE_VERSIONS, MANAGED_SITES_DOC, NAMESPACE,
+                       RBAC_DOC, RELEASE, SCENARIOS, SECRET, SIDECAR_DOC, SITE_CREDENTIALS, VALUES_DOC,
+                       ManagedRegistration, Rendered, container_of, credentials_rule, document, expected_args,
+                       fenced_blocks, notes_container, parse_args, service_role, site_credentials, validate_strict)
 
 
 # --------------------------------------------------------------------------- managed remote sites
-
-
-def fenced_blocks(text: str, language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```$", text, re.MULTILINE | re.DOTALL)
 
 
 def test_site_credentials_secret_is_empty_labelled_and_kept(default: Rendered) -> None:
@@ -179,11 +176,13 @@ def test_bootstrap_rbac_example_grants_exactly_the_deployers_token() -> None:
                                     "namespace": "apps"}]
 
 
-def test_readme_managed_sites_section_matches_the_example_and_validates() -> None:
-    """deploy/README.md shows the example's objects as they are in the file (no drift), its
-    Secret-based token validates, and its commands and bodies are the ones documented."""
-    section = readme_section("Managed remote sites")
-    blocks = [[o for o in yaml.safe_load_all(block) if o] for block in fenced_blocks(section, "yaml")]
+def test_managed_sites_doc_matches_the_example_and_validates() -> None:
+    """deploy/docs/MANAGED-SITES.md shows the example's objects as they are in the file (no
+    drift), its Secret-based token validates, and its commands and bodies are the ones
+    documented: the caller's token issued for the service's audience (without it the chart's
+    default check answers 401), the bootstrap token on no command line."""
+    page = MANAGED_SITES_DOC.read_text()
+    blocks = [[o for o in yaml.safe_load_all(block) if o] for block in fenced_blocks(page, "yaml")]
     assert blocks[0] == bootstrap_rbac()
     token_secret = blocks[1]
     assert [o["kind"] for o in token_secret] == ["Secret"]
@@ -193,18 +192,25 @@ def test_readme_managed_sites_section_matches_the_example_and_validates() -> Non
     for obj in token_secret:
         for version in KUBE_VERSIONS:
             validate_strict(obj, version)
-    shell = "\n".join(fenced_blocks(section, "sh"))
-    assert "kubectl --context edge1 -n apps create token kubeconfig-bootstrap --duration=8760h" in shell
+    assert "kubectl --context edge-1 -n apps create token kubeconfig-bootstrap --duration=8760h" in \
+        "\n".join(fenced_blocks(page, "sh"))
+    shown = ManagedRegistration.shown()
+    assert shown.caller == f"kubectl --namespace {NAMESPACE} create token {HOOK_NAME} --duration 10m --audience {FULLNAME}"
+    assert shown.caller_token_request() == (NAMESPACE, HOOK_NAME, 600, [FULLNAME])
     # The JSON body, with the shell's variables standing in for the CA and the token.
-    body = re.search(r"<<JSON\n(.*?)\nJSON\n", shell, re.DOTALL).group(1)
-    assert json.loads(body.replace("$CA", "Q0E=").replace("$BOOTSTRAP", "tok")) == {
-        "server": "https://edge1.example.org:6443", "certificateAuthorityData": "Q0E=", "bootstrapToken": "tok",
+    assert json.loads(shown.filled(shown.json_body, shown.server, "Q0E=", "tok")) == {
+        "server": "https://edge-1.example.org:6443", "certificateAuthorityData": "Q0E=", "bootstrapToken": "tok",
         "tokenRequest": {"serviceAccount": "deployer", "namespace": "apps", "expirationSeconds": 3600}}
-    assert "curl --fail -X PUT" in shell and "--data-binary @- http://127.0.0.1:8080/sites/edge1" in shell
-    kubeconfig = yaml.safe_load(re.search(r"<<YAML\n(.*?)\nYAML\n", shell, re.DOTALL).group(1))
+    assert shown.json_path == "/sites/edge-1"
+    shell = shown.shell()
+    assert "curl --fail -X PUT" in shell and "--data-binary @- http://127.0.0.1:8080/sites/edge-1 <<JSON" in shell
+    kubeconfig = yaml.safe_load(shown.kubeconfig)
     assert kubeconfig["users"] == [{"name": "kubeconfig-bootstrap", "user": {"token": "$BOOTSTRAP"}}]
+    assert [c["name"] for c in kubeconfig["contexts"]] == ["edge-1"] == [c["name"] for c in kubeconfig["clusters"]]
     assert "-H 'Content-Type: application/yaml'" in shell
-    assert "/sites/edge1?serviceAccount=deployer&namespace=apps'" in shell
+    assert shown.yaml_path == "/sites/edge-1?serviceAccount=deployer&namespace=apps"
+    # One site name throughout: edge-1, never edge1 or another edge.
+    assert set(re.findall(r"\bedge-?\d+", page)) == {"edge-1"}
     # The bootstrap token is on no command line: it only appears inside here-documents (the
     # body on stdin, the kubeconfig file).
     terminator = None
@@ -218,10 +224,10 @@ def test_readme_managed_sites_section_matches_the_example_and_validates() -> Non
     assert terminator is None
 
 
-def test_readme_sidecar_example_is_the_printed_container(render) -> None:
-    """The sidecar snippet in deploy/README.md has the arguments NOTES.txt prints for the install
-    command above it (--credentials-secret included)."""
-    section = readme_section("Sidecar mode")
+def test_sidecar_doc_example_is_the_printed_container(render) -> None:
+    """The sidecar snippet in deploy/docs/SIDECAR.md has the arguments NOTES.txt prints for the
+    install command above it (--credentials-secret included)."""
+    section = SIDECAR_DOC.read_text()
     install = re.search(r"helm install (\S+) deploy/helm/kubeconfig-service", section).group(1)
     rendered = render(SCENARIOS["sidecar"], name=install)
     snippet = yaml.safe_load(fenced_blocks(section, "yaml")[0])
@@ -231,30 +237,16 @@ def test_readme_sidecar_example_is_the_printed_container(render) -> None:
     assert parse_args(shown["args"])["--credentials-secret"] == f"{install}-kubeconfig-service-site-credentials"
 
 
-def test_readme_links_resolve() -> None:
-    """Every `](#anchor)` of deploy/README.md names one of its headings (GitHub's slugs)."""
-    text = DEPLOY_README.read_text()
-    prose = re.sub(r"^```.*?^```$", "", text, flags=re.MULTILINE | re.DOTALL)
-    slugs = {re.sub(r"[^a-z0-9 _-]", "", heading.strip().lower()).replace(" ", "-")
-             for heading in re.findall(r"^#+ (.*)$", prose, re.MULTILINE)}
-    links = set(re.findall(r"\]\(#([^)]+)\)", prose))
-    assert links and links <= slugs, sorted(links - slugs)
-    for target in re.findall(r"\]\((?!#|https?:)([^)]+)\)", prose):
-        assert (DEPLOY_README.parent / target).exists(), target
-
-
-def test_readme_documents_the_watch_value() -> None:
-    text = DEPLOY_README.read_text()
+def test_values_and_rbac_docs_document_the_watch_value() -> None:
+    text = VALUES_DOC.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| `watch.enabled` |"))
     assert "| `true` |" in row and "`--no-watch`" in row and "`list` and `watch`" in row, row
-    rbac = readme_section("RBAC")
-    assert "With `watch.enabled` (the default), also `list`, `watch` on it" in rbac
+    assert "With `watch.enabled` (the default), also `list`, `watch` on it" in RBAC_DOC.read_text()
 
 
-def test_readme_documents_the_site_credentials_values() -> None:
-    text = DEPLOY_README.read_text()
+def test_values_doc_documents_the_site_credentials_values() -> None:
+    text = VALUES_DOC.read_text()
     for key in ("siteCredentials.enabled", "siteCredentials.secretName", "siteCredentials.keepOnUninstall",
                 "siteCredentials.credentialGracePeriod"):
         assert f"| `{key}` |" in text, key
-    assert "#### " not in readme_section("Managed remote sites")  # its subsections are ###
-    assert "### Keeping the credentials on uninstall" in text
+    assert "\n## Keeping the credentials on uninstall\n" in MANAGED_SITES_DOC.read_text()

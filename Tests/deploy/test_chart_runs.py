@@ -1,10 +1,11 @@
 """The chart and the binary agree: the Deployment Helm renders, with exactly the rights its Roles
 and bindings grant, runs the real binary to a published, issued token against the local API test
 server. A flag the binary does not take, or a right the chart forgot, fails here. So does a
-managed remote site registered as deploy/README.md shows, against a remote API test server whose
-bootstrap account has exactly the rights of deploy/examples/bootstrap-rbac.yaml. Callers present
-tokens issued for the audience the chart renders (--auth-token-audience), as deploy/README.md
-tells them to; the publish hook's projected token does.
+managed remote site registered with deploy/docs/MANAGED-SITES.md's own commands (its caller's
+token, its bodies), against a remote API test server whose bootstrap account has exactly the
+rights of deploy/examples/bootstrap-rbac.yaml. Callers present tokens issued for the audience the
+chart renders (--auth-token-audience), as deploy/docs/TOKEN-AUDIENCE.md tells them to; the publish
+hook's projected token does.
 
 Run after the binary is built (scripts/test.sh does): KUBECONFIG_SERVICE_BIN names it.
 """
@@ -23,7 +24,7 @@ import yaml
 from kubeapi import ADMIN_TOKEN, KubeAPIServer
 from loopback import Service, wait_until
 from rendering import (BOOTSTRAP_RBAC, DEPLOYER_NAME as DEPLOYER, FULLNAME, HOOK_NAME as HOOK, NAMESPACE,
-                       SITE_CREDENTIALS, render_chart)
+                       SITE_CREDENTIALS, ManagedRegistration, render_chart)
 
 # An operator's account that may read and change the document, as a caller of the service.
 OPERATOR = "operator"
@@ -272,31 +273,31 @@ def example_rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def registration(kind: str, remote: KubeAPIServer, bootstrap: str) -> tuple[str, dict[str, str], str]:
-    """PUT /sites/edge1 as deploy/README.md shows it: (path, headers, body), JSON or a kubeconfig
-    whose user is the bootstrap credential, with the tokenRequest in the query."""
+    """PUT /sites/edge-1 as deploy/docs/MANAGED-SITES.md shows it: (path, headers, body), JSON or
+    a kubeconfig whose user is the bootstrap credential, with the tokenRequest in the query; only
+    the remote's server, its CA and the bootstrap token are filled in, as the shell would."""
+    shown = ManagedRegistration.shown()
     ca = base64.b64encode(remote.ca_file.read_bytes()).decode()
     if kind == "json":
-        body = {"server": remote.url, "certificateAuthorityData": ca, "bootstrapToken": bootstrap,
-                "tokenRequest": {"serviceAccount": "deployer", "namespace": "apps", "expirationSeconds": 3600}}
-        return "/sites/edge1", {"Content-Type": "application/json"}, json.dumps(body)
-    kubeconfig = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "edge1",
-        "clusters": [{"name": "edge1", "cluster": {"server": remote.url, "certificate-authority-data": ca}}],
-        "users": [{"name": "kubeconfig-bootstrap", "user": {"token": bootstrap}}],
-        "contexts": [{"name": "edge1", "context": {"cluster": "edge1", "user": "kubeconfig-bootstrap",
-                                                  "namespace": "apps"}}],
-    }
-    return ("/sites/edge1?serviceAccount=deployer&namespace=apps", {"Content-Type": "application/yaml"},
-            yaml.safe_dump(kubeconfig))
+        return (shown.json_path, {"Content-Type": "application/json"},
+                shown.filled(shown.json_body, remote.url, ca, bootstrap))
+    return (shown.yaml_path, {"Content-Type": "application/yaml"},
+            shown.filled(shown.kubeconfig, remote.url, ca, bootstrap))
+
+
+def documented_caller(api: KubeAPIServer) -> str:
+    """The caller's token MANAGED-SITES.md mints (`kubectl create token`), issued as asked."""
+    namespace, account, seconds, audiences = ManagedRegistration.shown().caller_token_request()
+    return api.create_token(namespace, account, expiration_seconds=seconds, audiences=audiences or None)
 
 
 @pytest.mark.parametrize("kind", ["json", "kubeconfig"])
 def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rbac(chart, tmp_path, kind):
     """The chart's credentials Secret and its get/patch right are all a managed registration
     needs centrally, and deploy/examples/bootstrap-rbac.yaml is all the bootstrap credential needs
-    remotely: the site's deployer token is issued there, its bootstrap credential is kept under
-    its registration's key of that Secret (`edge1_<16 hex>`) and nowhere else, and DELETE
-    removes that key again."""
+    remotely: registered with the documented caller's token and body, the site's deployer token
+    is issued there, its bootstrap credential is kept under its registration's key of that
+    Secret (`edge-1_<16 hex>`) and nowhere else, and DELETE removes that key again."""
     example = [o for o in yaml.safe_load_all(BOOTSTRAP_RBAC.read_text()) if o]
     bootstrap_user = "system:serviceaccount:apps:kubeconfig-bootstrap"
     remote = KubeAPIServer(tmp_path / "remote", config={
@@ -311,12 +312,12 @@ def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rb
                              ("configmaps", "multisite-kubeconfig-configmap")) as run:
             api, service = run.api, run.service
             path, headers, body = registration(kind, remote, bootstrap)
-            answer = service.request("PUT", path, token=run.caller, headers=headers, body=body)
+            answer = service.request("PUT", path, token=documented_caller(api), headers=headers, body=body)
             assert answer.status == 201, answer
 
             stored = api.get_configmap(NAMESPACE, "multisite-kubeconfig-configmap")["data"]["kubeconfig"]
             document = yaml.safe_load(stored)
-            context = next(c["context"] for c in document["contexts"] if c["name"] == "edge1")
+            context = next(c["context"] for c in document["contexts"] if c["name"] == "edge-1")
             user = next(u["user"] for u in document["users"] if u["name"] == context["user"])
             review = remote.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", token=ADMIN_TOKEN,
                                     body={"spec": {"token": user["token"]}}).json()["status"]
@@ -326,17 +327,17 @@ def test_a_managed_site_runs_with_the_charts_rights_and_the_example_bootstrap_rb
             secret = api.get_secret(NAMESPACE, SITE_CREDENTIALS)
             assert len(secret["data"]) == 1, sorted(secret["data"])
             [key] = secret["data"]
-            assert re.fullmatch(r"edge1_[0-9a-f]{16}", key), key
+            assert re.fullmatch(r"edge-1_[0-9a-f]{16}", key), key
             assert bootstrap in secret["data"][key] and isinstance(json.loads(secret["data"][key]), dict)
             sites = service.request("GET", "/sites", token=run.caller)
-            edge1 = next(s for s in sites.json()["sites"] if s["name"] == "edge1")
-            assert edge1["tokenManagement"] == "managed", edge1
+            edge = next(s for s in sites.json()["sites"] if s["name"] == "edge-1")
+            assert edge["tokenManagement"] == "managed" and edge["namespace"] == "apps", edge
             for text in (stored, answer.text, sites.text, service.request("GET", "/metrics").text, service.logs):
                 assert bootstrap not in text
-            assert any(n == "kubeconfig_site_token_requests_total" and l == {"site": "edge1", "result": "issued"}
+            assert any(n == "kubeconfig_site_token_requests_total" and l == {"site": "edge-1", "result": "issued"}
                        and v >= 1 for n, l, v in exposition(service.request("GET", "/metrics").text))
 
-            removed = service.request("DELETE", "/sites/edge1", token=run.caller)
+            removed = service.request("DELETE", "/sites/edge-1", token=run.caller)
             assert removed.status == 200, removed
             assert not api.get_secret(NAMESPACE, SITE_CREDENTIALS)["data"]
 

@@ -1,5 +1,5 @@
 """Sidecar mode (ConfigMap and RBAC only, the container NOTES.txt prints), the notes, and the
-callers' token audience (`--auth-token-audience`) in the arguments, the notes and the README."""
+callers' token audience (`--auth-token-audience`) in the arguments, the notes and the deploy docs."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import textwrap
 
 import pytest
 import yaml
-from rendering import (CONFIGMAP, DEPLOYER_NAME, DEPLOY_README, FULLNAME, HOOK_NAME, KUBE_VERSIONS, NAMESPACE, Rendered,
-                       SCENARIOS, SECRET, SITE_CREDENTIALS, TEST_POD_NAME, assert_resources, assert_restricted,
-                       container_of, curl_tokens, expected_args, notes_container, parse_args, readme_section,
-                       validate_strict)
+from rendering import (CONFIGMAP, DEPLOYER_NAME, FULLNAME, HOOK_NAME, KUBE_VERSIONS, NAMESPACE, SCENARIOS, SECRET,
+                       SITE_CREDENTIALS, TEST_POD_NAME, TOKEN_AUDIENCE_DOC, VALUES_DOC, Rendered, assert_resources,
+                       assert_restricted, container_of, curl_tokens, doc_section, expected_args, notes_container,
+                       parse_args, validate_strict)
 
 
 TOKEN_FLAGS = {"--token-service-account", "--token-expiration", "--token-audience"}
@@ -153,11 +153,11 @@ def test_notes_tell_callers_how_to_get_a_token_for_the_audience(render) -> None:
         assert "--audience" not in notes and "serviceAccountToken" not in notes, scenario
 
 
-def test_readme_documents_the_callers_token_audience(default: Rendered) -> None:
-    text = DEPLOY_README.read_text()
+def test_deploy_docs_document_the_callers_token_audience(default: Rendered) -> None:
+    text = VALUES_DOC.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| `authTokenAudiences` |"))
     assert "| `null` |" in row and "`--auth-token-audience`" in row and "`[]`" in row, row
-    section = readme_section("Callers' token audience")
+    section = TOKEN_AUDIENCE_DOC.read_text()
     prose = " ".join(section.split())
     # The Cloudify pod's projected token is for the default release's audience, at the path the
     # section reads it from, and the snippet is a valid pod spec.
@@ -177,6 +177,6 @@ def test_readme_documents_the_callers_token_audience(default: Rendered) -> None:
             f'({FULLNAME})"') in prose
     assert f"kubectl --namespace onap create token ACCOUNT --audience {FULLNAME}" in prose
     assert "`authTokenAudiences: []` turns the check off" in prose
-    # The manual re-trigger of the README is NOTES.txt's.
+    # deploy/README.md's manual re-trigger is NOTES.txt's.
     retrigger = f"TOKEN=$(kubectl --namespace {NAMESPACE} create token {HOOK_NAME} --duration 10m --audience {FULLNAME})"
-    assert retrigger in readme_section("Re-trigger a publication by hand") and retrigger in default.notes
+    assert retrigger in doc_section("Re-trigger a publication by hand") and retrigger in default.notes

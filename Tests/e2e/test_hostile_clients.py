@@ -245,7 +245,7 @@ def test_garbage_is_refused(serve, api):
 
 def test_raw_nul_bytes_never_bypass_routing_or_authorisation(serve, api):
     """libmicrohttpd 0.9.75 hands the request line and header values over as C strings, so a raw
-    NUL ends them there and the service cannot see it (README, "Hostile and slow clients"). What
+    NUL ends them there and the service cannot see it (docs/FAULTS.md, "Hostile and slow clients"). What
     must hold: such a request is refused, closed, or handled as exactly the text before the NUL,
     with the same authorisation; a line of nothing but NULs is closed within the connection
     timeout; and nothing crashes."""

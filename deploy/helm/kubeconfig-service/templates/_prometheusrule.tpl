@@ -2,7 +2,7 @@
 The alerts of the PrometheusRule (prometheusrule.yaml). The rule groups are
 built here, apart from the object around them, so that they are exactly a
 Prometheus rules file's `groups:`: Tests/deploy checks them with `promtool
-check rules` and `promtool test rules`, and deploy/README.md shows how to
+check rules` and `promtool test rules`, and deploy/docs/ALERTS.md shows how to
 render them for a Prometheus without the operator.
 */}}
 
