@@ -17,17 +17,7 @@ import Testing
     init() {
         let logger = Logger(label: "test")
         reviewer = AccessReviewer(namespace: "onap", name: "kc", api: api, logger: logger)
-        let publisher = SitePublisher(
-            configuration: PublisherConfiguration(namespace: "onap"),
-            credentials: InClusterDiscovery(environment: [:], serviceAccountDirectory: "/nonexistent"),
-            updater: DocumentUpdater(store: InMemoryDocumentStore(text: nil), logger: logger), logger: logger)
-        var document = KubeconfigDocument()
-        document.merge(Fixtures.central)
-        publisher.state.succeeded(
-            PublishedDocument(document: document, resourceVersion: "1"), server: "https://10.96.0.1:443",
-            token: PublishedToken(token: Fixtures.central.token, source: .pod), at: .now)
-        router = ServiceRouter(
-            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil), reviewer: reviewer, logger: logger)
+        router = PublishedRouter(reviewer: reviewer).router
     }
 
     func get(_ path: String, token: String) async -> HTTPServerResponse {

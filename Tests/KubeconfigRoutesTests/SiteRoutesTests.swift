@@ -17,20 +17,9 @@ import Testing
     let router: ServiceRouter
     static let ca = SiteFixtures.base64(SiteFixtures.caPEM)
 
-    init() throws {
-        let logger = Logger(label: "test")
-        var document = KubeconfigDocument()
-        document.merge(Fixtures.central)
-        store = InMemoryDocumentStore(text: document.yaml())
-        publisher = SitePublisher(
-            configuration: PublisherConfiguration(namespace: "onap"),
-            credentials: InClusterDiscovery(environment: [:], serviceAccountDirectory: "/nonexistent"),
-            updater: DocumentUpdater(store: store, logger: logger), logger: logger)
-        publisher.state.succeeded(
-            PublishedDocument(document: document, resourceVersion: "1"), server: Fixtures.central.server,
-            token: PublishedToken(token: Fixtures.central.token, source: .pod), at: .now)
-        router = ServiceRouter(
-            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil), reviewer: nil, logger: logger)
+    init() {
+        let service = PublishedRouter()
+        (store, publisher, router) = (service.store, service.publisher, service.router)
     }
 
     static func body(_ name: String, token: String = "token-of-site") -> [UInt8] {
@@ -228,20 +217,9 @@ import Testing
     let router: ServiceRouter
 
     init() {
-        let logger = Logger(label: "test")
-        let publisher = SitePublisher(
-            configuration: PublisherConfiguration(namespace: "onap"),
-            credentials: InClusterDiscovery(environment: [:], serviceAccountDirectory: "/nonexistent"),
-            updater: DocumentUpdater(store: InMemoryDocumentStore(text: nil), logger: logger), logger: logger)
-        var document = KubeconfigDocument()
-        document.merge(Fixtures.central)
-        publisher.state.succeeded(
-            PublishedDocument(document: document, resourceVersion: "1"), server: Fixtures.central.server,
-            token: PublishedToken(token: Fixtures.central.token, source: .pod), at: .now)
-        router = ServiceRouter(
-            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil),
-            reviewer: AccessReviewer(namespace: "onap", name: "kc", api: api, logger: logger),
-            logger: logger)
+        router =
+            PublishedRouter(reviewer: AccessReviewer(namespace: "onap", name: "kc", api: api, logger: Logger(label: "test")))
+            .router
         api.identify("reader", as: "reader", allowed: ["get"])
         api.identify("writer", as: "writer", allowed: ["get", "patch"])
         api.identify("nobody", as: "nobody", allowed: [])

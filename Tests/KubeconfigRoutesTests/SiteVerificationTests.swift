@@ -41,21 +41,9 @@ import Testing
     let router: ServiceRouter
     static let ca = SiteFixtures.base64(SiteFixtures.caPEM)
 
-    init() throws {
-        let logger = Logger(label: "test")
-        var document = KubeconfigDocument()
-        document.merge(Fixtures.central)
-        store = InMemoryDocumentStore(text: document.yaml())
-        let publisher = SitePublisher(
-            configuration: PublisherConfiguration(namespace: "onap"),
-            credentials: InClusterDiscovery(environment: [:], serviceAccountDirectory: "/nonexistent"),
-            updater: DocumentUpdater(store: store, logger: logger), logger: logger)
-        publisher.state.succeeded(
-            PublishedDocument(document: document, resourceVersion: "1"), server: Fixtures.central.server,
-            token: PublishedToken(token: Fixtures.central.token, source: .pod), at: .now)
-        router = ServiceRouter(
-            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil, prober: prober), reviewer: nil,
-            logger: logger)
+    init() {
+        let service = PublishedRouter(prober: prober)
+        (store, router) = (service.store, service.router)
     }
 
     static func body(server: String) -> [UInt8] {

@@ -1,0 +1,34 @@
+import KubeconfigServiceTestSupport
+import KubernetesAPI
+import Logging
+
+@testable import KubeconfigRoutes
+@testable import KubeconfigService
+
+/// The router as route tests use it: over a publisher that has published `Fixtures.central`,
+/// whose document is kept in memory, with no sockets and a discovery that points nowhere.
+struct PublishedRouter {
+    let store: InMemoryDocumentStore
+    let publisher: SitePublisher
+    let router: ServiceRouter
+
+    /// - Parameters:
+    ///   - reviewer: reviews callers' access; nil: every caller is let through.
+    ///   - prober: probes sites before they are registered; nil: none is.
+    init(reviewer: AccessReviewer? = nil, prober: (any ClusterProbeAPI)? = nil) {
+        let logger = Logger(label: "test")
+        var document = KubeconfigDocument()
+        document.merge(Fixtures.central)
+        store = InMemoryDocumentStore(text: document.yaml())
+        publisher = SitePublisher(
+            configuration: PublisherConfiguration(namespace: "onap"),
+            credentials: InClusterDiscovery(environment: [:], serviceAccountDirectory: "/nonexistent"),
+            updater: DocumentUpdater(store: store, logger: logger), logger: logger)
+        publisher.state.succeeded(
+            PublishedDocument(document: document, resourceVersion: "1"), server: Fixtures.central.server,
+            token: PublishedToken(token: Fixtures.central.token, source: .pod), at: .now)
+        router = ServiceRouter(
+            publisher: publisher, registry: SiteRegistry(publisher: publisher, renewer: nil, prober: prober),
+            reviewer: reviewer, logger: logger)
+    }
+}
