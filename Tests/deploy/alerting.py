@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from rendering import FULLNAME, NAMESPACE, render_chart
+from rendering import FULLNAME, NAMESPACE, PROMETHEUS_RULE, render_chart
 
 
 ALERTS = ("KubeconfigSiteDown", "KubeconfigSiteCertificateExpiring", "KubeconfigSiteTokenExpiring",
@@ -40,15 +40,7 @@ CUSTOM = {
     "location": "paris",
     "refreshInterval": 120,
     "prometheusRule": {
-        "enabled": True,
-        "labels": {"release": "kube-prometheus-stack"},
-        "annotations": {"example.org/owner": "dcae"},
-        "interval": "30s",
-        "seriesSelector": 'namespace="onap"',
-        "alertLabels": {"team": "dcae"},
-        "alertAnnotations": {"dashboard": "https://grafana.example.org/d/kubeconfig"},
-        "runbookUrl": "https://git.example.org/onap/kubeconfig-service/blob/main/deploy/docs/ALERTS.md",
-        "siteDown": {"for": "10m", "severity": "critical"},
+        **PROMETHEUS_RULE,
         "siteCertificateExpiry": {"window": "30d", "for": "0s"},
         "siteTokenExpiry": {"window": "1h", "severity": "warning"},
         "publicationStale": {"refreshIntervals": 3},

@@ -107,6 +107,19 @@ SIDECAR_DOC = DEPLOY_DOCS / "SIDECAR.md"
 TOKEN_AUDIENCE_DOC = DEPLOY_DOCS / "TOKEN-AUDIENCE.md"
 VALUES_DOC = DEPLOY_DOCS / "VALUES.md"
 
+# The alerts on, with their labels, annotations and runbook (alerting.CUSTOM turns every other knob).
+PROMETHEUS_RULE = {
+    "enabled": True,
+    "labels": {"release": "kube-prometheus-stack"},
+    "annotations": {"example.org/owner": "dcae"},
+    "interval": "30s",
+    "seriesSelector": 'namespace="onap"',
+    "alertLabels": {"team": "dcae"},
+    "alertAnnotations": {"dashboard": "https://grafana.example.org/d/kubeconfig"},
+    "runbookUrl": "https://git.example.org/onap/kubeconfig-service/blob/main/deploy/docs/ALERTS.md",
+    "siteDown": {"for": "10m", "severity": "critical"},
+}
+
 # Named sets of values; each is linted, rendered and validated, and the tests pick the ones
 # that show a behaviour.
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -184,19 +197,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "siteCredentials": {"secretName": "edge.bootstrap-credentials", "keepOnUninstall": False,
                             "credentialGracePeriod": 120},
     },
-    "prometheus-rule": {
-        "prometheusRule": {
-            "enabled": True,
-            "labels": {"release": "kube-prometheus-stack"},
-            "annotations": {"example.org/owner": "dcae"},
-            "interval": "30s",
-            "seriesSelector": 'namespace="onap"',
-            "alertLabels": {"team": "dcae"},
-            "alertAnnotations": {"dashboard": "https://grafana.example.org/d/kubeconfig"},
-            "runbookUrl": "https://git.example.org/onap/kubeconfig-service/blob/main/deploy/docs/ALERTS.md",
-            "siteDown": {"for": "10m", "severity": "critical"},
-        },
-    },
+    "prometheus-rule": {"prometheusRule": PROMETHEUS_RULE},
     # No watch on the document's object: --no-watch, and no list/watch in the Role.
     "watch-off": {"watch": {"enabled": False}},
     "secret-watch-off": {"storage": "secret", "watch": {"enabled": False}},
