@@ -2,7 +2,7 @@
 # Runs kubeconfig-service on this machine against the project's local HTTPS Kubernetes API
 # test server, so you can see it work without a cluster:
 #
-#   scripts/run-local.sh [extra serve options...]
+#   scripts/run-local.sh [extra serve options...]      (PORT=8081 scripts/run-local.sh: another port)
 #
 # It builds the debug binary, starts the API server with a service-account folder, the (empty)
 # ConfigMap Helm would create and the consumer's account (`cloudify`, as the chart's deployment
@@ -12,6 +12,7 @@
 # deployer's token, one with a bootstrap credential (a managed site). Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+service_port="${PORT:-8080}"
 
 scripts/install-run-deps.sh   # the libraries, openssl, curl, PyYAML: not the test toolchain
 swift build --product kubeconfig-service
@@ -112,24 +113,24 @@ YAML
 cat <<MSG
 Local Kubernetes API test server: https://127.0.0.1:$port (CA $state/ca.crt)
 Try, in another shell (admin-token, the test server's administrator, is the caller's token: \$TOKEN in README.md):
-  curl -s http://127.0.0.1:8080/healthz
-  curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/kubeconfig
-  curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/status   # token source, expiry, renewal
-  curl -s -X POST -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/sites/central
-  curl -s -H 'Authorization: Bearer reader-token' -X POST http://127.0.0.1:8080/sites/central   # 403
+  curl -s http://127.0.0.1:$service_port/healthz
+  curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/kubeconfig
+  curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/status   # token source, expiry, renewal
+  curl -s -X POST -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/sites/central
+  curl -s -H 'Authorization: Bearer reader-token' -X POST http://127.0.0.1:$service_port/sites/central   # 403
 Remote site edge-1: https://127.0.0.1:$remote_port; register it from its kubeconfig, then list and remove:
   curl -s -X PUT -H 'Authorization: Bearer admin-token' -H 'Content-Type: application/yaml' \\
-       --data-binary @$edge_kubeconfig http://127.0.0.1:8080/sites/edge-1
-  curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/sites      # health, expiry
-  curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/kubeconfig > all.kubeconfig
+       --data-binary @$edge_kubeconfig http://127.0.0.1:$service_port/sites/edge-1
+  curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/sites      # health, expiry
+  curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/kubeconfig > all.kubeconfig
   kubectl --kubeconfig all.kubeconfig --context edge-1 get configmap workload   # through the registered site
-  curl -s -X DELETE -H 'Authorization: Bearer admin-token' http://127.0.0.1:8080/sites/edge-1
+  curl -s -X DELETE -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/sites/edge-1
 Or managed: the service issues and renews edge-1's deployer token with a bootstrap credential
 (bootstrap-token, inside the kubeconfig file; ?serviceAccount= names the account to issue for):
   curl -s -X PUT -H 'Authorization: Bearer admin-token' -H 'Content-Type: application/yaml' \\
-       --data-binary @$bootstrap_kubeconfig 'http://127.0.0.1:8080/sites/edge-1?serviceAccount=deployer'
+       --data-binary @$bootstrap_kubeconfig 'http://127.0.0.1:$service_port/sites/edge-1?serviceAccount=deployer'
 MSG
 
 KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$port" \
     .build/debug/kubeconfig-service serve --service-account-dir "$state/serviceaccount" \
-    --address 127.0.0.1 --port 8080 --token-service-account cloudify --credentials-secret site-credentials "$@"
+    --address 127.0.0.1 --port "$service_port" --token-service-account cloudify --credentials-secret site-credentials "$@"
