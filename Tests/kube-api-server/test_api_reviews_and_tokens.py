@@ -365,3 +365,26 @@ def test_a_resource_name_rule_grants_token_requests_for_one_account(api):
     message = (f'serviceaccounts "robot" is forbidden: User "{SA_USER}" cannot create resource '
                '"serviceaccounts/token" in API group "" in the namespace "onap"')
     assert denied.json() == status(403, "Forbidden", message, {"name": "robot", "kind": "serviceaccounts"})
+
+
+def test_subject_access_review_matches_api_groups_subresources_and_names(api):
+    """A rule with apiGroups matches only resources of those groups ("" is the core group), as RBAC's
+    do; the subresource is part of the resource (`sites/token`); resourceNames pick one object."""
+    api.request("POST", "/__control/identities", {"username": "edge-1-operator", "rules": [
+        {"verbs": ["create"], "apiGroups": ["kubeconfig-service.onap.org"], "resources": ["sites/token"],
+         "namespaces": ["onap"], "resourceNames": ["edge-1"]},
+        {"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"], "namespaces": ["onap"]}]})
+
+    def allowed(**kw):
+        answer = api.request("POST", ACCESS_REVIEWS, access_review(user="edge-1-operator", **kw), token=api.token)
+        assert answer.status == 201, answer
+        return answer.json()["status"]["allowed"]
+
+    site_token = {"verb": "create", "group": "kubeconfig-service.onap.org", "resource": "sites",
+                  "subresource": "token", "namespace": "onap"}
+    assert allowed(**site_token, name="edge-1")
+    assert not allowed(**site_token, name="edge-2")
+    assert not allowed(**{**site_token, "group": ""}, name="edge-1")
+    assert not allowed(**{**site_token, "subresource": ""}, name="edge-1")
+    assert allowed(verb="get", resource="configmaps", namespace="onap", name="x")
+    assert not allowed(verb="get", group="apps", resource="configmaps", namespace="onap", name="x")

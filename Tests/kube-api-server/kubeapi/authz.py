@@ -29,18 +29,20 @@ def default_rules(sa_user: str, sa_namespace: str) -> list[dict]:
     ]
 
 
-def rule_matches(rule, user, verb, resource, namespace, name):
+def rule_matches(rule, user, verb, resource, namespace, name, group=""):
     """One RBAC-like rule: a subject (user or group), verbs, resources ("*" = any; a non-resource
-    request matches only "*"), optional namespaces (absent = all, cluster scope included) and
-    optional resourceNames (absent = all; requests without a name never match them)."""
+    request matches only "*"), optional apiGroups (as RBAC's: "" is the core group, "*" any; absent
+    = any group, the test server's shorthand), optional namespaces (absent = all, cluster scope
+    included) and optional resourceNames (absent = all; requests without a name never match them)."""
     if rule.get("user") != user["username"] and rule.get("group") not in user["groups"]:
         return False
     def allows(key, value):
         values = rule.get(key, [])
         return "*" in values or value in values
 
-    namespaces, names = rule.get("namespaces"), rule.get("resourceNames")
+    namespaces, names, groups = rule.get("namespaces"), rule.get("resourceNames"), rule.get("apiGroups")
     return (allows("verbs", verb) and allows("resources", resource)
+            and (groups is None or "*" in groups or group in groups)
             and (namespaces is None or "*" in namespaces or namespace in namespaces)
             and (names is None or (name and name in names)))
 
@@ -61,12 +63,12 @@ class Authorizer:
         with self.lock:
             self._rules = list(self.base_rules)
 
-    def evaluate(self, user, verb, resource, namespace, name):
-        """(allowed, reason) for a user or SubjectAccessReview subject."""
+    def evaluate(self, user, verb, resource, namespace, name, group=""):
+        """(allowed, reason) for a user or SubjectAccessReview subject; `group` is the resource's API group."""
         with self.lock:
             rules = list(self._rules)
         for index, rule in enumerate(rules):
-            if rule_matches(rule, user, verb, resource, namespace, name):
+            if rule_matches(rule, user, verb, resource, namespace, name, group):
                 subject = f'User "{rule["user"]}"' if "user" in rule else f'Group "{rule["group"]}"'
                 if "binding" in rule:
                     return True, (f'RBAC: allowed by ClusterRoleBinding "{rule["binding"]}" of ClusterRole '
@@ -77,5 +79,5 @@ class Authorizer:
     def authorize(self, user, verb, resource, namespace, name, group="", subresource=""):
         """Raises the 403 kube-apiserver answers when the rules do not allow the request."""
         rbac_resource = f"{resource}/{subresource}" if subresource else resource
-        if not self.evaluate(user, verb, rbac_resource, namespace, name)[0]:
+        if not self.evaluate(user, verb, rbac_resource, namespace, name, group)[0]:
             raise forbidden(user, verb, resource, group, namespace, name, subresource)

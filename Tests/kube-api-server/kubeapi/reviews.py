@@ -53,7 +53,8 @@ class Reviews:
             if attributes.get("subresource"):
                 resource += "/" + attributes["subresource"]
             allowed, reason = self.authz.evaluate(subject, attributes.get("verb", ""), resource,
-                                                  attributes.get("namespace", ""), attributes.get("name", ""))
+                                                  attributes.get("namespace", ""), attributes.get("name", ""),
+                                                  attributes.get("group", ""))
         else:
             allowed, reason = self.authz.evaluate(subject, other.get("verb", ""), None, "", "")
         status = {"allowed": allowed, **({"reason": reason} if reason else {})}
