@@ -24,9 +24,12 @@ import Testing
         (#"{"é": 01}"#, "line 1, column 8: expected ',' or '}', found '1'"),
         (
             "{\"a\": \"tab\there\"}",
-            "line 1, column 11: expected a closing '\"' (control characters in a string must be escaped), found byte 0x9"
+            "line 1, column 11: expected a closing '\"' (control characters in a string must be escaped), found a control character, byte 0x9"
         ),
-        (#"{"a": "\x"}"#, #"line 1, column 9: expected an escape (\" \\ \/ \b \f \n \r \t or \uXXXX), found 'x'"#),
+        (
+            #"{"a": "\x"}"#,
+            #"line 1, column 9: expected an escape (\" \\ \/ \b \f \n \r \t or \uXXXX), found another character inside the string"#
+        ),
         (
             "",
             "line 1, column 1: expected a value (an object, array, string, number, true, false or null), found the end of the body"
@@ -38,6 +41,23 @@ import Testing
 
     @Test func deepNestingIsRefusedWithoutRecursingIntoIt() {
         let text = String(repeating: "[", count: 100_000)
-        #expect(error(text) == "line 1, column 129: expected at most 128 levels of nesting, found '['")
+        #expect(error(text) == "line 1, column 513: expected at most 512 levels of nesting, found '['")
+        // As deep as the decoder reads, the error past it is found.
+        #expect(error(String(repeating: "[", count: 300) + "1," + String(repeating: "]", count: 300)) != nil)
+        #expect(error(String(repeating: "[", count: 300) + String(repeating: "]", count: 300)) == nil)
+    }
+
+    @Test func aByteOrderMarkIsSkippedAsTheDecoderSkipsIt() {
+        #expect(error("\u{FEFF}{\"a\": 1,}") == "line 1, column 10: expected a key in double quotes, found '}'")
+        #expect(error("\u{FEFF}{}") == nil)
+    }
+
+    @Test func aCharacterInsideAStringIsNotShown() {
+        // Where a token's bytes are, only the position is said.
+        let message = error(#"{"token": "eyJhbG\ciOiJ"}"#)
+        #expect(
+            message
+                == "line 1, column 19: expected an escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX), found another character inside the string"
+        )
     }
 }

@@ -36,7 +36,7 @@ import Testing
     }
 
     @Test func aJSONRegistrationSentAsYAMLIsToldToBeSentAsJSON() throws {
-        let body = String(decoding: SiteRoutesBodies.json, as: UTF8.self)
+        let body = String(decoding: SiteRegistrationTests.json(SiteRegistrationTests.valid), as: UTF8.self)
         let message = try #require(yamlRefusal(body))
         #expect(message.contains("a YAML body must be a kubeconfig"))
         #expect(message.contains("Content-Type: application/json"))
@@ -52,6 +52,12 @@ import Testing
 
     @Test func valueThatIsJSONButNotAnObjectIsSaidToBeOne() throws {
         #expect(jsonRefusal("[1, 2]") == "body: must be a JSON object")
+    }
+
+    @Test(arguments: [#"{"server": "\uD800"}"#, #"{"server": 1e400}"#])
+    func anObjectTheDecoderCannotReadIsNotSaidToBeNoObject(_ body: String) throws {
+        let message = try #require(jsonRefusal(body))
+        #expect(message.hasPrefix("body: holds a value that cannot be read"))
     }
 
     @Test(
@@ -82,9 +88,4 @@ import Testing
         let other = try #require(yamlRefusal(broken))
         #expect(!other.contains("--data-binary"))
     }
-}
-
-/// A JSON registration body, shared by the mistakes' tests.
-enum SiteRoutesBodies {
-    static let json = SiteRegistrationTests.json(SiteRegistrationTests.valid)
 }

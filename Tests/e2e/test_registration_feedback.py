@@ -51,7 +51,7 @@ def document_version(api) -> str:
 
 
 def test_a_healthy_site_is_answered_with_its_probe_and_shown_so_at_once(api, serve, remote):
-    service = serve("--site-probe-interval", "0")
+    service = serve("--site-probe-interval", "3600")
     service.wait_ready()
     token = remote.create_token("apps", "deployer")
     answer = put(service, "edge-1", json_site(remote, token))
@@ -62,6 +62,9 @@ def test_a_healthy_site_is_answered_with_its_probe_and_shown_so_at_once(api, ser
     assert body["site"]["health"]["user"] == "system:serviceaccount:apps:deployer"
     assert "warnings" not in body
     assert token not in answer.text
+    shown = sites(service)["edge-1"].get("health") or {}
+    assert {key: shown.get(key) for key in ("reachable", "authenticated", "user")} == {
+        key: body["site"]["health"][key] for key in ("reachable", "authenticated", "user")}, shown
 
 
 @pytest.mark.parametrize("fault", ["stopped", "wrong-ca", "revoked-token", "unresolvable"])
@@ -179,7 +182,11 @@ def test_a_managed_registration_answers_the_renewal_time_get_shows(services, rem
     service.wait_ready()
     remote = remotes("edge-1")
     for expiration in (600, 900, 900, 1200):
-        if expiration == 1200:
+        if expiration == 900:
+            # verify=true changes nothing for a managed site: issuing its token verified it.
+            answer = put_json(service, "edge-1", managed_body(remote, expirationSeconds=expiration),
+                              query="?verify=true")
+        elif expiration == 1200:
             # The same through a kubeconfig and `?serviceAccount=`.
             query = {"serviceAccount": "deployer", "expirationSeconds": str(expiration)}
             answer = put_kubeconfig(service, "edge-1", remote, tmp_path, query=query)

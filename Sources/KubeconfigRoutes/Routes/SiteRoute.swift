@@ -29,7 +29,7 @@ struct SiteRoute: Sendable {
         let site: SiteRegistration
         let requireHealthy: Bool
         do throws(ServiceError) {
-            requireHealthy = try Self.verification(request.query)
+            requireHealthy = try Self.requiresHealthy(request.query)
             site = try Self.registration(name, request)
         } catch {
             return .response(.error(error))
@@ -38,8 +38,13 @@ struct SiteRoute: Sendable {
             do throws(ServiceError) {
                 let registration = try await registry.register(site, requireHealthy: requireHealthy)
                 if registration.changed, let monitor {
-                    // Health right after registering, not a probe interval later.
-                    monitor.probe(site: name)
+                    // Health right after registering, not a probe interval later: the probe made
+                    // before writing, or (a managed site) one now.
+                    if let health = registration.health, let endpoint = site.endpoint {
+                        monitor.registered(name, endpoint: endpoint, health: health)
+                    } else {
+                        monitor.probe(site: name)
+                    }
                 }
                 // The site as GET shows it (how its token is kept included), with the health of
                 // the probe made before writing it (none for a managed site).
@@ -98,8 +103,8 @@ struct SiteRoute: Sendable {
             throw ServiceError(
                 code: .unsupportedMediaType,
                 message: "Content-Type must be application/json or application/yaml (a kubeconfig); curl -d and "
-                    + "--data-binary send application/x-www-form-urlencoded unless told: add -H 'Content-Type: "
-                    + "application/yaml' for a kubeconfig")
+                    + "--data-binary send application/x-www-form-urlencoded unless told: send a kubeconfig file with "
+                    + "-H 'Content-Type: application/yaml' --data-binary @FILE")
         default:
             throw ServiceError(
                 code: .unsupportedMediaType,
@@ -108,7 +113,7 @@ struct SiteRoute: Sendable {
     }
 
     /// `?verify=true`: refuse to write a site whose probe fails (default false: write it, and warn).
-    static func verification(_ query: [(name: String, value: String)]) throws(ServiceError) -> Bool {
+    static func requiresHealthy(_ query: [(name: String, value: String)]) throws(ServiceError) -> Bool {
         switch query.filter({ $0.name == "verify" }).map(\.value) {
         case []: return false
         case ["true"]: return true
@@ -122,6 +127,7 @@ struct SiteRoute: Sendable {
     static func tokenRequest(
         _ query: [(name: String, value: String)]
     ) throws(ServiceError) -> (serviceAccount: String, namespace: String?, expirationSeconds: Int?, audiences: [String])? {
+        // `verify` is read by `requiresHealthy` (and filtered out before); it is listed for the message.
         let known: Set<String> = ["serviceAccount", "namespace", "expirationSeconds", "audience", "verify"]
         if let unknown = query.first(where: { !known.contains($0.name) }) {
             throw ServiceError(

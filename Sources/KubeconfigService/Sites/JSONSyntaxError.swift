@@ -4,7 +4,7 @@ import KubeconfigBase
 /// name the line and column (Foundation's decoder says only "not valid JSON"). Only read after
 /// the decoder refused a body: it is a diagnosis, not a parser.
 struct JSONSyntaxError: Equatable, CustomStringConvertible {
-    /// 1-based; columns count characters, not bytes.
+    /// 1-based; columns count Unicode scalars, not bytes.
     var line: Int
     var column: Int
     var expected: String
@@ -15,6 +15,8 @@ struct JSONSyntaxError: Equatable, CustomStringConvertible {
     /// The first departure from the grammar in `bytes`, or nil when they are well-formed JSON.
     static func find(in bytes: [UInt8]) -> JSONSyntaxError? {
         var scanner = Scanner(bytes: bytes)
+        // A byte order mark, which the decoder skips too.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { scanner.index = 3 }
         do throws(Scanner.Failure) {
             scanner.skipWhitespace()
             try scanner.value(depth: 0)
@@ -22,33 +24,41 @@ struct JSONSyntaxError: Equatable, CustomStringConvertible {
             guard scanner.index == bytes.count else { throw Scanner.Failure(expected: "the end of the body") }
             return nil
         } catch {
-            return JSONSyntaxError(at: scanner.index, in: bytes, expected: error.expected)
+            return JSONSyntaxError(at: scanner.index, in: bytes, expected: error.expected, inString: error.inString)
         }
     }
 
-    private init(at offset: Int, in bytes: [UInt8], expected: String) {
+    /// Inside a string (a token, say), the character found is not shown: only where it is.
+    private init(at offset: Int, in bytes: [UInt8], expected: String, inString: Bool) {
         let before = bytes[..<offset]
         let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
         line = before.count { $0 == UInt8(ascii: "\n") } + 1
         // UTF-8 continuation bytes do not start a character.
         column = bytes[lineStart..<offset].count { $0 & 0xC0 != 0x80 } + 1
         self.expected = expected
-        if offset >= bytes.count {
+        if inString, offset < bytes.count, bytes[offset] >= 0x20 {
+            found = "another character inside the string"
+        } else if offset >= bytes.count {
             found = "the end of the body"
         } else if (0x21...0x7E).contains(bytes[offset]) {
             found = "'\(Character(Unicode.Scalar(bytes[offset])))'"
         } else {
-            found = "byte 0x" + String(bytes[offset], radix: 16, uppercase: true)
+            found =
+                (bytes[offset] < 0x20 ? "a control character, " : "") + "byte 0x"
+                + String(bytes[offset], radix: 16, uppercase: true)
         }
     }
 
     private struct Scanner {
-        struct Failure: Error { var expected: String }
+        struct Failure: Error {
+            var expected: String
+            var inString = false
+        }
 
         let bytes: [UInt8]
         var index = 0
-        /// Deeper nesting is refused rather than recursed into (the body is at most 64 KiB).
-        static let maxDepth = 128
+        /// Deeper nesting is refused rather than recursed into, as the decoder refuses it.
+        static let maxDepth = 512
 
         var current: UInt8? { index < bytes.count ? bytes[index] : nil }
 
@@ -112,17 +122,20 @@ struct JSONSyntaxError: Equatable, CustomStringConvertible {
                 case UInt8(ascii: "\\"):
                     index += 1
                     guard let escaped = current, Array("\"\\/bfnrtu".utf8).contains(escaped) else {
-                        throw Failure(expected: "an escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX)")
+                        throw Failure(expected: "an escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX)", inString: true)
                     }
                     index += 1
                     if escaped == UInt8(ascii: "u") {
                         for _ in 0..<4 {
-                            guard current?.hexDigitValue != nil else { throw Failure(expected: "four hex digits after \\u") }
+                            guard current?.hexDigitValue != nil else {
+                                throw Failure(expected: "four hex digits after \\u", inString: true)
+                            }
                             index += 1
                         }
                     }
                 case 0..<0x20:
-                    throw Failure(expected: "a closing '\"' (control characters in a string must be escaped)")
+                    throw Failure(
+                        expected: "a closing '\"' (control characters in a string must be escaped)", inString: true)
                 default:
                     index += 1
                 }

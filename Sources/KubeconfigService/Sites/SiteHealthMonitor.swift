@@ -144,12 +144,23 @@ public final class SiteHealthMonitor: Sendable {
         case .failure(let error):
             report = ProbeReport(reachable: false, authenticated: nil, latency: .zero, error: error)
         }
-        let health = SiteHealth(report, checkedAt: Date())
-        // The site may have been replaced or removed while it was probed: then this result
-        // describes nothing served, and must neither be kept nor recreate its series.
-        let probed = document.entries(ofSite: name)
-        let outcome = Schedule.Outcome(report)
-        guard let served = state.published?.document, served.entries(ofSite: name) == probed else { return outcome }
+        keep(SiteHealth(report, checkedAt: Date()), latency: report.latency, of: name, probed: document.entries(ofSite: name))
+        return Schedule.Outcome(report)
+    }
+
+    /// Keeps the probe a registration made of `endpoint` before writing it (`SiteRegistry`) as
+    /// the site's health, while the served document states the site so: not probed again.
+    public func registered(_ name: String, endpoint: ClusterEndpoint, health: SiteHealth) {
+        guard let document = state.published?.document, case .success(endpoint)? = document.endpoint(ofSite: name)
+        else { return probe(site: name) }
+        keep(health, latency: .milliseconds(health.latencyMs), of: name, probed: document.entries(ofSite: name))
+    }
+
+    /// Keeps `health` as `name`'s if the served document still holds the `probed` entries (the
+    /// site may have been replaced or removed while it was probed: then the result describes
+    /// nothing served, and must neither be kept nor recreate its series); logs a change of state.
+    private func keep(_ health: SiteHealth, latency: Duration, of name: String, probed: [DocumentNode?]) {
+        guard let served = state.published?.document, served.entries(ofSite: name) == probed else { return }
         let previous = results.withLock { results in
             defer { results[name] = Result(entries: probed, health: health) }
             return results[name]?.health
@@ -170,10 +181,9 @@ public final class SiteHealthMonitor: Sendable {
                 logger.warning("site is down", metadata: metadata)
             }
         }
-        if let summary = document.siteSummary(named: name, location: location) {
-            metrics.record(site: name, health: health, latency: report.latency, summary: summary)
+        if let summary = served.siteSummary(named: name, location: location) {
+            metrics.record(site: name, health: health, latency: latency, summary: summary)
         }
-        return outcome
     }
 
     /// Forgets results, metrics and connections of sites no longer in `document`.

@@ -15,6 +15,13 @@ extension SiteRegistration {
         if let syntax = JSONSyntaxError.find(in: body) {
             return invalid("body", "is not valid JSON: \(syntax)")
         }
+        if body.first(where: { !$0.isWhitespace }) == UInt8(ascii: "{") {
+            // Well-formed, yet refused by the decoder.
+            return invalid(
+                "body",
+                "holds a value that cannot be read: a string that is not UTF-8 or has a lone surrogate escape "
+                    + "(\\uD800), or a number out of range")
+        }
         return invalid("body", "must be a JSON object")
     }
 

@@ -32,7 +32,7 @@ public struct SiteRegistration: Sendable, Equatable {
     public var credential: Credential
 
     /// How to probe the site as registered; nil for a managed site, whose token is yet to be issued.
-    var endpoint: ClusterEndpoint? {
+    public var endpoint: ClusterEndpoint? {
         let credential: ClusterEndpoint.Credential
         switch self.credential {
         case .token(let token): credential = .token(token)

@@ -61,10 +61,13 @@ public struct SiteRegistry: Sendable {
     /// Secret after the write, by its id. So a crash between the two writes leaves at most an
     /// entry no record names, which a later check removes; never a record without its entry.
     ///
-    /// - Throws: `.siteReserved` for the location this service publishes, `.siteConflict` when
-    ///   another context uses its entries, or the update loop's errors.
+    /// A site with a credential of its own is probed first (up to the API timeout, outside the
+    /// update loop: a change of the same site meanwhile is ordered before this one).
+    ///
     /// - Parameter requireHealthy: refuse (`.siteVerificationFailed`, nothing written) a site
     ///   with a credential of its own whose probe fails; otherwise it is written with a warning.
+    /// - Throws: `.siteReserved` for the location this service publishes, `.siteConflict` when
+    ///   another context uses its entries, `.siteVerificationFailed`, or the update loop's errors.
     public func register(_ site: SiteRegistration, requireHealthy: Bool = false) async throws(ServiceError) -> Registration {
         try checkNotReserved(site.name)
         if case .issued = site.credential, renewer == nil {
@@ -72,6 +75,10 @@ public struct SiteRegistry: Sendable {
                 code: .invalidSite,
                 message: "tokenRequest: this service keeps no bootstrap credentials (start it with --credentials-secret)")
         }
+        // Connections to endpoints no longer served (the ones probes of earlier registrations
+        // used, once idle) are let go of, whatever this one's outcome: the health monitor does the
+        // same, but may not run. So at most the last few registrations' connections linger.
+        defer { Task { await releaseUnusedConnections() } }
         let health = try await verify(site, requireHealthy: requireHealthy)
         var (prepared, written) = try await write(site, reuse: true)
         if written == nil {
@@ -102,6 +109,12 @@ public struct SiteRegistry: Sendable {
                     + "until that is fixed; PUT with ?verify=true refuses such a site")
         }
         return registration
+    }
+
+    /// Lets the prober go of connections to endpoints the served document does not hold.
+    private func releaseUnusedConnections() async {
+        guard let prober, let document = state.published?.document else { return }
+        await prober.retain(document.contexts.compactMap { try? document.endpoint(ofSite: $0.name)?.get() })
     }
 
     /// Probes a site with a credential of its own as registered, before it is written.
