@@ -38,11 +38,14 @@ public final class ServiceRouter: HTTPResponder {
 
     /// Who may call a route.
     enum Access: Sendable {
-        /// Anyone: what holds no data of the document (the probes, the metrics).
+        /// Anyone: what holds no data of the document (the probes, the metrics, the status page).
         case open
         /// Callers allowed `get` (to read) or `patch` (to change) the document's object; audited.
         case reviewed
     }
+
+    /// Every route, in the order they were declared (tests read who may call what here).
+    let routes: [Route]
 
     /// Routes without parameters, by path: the hot paths cost one lookup.
     private let literal: [String: any RouteHandler]
@@ -67,6 +70,9 @@ public final class ServiceRouter: HTTPResponder {
             Route("livez", "/livez", [.get: LivenessRoute()], access: .open),
             Route("healthz", "/healthz", [.get: ReadinessRoute(state: state)], access: .open),
             Route("readyz", "/readyz", [.get: ReadinessRoute(state: state)], access: .open),
+            // The page holds no data: its script reads /sites and /status with the token the user
+            // enters, reviewed there.
+            Route("page", "/", [.get: StatusPageRoute(page: .embedded())], access: .open),
             Route("kubeconfig", "/kubeconfig", [.get: KubeconfigRoute(state: state)], access: .reviewed),
             Route("status", "/status", [.get: StatusRoute(publisher: publisher, renewer: renewer)], access: .reviewed),
             Route("sites", "/sites", [.get: list], access: .reviewed),
@@ -103,6 +109,7 @@ public final class ServiceRouter: HTTPResponder {
                 parameterized.append((route.path, handler))
             }
         }
+        self.routes = routes
         self.literal = literal
         self.parameterized = parameterized
         unknown = build(Route("unknown", "/", [:], access: .open), allowing: nil)
