@@ -72,21 +72,35 @@ def enter_token(driver, token: str) -> None:
     driver.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
 
 
-def row(driver, site: str):
-    """A site's row in the Sites table, None while it is not shown (found by its name as is: a
-    name may be anything, so it goes in no selector)."""
-    return next((row for row in driver.find_elements(By.CSS_SELECTOR, "#sites tr")
-                 if row.get_attribute("data-site") == site), None)
+# The page redraws its tables at every refresh, so an element found one moment may be gone the
+# next: what the tests read, they read in one script.
+SHOWN = """
+const sites = {};
+for (const row of document.querySelectorAll('#sites tr[data-site]')) {
+  sites[row.dataset.site] = {state: row.querySelector('td.state').innerText, text: row.innerText};
+}
+const marks = {};
+for (const row of document.querySelectorAll('#axis .axis-row[data-site]')) {
+  marks[row.dataset.site] = Array.from(row.querySelectorAll('.mark'), (mark) => mark.className);
+}
+return {sites, marks, lapses: Array.from(document.querySelectorAll('#lapses tr'), (row) => row.innerText),
+        first: document.querySelectorAll('#axis .mark.first').length};
+"""
+
+
+def shown(driver) -> dict:
+    """The Sites table by site name ({state, text}), the axis' marks' classes by site name, the
+    rows of the lapses table, and how many marks are marked first."""
+    return driver.execute_script(SHOWN)
 
 
 def state_of(driver, site: str) -> str | None:
     """The text of a site's State cell, None while the site is not shown."""
-    found = row(driver, site)
-    return found.find_element(By.CSS_SELECTOR, "td.state").text if found is not None else None
+    return (shown(driver)["sites"].get(site) or {}).get("state")
 
 
 def row_text(driver, site: str) -> str:
-    return row(driver, site).text
+    return shown(driver)["sites"][site]["text"]
 
 
 def message(driver) -> str:
@@ -104,8 +118,8 @@ def wait_for(condition, timeout: float, what: str, driver) -> float:
     """Seconds until `condition()` held; fails with what the page showed otherwise."""
     waited = wait_until(condition, timeout=timeout, interval=0.2)
     if waited is None:
-        shown = driver.find_element(By.TAG_NAME, "body").text
-        pytest.fail(f"{what} not within {timeout} s; the page showed:\n{redact(shown)}")
+        body = driver.find_element(By.TAG_NAME, "body").text
+        pytest.fail(f"{what} not within {timeout} s; the page showed:\n{redact(body)}")
     return waited
 
 
@@ -129,21 +143,22 @@ def test_the_page_shows_the_sites_of_a_live_service_and_a_site_going_down(centra
     history = browser.execute_script("return history.length")
     enter_token(browser, ADMIN_TOKEN)
     wait_for(lambda: state_of(browser, "site-a") == "✔ up" and state_of(browser, "site-b") == "✔ up",
-             REFRESH_SECONDS, "both remote sites shown up", browser)
+             2 * REFRESH_SECONDS, "both remote sites shown up", browser)
     assert state_of(browser, "central") is not None
     assert "central (this service)" in row_text(browser, "central")
     assert "token, managed, renews in" in row_text(browser, "site-a")
     assert "token, static" in row_text(browser, "site-b")
     assert "system:serviceaccount:apps:deployer" in row_text(browser, "site-b")
     # Every site's expiries on the one axis, and listed soonest first.
+    page = shown(browser)
     for name in ("site-a", "site-b"):
         for lane in ("token", "certificate-authority"):
-            assert browser.find_elements(By.CSS_SELECTOR, f'#axis [data-site="{name}"] .mark.lane-{lane}'), (name, lane)
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#axis .mark.first")) == 1
-    lapses = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#lapses tr")]
-    assert any("◀ first: token expires" in row for row in lapses), lapses
+            assert any(f"lane-{lane}" in mark for mark in page["marks"][name]), (name, lane, page["marks"])
+    assert page["first"] == 1
+    assert any("◀ first: token expires" in row for row in page["lapses"]), page["lapses"]
     assert browser.find_element(By.ID, "publication-state").text.startswith("✔ published")
-    assert browser.find_element(By.ID, "refreshed").text.startswith("Last refresh: ")
+    refreshed = browser.find_element(By.ID, "refreshed").text
+    assert refreshed.startswith("Last refresh: ") and f"(every {REFRESH_SECONDS} s)" in refreshed, refreshed
 
     # A site going down: its API server stops; the next probe (every second) finds it
     # unreachable, and the page shows it within two refreshes while the other stays up.
@@ -181,7 +196,7 @@ def test_a_rejected_token_says_why_and_another_can_be_entered(central, services,
     browser.get(page_url(service))
 
     enter_token(browser, "not-a-token-of-this-cluster")
-    wait_for(lambda: "401" in message(browser), REFRESH_SECONDS, "the 401 message", browser)
+    wait_for(lambda: "401" in message(browser), 2 * REFRESH_SECONDS, "the 401 message", browser)
     text = message(browser)
     assert text.startswith("The token was rejected (401): check it is a token for this service's audience"), text
     assert "The service said: Unauthorized: " in text
@@ -189,13 +204,13 @@ def test_a_rejected_token_says_why_and_another_can_be_entered(central, services,
     assert browser.execute_script(f"return sessionStorage.getItem('{TOKEN_KEY}')") is None
 
     enter_token(browser, NOBODY_TOKEN)
-    wait_for(lambda: "403" in message(browser), REFRESH_SECONDS, "the 403 message", browser)
+    wait_for(lambda: "403" in message(browser), 2 * REFRESH_SECONDS, "the 403 message", browser)
     text = message(browser)
     assert text.startswith("403: the token's account may not read /sites"), text
     assert browser.find_element(By.ID, "token").is_displayed()
 
     enter_token(browser, ADMIN_TOKEN)
-    wait_for(lambda: state_of(browser, "central") is not None, REFRESH_SECONDS, "the sites", browser)
+    wait_for(lambda: state_of(browser, "central") is not None, 2 * REFRESH_SECONDS, "the sites", browser)
     assert message(browser) == ""
     assert not browser.find_element(By.ID, "token").is_displayed()
     assert csp_violations(browser) == []
@@ -217,8 +232,8 @@ def test_what_remote_input_names_is_shown_as_text(central, services, browser):
     enter_token(browser, ADMIN_TOKEN)
     wait_for(lambda: (state_of(browser, hostile) or "").startswith("✖"), 2 * REFRESH_SECONDS + 1,
              "the hostile site, probed and down", browser)
-    shown = row_text(browser, hostile)
-    assert hostile in shown and "<i id='injected-server'>" in shown
+    text = row_text(browser, hostile)
+    assert hostile in text and "<i id='injected-server'>" in text
     assert browser.find_elements(By.CSS_SELECTOR, "#injected, #injected-server, #sites img") == []
     time.sleep(0.5)  # an onerror would have run by now
     assert browser.title == title
