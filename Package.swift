@@ -102,7 +102,9 @@ let package = Package(
             swiftSettings: strictImports
         ),
         // The HTTP routes: the router, its middleware and the access review it asks, given the
-        // core's domain objects. Speaks HTTPMessages; no sockets.
+        // core's domain objects. Speaks HTTPMessages; no sockets. The status page is compiled in
+        // as bytes (`PackageResources.status_page_html`): no resource bundle beside the binary,
+        // and no Foundation `Bundle` to find one.
         .target(
             name: "KubeconfigRoutes",
             dependencies: [
@@ -114,6 +116,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
+            resources: [.embedInCode("Page/status-page.html")],
             swiftSettings: strictImports
         ),
         // The executable's wiring, buildable in a test: the configuration `serve` runs with, the

@@ -10,6 +10,7 @@ apt_packages=(
     wrk nginx-light time         # the benchmark: load generator, reference server, peak RSS
     prometheus                   # promtool: Tests/deploy checks and unit-tests the chart's alerts
                                  # (Debian ships promtool only with the server, which systemd starts)
+    chromium chromium-driver     # Tests/e2e/test_page.py: the status page in a real, headless browser
 )
 missing=()
 for package in "${apt_packages[@]}"; do

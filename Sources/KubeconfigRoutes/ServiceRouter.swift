@@ -13,29 +13,39 @@ public final class ServiceRouter: HTTPResponder {
     /// Request bodies above this size are refused with 413.
     public static let maxBodyBytes = 64 * 1024
 
-    /// A route: the name metrics use for it, its path, a handler per method, whether callers need
-    /// access.
+    /// A route: the name metrics use for it, its path, a handler per method, who may call it.
     struct Route: Sendable {
         var name: String
         var path: PathPattern
         /// What answers each method; GET implies HEAD, any other is a 405.
         var methods: [HTTPRequest.Method: any RouteHandler]
-        /// Callers must be allowed `get` (to read) or `patch` (to change) the document's object.
-        var protected = false
+        var access: Access
         /// Query parameters that may be given more than once; any other, repeated, is a 400.
         var repeatable: Set<String> = []
 
+        /// Every route states its access: none is open by default.
         init(
-            _ name: String, _ path: String, _ methods: [HTTPRequest.Method: any RouteHandler], protected: Bool = false,
+            _ name: String, _ path: String, _ methods: [HTTPRequest.Method: any RouteHandler], access: Access,
             repeatable: Set<String> = []
         ) {
             self.name = name
             self.path = PathPattern(path)
             self.methods = methods
-            self.protected = protected
+            self.access = access
             self.repeatable = repeatable
         }
     }
+
+    /// Who may call a route.
+    enum Access: Sendable {
+        /// Anyone: what holds no data of the document (the probes, the metrics, the status page).
+        case open
+        /// Callers allowed `get` (to read) or `patch` (to change) the document's object; audited.
+        case reviewed
+    }
+
+    /// Every route, in the order they were declared (tests read who may call what here).
+    let routes: [Route]
 
     /// Routes without parameters, by path: the hot paths cost one lookup.
     private let literal: [String: any RouteHandler]
@@ -57,28 +67,31 @@ public final class ServiceRouter: HTTPResponder {
         let list = SitesRoute(state: state, location: publisher.configuration.location, monitor: monitor, renewer: renewer)
         let site = SiteRoute(registry: registry, state: state, list: list, monitor: monitor)
         var routes = [
-            Route("livez", "/livez", [.get: LivenessRoute()]),
-            Route("healthz", "/healthz", [.get: ReadinessRoute(state: state)]),
-            Route("readyz", "/readyz", [.get: ReadinessRoute(state: state)]),
-            Route("kubeconfig", "/kubeconfig", [.get: KubeconfigRoute(state: state)], protected: true),
-            Route("status", "/status", [.get: StatusRoute(publisher: publisher, renewer: renewer)], protected: true),
-            Route("sites", "/sites", [.get: list], protected: true),
+            Route("livez", "/livez", [.get: LivenessRoute()], access: .open),
+            Route("healthz", "/healthz", [.get: ReadinessRoute(state: state)], access: .open),
+            Route("readyz", "/readyz", [.get: ReadinessRoute(state: state)], access: .open),
+            // The page holds no data: its script reads /sites and /status with the token the user
+            // enters, reviewed there.
+            Route("page", "/", [.get: StatusPageRoute(page: .embedded())], access: .open),
+            Route("kubeconfig", "/kubeconfig", [.get: KubeconfigRoute(state: state)], access: .reviewed),
+            Route("status", "/status", [.get: StatusRoute(publisher: publisher, renewer: renewer)], access: .reviewed),
+            Route("sites", "/sites", [.get: list], access: .reviewed),
             Route(
                 "site", "/sites/{name}",
                 [
                     .get: HandlerFunction(site.show), .put: HandlerFunction(site.register),
                     .delete: HandlerFunction(site.remove), .post: PublishSiteRoute(publisher: publisher),
-                ], protected: true, repeatable: ["audience"]),
+                ], access: .reviewed, repeatable: ["audience"]),
         ]
         if let metrics {
-            routes.append(Route("metrics", "/metrics", [.get: MetricsRoute(render: metrics)]))
+            routes.append(Route("metrics", "/metrics", [.get: MetricsRoute(render: metrics)], access: .open))
         }
         func build(_ route: Route, allowing methods: [HTTPRequest.Method]?) -> any RouteHandler {
             var middleware: [any RouteMiddleware] = [
                 RequestMetrics(route: route.name), RefusalLog(logger: logger),
                 RequestChecks(allowed: methods, repeatable: route.repeatable),
             ]
-            if route.protected {
+            if route.access == .reviewed {
                 if let reviewer { middleware.append(Authorization(reviewer: reviewer, logger: logger)) }
                 middleware.append(AuditLog(logger: logger))
             }
@@ -96,9 +109,10 @@ public final class ServiceRouter: HTTPResponder {
                 parameterized.append((route.path, handler))
             }
         }
+        self.routes = routes
         self.literal = literal
         self.parameterized = parameterized
-        unknown = build(Route("unknown", "/", [:]), allowing: nil)
+        unknown = build(Route("unknown", "/", [:], access: .open), allowing: nil)
     }
 
     /// The order methods are listed in `Allow`.

@@ -381,8 +381,9 @@ def test_stays_ready_when_the_api_server_goes_away(api, serve):
 
 def test_unknown_paths_are_not_found(api, serve):
     service = ready(serve)
-    for path in ("/nope", "/", "/sites/", "/sites//", "/sites/central/extra", "/kubeconfig/central", "/healthz/extra",
-                 "/KUBECONFIG", "/SITES"):
+    # "/" is the status page (test_page.py); nothing else is served under it.
+    for path in ("/nope", "/index.html", "/sites/", "/sites//", "/sites/central/extra", "/kubeconfig/central",
+                 "/healthz/extra", "/KUBECONFIG", "/SITES"):
         for method in ("GET", "POST"):
             answer = call(service, method, path, token=ADMIN_TOKEN)
             assert answer.status == 404, (method, path, describe(answer))
@@ -408,13 +409,13 @@ def test_wrong_method_is_405_with_allow(api, serve):
 
 def test_head_works_where_get_does(api, serve):
     service = ready(serve)
-    for path, token in (("/livez", None), ("/healthz", None), ("/readyz", None), ("/kubeconfig", ADMIN_TOKEN),
-                        ("/kubeconfig?site=central", ADMIN_TOKEN), ("/status", ADMIN_TOKEN)):
+    for path, token in (("/livez", None), ("/healthz", None), ("/readyz", None), ("/", None),
+                        ("/kubeconfig", ADMIN_TOKEN), ("/kubeconfig?site=central", ADMIN_TOKEN), ("/status", ADMIN_TOKEN)):
         get = expect(call(service, "GET", path, token=token), 200)
         head = expect(call(service, "HEAD", path, token=token), 200)
         assert head.body == b"", path
         assert head.headers.get("Content-Type") == get.headers.get("Content-Type"), path
-        if path == "/kubeconfig":
+        if path in ("/kubeconfig", "/"):
             assert head.headers.get("ETag") == get.headers.get("ETag")
             assert head.headers.get("Content-Length") == str(len(get.body))
     answer = call(service, "HEAD", "/kubeconfig")
