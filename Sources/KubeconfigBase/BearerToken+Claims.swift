@@ -7,17 +7,22 @@ extension BearerToken {
         public var subject: String?
         public var issuedAt: Date?
         public var expiresAt: Date?
+        /// `jti`: the token's own id (kube-apiserver writes one since 1.29), which audit logs
+        /// name it by.
+        public var id: String?
 
         enum CodingKeys: String, CodingKey {
             case subject = "sub"
             case issuedAt = "iat"
             case expiresAt = "exp"
+            case id = "jti"
         }
 
-        public init(subject: String?, issuedAt: Date?, expiresAt: Date?) {
+        public init(subject: String?, issuedAt: Date?, expiresAt: Date?, id: String? = nil) {
             self.subject = subject
             self.issuedAt = issuedAt
             self.expiresAt = expiresAt
+            self.id = id
         }
 
         public init(from decoder: any Decoder) throws {
@@ -27,6 +32,7 @@ extension BearerToken {
                 .map(Date.init(timeIntervalSince1970:))
             expiresAt = (try? container.decodeIfPresent(Double.self, forKey: .expiresAt)).flatMap { $0 }
                 .map(Date.init(timeIntervalSince1970:))
+            id = (try? container.decodeIfPresent(String.self, forKey: .id)).flatMap { $0 }
         }
     }
 

@@ -22,7 +22,7 @@ extension HTTPServerResponse {
         JSONString.write(error.message, to: &body)
         body += "}}\n"
         var extra = headerFields
-        if let retryAfter = error.retryAfterSeconds, error.httpStatus == .serviceUnavailable {
+        if let retryAfter = error.retryAfterSeconds, [.serviceUnavailable, .tooManyRequests].contains(error.httpStatus) {
             extra[.retryAfter] = String(retryAfter)
         }
         return .json(error.httpStatus, Array(body.utf8), headerFields: extra)

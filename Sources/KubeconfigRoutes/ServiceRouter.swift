@@ -42,6 +42,8 @@ public final class ServiceRouter: HTTPResponder {
         case open
         /// Callers allowed `get` (to read) or `patch` (to change) the document's object; audited.
         case reviewed
+        /// Callers allowed `create` on `sites/token` of the site the path names; audited.
+        case siteToken
     }
 
     /// Every route, in the order they were declared (tests read who may call what here).
@@ -59,9 +61,13 @@ public final class ServiceRouter: HTTPResponder {
     ///   - monitor: the site probes `GET /sites` reports; nil when probes are off.
     ///   - renewer: issues and renews managed sites' tokens; nil without a credentials Secret.
     ///   - metrics: renders `GET /metrics`; nil leaves the route out.
+    ///   - siteTokens: mints tokens for callers (`POST /sites/{name}/token`), at most `perMinute`
+    ///     per caller and site; nil, or no `reviewer`, leaves the route out: tokens are never
+    ///     minted for a caller nobody reviewed.
     public init(
         publisher: SitePublisher, registry: SiteRegistry, reviewer: AccessReviewer?, monitor: SiteHealthMonitor? = nil,
-        renewer: SiteTokenRenewer? = nil, metrics: (@Sendable () -> String)? = nil, logger: Logger
+        renewer: SiteTokenRenewer? = nil, metrics: (@Sendable () -> String)? = nil,
+        siteTokens: (issuer: SiteTokenIssuer, perMinute: Int)? = nil, logger: Logger
     ) {
         let state = publisher.state
         let list = SitesRoute(state: state, location: publisher.configuration.location, monitor: monitor, renewer: renewer)
@@ -86,13 +92,28 @@ public final class ServiceRouter: HTTPResponder {
         if let metrics {
             routes.append(Route("metrics", "/metrics", [.get: MetricsRoute(render: metrics)], access: .open))
         }
+        if let siteTokens, reviewer != nil {
+            let tokens = SiteTokenRoute(
+                issuer: siteTokens.issuer, limit: CallerRateLimit(perMinute: siteTokens.perMinute), logger: logger)
+            routes.append(Route("site-token", "/sites/{name}/token", [.post: tokens], access: .siteToken))
+        }
         func build(_ route: Route, allowing methods: [HTTPRequest.Method]?) -> any RouteHandler {
             var middleware: [any RouteMiddleware] = [
                 RequestMetrics(route: route.name), RefusalLog(logger: logger),
                 RequestChecks(allowed: methods, repeatable: route.repeatable),
             ]
-            if route.access == .reviewed {
+            switch route.access {
+            case .open:
+                break
+            case .reviewed:
                 if let reviewer { middleware.append(Authorization(reviewer: reviewer, logger: logger)) }
+                middleware.append(AuditLog(logger: logger))
+            case .siteToken:
+                if let reviewer {
+                    middleware.append(
+                        Authorization(reviewer: reviewer, logger: logger) { .siteToken(site: $0.parameters["name", default: ""]) }
+                    )
+                }
                 middleware.append(AuditLog(logger: logger))
             }
             return MethodDispatch(route.methods).wrapped(in: middleware)

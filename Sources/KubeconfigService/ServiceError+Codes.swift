@@ -31,6 +31,10 @@ extension ServiceError.Code {
     public static let siteNotProbed = Self(rawValue: "SiteNotProbed")
     /// `PUT /sites/{name}?verify=true` of a site whose probe failed: nothing was written.
     public static let siteVerificationFailed = Self(rawValue: "SiteVerificationFailed")
+    /// A token was asked of a site whose credential is not issued here (a pasted one).
+    public static let siteNotManaged = Self(rawValue: "SiteNotManaged")
+    /// A managed site's credential is named by the document but not loaded by this replica yet.
+    public static let siteCredentialNotLoaded = Self(rawValue: "SiteCredentialNotLoaded")
     // Managed sites' credentials.
     /// The document names a registration the credentials Secret does not hold.
     public static let siteCredentialMissing = Self(rawValue: "SiteCredentialMissing")

@@ -46,13 +46,18 @@ public struct ResourceAttributes: Sendable, Hashable {
     public var verb: String
     public var group: String
     public var resource: String
+    /// `token` of `sites/token`; empty for the object itself.
+    public var subresource: String
     public var namespace: String
     public var name: String
 
-    public init(verb: String, group: String = "", resource: String, namespace: String, name: String) {
+    public init(
+        verb: String, group: String = "", resource: String, subresource: String = "", namespace: String, name: String
+    ) {
         self.verb = verb
         self.group = group
         self.resource = resource
+        self.subresource = subresource
         self.namespace = namespace
         self.name = name
     }

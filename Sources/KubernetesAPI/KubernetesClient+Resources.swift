@@ -195,6 +195,7 @@ extension KubernetesClient {
                     var verb: String
                     var group: String
                     var resource: String
+                    var subresource: String?
                     var name: String
                 }
                 var user: String
@@ -218,7 +219,8 @@ extension KubernetesClient {
                 user: user.username, uid: user.uid, groups: user.groups, extra: user.extra,
                 resourceAttributes: .init(
                     namespace: attributes.namespace, verb: attributes.verb, group: attributes.group,
-                    resource: attributes.resource, name: attributes.name)))
+                    resource: attributes.resource,
+                    subresource: attributes.subresource.isEmpty ? nil : attributes.subresource, name: attributes.name)))
         let bytes = Array((try? JSONEncoder().encode(request)) ?? Data())
         let body = try await send(
             .POST, "/apis/authorization.k8s.io/v1/subjectaccessreviews", token: token, body: bytes, retry: .none)

@@ -32,6 +32,10 @@ public struct ServeConfiguration: Sendable {
     public var credentialsSecret: String?
     /// How long a bootstrap credential no site's record names is kept, in seconds.
     public var credentialGracePeriod: TimeInterval = 30
+    /// Lifetimes of the tokens callers ask for (`POST /sites/{name}/token`).
+    public var callerTokenLifetimes = SiteTokenIssuer.Lifetimes()
+    /// Tokens one caller may ask of one site a minute.
+    public var callerTokensPerMinute = 30
     /// The HTTP server's address, port, threads and limits; its TLS identity comes from `tls`.
     public var server = HTTPServerConfiguration()
     /// The certificate files served, and followed, over HTTPS; nil serves plain HTTP.

@@ -47,9 +47,17 @@ public struct ServiceAssembly: Sendable {
         self.registry = registry
         self.monitor = monitor
         self.watcher = Self.watcher(configuration, publisher, monitor, logger)
+        // Tokens are minted for callers only when callers are reviewed: never for anyone who asks.
+        let siteTokens = reviewer.map { _ in
+            (
+                issuer: SiteTokenIssuer(
+                    publisher: publisher, renewer: renewer, lifetimes: configuration.callerTokenLifetimes),
+                perMinute: configuration.callerTokensPerMinute
+            )
+        }
         self.router = ServiceRouter(
             publisher: publisher, registry: registry, reviewer: reviewer, monitor: monitor, renewer: renewer,
-            metrics: metrics, logger: logger)
+            metrics: metrics, siteTokens: siteTokens, logger: logger)
     }
 
     // MARK: - Parts

@@ -81,6 +81,15 @@ struct ServeCommand: AsyncParsableCommand {
             """)
     var credentialGracePeriod: Int = 30
 
+    @Option(
+        help: """
+            Longest lifetime, in seconds, of a token a caller asks for with POST /sites/NAME/token (longer asks             get this); at least 600, TokenRequest's minimum.
+            """)
+    var maxCredentialExpiration: Int = 3600
+
+    @Option(help: "Tokens one caller may ask of one site a minute (POST /sites/NAME/token); more get 429.")
+    var credentialRequestsPerMinute: Int = 30
+
     @Option(help: "PEM certificate chain: serve HTTPS with it (needs --tls-key-file).")
     var tlsCertFile: String?
 
@@ -112,6 +121,12 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (2...3600).contains(credentialGracePeriod) else {
             throw ValidationError("--credential-grace-period must be between 2 and 3600 seconds")
+        }
+        guard (600...86400).contains(maxCredentialExpiration) else {
+            throw ValidationError("--max-credential-expiration must be between 600 and 86400 seconds")
+        }
+        guard (1...10000).contains(credentialRequestsPerMinute) else {
+            throw ValidationError("--credential-requests-per-minute must be between 1 and 10000")
         }
         guard siteProbeInterval >= 0 else { throw ValidationError("--site-probe-interval must be 0 or more seconds") }
         guard (1...64).contains(siteProbeConcurrency) else {
@@ -173,6 +188,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.siteProbeConcurrency = siteProbeConcurrency
         configuration.credentialsSecret = credentialsSecret
         configuration.credentialGracePeriod = TimeInterval(credentialGracePeriod)
+        configuration.callerTokenLifetimes.maxSeconds = maxCredentialExpiration
+        configuration.callerTokensPerMinute = credentialRequestsPerMinute
         configuration.server.address = address
         configuration.server.port = port
         configuration.server.threadCount = threads ?? min(max(1, ProcessInfo.processInfo.activeProcessorCount), 64)

@@ -55,8 +55,9 @@ public final class ScriptedKubernetesAPI: DataObjectAPI, AccessReviewAPI, TokenR
         resource == .configMaps ? "\(namespace)/\(name)" : "\(resource.rawValue):\(namespace)/\(name)"
     }
 
-    /// `token` belongs to `username`, who may do `verbs` (`get`, `patch`) on what is reviewed; it
-    /// was issued for `audiences` (nil: the API server's own).
+    /// `token` belongs to `username`, who may do `verbs` (`get`, `patch`) on the document's object,
+    /// or what names an object of the service's own (`create sites/token/edge-1`); it was issued
+    /// for `audiences` (nil: the API server's own).
     public func identify(_ token: String, as username: String, allowed verbs: [String], audiences: [String]? = nil) {
         state.withLock { state in
             state.users[token] = AuthenticatedUser(username: username, uid: nil, groups: ["system:authenticated"])
@@ -160,6 +161,12 @@ public final class ScriptedKubernetesAPI: DataObjectAPI, AccessReviewAPI, TokenR
 
     public func reviewAccess(user: AuthenticatedUser, _ attributes: ResourceAttributes) async throws(ServiceError) -> Bool {
         try record("SubjectAccessReview \(attributes.verb) \(attributes.resource)/\(attributes.name)")
+        // The service's own resources are allowed by object (`create sites/token/edge-1`), the
+        // document's object by verb alone.
+        guard attributes.group.isEmpty else {
+            let object = "\(attributes.resource)/\(attributes.subresource)/\(attributes.name)"
+            return state.withLock { $0.allowed.contains("\(user.username) \(attributes.verb) \(object)") }
+        }
         return state.withLock { $0.allowed.contains("\(user.username) \(attributes.verb)") }
     }
 }

@@ -16,6 +16,26 @@ public final class AccessReviewer: Sendable {
         case get, patch
     }
 
+    /// What a caller asks to be allowed.
+    public enum Permission: Sendable, Hashable {
+        /// `get` (read) or `patch` (change) the document's object.
+        case document(Verb)
+        /// `create` on `sites/token` of one site (API group `kubeconfig-service.onap.org`, in the
+        /// service's namespace): what RBAC grants per site, apart from the document.
+        case siteToken(site: String)
+
+        /// The verb, for messages and metrics.
+        var verb: String {
+            switch self {
+            case .document(let verb): verb.rawValue
+            case .siteToken: "create"
+            }
+        }
+    }
+
+    /// The API group of the service's own resources (`sites/token`), as RBAC rules name it.
+    public static let apiGroup = "kubeconfig-service.onap.org"
+
     public enum Decision: Sendable, Equatable {
         case allowed(username: String)
         case denied(username: String, reason: String)
@@ -59,11 +79,11 @@ public final class AccessReviewer: Sendable {
         self.lifetimes = lifetimes
         self.logger = logger
         var counters: [String: Counter] = [:]
-        for verb in [Verb.get, .patch] {
+        for verb in ["get", "patch", "create"] {
             for decision in ["allowed", "denied", "unauthenticated"] {
-                counters[verb.rawValue + "/" + decision] = Counter(
+                counters[verb + "/" + decision] = Counter(
                     label: "kubeconfig_authorization_decisions_total",
-                    dimensions: [("verb", verb.rawValue), ("decision", decision)])
+                    dimensions: [("verb", verb), ("decision", decision)])
             }
         }
         self.decisionCounters = counters
@@ -72,16 +92,21 @@ public final class AccessReviewer: Sendable {
     /// A decision is cached under the token's SHA-256, never the token.
     private struct CacheKey: Hashable {
         var digest: SHA256.Digest
-        var verb: Verb
+        var permission: Permission
     }
 
-    private static func cacheKey(_ token: BearerToken, _ verb: Verb) -> CacheKey {
-        CacheKey(digest: token.digest, verb: verb)
+    private static func cacheKey(_ token: BearerToken, _ permission: Permission) -> CacheKey {
+        CacheKey(digest: token.digest, permission: permission)
     }
 
     /// The cached decision, if a fresh one exists: answers without suspending.
     public func cachedDecision(for token: BearerToken, verb: Verb) -> Decision? {
-        let key = Self.cacheKey(token, verb)
+        cachedDecision(for: token, .document(verb))
+    }
+
+    /// The cached decision on `permission`, if a fresh one exists.
+    public func cachedDecision(for token: BearerToken, _ permission: Permission) -> Decision? {
+        let key = Self.cacheKey(token, permission)
         let now = ContinuousClock.now
         return cache.withLock { entries in
             guard let entry = entries[key] else { return nil }
@@ -97,36 +122,49 @@ public final class AccessReviewer: Sendable {
     ///
     /// - Throws: `ServiceError` when the API server cannot answer; such outcomes are not cached.
     public func review(_ token: BearerToken, verb: Verb) async throws(ServiceError) -> Decision {
-        if let cached = cachedDecision(for: token, verb: verb) { return cached }
-        let decision = try await ask(token, verb: verb)
-        decisionCounters[verb.rawValue + "/" + decision.label]?.increment()
-        remember(decision, for: token, verb: verb)
+        try await review(token, .document(verb))
+    }
+
+    /// Reviews the token's `permission` with the API server (or the cache).
+    public func review(_ token: BearerToken, _ permission: Permission) async throws(ServiceError) -> Decision {
+        if let cached = cachedDecision(for: token, permission) { return cached }
+        let decision = try await ask(token, permission)
+        decisionCounters[permission.verb + "/" + decision.label]?.increment()
+        remember(decision, for: token, permission)
         return decision
     }
 
-    private func ask(_ token: BearerToken, verb: Verb) async throws(ServiceError) -> Decision {
+    private func ask(_ token: BearerToken, _ permission: Permission) async throws(ServiceError) -> Decision {
         guard let user = try await api.reviewToken(token, audiences: audiences) else {
             return .unauthenticated(
                 reason: audiences.isEmpty
                     ? "the bearer token is not valid"
                     : "the bearer token is not valid for this service's audience (\(audiences.joined(separator: ", ")))")
         }
-        let allowed = try await api.reviewAccess(
-            user: user,
-            ResourceAttributes(verb: verb.rawValue, resource: resource.rawValue, namespace: namespace, name: name))
-        guard allowed else {
-            let reason =
-                "User \"\(user.username)\" cannot \(verb.rawValue) \(resource.singular) \"\(name)\" in namespace \"\(namespace)\""
+        let attributes: ResourceAttributes
+        let what: String
+        switch permission {
+        case .document(let verb):
+            attributes = ResourceAttributes(verb: verb.rawValue, resource: resource.rawValue, namespace: namespace, name: name)
+            what = "\(verb.rawValue) \(resource.singular) \"\(name)\""
+        case .siteToken(let site):
+            attributes = ResourceAttributes(
+                verb: "create", group: Self.apiGroup, resource: "sites", subresource: "token", namespace: namespace,
+                name: site)
+            what = "create sites/token \"\(site.printable)\" (API group \(Self.apiGroup))"
+        }
+        guard try await api.reviewAccess(user: user, attributes) else {
+            let reason = "User \"\(user.username)\" cannot \(what) in namespace \"\(namespace)\""
             return .denied(username: user.username, reason: reason)
         }
         return .allowed(username: user.username)
     }
 
-    private func remember(_ decision: Decision, for token: BearerToken, verb: Verb) {
+    private func remember(_ decision: Decision, for token: BearerToken, _ permission: Permission) {
         let lifetime: Duration
         if case .allowed = decision { lifetime = lifetimes.allowed } else { lifetime = lifetimes.refused }
         let now = ContinuousClock.now
-        let key = Self.cacheKey(token, verb)
+        let key = Self.cacheKey(token, permission)
         let maxEntries = lifetimes.maxEntries
         cache.withLock { entries in
             if entries.count >= maxEntries {

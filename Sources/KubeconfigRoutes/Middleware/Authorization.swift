@@ -4,13 +4,16 @@ import KubeconfigBase
 import KubeconfigService
 import Logging
 
-/// Lets a request through when its bearer token may read (GET, HEAD: `get`) or change (any
-/// other method: `patch`) the document's object, as kube-rbac-proxy's `WithAuthentication` and
-/// `WithAuthorization` filters do; answers 401 or 403 otherwise. A cached decision answers on
-/// the server's thread; a review is deferred. The request goes on with the caller's name.
+/// Lets a request through when its bearer token has the route's permission, as kube-rbac-proxy's
+/// `WithAuthentication` and `WithAuthorization` filters do: by default, to read (GET, HEAD:
+/// `get`) or change (any other method: `patch`) the document's object; answers 401 or 403
+/// otherwise. A cached decision answers on the server's thread; a review is deferred. The
+/// request goes on with the caller's name.
 struct Authorization: RouteMiddleware {
     let reviewer: AccessReviewer
     let logger: Logger
+    /// The permission a request needs.
+    var permission: @Sendable (HTTPServerRequest) -> AccessReviewer.Permission = { .document(verb(for: $0.method)) }
 
     static func verb(for method: HTTPRequest.Method) -> AccessReviewer.Verb {
         method == .get || method == .head ? .get : .patch
@@ -20,15 +23,15 @@ struct Authorization: RouteMiddleware {
         guard let token = Self.bearerToken(request.header(.authorization)) else {
             return .response(refused(request, .unauthenticated(reason: "a bearer token is required")))
         }
-        let verb = Self.verb(for: request.method)
-        if let decision = reviewer.cachedDecision(for: token, verb: verb) {
+        let permission = permission(request)
+        if let decision = reviewer.cachedDecision(for: token, permission) {
             guard case .allowed(let username) = decision else { return .response(refused(request, decision)) }
             return next.handle(request.authenticated(as: username))
         }
         return .deferred {
             let decision: AccessReviewer.Decision
             do throws(ServiceError) {
-                decision = try await reviewer.review(token, verb: verb)
+                decision = try await reviewer.review(token, permission)
             } catch {
                 logger.warning("could not review a caller's access", metadata: ["error": "\(error)"])
                 return .error(error)

@@ -74,6 +74,16 @@ public final class SiteTokenRenewer: Sendable {
     }
 
     /// The site's token status, when this replica renews it.
+    /// The token source of `site`'s registration as the served document names it; nil when the
+    /// document names none, or this replica has not loaded it from the credentials Secret yet.
+    public func tokenSource(ofSite site: String) -> IssuedTokenSource? {
+        guard
+            let registration = state.published?.annotations[TokenRecord.annotationKey(location: site)]
+                .flatMap(TokenRecord.init)?.credential
+        else { return nil }
+        return sources.withLock { $0[registration] }
+    }
+
     public func status(of site: String) -> Status? {
         sites.withLock { sites in
             sites[site].flatMap { $0.phase == .unmanaged ? nil : Status(renewsAt: $0.renewsAt, renewalError: $0.error) }

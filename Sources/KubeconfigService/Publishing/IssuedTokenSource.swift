@@ -133,6 +133,18 @@ public actor IssuedTokenSource: TokenSource {
     /// The renewal point of a token `record` describes.
     public nonisolated func renewsAt(_ record: TokenRecord) -> Date { renewal.renewsAt(record) }
 
+    /// A token of the account for a caller (`SiteTokenIssuer`), with a lifetime and audiences of
+    /// its own: not kept, published or counted here, and not waiting for a renewal under way.
+    public nonisolated func mint(expirationSeconds: Int, audiences: [String]) async throws(ServiceError) -> IssuedToken {
+        do throws(ServiceError) {
+            return try await tokens.requestToken(
+                namespace: configuration.namespace, serviceAccount: configuration.serviceAccount,
+                expirationSeconds: expirationSeconds, audiences: audiences)
+        } catch {
+            throw explain(error)
+        }
+    }
+
     /// When `stored` is next due for renewal: its renewal point while it may be reused, else now.
     public nonisolated func dueAt(_ stored: StoredToken, now: Date) -> Date {
         guard case .reuse(_, let record) = renewal.decide(stored, now: now) else { return now }

@@ -14,6 +14,8 @@ public final class SitePublisher: Sendable {
     public let state: PublicationState
     private let credentials: any SiteCredentialSource
     private let tokens: any TokenSource
+    /// The source of the central site's token when it is issued here (not the pod's own).
+    public var issuedTokens: IssuedTokenSource? { tokens as? IssuedTokenSource }
     /// The document's update loop, which the site registry and the site token renewer share.
     public let updater: DocumentUpdater
     private let logger: Logger

@@ -1,0 +1,133 @@
+"""`POST /sites/NAME/token` through the real binary: a caller whom RBAC allows `create` on one
+site's `sites/token` (API group kubeconfig-service.onap.org) gets a fresh token of that site's
+deployer account as an ExecCredential, minted at the site with its bootstrap credential, and
+kubectl reads the site with it; one site's right is not another's, nor the document's; a site
+whose credential is not issued here has none to give; each issuance is audited by fingerprint and
+jti, never the token; a caller asking too often waits.
+
+The central cluster and the remote sites are the project's Kubernetes API test servers
+(managed.py); the service reviews callers with TokenReview and SubjectAccessReview at the central
+one, as in a cluster."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+
+import pytest
+from kubeapi import ADMIN_TOKEN, READER_TOKEN
+
+from loopback import kubectl
+from managed import DEPLOYER, NAMESPACE, managed_body, put_json
+from redaction import load_json, redact
+
+GROUP = "kubeconfig-service.onap.org"
+
+
+def site_token_rule(*sites: str) -> dict:
+    return {"verbs": ["create"], "apiGroups": [GROUP], "resources": ["sites/token"], "namespaces": [NAMESPACE],
+            "resourceNames": list(sites)}
+
+
+def ask(service, site: str, token: str, body: dict | None = None):
+    return service.request("POST", f"/sites/{site}/token", token=token,
+                           headers={"Content-Type": "application/json"}, body=json.dumps(body) if body else None)
+
+
+def claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+@pytest.fixture
+def edge(central, services, remotes):
+    """The service with edge-1 registered as a managed site; an operator allowed edge-1's tokens only."""
+    service = services("--credential-requests-per-minute", "3")
+    remote = remotes("edge-1", cap=900)
+    registered = put_json(service, "edge-1", managed_body(remote))
+    assert registered.status == 201, redact(registered.text)
+    operator = central.add_identity("edge-1-operator", rules=[site_token_rule("edge-1")])
+    return service, remote, operator
+
+
+def test_a_caller_allowed_a_site_gets_its_deployers_token_and_kubectl_reads_the_site_with_it(edge, tmp_path):
+    service, remote, operator = edge
+    before = len(remote.token_requests("apps", "deployer"))
+    answer = ask(service, "edge-1", operator, {"expirationSeconds": 3600})
+    assert answer.status == 200, redact(answer.text)
+    credential = json.loads(answer.body)
+    assert (credential["apiVersion"], credential["kind"]) == ("client.authentication.k8s.io/v1", "ExecCredential")
+    token = credential["status"]["token"]
+    # Minted at the site, now, for its deployer; what the site granted (its cap, 900 s) is what it says.
+    assert len(remote.token_requests("apps", "deployer")) == before + 1
+    assert claims(token)["sub"] == DEPLOYER
+    expires = datetime.datetime.fromisoformat(credential["status"]["expirationTimestamp"].replace("Z", "+00:00"))
+    assert abs(expires.timestamp() - claims(token)["exp"]) <= 1
+    assert 850 <= claims(token)["exp"] - claims(token)["iat"] <= 900
+    # Not the token the document holds: the caller's own.
+    assert token not in service.request("GET", "/kubeconfig", token=ADMIN_TOKEN).text
+
+    kubeconfig = remote.write_kubeconfig(tmp_path / "edge-1.kubeconfig", token=token, namespace="apps")
+    read = kubectl(kubeconfig, "get", "configmap", "workload", "-o", "name", home=tmp_path)
+    assert read.returncode == 0 and read.stdout.strip() == "configmap/workload", read.stderr
+
+    # Audited by fingerprint and jti, with the caller; the token nowhere the service speaks.
+    issued = service.wait_log("issued a token to a caller")[0]
+    assert (issued["user"], issued["site"], issued["jti"]) == ("edge-1-operator", "edge-1", claims(token)["jti"])
+    metrics = service.request("GET", "/metrics").text
+    assert 'kubeconfig_site_tokens_issued_total{site="edge-1"} 1' in metrics
+    everything = "\n".join([service.logs, metrics, service.request("GET", "/status", token=ADMIN_TOKEN).text,
+                            service.request("GET", "/sites", token=ADMIN_TOKEN).text])
+    assert token not in everything and token.split(".")[2] not in everything
+
+
+def test_one_sites_right_is_not_anothers_nor_the_documents(edge, central, remotes):
+    service, remote, operator = edge
+    other = remotes("edge-2")
+    assert put_json(service, "edge-2", managed_body(other)).status == 201
+    asked = len(other.token_requests("apps", "deployer"))
+    refused = ask(service, "edge-2", operator)
+    assert refused.status == 403, redact(refused.text)
+    assert 'cannot create sites/token "edge-2"' in load_json(refused.body)["error"]["message"]
+    # Reading (and changing) the whole document does not imply a site's token.
+    assert ask(service, "edge-1", READER_TOKEN).status == 403
+    writer = central.add_identity("writer", rules=[{"verbs": ["get", "patch"], "resources": ["configmaps"]}])
+    assert ask(service, "edge-1", writer).status == 403
+    assert ask(service, "edge-1", "not-a-token").status == 401
+    assert len(other.token_requests("apps", "deployer")) == asked, "a refused caller had a token minted"
+
+
+def test_a_site_whose_credential_is_not_issued_here_has_none_to_give(edge, central):
+    service, remote, _ = edge
+    pasted = remote.create_token("apps", "deployer")
+    site = {"server": remote.url, "certificateAuthorityData": managed_body(remote)["certificateAuthorityData"],
+            "token": pasted}
+    assert put_json(service, "static-1", site).status == 201
+    caller = central.add_identity("static-operator", rules=[site_token_rule("static-1", "central")])
+    for name in ("static-1", "central"):
+        answer = ask(service, name, caller)
+        assert answer.status == 409, redact(answer.text)
+        assert load_json(answer.body)["error"]["code"] == "SiteNotManaged"
+    assert ask(service, "nowhere", ADMIN_TOKEN).status == 404
+
+
+def test_a_caller_asking_too_often_is_told_when_to_ask_again(edge):
+    service, _, operator = edge
+    for _ in range(3):
+        assert ask(service, "edge-1", operator).status == 200
+    refused = ask(service, "edge-1", operator)
+    assert refused.status == 429, redact(refused.text)
+    assert int(refused.headers["retry-after"]) >= 1
+    # Another caller's share is its own.
+    assert ask(service, "edge-1", ADMIN_TOKEN).status == 200
+
+
+def test_a_site_refusing_its_bootstrap_credential_is_the_callers_error_without_the_credential(edge):
+    service, remote, operator = edge
+    assert remote.revoke_token(remote.bootstrap)
+    answer = ask(service, "edge-1", operator)
+    assert answer.status == 502, redact(answer.text)
+    error = load_json(answer.body)["error"]
+    assert error["code"] == "BootstrapCredentialRejected"
+    assert remote.bootstrap not in answer.text and remote.bootstrap not in service.logs
