@@ -130,6 +130,11 @@ let package = Package(
                 "KubeconfigService",
                 "KubernetesAPI",
                 "MicroHTTPServer",
+                // The exec credential plugin's client of the service (CredentialPlugin).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -14,11 +14,13 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import os
+import subprocess
 
 import pytest
 from kubeapi import ADMIN_TOKEN, READER_TOKEN
 
-from loopback import kubectl
+from loopback import BINARY, kubectl
 from managed import DEPLOYER, NAMESPACE, managed_body, put_json
 from redaction import load_json, redact
 
@@ -131,3 +133,83 @@ def test_a_site_refusing_its_bootstrap_credential_is_the_callers_error_without_t
     error = load_json(answer.body)["error"]
     assert error["code"] == "BootstrapCredentialRejected"
     assert remote.bootstrap not in answer.text and remote.bootstrap not in service.logs
+
+
+# MARK: - The exec credential plugin, run by kubectl
+
+
+def exec_kubeconfig(path, remote, service, token_file, api_version="client.authentication.k8s.io/v1",
+                    site="edge-1"):
+    """A kubeconfig for `site` with no secret in it: its user runs `kubeconfig-service credential`."""
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": site,
+        "clusters": [{"name": site, "cluster": {"server": remote.url, "certificate-authority-data": base64.b64encode(
+            remote.ca_file.read_bytes()).decode()}}],
+        "users": [{"name": site, "user": {"exec": {
+            "apiVersion": api_version, "command": str(BINARY), "interactiveMode": "Never",
+            "args": ["credential", "--site", site, "--service", f"http://127.0.0.1:{service.port}"],
+            "env": [{"name": "KUBECONFIG_SERVICE_TOKEN_FILE", "value": str(token_file)}]}}}],
+        "contexts": [{"name": site, "context": {"cluster": site, "user": site, "namespace": "apps"}}],
+    }
+    path.write_text(json.dumps(config))
+    return path
+
+
+@pytest.mark.parametrize("api_version", ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"])
+def test_kubectl_reads_a_site_through_the_plugin_asking_anew_each_run(edge, tmp_path, api_version):
+    service, remote, operator = edge
+    token_file = tmp_path / "service.token"
+    token_file.write_text(operator + "\n")
+    kubeconfig = exec_kubeconfig(tmp_path / "exec.kubeconfig", remote, service, token_file, api_version)
+    assert operator not in kubeconfig.read_text()
+    before = len(remote.token_requests("apps", "deployer"))
+    for run in range(2):
+        read = kubectl(kubeconfig, "get", "configmap", "workload", "-o", "name", home=tmp_path / f"home-{run}")
+        assert read.returncode == 0 and read.stdout.strip() == "configmap/workload", read.stderr
+    assert len(remote.token_requests("apps", "deployer")) == before + 2
+    assert len(service.wait_log("issued a token to a caller", count=2)) == 2
+
+
+def test_the_plugins_failures_are_one_readable_line_for_kubectl(edge, central, tmp_path):
+    service, remote, operator = edge
+    token_file = tmp_path / "service.token"
+    stranger = central.add_identity("stranger", rules=[site_token_rule("edge-2")])
+    token_file.write_text(stranger)
+    kubeconfig = exec_kubeconfig(tmp_path / "exec.kubeconfig", remote, service, token_file)
+    # --raw: one request, no discovery retried around the failing plugin.
+    raw = "/api/v1/namespaces/apps/configmaps/workload"
+    refused = kubectl(kubeconfig, "get", "--raw", raw, home=tmp_path)
+    assert refused.returncode != 0
+    assert ("kubeconfig-service credential: the service refused a token for site edge-1: 403, Forbidden: forbidden: "
+            "User \"stranger\" cannot create sites/token \"edge-1\"") in refused.stderr, \
+        refused.stderr
+    assert stranger not in refused.stderr
+
+    token_file.write_text(operator)
+    service.stop()
+    down = kubectl(kubeconfig, "get", "--raw", raw, home=tmp_path)
+    assert down.returncode != 0
+    assert "kubeconfig-service credential: cannot reach http://127.0.0.1:" in down.stderr, down.stderr
+    assert operator not in down.stderr
+
+
+def test_the_plugin_prints_nothing_but_the_credential(edge, tmp_path):
+    service, _, operator = edge
+    token_file = tmp_path / "service.token"
+    token_file.write_text(operator)
+    command = [str(BINARY), "credential", "--site", "edge-1", "--service", f"http://127.0.0.1:{service.port}",
+               "--service-token-file", str(token_file)]
+    info = json.dumps({"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
+                       "spec": {"interactive": False}})
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30, env={**os.environ,
+                                                                                  "KUBERNETES_EXEC_INFO": info})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+    assert set(printed) == {"apiVersion", "kind", "status"} and set(printed["status"]) == {"token",
+                                                                                          "expirationTimestamp"}
+    # A plain-HTTP service off loopback is refused before any token is sent.
+    far = subprocess.run([*command[:5], "http://example.org", *command[6:]], capture_output=True, text=True,
+                         timeout=30)
+    assert far.returncode == 1 and far.stdout == ""
+    assert "--service must be an https URL" in far.stderr
