@@ -125,6 +125,7 @@ Remote site edge-1: https://127.0.0.1:$remote_port; register it from its kubecon
   curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/kubeconfig > all.kubeconfig
   kubectl --kubeconfig all.kubeconfig --context edge-1 get configmap workload   # through the registered site
   curl -s -X DELETE -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/sites/edge-1
+See every site on the page: open http://127.0.0.1:$service_port/ in a browser and enter admin-token.
 Or managed: the service issues and renews edge-1's deployer token with a bootstrap credential
 (bootstrap-token, inside the kubeconfig file; ?serviceAccount= names the account to issue for):
   curl -s -X PUT -H 'Authorization: Bearer admin-token' -H 'Content-Type: application/yaml' \\
