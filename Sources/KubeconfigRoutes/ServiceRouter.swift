@@ -64,10 +64,13 @@ public final class ServiceRouter: HTTPResponder {
     ///   - siteTokens: mints tokens for callers (`POST /sites/{name}/token`), at most `perMinute`
     ///     per caller and site; nil, or no `reviewer`, leaves the route out: tokens are never
     ///     minted for a caller nobody reviewed.
+    ///   - credentialPlugin: how the users of `GET /kubeconfig?site=NAME&credentials=exec` run the
+    ///     exec credential plugin; nil refuses that form.
     public init(
         publisher: SitePublisher, registry: SiteRegistry, reviewer: AccessReviewer?, monitor: SiteHealthMonitor? = nil,
         renewer: SiteTokenRenewer? = nil, metrics: (@Sendable () -> String)? = nil,
-        siteTokens: (issuer: SiteTokenIssuer, perMinute: Int)? = nil, logger: Logger
+        siteTokens: (issuer: SiteTokenIssuer, perMinute: Int)? = nil,
+        credentialPlugin: KubeconfigDocument.CredentialPlugin? = nil, logger: Logger
     ) {
         let state = publisher.state
         let list = SitesRoute(state: state, location: publisher.configuration.location, monitor: monitor, renewer: renewer)
@@ -79,7 +82,9 @@ public final class ServiceRouter: HTTPResponder {
             // The page holds no data: its script reads /sites and /status with the token the user
             // enters, reviewed there.
             Route("page", "/", [.get: StatusPageRoute(page: .embedded())], access: .open),
-            Route("kubeconfig", "/kubeconfig", [.get: KubeconfigRoute(state: state)], access: .reviewed),
+            Route(
+                "kubeconfig", "/kubeconfig", [.get: KubeconfigRoute(state: state, credentialPlugin: credentialPlugin)],
+                access: .reviewed),
             Route("status", "/status", [.get: StatusRoute(publisher: publisher, renewer: renewer)], access: .reviewed),
             Route("sites", "/sites", [.get: list], access: .reviewed),
             Route(

@@ -36,6 +36,8 @@ public struct ServeConfiguration: Sendable {
     public var callerTokenLifetimes = SiteTokenIssuer.Lifetimes()
     /// Tokens one caller may ask of one site a minute.
     public var callerTokensPerMinute = 30
+    /// The URL callers reach the service at, which exec kubeconfigs' plugin asks; nil: none are served.
+    public var publicURL: String?
     /// The HTTP server's address, port, threads and limits; its TLS identity comes from `tls`.
     public var server = HTTPServerConfiguration()
     /// The certificate files served, and followed, over HTTPS; nil serves plain HTTP.

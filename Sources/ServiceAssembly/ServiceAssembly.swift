@@ -57,7 +57,9 @@ public struct ServiceAssembly: Sendable {
         }
         self.router = ServiceRouter(
             publisher: publisher, registry: registry, reviewer: reviewer, monitor: monitor, renewer: renewer,
-            metrics: metrics, siteTokens: siteTokens, logger: logger)
+            metrics: metrics, siteTokens: siteTokens,
+            credentialPlugin: configuration.publicURL.map(KubeconfigDocument.CredentialPlugin.init(serviceURL:)),
+            logger: logger)
     }
 
     // MARK: - Parts

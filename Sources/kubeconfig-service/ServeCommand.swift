@@ -90,6 +90,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Tokens one caller may ask of one site a minute (POST /sites/NAME/token); more get 429.")
     var credentialRequestsPerMinute: Int = 30
 
+    @Option(
+        help: """
+            The URL callers reach this service at (https://...): the exec credential plugin of             GET /kubeconfig?site=NAME&credentials=exec asks it for tokens. Without it, that form is refused.
+            """)
+    var publicURL: String?
+
     @Option(help: "PEM certificate chain: serve HTTPS with it (needs --tls-key-file).")
     var tlsCertFile: String?
 
@@ -127,6 +133,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (1...10000).contains(credentialRequestsPerMinute) else {
             throw ValidationError("--credential-requests-per-minute must be between 1 and 10000")
+        }
+        if let publicURL {
+            let lowered = publicURL.lowercased()
+            guard lowered.hasPrefix("https://") || lowered.hasPrefix("http://127.0.0.1") || lowered.hasPrefix("http://localhost")
+            else { throw ValidationError("--public-url must be an https URL (http only on loopback)") }
         }
         guard siteProbeInterval >= 0 else { throw ValidationError("--site-probe-interval must be 0 or more seconds") }
         guard (1...64).contains(siteProbeConcurrency) else {
@@ -190,6 +201,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.credentialGracePeriod = TimeInterval(credentialGracePeriod)
         configuration.callerTokenLifetimes.maxSeconds = maxCredentialExpiration
         configuration.callerTokensPerMinute = credentialRequestsPerMinute
+        configuration.publicURL = publicURL
         configuration.server.address = address
         configuration.server.port = port
         configuration.server.threadCount = threads ?? min(max(1, ProcessInfo.processInfo.activeProcessorCount), 64)

@@ -190,3 +190,27 @@ import Testing
         #expect(!KubeconfigDocument.holdsByteOrderMark("token: abc\u{00EF}\u{00BB}"))
     }
 }
+
+/// A site's kubeconfig whose user runs the exec credential plugin (`credentials=exec`).
+@Suite struct SiteExecKubeconfigTests {
+    @Test func aSitesExecKubeconfigRunsThePluginAndHoldsNoSecret() throws {
+        var document = try SiteDocumentTests.document()
+        _ = try document.register(SiteDocumentTests.site("site-a", token: "tok-secret", user: "site-a-user"), fallback: "central")
+        let plugin = KubeconfigDocument.CredentialPlugin(serviceURL: "https://kc.example.org")
+        let exec = try #require(document.site(named: "site-a", credentialPlugin: plugin))
+        #expect(!exec.yaml().contains("tok-secret"))
+        #expect(exec.contexts.map(\.name) == ["site-a"])
+        let user = try #require(exec.entry(in: "users", named: "site-a-user")?["user"])
+        #expect(user["exec"]?["command"]?.stringValue == "kubeconfig-service")
+        #expect(user["exec"]?["interactiveMode"]?.stringValue == "Never")
+        guard case .sequence(let arguments)? = user["exec"]?["args"] else {
+            Issue.record("no args")
+            return
+        }
+        #expect(
+            arguments.compactMap(\.stringValue) == ["credential", "--site", "site-a", "--service", "https://kc.example.org"])
+        // The server and CA are the site's: kubectl reaches the site itself, only the token comes from the plugin.
+        #expect(exec.entry(in: "clusters", named: "site-a") == document.entry(in: "clusters", named: "site-a"))
+        #expect(document.site(named: "nowhere", credentialPlugin: plugin) == nil)
+    }
+}

@@ -18,10 +18,11 @@ import os
 import subprocess
 
 import pytest
+import yaml
 from kubeapi import ADMIN_TOKEN, READER_TOKEN
 
-from loopback import BINARY, kubectl
-from managed import DEPLOYER, NAMESPACE, managed_body, put_json
+from loopback import BINARY, free_port, kubectl
+from managed import DEPLOYER, NAMESPACE, managed_body, put_json, start_service
 from redaction import load_json, redact
 
 GROUP = "kubeconfig-service.onap.org"
@@ -213,3 +214,51 @@ def test_the_plugin_prints_nothing_but_the_credential(edge, tmp_path):
                          timeout=30)
     assert far.returncode == 1 and far.stdout == ""
     assert "--service must be an https URL" in far.stderr
+
+
+def test_the_served_exec_kubeconfig_holds_no_secret_and_kubectl_reads_the_site_through_it(central, remotes, tmp_path):
+    port = free_port()
+    service = start_service(central, "--port", str(port), "--public-url", f"http://127.0.0.1:{port}")
+    try:
+        assert service.port == port
+        remote = remotes("edge-1")
+        assert put_json(service, "edge-1", managed_body(remote)).status == 201
+        operator = central.add_identity("edge-1-operator", rules=[site_token_rule("edge-1")])
+        served = service.request("GET", "/kubeconfig?site=edge-1&credentials=exec", token=ADMIN_TOKEN)
+        assert served.status == 200, redact(served.text)
+        config = yaml.safe_load(served.text)
+        assert [context["name"] for context in config["contexts"]] == ["edge-1"]
+        user = config["users"][0]["user"]
+        assert set(user) == {"exec"}
+        assert user["exec"]["args"] == ["credential", "--site", "edge-1", "--service", f"http://127.0.0.1:{port}"]
+        assert user["exec"]["interactiveMode"] == "Never"
+        # No credential of any kind: not the site's token, not a bootstrap one, not the caller's.
+        document = service.request("GET", "/kubeconfig", token=ADMIN_TOKEN).text
+        site_token = yaml.safe_load(document)["users"]
+        assert all(entry["user"].get("token", "") not in served.text for entry in site_token if entry["user"].get("token"))
+        assert remote.bootstrap not in served.text and ADMIN_TOKEN not in served.text
+
+        kubeconfig = tmp_path / "edge-1.kubeconfig"
+        kubeconfig.write_text(served.text)
+        token_file = tmp_path / "service.token"
+        token_file.write_text(operator)
+        env = {**os.environ, "PATH": f"{BINARY.parent}:{os.environ['PATH']}",
+               "KUBECONFIG_SERVICE_TOKEN_FILE": str(token_file), "HOME": str(tmp_path)}
+        read = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "configmap", "workload", "-o",
+                               "name"], capture_output=True, text=True, timeout=30, env=env)
+        assert read.returncode == 0 and read.stdout.strip() == "configmap/workload", read.stderr
+
+        # Without --public-url there is no URL to give: refused, saying which flag.
+        missing = service.request("GET", "/kubeconfig?site=nowhere&credentials=exec", token=ADMIN_TOKEN)
+        assert missing.status == 404
+    finally:
+        service.stop()
+
+
+def test_without_a_public_url_the_exec_kubeconfig_names_the_flag(edge):
+    service, _, _ = edge
+    answer = service.request("GET", "/kubeconfig?site=edge-1&credentials=exec", token=ADMIN_TOKEN)
+    assert answer.status == 400 and "serve --public-url" in load_json(answer.body)["error"]["message"]
+    # Reading it is reading the document: a caller with only a site's token right may not.
+    _, _, operator = edge
+    assert service.request("GET", "/kubeconfig?site=edge-1&credentials=exec", token=operator).status == 403

@@ -5,9 +5,12 @@ import KubeconfigBase
 import KubeconfigService
 
 /// `GET /kubeconfig`: the document as last published, YAML or JSON by `Accept`, with an ETag;
-/// `?site=NAME` only that site.
+/// `?site=NAME` only that site; `?site=NAME&credentials=exec` that site with no secret in it, its
+/// user running the exec credential plugin against the service (`credentialPlugin`).
 struct KubeconfigRoute: RouteHandler {
     let state: PublicationState
+    /// How an exec user runs the plugin; nil: `credentials=exec` is refused (no public URL).
+    var credentialPlugin: KubeconfigDocument.CredentialPlugin? = nil
 
     func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
         .response(respond(request))
@@ -18,6 +21,9 @@ struct KubeconfigRoute: RouteHandler {
             return .error(ServiceError(code: .notPublished, message: "nothing has been published yet"))
         }
         let wantsJSON = Self.prefersJSON(request.header(.accept))
+        if let credentials = request.queryValue("credentials") {
+            return execKubeconfig(request, published, credentials: credentials, json: wantsJSON)
+        }
         if let site = request.queryValue("site") {
             guard !site.isEmpty else {
                 return .error(ServiceError(code: .badRequest, message: "the site query parameter needs a value"))
@@ -35,6 +41,30 @@ struct KubeconfigRoute: RouteHandler {
         return Self.document(
             wantsJSON ? published.json : published.yaml, json: wantsJSON,
             etag: wantsJSON ? published.jsonETag : published.yamlETag, request: request)
+    }
+
+    /// `?site=NAME&credentials=exec`: the site with an exec user, rendered per request.
+    private func execKubeconfig(
+        _ request: HTTPServerRequest, _ published: PublishedDocument, credentials: String, json: Bool
+    ) -> HTTPServerResponse {
+        guard credentials == "exec" else {
+            return .error(ServiceError(code: .badRequest, message: "credentials: the one value is exec"))
+        }
+        guard let site = request.queryValue("site"), !site.isEmpty else {
+            return .error(ServiceError(code: .badRequest, message: "credentials=exec needs site=NAME: one site's kubeconfig"))
+        }
+        guard let credentialPlugin else {
+            return .error(
+                ServiceError(
+                    code: .badRequest,
+                    message: "credentials=exec needs the service's public URL, which its users' plugin reaches it at "
+                        + "(serve --public-url)"))
+        }
+        guard let document = published.document.site(named: site, credentialPlugin: credentialPlugin) else {
+            return .error(
+                ServiceError(code: .siteNotFound, message: "no context named \(site.printable) in the published kubeconfig"))
+        }
+        return Self.document(Array((json ? document.json() : document.yaml()).utf8), json: json, etag: nil)
     }
 
     /// The document with its entity tag, or 304 when the caller already holds it.

@@ -112,7 +112,7 @@ extension KubeconfigDocument {
 
     /// Sets the body of the entry `name` (adding the entry when missing; dropping later
     /// duplicates), keeping the entry's other keys.
-    private mutating func replace(section: String, name: String, body: String, with fields: [(String, DocumentNode)]) {
+    mutating func replace(section: String, name: String, body: String, with fields: [(String, DocumentNode)]) {
         var entries: [DocumentNode] = []
         if case .sequence(let existing)? = root[section] { entries = existing }
         let content = DocumentNode.mapping(fields.map { DocumentNode.Pair(key: .string($0.0), value: $0.1) })
