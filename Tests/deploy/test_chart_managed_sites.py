@@ -160,6 +160,32 @@ def test_bootstrap_rbac_example_validates_strictly(version: str) -> None:
                         f"{'.'.join(map(str, error.path))}: {error.message}")
 
 
+SITE_TOKENS_RBAC = BOOTSTRAP_RBAC.parent / "site-tokens-rbac.yaml"
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+def test_site_tokens_rbac_example_validates_strictly(version: str) -> None:
+    objects = [o for o in yaml.safe_load_all(SITE_TOKENS_RBAC.read_text()) if o]
+    assert [o["kind"] for o in objects] == ["Role", "RoleBinding"]
+    for obj in objects:
+        try:
+            validate_strict(obj, version)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} ({version}): "
+                        f"{'.'.join(map(str, error.path))}: {error.message}")
+
+
+def test_site_tokens_rbac_example_grants_one_sites_tokens_and_nothing_else() -> None:
+    """The Role names exactly what the service's SubjectAccessReview asks for one site
+    (test_site_tokens.py grants it to a caller and sees it work against the real binary)."""
+    role, binding = [o for o in yaml.safe_load_all(SITE_TOKENS_RBAC.read_text()) if o]
+    assert role["rules"] == [{"apiGroups": ["kubeconfig-service.onap.org"], "resources": ["sites/token"],
+                              "resourceNames": ["edge-1"], "verbs": ["create"]}]
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == NAMESPACE
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+
+
 def test_bootstrap_rbac_example_grants_exactly_the_deployers_token() -> None:
     """On the remote cluster, the bootstrap account may only create tokens for `deployer`, in
     `apps`: one Role rule, bound to that one account, nothing cluster-wide."""

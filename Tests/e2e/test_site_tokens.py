@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -43,14 +44,25 @@ def claims(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
+EXAMPLE_ROLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "site-tokens-rbac.yaml"
+
+
+def example_rules() -> list[dict]:
+    """deploy/examples/site-tokens-rbac.yaml's Role as the API test server's rules: what the
+    documented Role grants is what these tests' operator holds."""
+    role = next(o for o in yaml.safe_load_all(EXAMPLE_ROLE.read_text()) if o["kind"] == "Role")
+    return [{**rule, "namespaces": [role["metadata"]["namespace"]]} for rule in role["rules"]]
+
+
 @pytest.fixture
 def edge(central, services, remotes):
-    """The service with edge-1 registered as a managed site; an operator allowed edge-1's tokens only."""
+    """The service with edge-1 registered as a managed site; an operator holding the example Role
+    (edge-1's tokens only)."""
     service = services("--credential-requests-per-minute", "3")
     remote = remotes("edge-1", cap=900)
     registered = put_json(service, "edge-1", managed_body(remote))
     assert registered.status == 201, redact(registered.text)
-    operator = central.add_identity("edge-1-operator", rules=[site_token_rule("edge-1")])
+    operator = central.add_identity("edge-1-operator", rules=example_rules())
     return service, remote, operator
 
 
