@@ -14,7 +14,9 @@ bypasses proxies) is the only place it can reach, whatever background request it
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import shutil
 import time
 
@@ -27,7 +29,7 @@ from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 
 from loopback import wait_until
-from managed import ca_data, managed_body, put_json, sites
+from managed import BOOTSTRAP_USER, ca_data, managed_body, put_json, sites
 from redaction import redact
 from support import CONFIGMAP, NAMESPACE
 
@@ -123,13 +125,25 @@ def wait_for(condition, timeout: float, what: str, driver) -> float:
     return waited
 
 
+def jwt_expiring(subject: str, expires: int) -> str:
+    """A random JWT-shaped token (unsigned) whose payload says when it expires."""
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+    return ".".join([part({"alg": "none"}), part({"sub": subject, "exp": expires, "nonce": secrets.token_hex(8)}),
+                     secrets.token_urlsafe(24)])
+
+
 # MARK: - Tests
 
 
 def test_the_page_shows_the_sites_of_a_live_service_and_a_site_going_down(central, remotes, services, browser):
     service = services()
     managed, static = remotes("a"), remotes("b")
-    created = put_json(service, "site-a", managed_body(managed))
+    # A bootstrap credential that says when it expires (a JWT's exp), as TokenRequest's do.
+    bootstrap_expiry = int(time.time()) + 30 * 86400
+    bootstrap = jwt_expiring("bootstrap-a", bootstrap_expiry)
+    managed.add_identity(BOOTSTRAP_USER, token=bootstrap)
+    created = put_json(service, "site-a", managed_body(managed, bootstrap))
     assert created.status == 201, redact(created.text)
     deployer_token = static.create_token("apps", "deployer", expiration_seconds=3600)
     created = put_json(service, "site-b", {"server": static.url, "certificateAuthorityData": ca_data(static),
@@ -154,6 +168,11 @@ def test_the_page_shows_the_sites_of_a_live_service_and_a_site_going_down(centra
     for name in ("site-a", "site-b"):
         for lane in ("token", "certificate-authority"):
             assert any(f"lane-{lane}" in mark for mark in page["marks"][name]), (name, lane, page["marks"])
+    # The managed site's bootstrap credential's expiry too, as /sites reports it.
+    assert sites(service)["site-a"]["bootstrapExpiresAt"] == time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                           time.gmtime(bootstrap_expiry))
+    assert any("lane-bootstrap" in mark for mark in page["marks"]["site-a"]), page["marks"]
+    assert not any("lane-bootstrap" in mark for mark in page["marks"]["site-b"]), page["marks"]
     assert page["first"] == 1
     assert any("◀ first: token expires" in row for row in page["lapses"]), page["lapses"]
     assert browser.find_element(By.ID, "publication-state").text.startswith("✔ published")

@@ -18,6 +18,8 @@ struct SitesRoute: RouteHandler {
         var tokenManagement: String?
         var tokenRenewsAt: Date?
         var renewalError: ReportedError?
+        /// When a managed site's bootstrap credential expires, if it says.
+        var bootstrapExpiresAt: Date?
         var health: SiteHealth?
 
         func encode(to encoder: any Encoder) throws {
@@ -26,10 +28,13 @@ struct SitesRoute: RouteHandler {
             try container.encodeIfPresent(tokenManagement, forKey: .tokenManagement)
             try container.encodeIfPresent(tokenRenewsAt, forKey: .tokenRenewsAt)
             try container.encodeIfPresent(renewalError, forKey: .renewalError)
+            try container.encodeIfPresent(bootstrapExpiresAt, forKey: .bootstrapExpiresAt)
             try container.encodeIfPresent(health, forKey: .health)
         }
 
-        enum CodingKeys: String, CodingKey { case tokenManagement, tokenRenewsAt, renewalError, health }
+        enum CodingKeys: String, CodingKey {
+            case tokenManagement, tokenRenewsAt, renewalError, bootstrapExpiresAt, health
+        }
     }
 
     func handle(_ request: HTTPServerRequest) -> HTTPServerResult {
@@ -47,6 +52,7 @@ struct SitesRoute: RouteHandler {
         view.tokenManagement = token?.management.rawValue
         view.tokenRenewsAt = token?.renewsAt
         view.renewalError = token?.renewalError.map(ReportedError.init)
+        view.bootstrapExpiresAt = token?.bootstrapExpiresAt
         return view
     }
 }

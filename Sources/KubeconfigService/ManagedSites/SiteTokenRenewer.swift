@@ -27,6 +27,8 @@ public final class SiteTokenRenewer: Sendable {
     public struct Status: Sendable, Equatable {
         public var renewsAt: Date?
         public var renewalError: ServiceError?
+        /// When the site's bootstrap credential expires, if it says (a JWT's `exp`).
+        public var bootstrapExpiresAt: Date?
     }
 
     let credentials: SiteCredentialStore
@@ -73,7 +75,6 @@ public final class SiteTokenRenewer: Sendable {
         self.logger = logger
     }
 
-    /// The site's token status, when this replica renews it.
     /// The token source of `site`'s registration as the served document names it; nil when the
     /// document names none, or this replica has not loaded it from the credentials Secret yet.
     public func tokenSource(ofSite site: String) -> IssuedTokenSource? {
@@ -84,10 +85,14 @@ public final class SiteTokenRenewer: Sendable {
         return sources.withLock { $0[registration] }
     }
 
+    /// The site's token status, when this replica renews it.
     public func status(of site: String) -> Status? {
-        sites.withLock { sites in
-            sites[site].flatMap { $0.phase == .unmanaged ? nil : Status(renewsAt: $0.renewsAt, renewalError: $0.error) }
+        let lifecycle = sites.withLock { $0[site] }
+        guard let lifecycle, lifecycle.phase != .unmanaged else { return nil }
+        let bootstrapExpiresAt = lifecycle.registration.flatMap { registration in
+            sources.withLock { $0[registration] }?.configuration.credentialExpiresAt
         }
+        return Status(renewsAt: lifecycle.renewsAt, renewalError: lifecycle.error, bootstrapExpiresAt: bootstrapExpiresAt)
     }
 
     /// A probe found the site's token rejected: renew it now, unless that was just done.
@@ -242,6 +247,7 @@ public final class SiteTokenRenewer: Sendable {
             configuration.audiences = credential.tokenRequest.audiences
             configuration.site = site
             configuration.registration = credential.registration
+            configuration.credentialExpiresAt = credential.bootstrapToken.claims?.expiresAt
             // No TokenReview at the site: the bootstrap credential may only create tokens. The
             // site's probe (SelfSubjectReview) says when a token stops authenticating.
             let tokens = IssuedTokenSource(

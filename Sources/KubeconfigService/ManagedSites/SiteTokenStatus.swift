@@ -7,6 +7,8 @@ public struct SiteTokenStatus: Sendable, Equatable {
     public var management: Management
     public var renewsAt: Date?
     public var renewalError: ServiceError?
+    /// A managed site's bootstrap credential's expiry, when it says.
+    public var bootstrapExpiresAt: Date?
 
     public enum Management: String, Sendable, Encodable {
         case managed
@@ -38,6 +40,6 @@ public struct SiteTokenStatus: Sendable, Equatable {
             management: .managed,
             renewsAt: status?.renewsAt
                 ?? TokenRenewal(serviceAccount: record.serviceAccount, audiences: record.audiences).renewsAt(record),
-            renewalError: status?.renewalError)
+            renewalError: status?.renewalError, bootstrapExpiresAt: status?.bootstrapExpiresAt)
     }
 }
