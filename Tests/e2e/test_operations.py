@@ -28,7 +28,8 @@ from support import CONFIGMAP, CONFIGMAP_PATH, NAMESPACE, run_publish, token_fin
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-ROUTES = {"livez", "healthz", "readyz", "page", "kubeconfig", "status", "metrics", "sites", "site", "unknown"}
+ROUTES = {"livez", "healthz", "readyz", "page", "kubeconfig", "status", "metrics", "sites", "site", "site-token",
+          "unknown"}
 
 
 # MARK: - Services with other log settings
