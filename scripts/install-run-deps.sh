@@ -10,14 +10,7 @@ apt_packages=(
     libyaml-dev                  # libyaml, the YAML reader and writer (pkg-config: yaml-0.1)
     openssl curl                 # the API test server's certificates; run-local.sh's requests
 )
-missing=()
-for package in "${apt_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if ((${#missing[@]})); then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+"$(dirname "$0")/apt-install-missing.sh" "${apt_packages[@]}"
 
 # What the local Kubernetes API test server (Tests/kube-api-server's kubeapi) imports beyond the
 # standard library.

@@ -12,14 +12,7 @@ apt_packages=(
                                  # (Debian ships promtool only with the server, which systemd starts)
     chromium chromium-driver     # Tests/e2e/test_page.py: the status page in a real, headless browser
 )
-missing=()
-for package in "${apt_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if ((${#missing[@]})); then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+"$(dirname "$0")/apt-install-missing.sh" "${apt_packages[@]}"
 
 # kubectl reads the kubeconfig we produce. The machine image ships it; Debian releases newer
 # than bookworm package it as kubernetes-client.

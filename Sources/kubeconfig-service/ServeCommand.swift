@@ -134,10 +134,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...10000).contains(credentialRequestsPerMinute) else {
             throw ValidationError("--credential-requests-per-minute must be between 1 and 10000")
         }
-        if let publicURL {
-            let lowered = publicURL.lowercased()
-            guard lowered.hasPrefix("https://") || lowered.hasPrefix("http://127.0.0.1") || lowered.hasPrefix("http://localhost")
-            else { throw ValidationError("--public-url must be an https URL (http only on loopback)") }
+        if let publicURL, !CredentialPlugin.sendsTokensSafely(to: publicURL) {
+            throw ValidationError("--public-url must be an https URL (http only on loopback): the plugin sends tokens to it")
         }
         guard siteProbeInterval >= 0 else { throw ValidationError("--site-probe-interval must be 0 or more seconds") }
         guard (1...64).contains(siteProbeConcurrency) else {

@@ -19,9 +19,14 @@ import Testing
     /// credential, any other server answers as `deployer`. Records what it probed.
     final class ScriptedProber: ClusterProbeAPI {
         let probed = Mutex<[ClusterEndpoint]>([])
+        /// Probes of `slow.example` wait until this is set.
+        let released = Mutex(false)
 
         func probe(_ endpoint: ClusterEndpoint) async -> ProbeReport {
             probed.withLock { $0.append(endpoint) }
+            while endpoint.server.contains("slow.example"), !released.withLock({ $0 }) {
+                try? await Task.sleep(for: .milliseconds(5))
+            }
             if endpoint.server.contains("down.example") {
                 return ProbeReport(
                     reachable: false, authenticated: nil, latency: .milliseconds(3),
@@ -38,12 +43,13 @@ import Testing
 
     let store: InMemoryDocumentStore
     let prober = ScriptedProber()
-    let router: ServiceRouter
+    let service: PublishedRouter
+    var router: ServiceRouter { service.router }
     static let ca = SiteFixtures.base64(SiteFixtures.caPEM)
 
     init() {
-        let service = PublishedRouter(prober: prober)
-        (store, router) = (service.store, service.router)
+        service = PublishedRouter(prober: prober)
+        store = service.store
     }
 
     static func body(server: String) -> [UInt8] {
@@ -163,5 +169,23 @@ import Testing
         let response = await service.router.respond(to: request).response()
         #expect(response.status.code == 422)
         #expect(service.store.writes.isEmpty)
+    }
+
+    /// The probe runs before the write, outside the update loop: a removal of the same site
+    /// that lands while it runs is ordered before the registration, which then writes the site
+    /// whole (the invariant: the document ends as one of the two orders would leave it).
+    @Test func aRemovalDuringTheProbeIsOrderedBeforeTheRegistration() async throws {
+        #expect(await put("/sites/edge-1", Self.body(server: "edge-1.example")).status == 201)
+        let registering = Task { await put("/sites/edge-1", Self.body(server: "slow.example")).status }
+        while prober.probed.withLock({ $0.count }) < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        let removal = await service.router.respond(to: .make(method: "DELETE", path: "/sites/edge-1")).response()
+        #expect(removal.status == .ok)
+        #expect(try storedToken(of: "edge-1") == nil)
+        prober.released.withLock { $0 = true }
+        #expect(await registering.value == 201)
+        let document = try KubeconfigDocument(parsing: store.stored?.text ?? "", origin: "test")
+        #expect(document.contexts.filter { $0.name == "edge-1" }.count == 1)
+        #expect(
+            document.entry(in: "clusters", named: "edge-1")?["cluster"]?["server"]?.stringValue == "https://slow.example:6443")
     }
 }

@@ -137,18 +137,5 @@ import Testing
     private func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 
     /// A CA certificate (any will do: nothing is verified against it here).
-    static let ca = """
-        -----BEGIN CERTIFICATE-----
-        MIIBgDCCASegAwIBAgIUVE+TXobFbVewo6zN2iok+fIbT6MwCgYIKoZIzj0EAwIw
-        FTETMBEGA1UEAwwKZml4dHVyZS1jYTAgFw0yNjEyMDIwMjI4MzRaGA8yMTI2MTEw
-        ODAyMjgzNFowFTETMBEGA1UEAwwKZml4dHVyZS1jYTBZMBMGByqGSM49AgEGCCqG
-        SM49AwEHA0IABNg2zYZBoXVBeoZc89ZFEdHdtH7+B3V6UOTUiioUQPQuZffhgCva
-        vrcsWnXqHiOerlXdCbEW8h71EPSbNpkBFcujUzBRMB0GA1UdDgQWBBQyJ/Sa6VVb
-        gWMlJKyTz8cwqQuv3jAfBgNVHSMEGDAWgBQyJ/Sa6VVbgWMlJKyTz8cwqQuv3jAP
-        BgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cAMEQCICt1akTuayNxVw7vbgoB
-        dwyrOLm8pIdFlWBUPpvSEpR5AiAPwnTO4QO1RmeR2AJ3mE3ZRUiXxxYrBcuWMMZm
-        Uamh0Q==
-        -----END CERTIFICATE-----
-
-        """
+    static let ca = String(decoding: SiteFixtures.caPEM, as: UTF8.self)
 }

@@ -51,7 +51,9 @@ import Testing
         #expect(try plugin.tokenURL() == url)
     }
 
-    @Test(arguments: ["http://kc.example.org", "http://127.0.0.1.example.org", "http://localhost.evil:80", "ftp://x"])
+    @Test(arguments: [
+        "http://kc.example.org", "http://127.0.0.1.example.org", "http://localhost.evil:80", "http://127.0.0.1evil", "ftp://x",
+    ])
     func aTokenIsNeverSentInTheClearOverANetwork(_ service: String) {
         let plugin = CredentialPlugin(site: "edge-1", service: service, token: BearerToken("t"), certificateAuthority: nil)
         #expect(throws: CredentialPlugin.Failure.self) { try plugin.tokenURL() }

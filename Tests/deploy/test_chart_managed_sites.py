@@ -152,6 +152,11 @@ def bootstrap_rbac() -> list[dict[str, Any]]:
 def test_bootstrap_rbac_example_validates_strictly(version: str) -> None:
     objects = bootstrap_rbac()
     assert [o["kind"] for o in objects] == ["ServiceAccount", "Role", "RoleBinding"]
+    validate_all_strictly(objects, version)
+
+
+def validate_all_strictly(objects: list[dict[str, Any]], version: str) -> None:
+    """Each object against the Kubernetes `version`'s schema, unknown fields refused."""
     for obj in objects:
         try:
             validate_strict(obj, version)
@@ -167,12 +172,7 @@ SITE_TOKENS_RBAC = BOOTSTRAP_RBAC.parent / "site-tokens-rbac.yaml"
 def test_site_tokens_rbac_example_validates_strictly(version: str) -> None:
     objects = [o for o in yaml.safe_load_all(SITE_TOKENS_RBAC.read_text()) if o]
     assert [o["kind"] for o in objects] == ["Role", "RoleBinding"]
-    for obj in objects:
-        try:
-            validate_strict(obj, version)
-        except kubernetes_validate.ValidationError as error:
-            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} ({version}): "
-                        f"{'.'.join(map(str, error.path))}: {error.message}")
+    validate_all_strictly(objects, version)
 
 
 def test_site_tokens_rbac_example_grants_one_sites_tokens_and_nothing_else() -> None:

@@ -114,14 +114,20 @@ public struct CredentialPlugin: Sendable {
     /// sent in the clear over a network).
     func tokenURL() throws(Failure) -> String {
         let base = service.hasSuffix("/") ? String(service.dropLast()) : service
-        let lowered = base.lowercased()
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].contains { prefix in
-            lowered == prefix || lowered.hasPrefix(prefix + ":") || lowered.hasPrefix(prefix + "/")
-        }
-        guard lowered.hasPrefix("https://") || loopback else {
+        guard Self.sendsTokensSafely(to: base) else {
             throw Failure(description: "--service must be an https URL (http only to a loopback address)")
         }
         return base + "/sites/" + PercentEncoding.pathSegment.encode(site) + "/token"
+    }
+
+    /// Whether a token may be sent to `url`: HTTPS, or HTTP to a loopback address (the plugin's
+    /// `--service`, and the `--public-url` that exec kubeconfigs name).
+    public static func sendsTokensSafely(to url: String) -> Bool {
+        let lowered = url.lowercased()
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].contains { prefix in
+            lowered == prefix || lowered.hasPrefix(prefix + ":") || lowered.hasPrefix(prefix + "/")
+        }
+        return lowered.hasPrefix("https://") || loopback
     }
 
     private func makeClient() throws(Failure) -> HTTPClient {
