@@ -32,22 +32,11 @@ struct CredentialCommand: AsyncParsableCommand {
     var serviceCaFile: String?
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
         do throws(CredentialPlugin.Failure) {
-            guard let tokenFile = serviceTokenFile ?? environment["KUBECONFIG_SERVICE_TOKEN_FILE"] else {
-                throw CredentialPlugin.Failure(
-                    description: "no token for the service: give --service-token-file or set KUBECONFIG_SERVICE_TOKEN_FILE")
-            }
-            let token = try Self.read(tokenFile, what: "the token file").trimmingWhitespaceAndNewlines()
-            guard !token.isEmpty, !token.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) else {
-                throw CredentialPlugin.Failure(
-                    description: "the token file \(tokenFile) holds no token (empty, or spaces or control characters inside)")
-            }
-            let ca = try serviceCaFile.map { file throws(CredentialPlugin.Failure) in
-                Array(try Self.read(file, what: "--service-ca-file").utf8)
-            }
-            let plugin = CredentialPlugin(site: site, service: service, token: BearerToken(token), certificateAuthority: ca)
-            let credential = try await plugin.credential(execInfo: environment["KUBERNETES_EXEC_INFO"])
+            let caller = try CallerFiles(tokenFile: serviceTokenFile, caFile: serviceCaFile)
+            let plugin = CredentialPlugin(
+                site: site, service: service, token: caller.token, certificateAuthority: caller.certificateAuthority)
+            let credential = try await plugin.credential(execInfo: ProcessInfo.processInfo.environment["KUBERNETES_EXEC_INFO"])
             guard StandardStream.output.write(credential) else {
                 throw CredentialPlugin.Failure(description: "could not write the credential to standard output")
             }
@@ -56,12 +45,5 @@ struct CredentialCommand: AsyncParsableCommand {
             LogSink.standardError.flush()
             throw ExitCode.failure
         }
-    }
-
-    private static func read(_ path: String, what: String) throws(CredentialPlugin.Failure) -> String {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw CredentialPlugin.Failure(description: "cannot read \(what) \(path)")
-        }
-        return text
     }
 }

@@ -213,4 +213,28 @@ import Testing
         #expect(exec.entry(in: "clusters", named: "site-a") == document.entry(in: "clusters", named: "site-a"))
         #expect(document.site(named: "nowhere", credentialPlugin: plugin) == nil)
     }
+
+    @Test func theCallersFilesAreAddedToThePluginsArgumentsAndNothingElseChanges() throws {
+        var document = try SiteDocumentTests.document()
+        _ = try document.register(SiteDocumentTests.site("site-a", user: "site-a-user"), fallback: "central")
+        let plugin = KubeconfigDocument.CredentialPlugin(serviceURL: "https://kc.example.org")
+        let exec = try #require(document.site(named: "site-a", credentialPlugin: plugin))
+        let completed = try #require(
+            exec.addingCredentialPluginArguments(["--service-token-file", "/home/me/kc.token"]))
+        guard case .sequence(let arguments)? = completed.entry(in: "users", named: "site-a-user")?["user"]?["exec"]?["args"]
+        else {
+            Issue.record("no args")
+            return
+        }
+        #expect(
+            arguments.compactMap(\.stringValue) == [
+                "credential", "--site", "site-a", "--service", "https://kc.example.org", "--service-token-file",
+                "/home/me/kc.token",
+            ])
+        #expect(completed.entry(in: "clusters", named: "site-a") == exec.entry(in: "clusters", named: "site-a"))
+        #expect(completed.entry(in: "contexts", named: "site-a") == exec.entry(in: "contexts", named: "site-a"))
+        // A kubeconfig whose users run no plugin of ours (another exec, a token) is not one to complete.
+        #expect(try SiteDocumentTests.document().addingCredentialPluginArguments(["--x"]) == nil)
+        #expect(document.site(named: "site-a")?.addingCredentialPluginArguments(["--x"]) == nil)
+    }
 }

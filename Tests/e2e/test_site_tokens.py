@@ -16,13 +16,15 @@ import datetime
 import json
 import os
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 from kubeapi import ADMIN_TOKEN, READER_TOKEN
 
-from loopback import BINARY, free_port, kubectl
+from loopback import BINARY, KUBECTL, free_port, kubectl, wait_until
 from managed import DEPLOYER, NAMESPACE, managed_body, put_json, start_service
 from redaction import load_json, redact
 
@@ -95,6 +97,11 @@ def test_a_caller_allowed_a_site_gets_its_deployers_token_and_kubectl_reads_the_
     everything = "\n".join([service.logs, metrics, service.request("GET", "/status", token=ADMIN_TOKEN).text,
                             service.request("GET", "/sites", token=ADMIN_TOKEN).text])
     assert token not in everything and token.split(".")[2] not in everything
+
+    # A removed site's series goes with it, as its other series do.
+    assert service.request("DELETE", "/sites/edge-1", token=ADMIN_TOKEN).status == 200
+    assert wait_until(lambda: "kubeconfig_site_tokens_issued_total{" not in service.request("GET", "/metrics").text,
+                      10), "a removed site's issued-token series stayed"
 
 
 def test_one_sites_right_is_not_anothers_nor_the_documents(edge, central, remotes):
@@ -183,6 +190,45 @@ def test_kubectl_reads_a_site_through_the_plugin_asking_anew_each_run(edge, tmp_
     assert len(service.wait_log("issued a token to a caller", count=2)) == 2
 
 
+def test_one_kubectl_process_asks_the_plugin_again_once_the_sites_token_expired(edge, tmp_path):
+    """client-go keeps an ExecCredential until its expirationTimestamp, then runs the plugin
+    again: `kubectl proxy` is one kubectl process whose every request is authenticated with it.
+    The site caps its tokens at 4 s, so what the service answers expires 4 s later."""
+    service, remote, operator = edge
+    remote.set_max_token_expiration(4)
+    token_file = tmp_path / "service.token"
+    token_file.write_text(operator)
+    kubeconfig = exec_kubeconfig(tmp_path / "exec.kubeconfig", remote, service, token_file)
+    proxy = subprocess.Popen([KUBECTL, "--kubeconfig", str(kubeconfig), "proxy", "--port=0"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        line = proxy.stdout.readline()
+        assert line.startswith("Starting to serve on 127.0.0.1:"), line + proxy.stderr.read()
+        url = f"http://{line.split()[-1]}/api/v1/namespaces/apps/configmaps/workload"
+
+        def read() -> int:
+            with urllib.request.urlopen(url, timeout=30) as answer:
+                return answer.status
+
+        def issued() -> list[dict]:
+            return [entry for entry in service.log_entries() if entry.get("msg") == "issued a token to a caller"]
+
+        assert read() == 200 and read() == 200
+        first = service.wait_log("issued a token to a caller")[0]
+        time.sleep(0.3)  # the service's log is read from a pipe: let a second line, if any, arrive
+        assert len(issued()) == 1, "kubectl ran the plugin again before the credential expired"
+        expires = datetime.datetime.fromisoformat(first["expires_at"].replace("Z", "+00:00")).timestamp()
+        time.sleep(max(0.0, expires - time.time()) + 0.5)
+        # The expired token would be refused at the site (401): the read succeeds because kubectl
+        # asked for a fresh one first.
+        assert read() == 200
+        second = service.wait_log("issued a token to a caller", count=2)[1]
+        assert second["jti"] != first["jti"]
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+
+
 def test_the_plugins_failures_are_one_readable_line_for_kubectl(edge, central, tmp_path):
     service, remote, operator = edge
     token_file = tmp_path / "service.token"
@@ -254,15 +300,45 @@ def test_the_served_exec_kubeconfig_holds_no_secret_and_kubectl_reads_the_site_t
         kubeconfig.write_text(served.text)
         token_file = tmp_path / "service.token"
         token_file.write_text(operator)
-        env = {**os.environ, "PATH": f"{BINARY.parent}:{os.environ['PATH']}",
+        # kubectl finds the plugin by its name on PATH, whatever the binary under test is called.
+        (tmp_path / "bin").mkdir()
+        (tmp_path / "bin" / "kubeconfig-service").symlink_to(BINARY)
+        env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
                "KUBECONFIG_SERVICE_TOKEN_FILE": str(token_file), "HOME": str(tmp_path)}
         read = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "configmap", "workload", "-o",
                                "name"], capture_output=True, text=True, timeout=30, env=env)
         assert read.returncode == 0 and read.stdout.strip() == "configmap/workload", read.stderr
 
-        # Without --public-url there is no URL to give: refused, saying which flag.
         missing = service.request("GET", "/kubeconfig?site=nowhere&credentials=exec", token=ADMIN_TOKEN)
         assert missing.status == 404
+
+        # `kubeconfig-service kubeconfig` prints the same, naming the caller's token file in the
+        # plugin's arguments: kubectl reads the site with no variable set.
+        admin_file = tmp_path / "admin.token"
+        admin_file.write_text(ADMIN_TOKEN)
+        command = [str(BINARY), "kubeconfig", "--site", "edge-1", "--service", f"http://127.0.0.1:{port}"]
+        printed = subprocess.run([*command, "--service-token-file", str(admin_file)], capture_output=True, text=True,
+                                 timeout=30, env={**os.environ, "HOME": str(tmp_path)})
+        assert printed.returncode == 0 and printed.stderr == "", printed.stderr
+        written = yaml.safe_load(printed.stdout)
+        assert written["clusters"] == config["clusters"] and written["contexts"] == config["contexts"]
+        assert written["users"][0]["user"]["exec"]["args"] == [
+            "credential", "--site", "edge-1", "--service", f"http://127.0.0.1:{port}",
+            "--service-token-file", str(admin_file)]
+        assert ADMIN_TOKEN not in printed.stdout
+        (tmp_path / "cli.kubeconfig").write_text(printed.stdout)
+        env.pop("KUBECONFIG_SERVICE_TOKEN_FILE")
+        read = subprocess.run(["kubectl", "--kubeconfig", str(tmp_path / "cli.kubeconfig"), "get", "configmap",
+                               "workload", "-o", "name"], capture_output=True, text=True, timeout=30, env=env)
+        assert read.returncode == 0 and read.stdout.strip() == "configmap/workload", read.stderr
+
+        # The kubeconfig is read like the document: the operator, allowed only edge-1's tokens, may not.
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=30,
+                                 env={**os.environ, "KUBECONFIG_SERVICE_TOKEN_FILE": str(token_file)})
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert refused.stderr.startswith("kubeconfig-service kubeconfig: the service refused the kubeconfig of site "
+                                         "edge-1: 403, Forbidden: "), refused.stderr
+        assert operator not in refused.stderr and refused.stderr.count("\n") == 1
     finally:
         service.stop()
 

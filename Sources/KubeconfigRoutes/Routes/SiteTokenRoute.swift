@@ -1,4 +1,3 @@
-import CoreMetrics
 import FoundationEssentials
 import HTTPMessages
 import HTTPTypes
@@ -38,7 +37,6 @@ struct SiteTokenRoute: RouteHandler {
         return .deferred { [issuer, logger] in
             do throws(ServiceError) {
                 let issued = try await issuer.issue(site: site, asked)
-                Counter(label: "kubeconfig_site_tokens_issued_total", dimensions: [("site", site)]).increment()
                 logger.info(
                     "issued a token to a caller",
                     metadata: [

@@ -1,3 +1,4 @@
+import CoreMetrics
 import FoundationEssentials
 import KubeconfigBase
 import KubernetesAPI
@@ -47,7 +48,19 @@ public struct SiteTokenIssuer: Sendable {
         let seconds = try expirationSeconds(request)
         try Self.checkAudiences(request.audiences)
         let source = try tokenSource(of: site)
-        return try await source.mint(expirationSeconds: seconds, audiences: request.audiences)
+        let issued = try await source.mint(expirationSeconds: seconds, audiences: request.audiences)
+        Self.issuedCounter(site: site).increment()
+        return issued
+    }
+
+    /// `kubeconfig_site_tokens_issued_total{site}`: tokens minted for callers.
+    private static func issuedCounter(site: String) -> Counter {
+        Counter(label: "kubeconfig_site_tokens_issued_total", dimensions: [("site", site)])
+    }
+
+    /// Drops a site's series: it left the registry.
+    static func destroySeries(site: String) {
+        issuedCounter(site: site).destroy()
     }
 
     /// The lifetime to ask the site for: the default, or what was asked, at most the cap.

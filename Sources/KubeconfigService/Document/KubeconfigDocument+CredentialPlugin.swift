@@ -32,4 +32,26 @@ extension KubeconfigDocument {
             ])
         return site
     }
+
+    /// This document with `arguments` added to the plugin's arguments of every user that runs
+    /// `kubeconfig-service credential`; nil when no user does. How the `kubeconfig` command adds
+    /// the caller's own token and CA files, which the service cannot know.
+    public func addingCredentialPluginArguments(_ arguments: [String]) -> KubeconfigDocument? {
+        guard case .sequence(var users)? = root["users"] else { return nil }
+        var found = false
+        for index in users.indices {
+            guard var exec = users[index]["user"]?["exec"], case .sequence(let present)? = exec["args"],
+                present.first?.stringValue == "credential"
+            else { continue }
+            found = true
+            exec.set("args", .sequence(present + arguments.map { .string($0) }))
+            var user = users[index]["user"]!
+            user.set("exec", exec)
+            users[index].set("user", user)
+        }
+        guard found else { return nil }
+        var document = self
+        document.root.set("users", .sequence(users))
+        return document
+    }
 }

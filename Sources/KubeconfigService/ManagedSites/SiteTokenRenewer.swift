@@ -272,7 +272,10 @@ public final class SiteTokenRenewer: Sendable {
         sources.withLock { sources in
             for case .retire(let registration) in actions { sources[registration] = nil }
         }
-        if gone { IssuedTokenSource.destroySeries(site: site) }
+        if gone {
+            IssuedTokenSource.destroySeries(site: site)
+            SiteTokenIssuer.destroySeries(site: site)
+        }
         schedule.signal()
     }
 }

@@ -1,9 +1,8 @@
 import AsyncHTTPClient
 import FoundationEssentials
 import KubeconfigBase
-import NIOCore
+import KubeconfigService
 import NIOHTTP1
-import NIOSSL
 
 /// kubectl's exec credential plugin for one site (`kubeconfig-service credential`): asks the
 /// service for a fresh token of the site (`POST /sites/{name}/token`) with the caller's own
@@ -53,24 +52,36 @@ public struct CredentialPlugin: Sendable {
     /// The `ExecCredential` to print for `execInfo`.
     public func credential(execInfo: String?) async throws(Failure) -> [UInt8] {
         let version = try Self.apiVersion(execInfo: execInfo)
-        let url = try tokenURL()
-        let client = try makeClient()
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
-        request.headers.add(name: "Accept", value: "application/json")
-        let status: UInt
-        let body: [UInt8]
-        do {
-            let response = try await client.execute(request, timeout: TimeAmount(timeout))
-            status = response.status.code
-            body = Array(try await response.body.collect(upTo: 64 * 1024).readableBytesView)
-        } catch {
-            try? await client.shutdown()
-            throw Failure(description: "cannot reach \(service.printable): \(Self.describe(error))")
+        let answer = try await call.send(.POST, Self.tokenPath(site), accept: "application/json")
+        return try Self.credential(status: answer.status, body: answer.body, apiVersion: version, site: site)
+    }
+
+    /// A kubeconfig of the site whose user runs this plugin (`GET /kubeconfig?site=NAME&credentials=exec`),
+    /// with `arguments` added to the plugin's own (the caller's token and CA files, say): no secret in it.
+    public func kubeconfig(pluginArguments arguments: [String]) async throws(Failure) -> String {
+        let path = "/kubeconfig?site=" + PercentEncoding.queryValue.encode(site) + "&credentials=exec"
+        let answer = try await call.send(.GET, path, accept: "application/yaml")
+        guard answer.status == 200 else {
+            throw Failure(
+                description: "the service refused the kubeconfig of site \(site.printable): \(answer.status), "
+                    + ServiceCall.refusal(answer.body))
         }
-        try? await client.shutdown()
-        return try Self.credential(status: status, body: body, apiVersion: version, site: site)
+        guard let text = String(validating: answer.body, as: UTF8.self),
+            let document = try? KubeconfigDocument(parsing: text, origin: "the service's answer"),
+            let completed = document.addingCredentialPluginArguments(arguments)
+        else {
+            throw Failure(description: "the service's answer is not a kubeconfig whose user runs this plugin")
+        }
+        return completed.yaml()
+    }
+
+    /// `/sites/{site}/token`.
+    static func tokenPath(_ site: String) -> String {
+        "/sites/" + PercentEncoding.pathSegment.encode(site) + "/token"
+    }
+
+    private var call: ServiceCall {
+        ServiceCall(service: service, token: token, certificateAuthority: certificateAuthority, timeout: timeout)
     }
 
     /// The answer of `POST /sites/{name}/token` as the plugin's output, or why there is none.
@@ -82,20 +93,9 @@ public struct CredentialPlugin: Sendable {
             }
             var status: Status
         }
-        struct Refusal: Decodable {
-            struct Detail: Decodable { var code, message: String }
-            var error: Detail
-        }
         guard status == 200 else {
-            let refusal = try? JSONDecoder().decode(Refusal.self, from: Data(body))
-            let reason = refusal.map { "\($0.error.code): \($0.error.message)" } ?? "no readable reason"
-            // One line: the service's message without its control characters.
-            let line = String(
-                String.UnicodeScalarView(
-                    reason.unicodeScalars.prefix(300).map { scalar in
-                        scalar.value < 0x20 || scalar.value == 0x7F ? " " : scalar
-                    }))
-            throw Failure(description: "the service refused a token for site \(site): \(status), \(line)")
+            throw Failure(
+                description: "the service refused a token for site \(site): \(status), \(ServiceCall.refusal(body))")
         }
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body)) else {
             throw Failure(description: "the service's answer is not an ExecCredential")
@@ -110,14 +110,9 @@ public struct CredentialPlugin: Sendable {
         return Array(output.utf8)
     }
 
-    /// `{service}/sites/{site}/token`: HTTPS, or HTTP to a loopback address (a token is never
-    /// sent in the clear over a network).
+    /// `{service}/sites/{site}/token`, when a token may be sent there.
     func tokenURL() throws(Failure) -> String {
-        let base = service.hasSuffix("/") ? String(service.dropLast()) : service
-        guard Self.sendsTokensSafely(to: base) else {
-            throw Failure(description: "--service must be an https URL (http only to a loopback address)")
-        }
-        return base + "/sites/" + PercentEncoding.pathSegment.encode(site) + "/token"
+        try call.url(Self.tokenPath(site))
     }
 
     /// Whether a token may be sent to `url`: HTTPS, or HTTP to a loopback address (the plugin's
@@ -128,36 +123,5 @@ public struct CredentialPlugin: Sendable {
             lowered == prefix || lowered.hasPrefix(prefix + ":") || lowered.hasPrefix(prefix + "/")
         }
         return lowered.hasPrefix("https://") || loopback
-    }
-
-    private func makeClient() throws(Failure) -> HTTPClient {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let certificateAuthority {
-            do {
-                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(certificateAuthority))
-            } catch {
-                throw Failure(description: "--service-ca-file holds no PEM certificate")
-            }
-        }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
-        configuration.timeout = .init(connect: .seconds(10), read: TimeAmount(timeout))
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }
-
-    /// Why a request failed, in the operator's words. Never the error's own text: an HTTP client
-    /// error may quote the request's headers, the caller's token among them.
-    private static func describe(_ error: any Error) -> String {
-        switch error {
-        case let error as HTTPClientError where error == .connectTimeout || error == .deadlineExceeded:
-            return "no answer in time"
-        case let error as HTTPClientError where error == .remoteConnectionClosed:
-            return "the connection was closed before an answer"
-        case is NIOSSLError, is BoringSSLError:
-            return "TLS failed (is --service-ca-file the CA of the service's certificate?)"
-        case let error as IOError where error.errnoCode == 111:  // ECONNREFUSED
-            return "connection refused"
-        default:
-            return "the request failed (\(String(reflecting: type(of: error))))"
-        }
     }
 }

@@ -1,0 +1,100 @@
+import AsyncHTTPClient
+import FoundationEssentials
+import KubeconfigBase
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// One request of the service on a caller's behalf, with the caller's own token: what the
+/// `credential` and `kubeconfig` commands share. Its failures are one line in the operator's
+/// words, never an HTTP client's own text (which may quote the request's headers, the token
+/// among them).
+struct ServiceCall: Sendable {
+    /// The service's base URL: `https://...`, or `http://` on a loopback address only.
+    var service: String
+    var token: BearerToken
+    /// PEM roots the service's certificate must chain to; nil: the system's.
+    var certificateAuthority: [UInt8]?
+    var timeout: Duration
+
+    /// An answer: its status and body (at most 1 MiB, the document's own limit).
+    struct Answer {
+        var status: UInt
+        var body: [UInt8]
+    }
+
+    /// `{service}{path}`, when a token may be sent there.
+    func url(_ path: String) throws(CredentialPlugin.Failure) -> String {
+        let base = service.hasSuffix("/") ? String(service.dropLast()) : service
+        guard CredentialPlugin.sendsTokensSafely(to: base) else {
+            throw CredentialPlugin.Failure(description: "--service must be an https URL (http only to a loopback address)")
+        }
+        return base + path
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, accept: String) async throws(CredentialPlugin.Failure) -> Answer {
+        var request = HTTPClientRequest(url: try url(path))
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
+        request.headers.add(name: "Accept", value: accept)
+        let client = try makeClient()
+        let answer: Answer
+        do {
+            let response = try await client.execute(request, timeout: TimeAmount(timeout))
+            answer = Answer(
+                status: response.status.code,
+                body: Array(try await response.body.collect(upTo: 1 << 20).readableBytesView))
+        } catch {
+            try? await client.shutdown()
+            throw CredentialPlugin.Failure(description: "cannot reach \(service.printable): \(Self.describe(error))")
+        }
+        try? await client.shutdown()
+        return answer
+    }
+
+    /// The service's reason for refusing, on one line: `Code: message` without control
+    /// characters, at most 300 of them.
+    static func refusal(_ body: [UInt8]) -> String {
+        struct Refusal: Decodable {
+            struct Detail: Decodable { var code, message: String }
+            var error: Detail
+        }
+        let refusal = try? JSONDecoder().decode(Refusal.self, from: Data(body))
+        let reason = refusal.map { "\($0.error.code): \($0.error.message)" } ?? "no readable reason"
+        return String(
+            String.UnicodeScalarView(
+                reason.unicodeScalars.prefix(300).map { scalar in
+                    scalar.value < 0x20 || scalar.value == 0x7F ? " " : scalar
+                }))
+    }
+
+    private func makeClient() throws(CredentialPlugin.Failure) -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let certificateAuthority {
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(certificateAuthority))
+            } catch {
+                throw CredentialPlugin.Failure(description: "--service-ca-file holds no PEM certificate")
+            }
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
+        configuration.timeout = .init(connect: .seconds(10), read: TimeAmount(timeout))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Why a request failed, in the operator's words.
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as HTTPClientError where error == .connectTimeout || error == .deadlineExceeded:
+            return "no answer in time"
+        case let error as HTTPClientError where error == .remoteConnectionClosed:
+            return "the connection was closed before an answer"
+        case is NIOSSLError, is BoringSSLError:
+            return "TLS failed (is --service-ca-file the CA of the service's certificate?)"
+        case let error as IOError where error.errnoCode == 111:  // ECONNREFUSED
+            return "connection refused"
+        default:
+            return "the request failed (\(String(reflecting: type(of: error))))"
+        }
+    }
+}
