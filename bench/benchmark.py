@@ -15,7 +15,7 @@ This file runs the parts in turn; each is a module beside it: publication.py (on
 the API test server's time per request, start-up), serving.py (wrk next to nginx, and the
 footprint), repairs.py (repairs and propagation through the watch), scaling.py (cost as the
 document grows), report.py (the table, the Markdown, the completeness check); wrk.py, nginx.py
-and footprint.py (/proc) are what they measure with, common.py what they share.
+and footprint.py (/proc) are what they measure with; issuance.py times tokens on request, common.py what they share.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import documents  # bench/documents.py, beside this file
 from common import CORES, ROOT, TIME, BenchError, log, reset_configmap
 from kubeapi import KubeAPIServer  # Tests/kube-api-server on PYTHONPATH (scripts/benchmark.sh)
 from loopback import Processes, StartError  # Tests/python-support on PYTHONPATH
+from issuance import measure_issuance
 from publication import measure_api_server, measure_publication, measure_startup
 from repairs import measure_propagation, measure_repairs
 from report import build_rows, check_complete, markdown
@@ -48,11 +49,11 @@ MODES = {
     "full": {"wrk_seconds": 15, "wrk_warmup_seconds": 3, "publish_runs": 7, "startup_runs": 7,
              "repair_edits": 50, "propagation_additions": 50, "settle_seconds": 1.0,
              "scaling_sites": [1, 10, 100, 250], "scaling_publish_runs": 5, "scaling_wrk_seconds": 5,
-             "scaling_wrk_warmup_seconds": 1, "scaling_latency_samples": 3},
+             "scaling_wrk_warmup_seconds": 1, "scaling_latency_samples": 3, "issuance_samples": 200},
     "smoke": {"wrk_seconds": 2, "wrk_warmup_seconds": 1, "publish_runs": 3, "startup_runs": 3,
               "repair_edits": 10, "propagation_additions": 10, "settle_seconds": 0.5,
               "scaling_sites": [1, 250], "scaling_publish_runs": 2, "scaling_wrk_seconds": 1,
-              "scaling_wrk_warmup_seconds": 0, "scaling_latency_samples": 1},
+              "scaling_wrk_warmup_seconds": 0, "scaling_latency_samples": 1, "issuance_samples": 20},
 }
 
 
@@ -105,6 +106,8 @@ def main(argv=None) -> int:
                                                          mode["settle_seconds"], pool, workdir)
             log(f"scaling: documents of {', '.join(map(str, mode['scaling_sites']))} sites")
             figures["scaling"] = measure_scaling(processes, api, binary, mode, pool, workdir / "scaling")
+            log(f"issuance: {mode['issuance_samples']} tokens of each site for a caller")
+            figures["issuance"] = measure_issuance(processes, binary, mode["issuance_samples"], workdir)
         except (BenchError, StartError) as error:
             log(f"FAILED: {error}")
             return 1

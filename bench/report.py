@@ -84,6 +84,7 @@ def build_rows(figures: dict) -> list[dict]:
     rows.append({"metric": "serve RSS, after the load (auth on)", "ours": fmt(value, "MiB", 1), "reference": "—",
                  "ratio": None, "target": "< 24 MiB", "met": value < 24})
     rows += watch_rows(figures)
+    rows += issuance_rows(figures)
     rows += scaling_rows(figures)
     rows.append({"metric": "release binary size", "ours": fmt(figures["binary"]["size_bytes"] / MIB, "MiB", 1),
                  "reference": "—", "ratio": None, "target": "—", "met": None})
@@ -121,6 +122,21 @@ def watch_rows(figures: dict) -> list[dict]:
                          f"at 11 to {11 + propagation['additions']} sites; {at_sizes} extra at "
                          f"{', '.join(sorted(sizes, key=int))} sites)",
                  "reference": "—", "ratio": None, "target": "0", "met": extra == 0})
+    return rows
+
+
+def issuance_rows(figures: dict) -> list[dict]:
+    """A caller's token of one site (POST /sites/NAME/token), next to the TokenRequest itself."""
+    issuance = figures["issuance"]
+    direct = issuance["direct_token_request"]
+    rows = []
+    for site, label in [("central", "the central site"), ("edge-1", "a managed site")]:
+        figures_site = issuance[site]
+        for stat in ("median", "p99"):
+            rows.append({"metric": f"POST /sites/NAME/token, {label}: {stat} of {len(figures_site['latency_s'])}",
+                         "ours": fmt(ms(figures_site[f"{stat}_s"]), "ms", 2),
+                         "reference": fmt(ms(direct[f"{stat}_s"]), "ms", 2) + " (the TokenRequest alone)",
+                         "ratio": ratio(figures_site[f"{stat}_s"], direct[f"{stat}_s"]), "target": "—", "met": None})
     return rows
 
 
@@ -229,6 +245,9 @@ def markdown(figures: dict, rows: list[dict]) -> str:
     notes.append(f"propagation: GET /kubeconfig polled every 2 ms with If-None-Match from the answer to the other "
                  f"writer's PUT; the document grew from 11 to {11 + propagation['additions']} sites, and both latencies grow "
                  f"with the document (the table below has them per size)")
+    notes.append("tokens on request: one caller's requests one after another on a kept-alive connection; its "
+                 "TokenReview and SubjectAccessReview are cached after the first, as in use; the reference is the "
+                 "same TokenRequest sent straight to the same API test server")
     if meta["mode"] == "smoke":
         notes.append("smoke mode: short runs, the timings are not meaningful")
     if notes:
@@ -312,6 +331,10 @@ def check_complete(figures: dict) -> list[str]:
         problems.append("propagation: latencies missing")
     if repair and repair.get("extra_writes") is None or propagation and propagation.get("service_writes") is None:
         problems.append("repair loops: the service's writes were not counted")
+    issuance = figures.get("issuance") or {}
+    for part in ("central", "edge-1", "direct_token_request"):
+        if len((issuance.get(part) or {}).get("latency_s", [])) != meta["issuance_samples"]:
+            problems.append(f"issuance/{part}: latencies missing")
     sizes = (figures.get("scaling") or {}).get("sizes", {})
     for size in meta["scaling_sites"]:
         result = sizes.get(str(size))

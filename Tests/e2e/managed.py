@@ -61,13 +61,15 @@ def scrub(text: str, *known: str) -> str:
 # MARK: - Starting them
 
 
-def start_central(state_dir: Path) -> KubeAPIServer:
+def start_central(state_dir: Path, rules: list | None = None, **config) -> KubeAPIServer:
     """The service's own cluster: the document's ConfigMap and the credentials Secret, created
-    empty (the service never creates it), which the service may get and patch by name only."""
+    empty (the service never creates it), which the service may get and patch by name only;
+    `rules` and `config` (the API test server's) add to it."""
     server = KubeAPIServer(state_dir, config={"rules": [
         {"user": SERVICE_USER, "verbs": ["get", "patch"], "resources": ["secrets"], "namespaces": [NAMESPACE],
          "resourceNames": [SECRET]},
-    ]}).start()
+        *(rules or []),
+    ], **config}).start()
     server.put_configmap(NAMESPACE, CONFIGMAP, {})
     server.put_secret(NAMESPACE, SECRET, {})
     return server

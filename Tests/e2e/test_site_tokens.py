@@ -25,8 +25,9 @@ import yaml
 from kubeapi import ADMIN_TOKEN, READER_TOKEN
 
 from loopback import BINARY, KUBECTL, free_port, kubectl, wait_until
-from managed import DEPLOYER, NAMESPACE, managed_body, put_json, start_service
+from managed import DEPLOYER, NAMESPACE, SERVICE_USER, managed_body, put_json, start_central, start_service
 from redaction import load_json, redact
+from support import CONFIGMAP
 
 GROUP = "kubeconfig-service.onap.org"
 
@@ -227,6 +228,33 @@ def test_one_kubectl_process_asks_the_plugin_again_once_the_sites_token_expired(
     finally:
         proxy.terminate()
         proxy.wait(timeout=10)
+
+
+def test_kubectl_reads_the_central_site_through_the_plugin(tmp_path):
+    """The central site's token is minted at the home API server for the account the service
+    publishes (`--token-service-account`), not the service's own."""
+    consumer = "cloudify"
+    home = start_central(tmp_path / "home", rules=[
+        {"user": SERVICE_USER, "verbs": ["create"], "resources": ["serviceaccounts/token"],
+         "namespaces": [NAMESPACE], "resourceNames": [consumer]},
+        {"user": f"system:serviceaccount:{NAMESPACE}:{consumer}", "verbs": ["get"], "resources": ["configmaps"],
+         "namespaces": [NAMESPACE]},
+    ], serviceAccounts=[{"namespace": NAMESPACE, "name": consumer}])
+    service = start_service(home, "--token-service-account", consumer)
+    try:
+        operator = home.add_identity("central-operator", rules=[site_token_rule("central")])
+        token_file = tmp_path / "service.token"
+        token_file.write_text(operator)
+        kubeconfig = exec_kubeconfig(tmp_path / "exec.kubeconfig", home, service, token_file, site="central")
+        before = len(home.token_requests(NAMESPACE, consumer))
+        read = kubectl(kubeconfig, "get", "-n", NAMESPACE, "configmap", CONFIGMAP, "-o", "name", home=tmp_path)
+        assert read.returncode == 0 and read.stdout.strip() == f"configmap/{CONFIGMAP}", read.stderr
+        assert len(home.token_requests(NAMESPACE, consumer)) == before + 1
+        issued = service.wait_log("issued a token to a caller")[0]
+        assert (issued["user"], issued["site"]) == ("central-operator", "central")
+    finally:
+        service.stop()
+        home.stop()
 
 
 def test_the_plugins_failures_are_one_readable_line_for_kubectl(edge, central, tmp_path):
