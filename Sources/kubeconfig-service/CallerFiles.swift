@@ -9,25 +9,25 @@ struct CallerFiles {
     var token: BearerToken
     var certificateAuthority: [UInt8]?
 
-    init(tokenFile: String?, caFile: String?) throws(CredentialPlugin.Failure) {
+    init(tokenFile: String?, caFile: String?) throws(ServiceClientError) {
         guard let tokenFile = tokenFile ?? ProcessInfo.processInfo.environment["KUBECONFIG_SERVICE_TOKEN_FILE"] else {
-            throw CredentialPlugin.Failure(
+            throw ServiceClientError(
                 description: "no token for the service: give --service-token-file or set KUBECONFIG_SERVICE_TOKEN_FILE")
         }
         let token = try Self.read(tokenFile, what: "the token file").trimmingWhitespaceAndNewlines()
         guard !token.isEmpty, !token.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) else {
-            throw CredentialPlugin.Failure(
+            throw ServiceClientError(
                 description: "the token file \(tokenFile) holds no token (empty, or spaces or control characters inside)")
         }
         self.token = BearerToken(token)
-        certificateAuthority = try caFile.map { file throws(CredentialPlugin.Failure) in
+        certificateAuthority = try caFile.map { file throws(ServiceClientError) in
             Array(try Self.read(file, what: "--service-ca-file").utf8)
         }
     }
 
-    private static func read(_ path: String, what: String) throws(CredentialPlugin.Failure) -> String {
+    private static func read(_ path: String, what: String) throws(ServiceClientError) -> String {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw CredentialPlugin.Failure(description: "cannot read \(what) \(path)")
+            throw ServiceClientError(description: "cannot read \(what) \(path)")
         }
         return text
     }

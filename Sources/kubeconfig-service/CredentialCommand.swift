@@ -32,13 +32,13 @@ struct CredentialCommand: AsyncParsableCommand {
     var serviceCaFile: String?
 
     func run() async throws {
-        do throws(CredentialPlugin.Failure) {
+        do throws(ServiceClientError) {
             let caller = try CallerFiles(tokenFile: serviceTokenFile, caFile: serviceCaFile)
             let plugin = CredentialPlugin(
                 site: site, service: service, token: caller.token, certificateAuthority: caller.certificateAuthority)
             let credential = try await plugin.credential(execInfo: ProcessInfo.processInfo.environment["KUBERNETES_EXEC_INFO"])
             guard StandardStream.output.write(credential) else {
-                throw CredentialPlugin.Failure(description: "could not write the credential to standard output")
+                throw ServiceClientError(description: "could not write the credential to standard output")
             }
         } catch {
             LogSink.standardError.write("kubeconfig-service credential: \(error.description)\n")

@@ -33,7 +33,7 @@ struct KubeconfigCommand: AsyncParsableCommand {
     var serviceCaFile: String?
 
     func run() async throws {
-        do throws(CredentialPlugin.Failure) {
+        do throws(ServiceClientError) {
             let caller = try CallerFiles(tokenFile: serviceTokenFile, caFile: serviceCaFile)
             let plugin = CredentialPlugin(
                 site: site, service: service, token: caller.token, certificateAuthority: caller.certificateAuthority)
@@ -42,7 +42,7 @@ struct KubeconfigCommand: AsyncParsableCommand {
             if let serviceCaFile { arguments += ["--service-ca-file", Self.absolute(serviceCaFile)] }
             let kubeconfig = try await plugin.kubeconfig(pluginArguments: arguments)
             guard StandardStream.output.write(Array(kubeconfig.utf8)) else {
-                throw CredentialPlugin.Failure(description: "could not write the kubeconfig to standard output")
+                throw ServiceClientError(description: "could not write the kubeconfig to standard output")
             }
         } catch {
             LogSink.standardError.write("kubeconfig-service kubeconfig: \(error.description)\n")

@@ -16,5 +16,5 @@ struct KubeconfigServiceCommand: AsyncParsableCommand {
             entry of the document is kept.
             """,
         version: version,
-        subcommands: [ServeCommand.self, PublishCommand.self, CredentialCommand.self, KubeconfigCommand.self])
+        subcommands: [ServeCommand.self, PublishCommand.self, CredentialCommand.self, KubeconfigCommand.self, SiteCommand.self])
 }

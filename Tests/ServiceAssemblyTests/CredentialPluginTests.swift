@@ -11,10 +11,10 @@ import Testing
         #expect(try CredentialPlugin.apiVersion(execInfo: nil) == "client.authentication.k8s.io/v1")
         let beta = #"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","spec":{}}"#
         #expect(try CredentialPlugin.apiVersion(execInfo: beta) == "client.authentication.k8s.io/v1beta1")
-        #expect(throws: CredentialPlugin.Failure.self) {
+        #expect(throws: ServiceClientError.self) {
             try CredentialPlugin.apiVersion(execInfo: #"{"apiVersion":"client.authentication.k8s.io/v1alpha1"}"#)
         }
-        #expect(throws: CredentialPlugin.Failure.self) { try CredentialPlugin.apiVersion(execInfo: "not json") }
+        #expect(throws: ServiceClientError.self) { try CredentialPlugin.apiVersion(execInfo: "not json") }
     }
 
     @Test func theServicesAnswerIsPrintedInTheAskedVersionWithNothingElse() throws {
@@ -56,6 +56,6 @@ import Testing
     ])
     func aTokenIsNeverSentInTheClearOverANetwork(_ service: String) {
         let plugin = CredentialPlugin(site: "edge-1", service: service, token: BearerToken("t"), certificateAuthority: nil)
-        #expect(throws: CredentialPlugin.Failure.self) { try plugin.tokenURL() }
+        #expect(throws: ServiceClientError.self) { try plugin.tokenURL() }
     }
 }

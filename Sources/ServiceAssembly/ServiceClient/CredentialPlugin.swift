@@ -10,12 +10,6 @@ import NIOHTTP1
 /// for (`KUBERNETES_EXEC_INFO`). Failures are one line for kubectl to show; nothing but the
 /// credential is ever written to standard output.
 public struct CredentialPlugin: Sendable {
-    /// A failure, in a line kubectl shows its user.
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-        public init(description: String) { self.description = description }
-    }
-
     public var site: String
     /// The service's base URL: `https://...`, or `http://` on a loopback address only.
     public var service: String
@@ -36,13 +30,13 @@ public struct CredentialPlugin: Sendable {
     static let apiVersions = ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"]
 
     /// The version `KUBERNETES_EXEC_INFO` asks for (v1 without one, as client-go always sets it).
-    static func apiVersion(execInfo: String?) throws(Failure) -> String {
+    static func apiVersion(execInfo: String?) throws(ServiceClientError) -> String {
         guard let execInfo, !execInfo.isEmpty else { return apiVersions[0] }
         struct Info: Decodable { var apiVersion: String? }
         guard let info = try? JSONDecoder().decode(Info.self, from: Data(execInfo.utf8)), let version = info.apiVersion
-        else { throw Failure(description: "KUBERNETES_EXEC_INFO is not an ExecCredential") }
+        else { throw ServiceClientError(description: "KUBERNETES_EXEC_INFO is not an ExecCredential") }
         guard apiVersions.contains(version) else {
-            throw Failure(
+            throw ServiceClientError(
                 description: "KUBERNETES_EXEC_INFO asks for \(version.printable); this plugin speaks "
                     + apiVersions.joined(separator: " and "))
         }
@@ -50,7 +44,7 @@ public struct CredentialPlugin: Sendable {
     }
 
     /// The `ExecCredential` to print for `execInfo`.
-    public func credential(execInfo: String?) async throws(Failure) -> [UInt8] {
+    public func credential(execInfo: String?) async throws(ServiceClientError) -> [UInt8] {
         let version = try Self.apiVersion(execInfo: execInfo)
         let answer = try await call.send(.POST, Self.tokenPath(site), accept: "application/json")
         return try Self.credential(status: answer.status, body: answer.body, apiVersion: version, site: site)
@@ -58,11 +52,11 @@ public struct CredentialPlugin: Sendable {
 
     /// A kubeconfig of the site whose user runs this plugin (`GET /kubeconfig?site=NAME&credentials=exec`),
     /// with `arguments` added to the plugin's own (the caller's token and CA files, say): no secret in it.
-    public func kubeconfig(pluginArguments arguments: [String]) async throws(Failure) -> String {
+    public func kubeconfig(pluginArguments arguments: [String]) async throws(ServiceClientError) -> String {
         let path = "/kubeconfig?site=" + PercentEncoding.queryValue.encode(site) + "&credentials=exec"
         let answer = try await call.send(.GET, path, accept: "application/yaml")
         guard answer.status == 200 else {
-            throw Failure(
+            throw ServiceClientError(
                 description: "the service refused the kubeconfig of site \(site.printable): \(answer.status), "
                     + ServiceCall.refusal(answer.body))
         }
@@ -70,7 +64,7 @@ public struct CredentialPlugin: Sendable {
             let document = try? KubeconfigDocument(parsing: text, origin: "the service's answer"),
             let completed = document.addingCredentialPluginArguments(arguments)
         else {
-            throw Failure(description: "the service's answer is not a kubeconfig whose user runs this plugin")
+            throw ServiceClientError(description: "the service's answer is not a kubeconfig whose user runs this plugin")
         }
         return completed.yaml()
     }
@@ -85,7 +79,7 @@ public struct CredentialPlugin: Sendable {
     }
 
     /// The answer of `POST /sites/{name}/token` as the plugin's output, or why there is none.
-    static func credential(status: UInt, body: [UInt8], apiVersion: String, site: String) throws(Failure) -> [UInt8] {
+    static func credential(status: UInt, body: [UInt8], apiVersion: String, site: String) throws(ServiceClientError) -> [UInt8] {
         struct Answer: Decodable {
             struct Status: Decodable {
                 var token: String
@@ -94,11 +88,11 @@ public struct CredentialPlugin: Sendable {
             var status: Status
         }
         guard status == 200 else {
-            throw Failure(
+            throw ServiceClientError(
                 description: "the service refused a token for site \(site): \(status), \(ServiceCall.refusal(body))")
         }
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body)) else {
-            throw Failure(description: "the service's answer is not an ExecCredential")
+            throw ServiceClientError(description: "the service's answer is not an ExecCredential")
         }
         var output = "{\"apiVersion\":"
         JSONString.write(apiVersion, to: &output)
@@ -111,7 +105,7 @@ public struct CredentialPlugin: Sendable {
     }
 
     /// `{service}/sites/{site}/token`, when a token may be sent there.
-    func tokenURL() throws(Failure) -> String {
+    func tokenURL() throws(ServiceClientError) -> String {
         try call.url(Self.tokenPath(site))
     }
 

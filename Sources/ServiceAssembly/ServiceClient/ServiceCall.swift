@@ -24,15 +24,15 @@ struct ServiceCall: Sendable {
     }
 
     /// `{service}{path}`, when a token may be sent there.
-    func url(_ path: String) throws(CredentialPlugin.Failure) -> String {
+    func url(_ path: String) throws(ServiceClientError) -> String {
         let base = service.hasSuffix("/") ? String(service.dropLast()) : service
         guard CredentialPlugin.sendsTokensSafely(to: base) else {
-            throw CredentialPlugin.Failure(description: "--service must be an https URL (http only to a loopback address)")
+            throw ServiceClientError(description: "--service must be an https URL (http only to a loopback address)")
         }
         return base + path
     }
 
-    func send(_ method: HTTPMethod, _ path: String, accept: String) async throws(CredentialPlugin.Failure) -> Answer {
+    func send(_ method: HTTPMethod, _ path: String, accept: String) async throws(ServiceClientError) -> Answer {
         var request = HTTPClientRequest(url: try url(path))
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
@@ -46,7 +46,7 @@ struct ServiceCall: Sendable {
                 body: Array(try await response.body.collect(upTo: 1 << 20).readableBytesView))
         } catch {
             try? await client.shutdown()
-            throw CredentialPlugin.Failure(description: "cannot reach \(service.printable): \(Self.describe(error))")
+            throw ServiceClientError(description: "cannot reach \(service.printable): \(Self.describe(error))")
         }
         try? await client.shutdown()
         return answer
@@ -68,13 +68,13 @@ struct ServiceCall: Sendable {
                 }))
     }
 
-    private func makeClient() throws(CredentialPlugin.Failure) -> HTTPClient {
+    private func makeClient() throws(ServiceClientError) -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let certificateAuthority {
             do {
                 tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(certificateAuthority))
             } catch {
-                throw CredentialPlugin.Failure(description: "--service-ca-file holds no PEM certificate")
+                throw ServiceClientError(description: "--service-ca-file holds no PEM certificate")
             }
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
@@ -97,4 +97,11 @@ struct ServiceCall: Sendable {
             return "the request failed (\(String(reflecting: type(of: error))))"
         }
     }
+}
+
+/// Why a client of the service (the `credential`, `kubeconfig` and `site` commands) could not do
+/// its work, in one line for the operator (or kubectl) to show. Never a credential.
+public struct ServiceClientError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
 }
