@@ -11,11 +11,14 @@ from common import CORES, BenchError
 from loopback import Processes, StartError, free_port, wait_port
 
 
-def start_nginx(processes: Processes, workdir: Path, files: dict[str, bytes]) -> tuple[subprocess.Popen, int]:
+def start_nginx(processes: Processes, workdir: Path, files: dict[str, bytes],
+                logged: tuple[str, ...] = ()) -> tuple[subprocess.Popen, int]:
     """nginx as a foreground process with its own prefix, serving `files` as static files,
-    tuned as usual: one worker per core, keep-alive, no access log, sendfile."""
+    tuned as usual: one worker per core, keep-alive, sendfile, no access log but for the files
+    named in `logged`, which get nginx's usual one (the combined format, buffered 64k), as every
+    `GET /kubeconfig` of the service writes an audit line."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    prefix = workdir / "nginx"
+    prefix = workdir / ("nginx-logged" if logged else "nginx")
     html = prefix / "html"
     html.mkdir(parents=True)
     for name, body in files.items():
@@ -34,8 +37,12 @@ def start_nginx(processes: Processes, workdir: Path, files: dict[str, bytes]) ->
         group = next((name for name in ("nogroup", "nobody") if _group_exists(name)), None)
         user = f"user nobody {group};\n" if group else "user nobody;\n"
     content_types = {"healthz": "text/plain; charset=utf-8"}
-    locations = "".join(f'    location = /{name} {{ default_type "{content_types.get(name, "application/yaml")}"; }}\n'
-                        for name in files)
+    def log(name: str) -> str:
+        return f" access_log {prefix}/access.log combined buffer=64k;" if name in logged else ""
+
+    locations = "".join(
+        f'    location = /{name} {{ default_type "{content_types.get(name, "application/yaml")}";{log(name)} }}\n'
+        for name in files)
     config = f"""{user}daemon off;
 master_process on;
 worker_processes {CORES};

@@ -24,7 +24,7 @@ def measure_serving(processes: Processes, api: KubeAPIServer, binary: Path, mode
     reset_configmap(api)
     open_service = start_service(processes, binary, api, "none", workdir / "serve-auth-none.log")
     authed_service = start_service(processes, binary, api, "kubernetes", workdir / "serve-auth-kubernetes.log")
-    nginx = None
+    nginx = logged = None
     try:
         time.sleep(1.0)  # settle after start-up
         footprint = {
@@ -36,12 +36,16 @@ def measure_serving(processes: Processes, api: KubeAPIServer, binary: Path, mode
         document, healthz = served.body, probed.body
         if served.status != 200 or probed.status != 200:
             raise BenchError(f"GET /kubeconfig answered {served.status}, /healthz {probed.status}")
-        nginx, nginx_port = start_nginx(processes, workdir, {"healthz": healthz, "kubeconfig": document})
+        files = {"healthz": healthz, "kubeconfig": document}
+        nginx, nginx_port = start_nginx(processes, workdir, files)
+        # The same, logging each GET /kubeconfig as the service audits it (issue 26's reference).
+        logged, logged_port = start_nginx(processes, workdir, files, logged=("kubeconfig",))
         footprint["nginx_idle_rss_bytes"] = group_rss_bytes(nginx.pid)
         for path, body in [("/healthz", healthz), ("/kubeconfig", document)]:
-            answer = request("127.0.0.1", nginx_port, "GET", path)
-            if (answer.status, answer.body) != (200, body):
-                raise BenchError(f"nginx does not serve the service's bytes at {path}")
+            for port in (nginx_port, logged_port):
+                answer = request("127.0.0.1", port, "GET", path)
+                if (answer.status, answer.body) != (200, body):
+                    raise BenchError(f"nginx does not serve the service's bytes at {path}")
 
         def warm_cache():
             answer = authed_service.request("GET", "/kubeconfig", token=ADMIN_TOKEN)
@@ -56,11 +60,15 @@ def measure_serving(processes: Processes, api: KubeAPIServer, binary: Path, mode
         results = {}
         for name, path, port, token in cases:
             results[name] = {}
-            for server, server_port in [("ours", port), ("nginx", nginx_port)]:
+            servers = [("ours", port), ("nginx", nginx_port)]
+            if path == "/kubeconfig":
+                servers.append(("nginx_logged", logged_port))
+            for server, server_port in servers:
                 if token and server == "ours":
                     warm_cache()
                 log(f"wrk {server} {path}{' (auth on)' if token else ''}: {warmup} s warm-up, {seconds} s measured")
-                pgid = nginx.pid if server == "nginx" else (authed_service if token else open_service).pid
+                pgid = {"nginx": nginx.pid, "nginx_logged": logged.pid}.get(
+                    server, (authed_service if token else open_service).pid)
                 run_wrk(server_port, path, warmup, script, token)
                 if token and server == "ours":
                     warm_cache()  # the measured run starts with a fresh 60 s decision
@@ -76,7 +84,8 @@ def measure_serving(processes: Processes, api: KubeAPIServer, binary: Path, mode
         footprint["document_bytes"] = len(document)
         return {"wrk": results, "footprint": footprint}
     finally:
-        if nginx is not None:
-            processes.stop(nginx)
+        for server in (nginx, logged):
+            if server is not None:
+                processes.stop(server)
         open_service.stop()
         authed_service.stop()

@@ -83,7 +83,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            Longest lifetime, in seconds, of a token a caller asks for with POST /sites/NAME/token (longer asks             get this); at least 600, TokenRequest's minimum.
+            Longest lifetime, in seconds, of a token a caller asks for with POST /sites/NAME/token (longer asks \
+            get this); 600 (TokenRequest's minimum) to 86400.
             """)
     var maxCredentialExpiration: Int = 3600
 
@@ -92,7 +93,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            The URL callers reach this service at (https://...): the exec credential plugin of             GET /kubeconfig?site=NAME&credentials=exec asks it for tokens. Without it, that form is refused.
+            The URL callers reach this service at (https://...): the exec credential plugin of \
+            GET /kubeconfig?site=NAME&credentials=exec asks it for tokens. Without it, that form is refused.
             """)
     var publicURL: String?
 

@@ -53,6 +53,9 @@ import Testing
 
     @Test(arguments: [
         "http://kc.example.org", "http://127.0.0.1.example.org", "http://localhost.evil:80", "http://127.0.0.1evil", "ftp://x",
+        "http://127.0.0.1:x@evil.example", "http://localhost@evil.example:80", "https://user@kc.example.org",
+        "http://127.0.0.1\\@evil.example", "http://[::1]x:80", "http://127.0.0.1:80x", "http://127.0.0.1:", "http://",
+        "https://kc.example.org?x=/", "https://kc.example.org#", "http://127.0.0.1 .evil",
     ])
     func aTokenIsNeverSentInTheClearOverANetwork(_ service: String) {
         let plugin = CredentialPlugin(site: "edge-1", service: service, token: BearerToken("t"), certificateAuthority: nil)

@@ -97,6 +97,9 @@ CONFIGMAP = "multisite-kubeconfig-configmap"
 SECRET = "multisite-kubeconfig-secret"
 SITE_CREDENTIALS = f"{FULLNAME}-site-credentials"
 BOOTSTRAP_RBAC = REPO_ROOT / "deploy" / "examples" / "bootstrap-rbac.yaml"
+SITE_TOKENS_RBAC = REPO_ROOT / "deploy" / "examples" / "site-tokens-rbac.yaml"
+# The API group and resource the service's SubjectAccessReview names for POST /sites/NAME/token.
+SITE_TOKENS_GROUP = "kubeconfig-service.onap.org"
 DEPLOY_README = REPO_ROOT / "deploy" / "README.md"
 # The chart's reference pages, which the tests hold to the chart and the example they show.
 DEPLOY_DOCS = REPO_ROOT / "deploy" / "docs"
@@ -204,6 +207,19 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     # Callers' token audience: off, or two audiences (a migration from one to the other).
     "audience-off": {"authTokenAudiences": []},
     "audiences-two": {"authTokenAudiences": ["kubeconfig-service", "dcae-kubeconfig-service"]},
+    # Who may ask for which sites' tokens: one Role and RoleBinding per grant. A remote site,
+    # the central site (the location), and each kind of subject.
+    "site-tokens": {"siteTokens": {"grants": [
+        {"name": "edge-1-operators", "sites": ["edge-1"],
+         "subjects": [{"kind": "Group", "name": "edge-1-operators"},
+                      {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "edge-1-operator"}]},
+        {"name": "pipelines", "sites": ["central", "edge-2.example.org"],
+         "subjects": [{"kind": "ServiceAccount", "name": "deploy-pipeline"},
+                      {"kind": "ServiceAccount", "name": "ci", "namespace": "ci"}]},
+    ]}},
+    # Tokens on request: the exec kubeconfig's public URL and both limits, at their far ends.
+    "site-token-settings": {"siteTokens": {"publicURL": "https://kubeconfig.example.org",
+                                           "maxExpirationSeconds": 86400, "requestsPerMinute": 10000}},
 }
 
 
@@ -348,6 +364,12 @@ def expected_args(values: dict[str, Any]) -> dict[str, str | list[str] | bool]:
     if credentials:
         expected["--credentials-secret"] = credentials
         expected["--credential-grace-period"] = str(values["siteCredentials"]["credentialGracePeriod"])
+    if values["auth"] == "kubernetes":  # the one mode with POST /sites/NAME/token
+        site_tokens = values["siteTokens"]
+        expected["--max-credential-expiration"] = str(site_tokens["maxExpirationSeconds"])
+        expected["--credential-requests-per-minute"] = str(site_tokens["requestsPerMinute"])
+        if site_tokens["publicURL"]:
+            expected["--public-url"] = site_tokens["publicURL"]
     account = token_account(values)
     if account:
         expected["--token-service-account"] = account
@@ -358,11 +380,33 @@ def expected_args(values: dict[str, Any]) -> dict[str, str | list[str] | bool]:
 
 
 def service_role(rendered: Rendered) -> dict[str, Any]:
-    """The Role of the service's own account (not the publish hook's)."""
+    """The Role of the service's own account (not the publish hook's, nor a site-token grant's)."""
     roles = [r for r in rendered.of_kind("Role")
-             if r["metadata"]["labels"].get("app.kubernetes.io/component") != "publish-hook"]
+             if r["metadata"]["labels"].get("app.kubernetes.io/component") not in ("publish-hook", "site-tokens")]
     assert len(roles) == 1, rendered.names()
     return roles[0]
+
+
+def site_token_objects(rendered: Rendered, kind: str) -> list[dict[str, Any]]:
+    """The Roles or RoleBindings of siteTokens.grants (component site-tokens)."""
+    return [o for o in rendered.of_kind(kind)
+            if o["metadata"]["labels"].get("app.kubernetes.io/component") == "site-tokens"]
+
+
+def site_tokens_name(grant: str, values: dict[str, Any] | None = None) -> str:
+    """A grant's Role and RoleBinding: `<fullname>-site-tokens-<grant>` (short full names)."""
+    return f"{fullname(values or {})}-site-tokens-{grant}"
+
+
+def site_token_rule(*sites: str) -> dict[str, Any]:
+    """`create` on `sites/token` of these sites: what POST /sites/NAME/token is reviewed for."""
+    return {"apiGroups": [SITE_TOKENS_GROUP], "resources": ["sites/token"], "resourceNames": list(sites),
+            "verbs": ["create"]}
+
+
+def site_tokens_example() -> list[dict[str, Any]]:
+    """deploy/examples/site-tokens-rbac.yaml's objects: its Role and RoleBinding."""
+    return [o for o in yaml.safe_load_all(SITE_TOKENS_RBAC.read_text()) if o]
 
 
 def curl_tokens(container: dict[str, Any]) -> list[str]:
@@ -395,6 +439,16 @@ def notes_container(notes: str) -> dict[str, Any]:
 
 def validate_strict(obj: dict[str, Any], version: str) -> str:
     return kubernetes_validate.validate(obj, resolve_version(version), strict=True)
+
+
+def validate_all_strictly(objects: list[dict[str, Any]], version: str) -> None:
+    """Each object against the Kubernetes `version`'s schema, unknown fields refused."""
+    for obj in objects:
+        try:
+            validate_strict(obj, version)
+        except kubernetes_validate.ValidationError as error:
+            raise AssertionError(f"{obj['kind']}/{obj['metadata']['name']} ({version}): "
+                                 f"{'.'.join(map(str, error.path))}: {error.message}") from None
 
 
 def document_rule(resource: str, name: str, *, watch: bool = True) -> dict[str, Any]:

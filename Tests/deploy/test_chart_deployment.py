@@ -62,6 +62,8 @@ def test_deployment_args_literal(render) -> None:
         "--site-probe-concurrency", "4",
         "--credentials-secret", "kcs-site-credentials",
         "--credential-grace-period", "30",
+        "--max-credential-expiration", "3600",
+        "--credential-requests-per-minute", "30",
         "--log-format", "json",
         "--log-level", "debug",
         "--threads", "4",

@@ -10,13 +10,13 @@ import re
 from typing import Any
 
 import helm_python as helm  # PyPI: helm-python-sdk (Helm v4's engine, no helm binary)
-import kubernetes_validate  # PyPI: kubernetes-validate
 import pytest
 import yaml
 from rendering import (BOOTSTRAP_RBAC, CONFIGMAP, FULLNAME, HOOK_NAME, KUBE_VERSIONS, MANAGED_SITES_DOC, NAMESPACE,
                        RBAC_DOC, RELEASE, SCENARIOS, SECRET, SIDECAR_DOC, SITE_CREDENTIALS, VALUES_DOC,
                        ManagedRegistration, Rendered, container_of, credentials_rule, document, expected_args,
-                       fenced_blocks, notes_container, parse_args, service_role, site_credentials, validate_strict)
+                       fenced_blocks, notes_container, parse_args, service_role, site_credentials, site_tokens_example,
+                       validate_all_strictly, validate_strict)
 
 
 # --------------------------------------------------------------------------- managed remote sites
@@ -155,30 +155,18 @@ def test_bootstrap_rbac_example_validates_strictly(version: str) -> None:
     validate_all_strictly(objects, version)
 
 
-def validate_all_strictly(objects: list[dict[str, Any]], version: str) -> None:
-    """Each object against the Kubernetes `version`'s schema, unknown fields refused."""
-    for obj in objects:
-        try:
-            validate_strict(obj, version)
-        except kubernetes_validate.ValidationError as error:
-            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} ({version}): "
-                        f"{'.'.join(map(str, error.path))}: {error.message}")
-
-
-SITE_TOKENS_RBAC = BOOTSTRAP_RBAC.parent / "site-tokens-rbac.yaml"
-
-
 @pytest.mark.parametrize("version", KUBE_VERSIONS)
 def test_site_tokens_rbac_example_validates_strictly(version: str) -> None:
-    objects = [o for o in yaml.safe_load_all(SITE_TOKENS_RBAC.read_text()) if o]
+    objects = site_tokens_example()
     assert [o["kind"] for o in objects] == ["Role", "RoleBinding"]
     validate_all_strictly(objects, version)
 
 
 def test_site_tokens_rbac_example_grants_one_sites_tokens_and_nothing_else() -> None:
     """The Role names exactly what the service's SubjectAccessReview asks for one site
-    (test_site_tokens.py grants it to a caller and sees it work against the real binary)."""
-    role, binding = [o for o in yaml.safe_load_all(SITE_TOKENS_RBAC.read_text()) if o]
+    (test_site_tokens.py grants it to a caller and sees it work against the real binary; the
+    chart's siteTokens.grants render the same rule: test_chart_site_tokens.py)."""
+    role, binding = site_tokens_example()
     assert role["rules"] == [{"apiGroups": ["kubeconfig-service.onap.org"], "resources": ["sites/token"],
                               "resourceNames": ["edge-1"], "verbs": ["create"]}]
     assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == NAMESPACE

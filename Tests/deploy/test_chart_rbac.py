@@ -1,6 +1,7 @@
 """RBAC: every rule names its objects; the service's Role grants exactly the document's object,
 the published account's token and the credentials Secret; no unnamed list or watch; bindings,
-auth-delegator, the hook's patch-only Role and the dedicated account's rights."""
+auth-delegator, the hook's patch-only Role and the dedicated account's rights. (siteTokens.grants'
+Roles: test_chart_site_tokens.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from rendering import (CONFIGMAP, DEPLOYER_NAME, FULLNAME, HOOK_NAME, NAMESPACE, Rendered, SCENARIOS, SECRET,
                        credentials_rule, document, document_rule, fullname, service_role, site_credentials,
-                       token_account, token_rule)
+                       site_token_objects, site_token_rule, token_account, token_rule)
 
 
 # --------------------------------------------------------------------------- RBAC
@@ -48,20 +49,29 @@ def test_service_role_rules(render, scenario: str, rules: list[dict[str, Any]]) 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_roles_grant_nothing_beyond_the_named_objects(render, scenario: str) -> None:
-    """Property of every render: no wildcard anywhere, every rule names its objects, and the
-    service's Role grants exactly the document's object and the published account's tokens."""
+    """Property of every render: no wildcard anywhere, every rule names its objects, the
+    service's Role grants exactly the document's object and the published account's tokens, and
+    only siteTokens.grants' Roles (one per grant, none by default) name the service's own API
+    group, for nothing but `create` on named sites' tokens."""
     rendered = render(SCENARIOS[scenario])
     values = rendered.values
+    grants = site_token_objects(rendered, "Role")
+    assert len(grants) == len(values["siteTokens"]["grants"]), rendered.names()  # none by default
     for role in rendered.of_kind("Role"):
         for rule in role["rules"]:
             where = (role["metadata"]["name"], rule)
             assert set(rule) == {"apiGroups", "resources", "resourceNames", "verbs"}, where
-            assert rule["apiGroups"] == [""], where
+            if role in grants:
+                # siteTokens.grants: the service's own resource, only `create` on named sites' tokens.
+                assert rule == site_token_rule(*rule["resourceNames"]), where
+            else:
+                assert rule["apiGroups"] == [""], where
             assert rule["resourceNames"], where
             for field_ in ("apiGroups", "resources", "resourceNames", "verbs"):
                 assert all("*" not in item for item in rule[field_]), where
             assert set(rule["verbs"]) <= {"get", "patch", "create", "list", "watch"}, where
-            assert "create" not in rule["verbs"] or rule["resources"] == ["serviceaccounts/token"], where
+            assert "create" not in rule["verbs"] or rule["resources"] in (["serviceaccounts/token"],
+                                                                          ["sites/token"]), where
     resource, name, _ = document(values)
     granted = {(r, n, v) for rule in service_role(rendered)["rules"]
                for r in rule["resources"] for n in rule["resourceNames"] for v in rule["verbs"]}
@@ -163,7 +173,8 @@ def test_auth_delegator_only_with_kubernetes_auth(render, scenario: str, present
                                   "name": "system:auth-delegator"}
     service_binding = next(b for b in rendered.of_kind("RoleBinding")
                            if b["roleRef"]["name"] == b["metadata"]["name"]
-                           and b["metadata"]["labels"].get("app.kubernetes.io/component") != "publish-hook")
+                           and b["metadata"]["labels"].get("app.kubernetes.io/component")
+                           not in ("publish-hook", "site-tokens"))
     assert binding["subjects"] == service_binding["subjects"]
     assert NAMESPACE in binding["metadata"]["name"]  # cluster-wide name, one per namespace
 

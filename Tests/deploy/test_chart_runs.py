@@ -5,7 +5,10 @@ managed remote site registered with deploy/docs/MANAGED-SITES.md's own commands 
 token, its bodies), against a remote API test server whose bootstrap account has exactly the
 rights of deploy/examples/bootstrap-rbac.yaml. Callers present tokens issued for the audience the
 chart renders (--auth-token-audience), as deploy/docs/TOKEN-AUDIENCE.md tells them to; the publish
-hook's projected token does.
+hook's projected token does. With siteTokens' settings, the exec kubeconfig names the rendered
+public URL and kubectl, running its plugin through it, gets a granted site's token; the limits
+take effect; and the binary takes every public URL the chart does, and refuses the http:// ones the
+chart refuses.
 
 Run after the binary is built (scripts/test.sh does): KUBECONFIG_SERVICE_BIN names it.
 """
@@ -14,7 +17,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import subprocess
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +29,8 @@ import pytest
 import yaml
 
 from kubeapi import ADMIN_TOKEN, KubeAPIServer
-from loopback import Service, wait_until
-from rendering import (BOOTSTRAP_RBAC, DEPLOYER_NAME as DEPLOYER, FULLNAME, HOOK_NAME as HOOK, NAMESPACE,
+from loopback import BINARY, KUBECTL, Service, free_port, wait_until
+from rendering import (BOOTSTRAP_RBAC, CONFIGMAP, DEPLOYER_NAME as DEPLOYER, FULLNAME, HOOK_NAME as HOOK, NAMESPACE,
                        SITE_CREDENTIALS, ManagedRegistration, render_chart)
 
 # An operator's account that may read and change the document, as a caller of the service.
@@ -55,6 +62,26 @@ def rules_granted(objects: list[dict[str, Any]], user: str) -> list[dict[str, An
     return granted
 
 
+def site_token_rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """siteTokens.grants' Roles as the API test server's rules, for the subjects their RoleBindings
+    name (users, groups, and ServiceAccounts as their users), with the Role's API group."""
+    roles = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Role"}
+    rules = []
+    for binding in (o for o in objects if o["kind"] == "RoleBinding"
+                    and o["metadata"]["labels"].get("app.kubernetes.io/component") == "site-tokens"):
+        assert binding["roleRef"]["kind"] == "Role", binding
+        for subject in binding["subjects"]:
+            if subject["kind"] == "ServiceAccount":
+                who = {"user": f"system:serviceaccount:{subject['namespace']}:{subject['name']}"}
+            else:
+                who = {subject["kind"].lower(): subject["name"]}
+            for rule in roles[binding["roleRef"]["name"]]["rules"]:
+                rules.append({**who, "apiGroups": rule["apiGroups"], "verbs": rule["verbs"],
+                              "resources": rule["resources"], "namespaces": [NAMESPACE],
+                              "resourceNames": rule["resourceNames"]})
+    return rules
+
+
 def rendered_args(objects: list[dict[str, Any]]) -> list[str]:
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -68,10 +95,11 @@ def caller_audiences(objects: list[dict[str, Any]]) -> list[str]:
     return [value for flag, value in zip(args, args[1:]) if flag == "--auth-token-audience"]
 
 
-def service_args(objects: list[dict[str, Any]]) -> list[str]:
-    """The container's args, less what the test sets itself (where to listen, how to log)."""
+def service_args(objects: list[dict[str, Any]], keep_port: bool = False) -> list[str]:
+    """The container's args, less what the test sets itself (where to listen, how to log); with
+    `keep_port`, the rendered --port stays (it comes after the test's own, and the last one wins)."""
     args = rendered_args(objects)
-    kept, skip = [], {"--address", "--port", "--log-format"}
+    kept, skip = [], {"--address", "--log-format"} | (set() if keep_port else {"--port"})
     pairs = iter(args[1:])
     for flag in pairs:
         value = next(pairs)
@@ -82,18 +110,23 @@ def service_args(objects: list[dict[str, Any]]) -> list[str]:
 
 class RenderedService:
     """The chart's Deployment run against the API test server, with the rights its Roles grant
-    (to the service's account and the hook's). `caller` is a token a client would present: an
-    operator's account that may get and patch the document, issued for the rendered audience."""
+    (to the service's account and the hook's, and siteTokens.grants' to their subjects). `caller`
+    is a token a client would present: an operator's account that may get and patch the document,
+    issued for the rendered audience. `accounts`: more ServiceAccounts of the namespace, callers.
+    `keep_port`: listen on the rendered port, not a free one the service picks."""
 
-    def __init__(self, objects: list[dict[str, Any]], tmp_path: Path, document_object: tuple[str, str]):
+    def __init__(self, objects: list[dict[str, Any]], tmp_path: Path, document_object: tuple[str, str],
+                 accounts: tuple[str, ...] = (), keep_port: bool = False):
         self.objects, self.resource, self.name = objects, *document_object
+        self.keep_port = keep_port
         self.service_user = f"system:serviceaccount:{NAMESPACE}:{FULLNAME}"
         self.hook_user = f"system:serviceaccount:{NAMESPACE}:{HOOK}"
         operator = {"user": f"system:serviceaccount:{NAMESPACE}:{OPERATOR}", "verbs": ["get", "patch"],
                     "resources": [self.resource], "namespaces": [NAMESPACE], "resourceNames": [self.name]}
         rules = [{"group": "system:masters", "verbs": ["*"], "resources": ["*"]}, operator,
-                 *rules_granted(objects, self.service_user), *rules_granted(objects, self.hook_user)]
-        accounts = [o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"] + [OPERATOR]
+                 *rules_granted(objects, self.service_user), *rules_granted(objects, self.hook_user),
+                 *site_token_rules(objects)]
+        accounts = [o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"] + [OPERATOR, *accounts]
         assert DEPLOYER in accounts, accounts
         self.api = KubeAPIServer(tmp_path / "api", config={
             "serviceAccount": {"namespace": NAMESPACE, "name": FULLNAME}, "defaultRules": False, "rules": rules,
@@ -119,7 +152,7 @@ class RenderedService:
                         self.api.put_configmap(NAMESPACE, o["metadata"]["name"], {}, **fields)
                     created.append(("secrets" if o["kind"] == "Secret" else "configmaps", o["metadata"]["name"]))
             assert (self.resource, self.name) in created, created
-            self.service = Service(self.api, *service_args(self.objects)).start()
+            self.service = Service(self.api, *service_args(self.objects, self.keep_port)).start()
             self.service.wait_ready(timeout=20)
             # kubectl -n onap create token operator --audience <the rendered audience>
             self.caller = self.api.create_token(NAMESPACE, OPERATOR, audiences=caller_audiences(self.objects) or None)
@@ -159,6 +192,151 @@ def test_the_rendered_deployment_publishes_an_issued_token_with_only_the_charts_
         # Nothing the service asked for was refused: its rights are enough, as rendered.
         refused = [entry for entry in api.requests() if entry["user"] == run.service_user and entry["code"] == 403]
         assert refused == [], refused
+
+
+def test_a_site_token_grant_lets_its_subject_ask_for_that_sites_token_and_nothing_more(chart, tmp_path):
+    """siteTokens.grants, as rendered, is what POST /sites/NAME/token is reviewed for: the
+    pipeline's account, granted the central site, gets a fresh token of the published account
+    (the deployer's) from the real binary; it may not ask for another site's, nor read the
+    document; and the operator, who may read and change the document, may not ask for a token."""
+    objects = render_chart(chart, {"siteTokens": {"grants": [
+        {"name": "pipeline", "sites": ["central"], "subjects": [{"kind": "ServiceAccount", "name": "pipeline"}]},
+        {"name": "edge-1-operators", "sites": ["edge-1"], "subjects": [{"kind": "Group", "name": "edge-1-operators"}]},
+    ]}}).objects
+    with RenderedService(objects, tmp_path, ("configmaps", "multisite-kubeconfig-configmap"),
+                         accounts=("pipeline",)) as run:
+        api, service = run.api, run.service
+        # kubectl -n onap create token pipeline --audience <the rendered audience>
+        pipeline = api.create_token(NAMESPACE, "pipeline", audiences=caller_audiences(objects) or None)
+        body, headers = json.dumps({"expirationSeconds": 600}), {"Content-Type": "application/json"}
+        answer = service.request("POST", "/sites/central/token", token=pipeline, headers=headers, body=body)
+        assert answer.status == 200, answer
+        credential = answer.json()
+        assert (credential["apiVersion"], credential["kind"]) == ("client.authentication.k8s.io/v1", "ExecCredential")
+        review = api.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", token=ADMIN_TOKEN,
+                             body={"spec": {"token": credential["status"]["token"]}}).json()["status"]
+        assert review["user"]["username"] == f"system:serviceaccount:{NAMESPACE}:{DEPLOYER}"
+        # Another site's tokens, the document: not granted. The document's rights: no token.
+        for path, method, token in (("/sites/edge-1/token", "POST", pipeline), ("/kubeconfig", "GET", pipeline),
+                                    ("/sites/central/token", "POST", run.caller)):
+            refused = service.request(method, path, token=token, headers=headers if method == "POST" else None,
+                                      body=body if method == "POST" else None)
+            assert refused.status == 403, (path, refused)
+        assert service.request("GET", "/kubeconfig", token=run.caller).status == 200
+        # No siteTokens.publicURL (the default): no exec kubeconfig.
+        assert service.request("GET", "/kubeconfig?site=central&credentials=exec", token=run.caller).status == 400
+        # The service itself was refused nothing: its Role is enough to mint the token.
+        refused = [entry for entry in api.requests() if entry["user"] == run.service_user and entry["code"] == 403]
+        assert refused == [], refused
+
+
+def run_binary(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BINARY), *args], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **(env or {})})
+
+
+def test_an_exec_kubeconfig_through_the_rendered_public_url_gets_a_granted_sites_token(chart, tmp_path):
+    """siteTokens' settings, as rendered, start the real binary and take effect, through the
+    port-forward of deploy/docs/RBAC.md ("Exec kubeconfigs"): publicURL http://127.0.0.1:PORT (here
+    the service's own port). The operator, who may read the document, fetches the exec kubeconfig
+    with `kubeconfig-service kubeconfig`; it names the public URL and holds no secret. kubectl,
+    given it and the pipeline's token (the grant's subject), runs the plugin and reaches the site
+    as the published account; the operator's token gets no site token from the plugin. A longer
+    lifetime is capped at maxExpirationSeconds; an ask past requestsPerMinute gets 429."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    objects = render_chart(chart, {"port": port, "siteTokens": {
+        "publicURL": url, "maxExpirationSeconds": 900, "requestsPerMinute": 3, "grants": [
+            {"name": "pipeline", "sites": ["central"], "subjects": [{"kind": "ServiceAccount", "name": "pipeline"},
+                                                                    {"kind": "ServiceAccount", "name": "ci"}]}]}}).objects
+    args = service_args(objects, keep_port=True)
+    assert args[args.index("--public-url") + 1] == url and args[args.index("--port") + 1] == str(port)
+    with RenderedService(objects, tmp_path, ("configmaps", CONFIGMAP), accounts=("pipeline", "ci"),
+                         keep_port=True) as run:
+        api, service = run.api, run.service
+        assert service.port == port
+        audiences = caller_audiences(objects) or None
+        tokens = {"operator": run.caller, **{account: api.create_token(NAMESPACE, account, audiences=audiences)
+                                             for account in ("pipeline", "ci")}}
+        files = {}
+        for who, token in tokens.items():
+            files[who] = tmp_path / f"{who}-token"
+            files[who].write_text(token)
+
+        # Whoever may read the document fetches it, with no token file named: the plugin then reads
+        # the file $KUBECONFIG_SERVICE_TOKEN_FILE names at each run, its user's own.
+        fetched = run_binary("kubeconfig", "--site", "central", "--service", url,
+                             env={"KUBECONFIG_SERVICE_TOKEN_FILE": str(files["operator"])})
+        assert fetched.returncode == 0, fetched.stderr
+        kubeconfig = yaml.safe_load(fetched.stdout)
+        [user] = kubeconfig["users"]
+        plugin = user["user"]["exec"]
+        assert set(user["user"]) == {"exec"} and plugin["command"] == "kubeconfig-service", user
+        assert plugin["args"][plugin["args"].index("--service") + 1] == url, plugin
+        assert all(token not in fetched.stdout for token in tokens.values())
+        path = tmp_path / "central.kubeconfig"
+        path.write_text(fetched.stdout)
+
+        # kubectl runs the plugin (the binary on its PATH) with the pipeline's token.
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "kubeconfig-service").symlink_to(BINARY.resolve())
+        env = {**os.environ, "HOME": str(tmp_path), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+               "KUBECONFIG_SERVICE_TOKEN_FILE": str(files["pipeline"])}
+        document_path = f"/api/v1/namespaces/{NAMESPACE}/configmaps/{CONFIGMAP}"
+        api.requests(clear=True)
+        done = subprocess.run([KUBECTL, "--kubeconfig", str(path), "get", "--raw", document_path],
+                              capture_output=True, text=True, timeout=30, env=env)
+        # The deployer may not read the document: what matters is who kubectl was, not the answer.
+        deployer = f"system:serviceaccount:{NAMESPACE}:{DEPLOYER}"
+        assert any(e["user"] == deployer and e["path"] == document_path for e in api.requests()), done.stderr
+        issued = [e for e in service.log_entries() if e.get("msg") == "issued a token to a caller"]
+        assert [(e.get("user"), e.get("site")) for e in issued] == \
+            [(f"system:serviceaccount:{NAMESPACE}:pipeline", "central")], issued
+
+        # The plugin with the operator's token: refused (no grant), one line, nothing on stdout.
+        refused = subprocess.run([plugin["command"], *plugin["args"]], capture_output=True, text=True, timeout=30,
+                                 env={**env, "KUBECONFIG_SERVICE_TOKEN_FILE": str(files["operator"])})
+        assert refused.returncode != 0 and refused.stdout == "", refused
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+        # ci, also granted: an hour asked, maxExpirationSeconds given; the 4th ask in a minute, 429.
+        headers = {"Content-Type": "application/json"}
+        answers = [service.request("POST", "/sites/central/token", token=tokens["ci"], headers=headers,
+                                   body=json.dumps({"expirationSeconds": 3600})) for _ in range(4)]
+        assert [a.status for a in answers] == [200, 200, 200, 429], answers
+        expires = datetime.fromisoformat(answers[0].json()["status"]["expirationTimestamp"].replace("Z", "+00:00"))
+        assert expires.timestamp() <= time.time() + 900 + 5, expires
+        assert expires.timestamp() > time.time() + 900 - 60, expires
+
+
+# The public URLs the chart takes, and the http:// ones it refuses (test_chart_site_tokens.py).
+CHART_TAKES = ["https://kubeconfig.example.org", "https://kubeconfig.example.org:8443/kubeconfig/",
+               "https://[2001:db8::1]:8443", "http://127.0.0.1:8080", "http://localhost:8080/", "http://[::1]:8080"]
+CHART_REFUSES = ["http://kubeconfig.example.org", f"http://{FULLNAME}.{NAMESPACE}.svc:8080",
+                 "http://localhost.example.org", "http://127.0.0.1.nip.io:8080/", "http://10.0.0.1:8080"]
+
+
+def without_namespace(args: list[str]) -> list[str]:
+    at = args.index("--namespace")
+    return args[:at] + args[at + 2:]
+
+
+def test_the_binary_takes_the_public_urls_the_chart_takes_and_refuses_the_others(chart, tmp_path):
+    """The rendered arguments with each public URL the chart takes pass the binary's own checks:
+    without --namespace, the binary then stops at reading the namespace from a missing
+    service-account folder, which it does only once its arguments are accepted (exit 1, not 64,
+    its usage error). With each http:// URL the chart refuses, the binary refuses them too."""
+    missing = str(tmp_path / "no-service-account")
+    for url in CHART_TAKES:
+        args = service_args(render_chart(chart, {"siteTokens": {"publicURL": url}}).objects)
+        assert args[args.index("--public-url") + 1] == url
+        started = run_binary("serve", "--service-account-dir", missing, *without_namespace(args))
+        assert started.returncode == 1 and "ServiceAccountUnreadable" in started.stderr, (url, started.stderr)
+    default = without_namespace(service_args(render_chart(chart, {}).objects))
+    for url in CHART_REFUSES:
+        started = run_binary("serve", "--service-account-dir", missing, *default, "--public-url", url)
+        assert started.returncode == 64 and "--public-url must be an https URL" in started.stderr, (url, started)
 
 
 def hook_token_audience(objects: list[dict[str, Any]]) -> str | None:

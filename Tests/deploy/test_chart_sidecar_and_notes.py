@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 import yaml
-from rendering import (CONFIGMAP, DEPLOYER_NAME, FULLNAME, HOOK_NAME, KUBE_VERSIONS, NAMESPACE, SCENARIOS, SECRET,
+from rendering import (CONFIGMAP, FULLNAME, HOOK_NAME, KUBE_VERSIONS, NAMESPACE, SCENARIOS, SECRET,
                        SITE_CREDENTIALS, TEST_POD_NAME, TOKEN_AUDIENCE_DOC, VALUES_DOC, Rendered, assert_resources,
                        assert_restricted, container_of, curl_tokens, doc_section, expected_args, notes_container,
                        parse_args, validate_strict)
@@ -65,9 +65,9 @@ def test_sidecar_notes_print_the_container(render) -> None:
     deployment_args = parse_args(deployment_container["args"])
     assert set(deployment_args) - set(parse_args(container["args"])) == \
         {"--token-service-account", "--token-expiration"}
-    deployment_container["args"] = [a for a in deployment_container["args"]
-                                    if a not in {"--token-service-account", DEPLOYER_NAME,
-                                                 "--token-expiration", "3600"}]
+    for flag in ("--token-service-account", "--token-expiration"):  # each with its value
+        at = deployment_container["args"].index(flag)
+        del deployment_container["args"][at:at + 2]
     assert {k: v for k, v in container.items() if k != "ports"} == \
         {k: v for k, v in deployment_container.items() if k != "ports"}
 

@@ -110,12 +110,32 @@ public struct CredentialPlugin: Sendable {
     }
 
     /// Whether a token may be sent to `url`: HTTPS, or HTTP to a loopback address (the plugin's
-    /// `--service`, and the `--public-url` that exec kubeconfigs name).
+    /// `--service`, and the `--public-url` that exec kubeconfigs name). The host is the URL's
+    /// real one: no user part (`http://127.0.0.1:x@evil.example` goes to evil.example), and no
+    /// query or fragment, which would swallow the path the clients append.
     public static func sendsTokensSafely(to url: String) -> Bool {
         let lowered = url.lowercased()
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].contains { prefix in
-            lowered == prefix || lowered.hasPrefix(prefix + ":") || lowered.hasPrefix(prefix + "/")
+        let secure = lowered.hasPrefix("https://")
+        guard secure || lowered.hasPrefix("http://") else { return false }
+        let rest = lowered.dropFirst(secure ? 8 : 7)
+        guard !rest.contains("?"), !rest.contains("#") else { return false }
+        let authority = rest.prefix { $0 != "/" }
+        // Letters, digits and what hosts and ports are made of: no user part, no backslash a
+        // browser-style parser would take for a slash, no space.
+        let hostCharacters = authority.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".-_:[]".contains($0)) }
+        guard !authority.isEmpty, hostCharacters else { return false }
+        if secure { return true }
+        let host: Substring
+        let port: Substring
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return false }
+            host = authority[...close]
+            port = authority[authority.index(after: close)...]
+        } else {
+            host = authority.prefix { $0 != ":" }
+            port = authority.dropFirst(host.count)
         }
-        return lowered.hasPrefix("https://") || loopback
+        let portIsValid = port.isEmpty || (port.first == ":" && port.count > 1 && port.dropFirst().allSatisfy(\.isNumber))
+        return ["127.0.0.1", "localhost", "[::1]"].contains(host) && portIsValid
     }
 }

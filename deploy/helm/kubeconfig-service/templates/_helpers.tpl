@@ -226,6 +226,7 @@ configmap.yaml, which always renders.
 {{- if .Values.prometheusRule.enabled }}
 {{- include "kubeconfig-service.validateAlerts" . }}
 {{- end }}
+{{- include "kubeconfig-service.validateSiteTokens" . }}
 {{- end }}
 
 {{/*
@@ -298,6 +299,7 @@ The service's command-line arguments (kubeconfig-service serve ...).
 - --credential-grace-period
 - {{ $.Values.siteCredentials.credentialGracePeriod | int | quote }}
 {{- end }}
+{{- include "kubeconfig-service.siteTokensArgs" . }}
 - --log-format
 - {{ .Values.logFormat | quote }}
 - --log-level
