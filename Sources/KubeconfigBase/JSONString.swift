@@ -4,6 +4,12 @@ package enum JSONString {
     /// characters (DEL included: a log line stays printable) escaped.
     package static func write(_ string: String, to out: inout String) {
         out.append("\"")
+        // The usual case (a name, a path, a time): nothing to escape, appended at once.
+        if string.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out.append(string)
+            out.append("\"")
+            return
+        }
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": out.append("\\\"")

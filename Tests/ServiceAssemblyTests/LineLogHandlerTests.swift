@@ -89,6 +89,18 @@ import Testing
         #expect(fields["key \"with\" quotes"] as? String == hostile)
     }
 
+    @Test func metadataNamedLikeAStandardFieldDoesNotReplaceIt() throws {
+        let logged = lines(.json) { logger in
+            logger.info("the real message", metadata: ["msg": "forged", "level": "critical", "user": "alice"])
+        }
+        try #require(logged.count == 1)
+        let fields = try object(logged[0])
+        #expect(fields["msg"] as? String == "the real message")
+        #expect(fields["level"] as? String == "info")
+        #expect(fields["user"] as? String == "alice")
+        #expect(logged[0].components(separatedBy: #""msg":"#).count == 2, "one msg key: \(logged[0])")
+    }
+
     @Test func linesBelowTheLevelAreNotWrittenAndEachLevelIsNamed() throws {
         let logged = lines(.json, level: .notice) { logger in
             for level in Logger.Level.allCases { logger.log(level: level, "at \(level)") }

@@ -40,7 +40,8 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+        var fields =
+            metadata.isEmpty ? event.metadata ?? [:] : metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
         if let error = event.error {
             fields["error.message"] = "\(error)"
             fields["error.type"] = "\(String(reflecting: type(of: error)))"
@@ -59,18 +60,30 @@ public struct LineLogHandler: LogHandler {
     // Written by hand: an audit line per request is on the request path, where a date formatter
     // and JSONSerialization per line cost more than serving the request.
     private func json(_ event: LogEvent, _ metadata: Logger.Metadata) -> String {
-        var fields = metadata.mapValues { "\($0)" }
-        fields["ts"] = LogClock.shared.utc()
-        fields["level"] = event.level.rawValue
-        fields["msg"] = "\(event.message)"
-        fields["logger"] = label
+        // The fixed fields win over metadata of the same name; all of them sorted by key.
+        var fields: [(key: String, value: String)] = [
+            ("ts", LogClock.shared.utc()), ("level", event.level.rawValue), ("msg", "\(event.message)"), ("logger", label),
+        ]
+        fields.reserveCapacity(4 + metadata.count)
+        for (key, value) in metadata where !Self.fixedKeys.contains(key) {
+            let text =
+                switch value {
+                case .string(let string): string
+                default: "\(value)"
+                }
+            fields.append((key, text))
+        }
+        fields.sort { $0.key < $1.key }
         var line = "{"
-        for (index, key) in fields.keys.sorted().enumerated() {
+        line.reserveCapacity(64 + fields.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
+        for (index, field) in fields.enumerated() {
             if index > 0 { line += "," }
-            JSONString.write(key, to: &line)
+            JSONString.write(field.key, to: &line)
             line += ":"
-            JSONString.write(fields[key] ?? "", to: &line)
+            JSONString.write(field.value, to: &line)
         }
         return line + "}\n"
     }
+
+    private static let fixedKeys: Set<String> = ["ts", "level", "msg", "logger"]
 }

@@ -34,11 +34,20 @@ public final class LogSink: @unchecked Sendable {
     private var pending: [UInt8] = []
     private var writing = false
     private var writerStarted = false
+    /// The writer sleeps on `arrived`: a line must wake it. Otherwise it is busy or about to
+    /// look, and a signal would only cost a system call.
+    private var writerWaiting = false
+    /// Callers sleeping on `written` (a full buffer, a flush): only then is it broadcast.
+    private var waitingForWritten = 0
 
     /// - Parameters:
     ///   - limit: bytes held before loggers wait for the writer.
     ///   - destination: writes a batch of whole lines; called on the sink's own thread, one call
     ///     at a time.
+    /// How long the writer waits after the first line of a batch: at most this much later in
+    /// the log, for far fewer system calls under load.
+    static let gatherMicroseconds: UInt32 = 500
+
     public init(limit: Int = 1 << 20, destination: @escaping @Sendable ([UInt8]) -> Void) {
         self.limit = limit
         self.destination = destination
@@ -52,17 +61,26 @@ public final class LogSink: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         startWriterIfNeeded()
-        while pending.count >= limit { pthread_cond_wait(written, mutex) }
-        let wasEmpty = pending.isEmpty
+        while pending.count >= limit { waitForWritten() }
         pending.append(contentsOf: line.utf8)
-        if wasEmpty { pthread_cond_signal(arrived) }
+        if writerWaiting {
+            writerWaiting = false
+            pthread_cond_signal(arrived)
+        }
     }
 
     /// Waits until every line queued before is written.
     public func flush() {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        while !pending.isEmpty || writing { pthread_cond_wait(written, mutex) }
+        while !pending.isEmpty || writing { waitForWritten() }
+    }
+
+    /// Sleeps until the writer wrote a batch. Called with `mutex` held.
+    private func waitForWritten() {
+        waitingForWritten += 1
+        pthread_cond_wait(written, mutex)
+        waitingForWritten -= 1
     }
 
     private func startWriterIfNeeded() {
@@ -83,7 +101,16 @@ public final class LogSink: @unchecked Sendable {
         var batch: [UInt8] = []
         while true {
             pthread_mutex_lock(mutex)
-            while pending.isEmpty { pthread_cond_wait(arrived, mutex) }
+            while pending.isEmpty {
+                writerWaiting = true
+                pthread_cond_wait(arrived, mutex)
+            }
+            writerWaiting = false
+            // Let a burst gather: one write and one wake-up for the lines of many requests
+            // (an audit line each) rather than a system call and a wake-up per line.
+            pthread_mutex_unlock(mutex)
+            usleep(Self.gatherMicroseconds)
+            pthread_mutex_lock(mutex)
             writing = true
             swap(&batch, &pending)
             pthread_mutex_unlock(mutex)
@@ -93,7 +120,7 @@ public final class LogSink: @unchecked Sendable {
 
             pthread_mutex_lock(mutex)
             writing = false
-            pthread_cond_broadcast(written)
+            if waitingForWritten > 0 { pthread_cond_broadcast(written) }
             pthread_mutex_unlock(mutex)
         }
     }
