@@ -25,4 +25,17 @@ package enum JSONString {
         }
         out.append("\"")
     }
+
+    /// Appends `string` to `out` as a JSON string, as `write(_:to:)` does to a `String`.
+    package static func write(_ string: String, to out: inout [UInt8]) {
+        if string.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: string.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        var escaped = ""
+        write(string, to: &escaped)
+        out.append(contentsOf: escaped.utf8)
+    }
 }

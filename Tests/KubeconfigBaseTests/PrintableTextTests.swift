@@ -26,5 +26,8 @@ import Testing
         var out = "x"
         JSONString.write(text, to: &out)
         #expect(out == "x" + written)
+        var bytes: [UInt8] = [UInt8(ascii: "x")]
+        JSONString.write(text, to: &bytes)
+        #expect(bytes == Array(("x" + written).utf8))
     }
 }

@@ -32,11 +32,11 @@ struct AuditLog: RouteMiddleware {
 
     private func log(_ request: HTTPServerRequest, _ response: HTTPServerResponse) {
         var metadata: Logger.Metadata = [
-            "user": "\(request.authenticatedUser.map(\.printable) ?? "(authorisation off)")",
-            "method": "\(request.method.rawValue.printable)",
-            "path": "\(request.path.printable)", "status": "\(response.status.code)",
+            "user": .string(request.authenticatedUser.map(\.printable) ?? "(authorisation off)"),
+            "method": .string(request.method.rawValue.printable), "path": .string(request.path.printable),
+            "status": .string(String(response.status.code)),
         ]
-        if let site = request.queryValue("site") { metadata["site"] = "\(site.printable)" }
+        if let site = request.queryValue("site") { metadata["site"] = .string(site.printable) }
         logger.info("audit", metadata: metadata)
     }
 }

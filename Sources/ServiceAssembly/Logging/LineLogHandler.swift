@@ -46,7 +46,10 @@ public struct LineLogHandler: LogHandler {
             fields["error.message"] = "\(error)"
             fields["error.type"] = "\(String(reflecting: type(of: error)))"
         }
-        sink.write(format == .json ? json(event, fields) : text(event, fields))
+        switch format {
+        case .json: sink.write(json(event, fields))
+        case .text: sink.write(text(event, fields))
+        }
     }
 
     private func text(_ event: LogEvent, _ fields: Logger.Metadata) -> String {
@@ -59,7 +62,7 @@ public struct LineLogHandler: LogHandler {
 
     // Written by hand: an audit line per request is on the request path, where a date formatter
     // and JSONSerialization per line cost more than serving the request.
-    private func json(_ event: LogEvent, _ metadata: Logger.Metadata) -> String {
+    private func json(_ event: LogEvent, _ metadata: Logger.Metadata) -> [UInt8] {
         // The fixed fields win over metadata of the same name; all of them sorted by key.
         var fields: [(key: String, value: String)] = [
             ("ts", LogClock.shared.utc()), ("level", event.level.rawValue), ("msg", "\(event.message)"), ("logger", label),
@@ -74,15 +77,17 @@ public struct LineLogHandler: LogHandler {
             fields.append((key, text))
         }
         fields.sort { $0.key < $1.key }
-        var line = "{"
+        var line: [UInt8] = [UInt8(ascii: "{")]
         line.reserveCapacity(64 + fields.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
         for (index, field) in fields.enumerated() {
-            if index > 0 { line += "," }
+            if index > 0 { line.append(UInt8(ascii: ",")) }
             JSONString.write(field.key, to: &line)
-            line += ":"
+            line.append(UInt8(ascii: ":"))
             JSONString.write(field.value, to: &line)
         }
-        return line + "}\n"
+        line.append(UInt8(ascii: "}"))
+        line.append(UInt8(ascii: "\n"))
+        return line
     }
 
     private static let fixedKeys: Set<String> = ["ts", "level", "msg", "logger"]

@@ -58,11 +58,16 @@ public final class LogSink: @unchecked Sendable {
 
     /// Queues one line (with its newline) for writing.
     public func write(_ line: String) {
+        write(line.utf8)
+    }
+
+    /// Queues `line`'s bytes, as `write(_:)` does a string's.
+    public func write(_ line: some Collection<UInt8>) {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         startWriterIfNeeded()
         while pending.count >= limit { waitForWritten() }
-        pending.append(contentsOf: line.utf8)
+        pending.append(contentsOf: line)
         if writerWaiting {
             writerWaiting = false
             pthread_cond_signal(arrived)
