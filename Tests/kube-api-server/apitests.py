@@ -77,3 +77,45 @@ def who_am_i(api, **credentials):
     answer = api.request("POST", SELF_REVIEWS, SELF_REVIEW, **credentials)
     assert answer.status == 201, answer
     return answer.json()["status"]["userInfo"]
+
+
+NAMESPACES = "/api/v1/namespaces"
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+SELF_ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+SELF_RULES_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+
+
+def rule(verbs, resources, groups=("",), names=None):
+    """An RBAC PolicyRule."""
+    policy = {"apiGroups": list(groups), "resources": list(resources), "verbs": list(verbs)}
+    return {**policy, "resourceNames": list(names)} if names else policy
+
+
+def role_body(name, rules, labels=None):
+    return {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "Role",
+            "metadata": {"name": name, **({"labels": labels} if labels else {})}, "rules": rules}
+
+
+def binding_body(name, role, subjects, kind="RoleBinding", role_kind="ClusterRole", labels=None):
+    """A RoleBinding (or, with kind=ClusterRoleBinding, one of those) of `role` to `subjects`:
+    ("User", name), ("Group", name) or ("ServiceAccount", namespace, name)."""
+    def subject(entry):
+        if entry[0] == "ServiceAccount":
+            return {"kind": "ServiceAccount", "namespace": entry[1], "name": entry[2]}
+        return {"kind": entry[0], "apiGroup": RBAC_GROUP, "name": entry[1]}
+    return {"apiVersion": f"{RBAC_GROUP}/v1", "kind": kind,
+            "metadata": {"name": name, **({"labels": labels} if labels else {})},
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": role_kind, "name": role},
+            "subjects": [subject(entry) for entry in subjects]}
+
+
+def can(api, token, verb, resource, namespace="", name="", group="", subresource=""):
+    """What a SelfSubjectAccessReview made with `token` answers: allowed or not."""
+    attributes = {"verb": verb, "resource": resource, "namespace": namespace, "name": name, "group": group,
+                  "subresource": subresource}
+    body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {key: value for key, value in attributes.items() if value}}}
+    answer = api.request("POST", SELF_ACCESS_REVIEWS, body, token=token)
+    assert answer.status == 201, answer
+    return answer.json()["status"]["allowed"]

@@ -9,13 +9,16 @@ The server's modules, one concern each: status (Status errors), patch (patch typ
 (the Request and body decoding), protobuf (kubectl's protobuf bodies), store (objects, the
 resourceVersion and the change history), certificates (the openssl calls: CA, server and client certificates),
 clientcerts (client certificates in the TLS handshake), authn (client certificates and tokens to
-users), authz (rules), tokens (service-account tokens, TokenRequest and its cap, the mounted
-volume), reviews (TokenReview, SubjectAccessReview, SelfSubjectReview), objects (the generic
-registry: get, list, watch, writes), listoptions (list and watch options, field and label
-selectors), watches (open watches and their streams), configmaps, secrets, serviceaccounts,
-discovery, faults (fault injection), requestlog, cluster (the parts put together and the URL
-table), server (HTTP, TLS, listener), control (the /__control/ API), startup (flags, the TLS
-context, signals).
+users), authz (the test server's rules and RBAC, as one union), rbac (RBAC's evaluation,
+escalation check and bootstrap policy), tokens (service-account tokens, TokenRequest and its cap,
+the mounted volume), reviews (TokenReview, SubjectAccessReview, SelfSubjectReview,
+SelfSubjectAccessReview, SelfSubjectRulesReview), objects (the generic registry: get, list,
+watch, writes), listoptions (list and watch options, field and label selectors), watches (open
+watches and their streams), configmaps, secrets, serviceaccounts, namespaces (and
+NamespaceLifecycle), rbacobjects (Roles, RoleBindings, ClusterRoles, ClusterRoleBindings),
+discovery (and a minimal OpenAPI v3), faults (fault injection), requestlog, cluster (the parts
+put together and the URL table), server (HTTP, TLS, listener), control (the /__control/ API),
+startup (flags, the TLS context, signals).
 """
 
 from .driver import ADMIN_TOKEN, NOBODY_TOKEN, READER_TOKEN, EventStream, KubeAPIServer

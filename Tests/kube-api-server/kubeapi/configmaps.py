@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .objects import (MAX_DATA_BYTES, TOO_LONG, StoredObjects, go_base64, key_problems, name_problems, object_skeleton,
-                      string_map)
+from .objects import MAX_DATA_BYTES, TOO_LONG, StoredObjects, go_base64, key_problems, name_problems, string_map
 from .status import invalid
 
 RESOURCE = "configmaps"
@@ -16,12 +15,18 @@ CONFIGMAP_PATH = re.compile(r"/api/v1/namespaces/([^/]+)/configmaps/([^/]+)")
 class ConfigMaps(StoredObjects):
     resource, kind, content = RESOURCE, "ConfigMap", ("data", "binaryData")
 
-    def build(self, namespace, name, source, previous, check_name=False):
-        obj = object_skeleton(self.kind, namespace, name, source, previous)
+    def build(self, namespace, name, source, previous):
+        obj = self.skeleton(namespace, name, source, previous)
         for field in ("data", "binaryData"):
             if string_map(source, field, self.kind):
                 obj[field] = dict(source[field])
-        # ValidateConfigMap: name, key syntax, and the 1 MiB limit over the values (binaryData decoded)
+        for value in (obj.get("binaryData") or {}).values():
+            go_base64(value)  # a JSON []byte: bad base64 does not decode
+        return obj
+
+    def validate(self, obj, previous, check_name=False):
+        """ValidateConfigMap: name, key syntax, and the 1 MiB limit over the values (binaryData decoded)."""
+        name = obj["metadata"]["name"]
         causes = name_problems(name) if check_name else []
         total = sum(len(value.encode()) for value in (obj.get("data") or {}).values())
         total += sum(len(go_base64(value)) for value in (obj.get("binaryData") or {}).values())
@@ -31,4 +36,3 @@ class ConfigMaps(StoredObjects):
             causes.append(("FieldValueTooLong", "[]", TOO_LONG))
         if causes:
             raise invalid(self.kind, "", name, causes)
-        return obj

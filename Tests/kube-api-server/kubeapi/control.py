@@ -43,9 +43,7 @@ def reset(call):
 
 def stored(call, resource):
     """The part of the cluster that keeps `resource` (a URL segment)."""
-    cluster = call.cluster
-    return {"configmaps": cluster.configmaps, "secrets": cluster.secrets,
-            "serviceaccounts": cluster.service_accounts}[resource]
+    return call.cluster.registries[resource]
 
 
 def put_object(call, resource, namespace, name):
@@ -68,6 +66,31 @@ def delete_object(call, resource, namespace, name):
     found = call.cluster.store.delete(resource, namespace, name)
     if found is None:
         raise not_found(resource, name)
+    return found
+
+
+def put_namespace(call, name):
+    """Creates the namespace if missing (an existing one keeps its uid); `labels` and
+    `annotations` in the body replace its own (the name label stays)."""
+    namespaces = call.cluster.namespaces
+    with call.cluster.store.lock:
+        current = namespaces.ensure(name)
+        if not {"labels", "annotations"} & set(call.spec):
+            return current
+        return namespaces.put_raw("", name, control_object(call.spec))
+
+
+def get_namespace(call, name):
+    return get_object(call, "namespaces", "", name)
+
+
+def delete_namespace(call, name):
+    """Removes the namespace and everything in it at once (no Terminating phase)."""
+    with call.cluster.store.lock:
+        found = call.cluster.store.delete("namespaces", "", name)
+        if found is None:
+            raise not_found("namespaces", name)
+        call.cluster.namespaces.remove_contents(name)
     return found
 
 
@@ -144,6 +167,7 @@ ENDPOINTS = [
     (re.compile(r"reset"), {"POST": reset}),
     (re.compile(r"(configmaps|secrets|serviceaccounts)/([^/]+)/([^/]+)"), {"PUT": put_object, "GET": get_object,
                                                                        "DELETE": delete_object}),
+    (re.compile(r"namespaces/([^/]+)"), {"PUT": put_namespace, "GET": get_namespace, "DELETE": delete_namespace}),
     (re.compile(r"faults"), {"POST": add_fault, "GET": list_faults, "DELETE": clear_faults}),
     (re.compile(r"down"), {"POST": down}),
     (re.compile(r"up"), {"POST": up}),

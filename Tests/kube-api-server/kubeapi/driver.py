@@ -342,6 +342,24 @@ class KubeAPIServer:
         """Deletes the ServiceAccount: its tokens stop authenticating, even if it is created again."""
         self._control("DELETE", f"serviceaccounts/{namespace}/{name}")
 
+    def add_namespace(self, name: str, labels: dict | None = None, annotations: dict | None = None) -> dict:
+        """Creates the namespace if missing (an existing one keeps its uid; given labels or
+        annotations replace its own); returns it."""
+        fields = {key: value for key, value in (("labels", labels), ("annotations", annotations)) if value is not None}
+        return self._control("PUT", f"namespaces/{name}", fields)
+
+    def get_namespace(self, name: str) -> dict | None:
+        answer = self.request("GET", f"/__control/namespaces/{name}")
+        return answer.json() if answer.status == 200 else None
+
+    def delete_namespace(self, name: str):
+        """Removes the namespace and everything in it at once (its ServiceAccounts' tokens die)."""
+        self._control("DELETE", f"namespaces/{name}")
+
+    def cluster_id(self) -> str:
+        """kube-system's uid, what tools take for the cluster's id (the config's `clusterId`)."""
+        return self.get_namespace("kube-system")["metadata"]["uid"]
+
     def set_max_token_expiration(self, seconds: int | None) -> dict:
         """TokenRequest grants at most `seconds` (None: no cap), like kube-apiserver's
         --service-account-max-token-expiration; a reset restores the config's value."""

@@ -3,9 +3,9 @@ the query parameters (Go's parameter codec), SetListOptionsDefaults and Validate
 apimachinery's `apis/meta/internalversion`, and the field and label selectors that pick objects.
 
 Field selectors go through the kind's field label conversion: Secrets know `type`,
-`metadata.name` and `metadata.namespace` ("field label not supported: x" otherwise); ConfigMaps
-and ServiceAccounts have no conversion of their own, so runtime.DefaultMetaV1FieldSelectorConversion
-applies (`"x" is not a known field selector: only "metadata.name", "metadata.namespace"`).
+`metadata.name` and `metadata.namespace`, Namespaces `status.phase` and `metadata.name`
+("field label not supported: x" otherwise); ConfigMaps, ServiceAccounts and the RBAC kinds have
+no conversion of their own, so runtime.DefaultMetaV1FieldSelectorConversion applies (`"x" is not a known field selector: only "metadata.name", "metadata.namespace"`).
 """
 
 from __future__ import annotations
@@ -268,9 +268,11 @@ class Selection:
 
     def matches(self, obj):
         meta = obj["metadata"]
-        if self.namespace not in ("", meta["namespace"]):
+        namespace = meta.get("namespace", "")
+        if self.namespace not in ("", namespace):
             return False
-        fields = {"metadata.name": meta["name"], "metadata.namespace": meta["namespace"], "type": obj.get("type", "")}
+        fields = {"metadata.name": meta["name"], "metadata.namespace": namespace, "type": obj.get("type", ""),
+                  "status.phase": (obj.get("status") or {}).get("phase", "")}
         for label, op, value in self.field_terms:
             if (fields.get(label, "") == value) != (op == "="):
                 return False

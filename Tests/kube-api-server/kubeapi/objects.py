@@ -1,10 +1,13 @@
-"""Namespaced objects kept whole in the store: what ConfigMaps, Secrets and ServiceAccounts share.
+"""Objects kept whole in the store: what ConfigMaps, Secrets, ServiceAccounts, Namespaces and the
+RBAC kinds share, namespaced or cluster-scoped.
 
 kube-apiserver runs every such resource through one generic registry (apiserver's
 `registry/generic/registry.Store` and `endpoints/handlers`): the same name checks, metadata,
-resourceVersion preconditions, patch types, AlreadyExists and NotFound answers. `StoredObjects`
-is that registry here; a resource module (configmaps.py, secrets.py, serviceaccounts.py) says
-only how a body becomes its object (`build`) and which fields are its content.
+resourceVersion preconditions, patch types, AlreadyExists and NotFound answers (with the
+resource's group: `roles.rbac.authorization.k8s.io "x" not found`). `StoredObjects` is that
+registry here; a resource module (configmaps.py, secrets.py, serviceaccounts.py, namespaces.py,
+rbacobjects.py) says how a body becomes its object (`build`), how it is validated (`validate`),
+what admission it has (`admit`) and which fields are its content.
 """
 
 from __future__ import annotations
@@ -99,12 +102,13 @@ def go_base64(text):
     return bytes(out)
 
 
-def object_skeleton(kind, namespace, name, source, previous):
+def object_skeleton(kind, namespace, name, source, previous, api_version="v1"):
     """kind, apiVersion and metadata (labels and annotations from `source`), keeping the identity
-    (uid, resourceVersion, creationTimestamp) of `previous`."""
+    (uid, resourceVersion, creationTimestamp) of `previous`. A cluster-scoped object (namespace
+    "") has no metadata.namespace, as Go's omitempty leaves it out."""
     meta = source.get("metadata") or {}
-    obj = {"kind": kind, "apiVersion": "v1", "metadata": {
-        "name": name, "namespace": namespace,
+    obj = {"kind": kind, "apiVersion": api_version, "metadata": {
+        "name": name, **({"namespace": namespace} if namespace else {}),
         "uid": previous["metadata"]["uid"] if previous else str(uuid.uuid4()),
         "resourceVersion": previous["metadata"]["resourceVersion"] if previous else "",
         "creationTimestamp": previous["metadata"]["creationTimestamp"] if previous else rfc3339()}}
@@ -175,10 +179,17 @@ def decode_continue(token):
 
 class StoredObjects:
     """The operations on one resource; each authorises its request first. A subclass sets the
-    class attributes and `build`."""
+    class attributes, `build` and `validate`, and may add admission (`admit`).
+
+    A write goes as through kube-apiserver's create and update handlers and the generic
+    registry: authorisation (403), decoding (`build`: 400), admission (`admit`: the
+    NamespaceLifecycle 404 of namespaces.py, RBAC's escalation check in rbacobjects.py), then
+    validation (`validate`: 422), then the store (404, 409 AlreadyExists or Conflict)."""
 
     resource = ""  # "configmaps": the URL segment, RBAC resource and Status details kind
     kind = ""  # "ConfigMap"
+    group = ""  # the API group: "" for the core group, "rbac.authorization.k8s.io", ...
+    namespaced = True  # False: cluster-scoped (Namespaces, ClusterRoles, ...), kept under namespace ""
     content = ()  # top-level fields that, with labels and annotations, make a write a change
     returns_deleted_object = False  # the registry's ReturnDeletedObject: a DELETE answers the object
     field_labels = None  # the kind's field label conversion; None: runtime.DefaultMetaV1FieldSelectorConversion
@@ -186,20 +197,50 @@ class StoredObjects:
     def __init__(self, store: ObjectStore, authz: Authorizer, watches: Watches | None = None):
         self.store, self.authz = store, authz
         self.watches = watches or Watches(store)
+        self.namespaces = None  # namespaces.Namespaces: NamespaceLifecycle admission (cluster.py wires it)
 
-    def build(self, namespace, name, source, previous, check_name=False):
+    @property
+    def api_version(self):
+        return f"{self.group}/v1" if self.group else "v1"
+
+    def build(self, namespace, name, source, previous):
         """The object a body (or a patched object) makes, keeping the identity of `previous`;
-        raises ShapeError (the body does not decode) or a 422 APIError (validation)."""
+        raises ShapeError when the body does not decode."""
         raise NotImplementedError
+
+    def validate(self, obj, previous, check_name=False):
+        """The kind's validation (a 422 APIError); `check_name` on create (ValidateObjectMeta)."""
+        causes = name_problems(obj["metadata"]["name"]) if check_name else []
+        if causes:
+            raise invalid(self.kind, self.group, obj["metadata"]["name"], causes)
+
+    def admit(self, req, namespace, name, obj, previous):
+        """Admission, between decoding and validation: NamespaceLifecycle refuses a create in a
+        namespace that does not exist (when the config turns it on)."""
+        if previous is None and self.namespaced and self.namespaces is not None:
+            self.namespaces.admit_create(namespace)
+
+    def authz_namespace(self, namespace, name):
+        """The namespace requestInfo gives a request (namespaces.py: a namespace's own)."""
+        return namespace
+
+    def skeleton(self, namespace, name, source, previous):
+        return object_skeleton(self.kind, namespace if self.namespaced else "", name, source, previous,
+                               self.api_version)
 
     def get(self, namespace, name):
         return self.store.get(self.resource, namespace, name)
 
     def put_raw(self, namespace, name, source):
-        """A control-API write: validated but not authorised, and always a new resourceVersion."""
+        """A control-API or config write: validated but neither authorised nor admitted, and
+        always a new resourceVersion. Its namespace is created if missing (namespaces.py)."""
         with self.store.lock:
+            if self.namespaced and self.namespaces is not None:
+                self.namespaces.ensure(namespace)
             current = self.get(namespace, name)
-            return self.store.put(self.resource, self.build(namespace, name, source, current, check_name=True))
+            obj = self.build(namespace, name, source, current)
+            self.validate(obj, current, check_name=True)
+            return self.store.put(self.resource, obj)
 
     def same_content(self, a, b):
         meta = ("labels", "annotations")
@@ -210,13 +251,17 @@ class StoredObjects:
         """kube-apiserver skips writes that change nothing: same object, same resourceVersion."""
         return current if current and self.same_content(current, candidate) else self.store.put(self.resource, candidate)
 
+    def _authorize(self, req, verb, namespace, name):
+        self.authz.authorize(req.user, verb, self.resource, self.authz_namespace(namespace, name), name,
+                             group=self.group)
+
     # MARK: - Operations (the routes)
 
     def read(self, req, namespace, name):
-        self.authz.authorize(req.user, "get", self.resource, namespace, name)
+        self._authorize(req, "get", namespace, name)
         obj = self.get(namespace, name)
         if obj is None:
-            raise not_found(self.resource, name)
+            raise not_found(self.resource, name, self.group)
         return 200, obj
 
     def list(self, req, namespace=""):
@@ -224,7 +269,9 @@ class StoredObjects:
         In handlers/get.go's order: RBAC (verb list or watch, and the name a metadata.name field
         selector asks for), decoding (400), ValidateListOptions (422), the field labels (400)."""
         verb = "watch" if go_bool(req.query.get("watch")) else "list"
-        self.authz.authorize(req.user, verb, self.resource, namespace, ListOptions.requested_name(req.query))
+        # the URL's namespace, even for namespaces (a name from the field selector is not one)
+        self.authz.authorize(req.user, verb, self.resource, namespace, ListOptions.requested_name(req.query),
+                             group=self.group)
         options = ListOptions.decode(req.query)
         watch_list = self.watches.setting("watchList")
         options.apply_defaults(watch_list)
@@ -272,45 +319,53 @@ class StoredObjects:
             meta["continue"] = encode_continue(int(at), storage_key(page[-1]) + "\x00")
             if selection.empty:
                 meta["remainingItemCount"] = len(selected) - len(page)
-        return {"kind": f"{self.kind}List", "apiVersion": "v1", "metadata": meta,
+        return {"kind": f"{self.kind}List", "apiVersion": self.api_version, "metadata": meta,
                 "items": [without_type(obj) for obj in page]}
 
-    def create(self, req, namespace):
-        self.authz.authorize(req.user, "create", self.resource, namespace, "")
+    def create(self, req, namespace=""):
+        self._authorize(req, "create", namespace, "")
         body = parse_object(req)
         meta = body.get("metadata") or {}
-        if meta.get("namespace") not in (None, "", namespace):
+        if not isinstance(meta, dict):
+            raise bad_request(f'{self.kind} in version "v1" cannot be handled as a {self.kind}: json: cannot '
+                              f"unmarshal into Go struct field {self.kind}.metadata of type v1.ObjectMeta")
+        if self.namespaced and meta.get("namespace") not in (None, "", namespace):
             raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
         name = meta.get("name") or (meta["generateName"] + secrets.token_hex(3)[:5] if meta.get("generateName") else "")
+        candidate = self._decode(namespace, name, body, None)
+        self.admit(req, namespace, name, candidate, None)
         if not name:
-            raise invalid(self.kind, "", "", [("FieldValueRequired", "metadata.name",
-                                               "Required value: name or generateName is required")])
-        candidate = self._decode(namespace, name, body, None, check_name=True)
+            raise invalid(self.kind, self.group, "", [("FieldValueRequired", "metadata.name",
+                                                       "Required value: name or generateName is required")])
+        self.validate(candidate, None, check_name=True)
         with self.store.lock:
             if self.get(namespace, name) is not None:
-                raise already_exists(self.resource, name)
+                raise already_exists(self.resource, name, self.group)
             return 201, self.store.put(self.resource, candidate)
 
     def update(self, req, namespace, name):
-        self.authz.authorize(req.user, "update", self.resource, namespace, name)
+        self._authorize(req, "update", namespace, name)
         body = parse_object(req)
         meta = body.get("metadata") or {}
         if meta.get("name", "") != name:
             raise bad_request(f"the name of the object ({meta.get('name', '')}) does not match the name on the URL "
                               f"({name})")
-        if meta.get("namespace") not in (None, "", namespace):
+        if self.namespaced and meta.get("namespace") not in (None, "", namespace):
             raise bad_request(f"the namespace of the provided object ({meta['namespace']}) does not match the "
                               f"namespace sent on the request ({namespace})")
         with self.store.lock:
             current = self.get(namespace, name)
-            if current is None:  # ConfigMaps and Secrets do not allow create-on-update
-                raise not_found(self.resource, name)
+            if current is None:  # none of these kinds allows create-on-update
+                raise not_found(self.resource, name, self.group)
             if meta.get("resourceVersion") and meta["resourceVersion"] != current["metadata"]["resourceVersion"]:
-                raise conflict(self.resource, name)
-            return 200, self.save_if_changed(current, self._decode(namespace, name, body, current))
+                raise conflict(self.resource, name, group=self.group)
+            candidate = self._decode(namespace, name, body, current)
+            self.admit(req, namespace, name, candidate, current)
+            self.validate(candidate, current)
+            return 200, self.save_if_changed(current, candidate)
 
     def patch(self, req, namespace, name):
-        self.authz.authorize(req.user, "patch", self.resource, namespace, name)
+        self._authorize(req, "patch", namespace, name)
         kind = media_type(req.content_type)
         if kind not in PATCH_TYPES:
             raise unsupported_media_type(PATCH_TYPES)
@@ -321,20 +376,22 @@ class StoredObjects:
         with self.store.lock:
             current = self.get(namespace, name)
             if current is None and kind != APPLY_PATCH:
-                raise not_found(self.resource, name)
+                raise not_found(self.resource, name, self.group)
             if current is None:  # server-side apply creates, which needs create permission too
-                self.authz.authorize(req.user, "create", self.resource, namespace, name)
-                skeleton = {"metadata": {"name": name, "namespace": namespace}}
-                created = self._decode(namespace, name, merge_patch(skeleton, patch), None, check_name=True)
+                self._authorize(req, "create", namespace, name)
+                skeleton = {"metadata": {"name": name, **({"namespace": namespace} if self.namespaced else {})}}
+                created = self._decode(namespace, name, merge_patch(skeleton, patch), None)
+                self.admit(req, namespace, name, created, None)
+                self.validate(created, None, check_name=True)
                 return 201, self.store.put(self.resource, created)
             patched = self._apply_patch(kind, current, patch)
             meta = patched.get("metadata") if isinstance(patched, dict) else None
             if not isinstance(meta, dict) or meta.get("name") != name:
                 found = meta.get("name") if isinstance(meta, dict) else None
-                raise invalid(self.kind, "", name, [("FieldValueInvalid", "metadata.name",
-                                                     f'Invalid value: "{found}": field is immutable')])
+                raise invalid(self.kind, self.group, name, [("FieldValueInvalid", "metadata.name",
+                                                             f'Invalid value: "{found}": field is immutable')])
             if meta.get("resourceVersion") and meta["resourceVersion"] != current["metadata"]["resourceVersion"]:
-                raise conflict(self.resource, name)  # a resourceVersion in the patch is a precondition
+                raise conflict(self.resource, name, group=self.group)  # a resourceVersion in the patch is a precondition
             try:
                 candidate = self.build(namespace, name, patched, current)
             except ShapeError as error:
@@ -342,32 +399,46 @@ class StoredObjects:
                 # is the patched JSON (a map, so Go marshals it with sorted keys)
                 document = json.dumps(json.dumps(patched, sort_keys=True, separators=(",", ":")), ensure_ascii=False)
                 raise invalid("", "", "", [("FieldValueInvalid", "patch", f"Invalid value: {document}: {error}")])
+            self.admit(req, namespace, name, candidate, current)
+            self.validate(candidate, current)
             return 200, self.save_if_changed(current, candidate)
 
     def delete(self, req, namespace, name):
-        self.authz.authorize(req.user, "delete", self.resource, namespace, name)
+        self._authorize(req, "delete", namespace, name)
         options = parse_object(req) if req.body.strip() else {}
-        preconditions = options.get("preconditions") or {}
         with self.store.lock:
-            current = self.get(namespace, name)
-            if current is None:
-                raise not_found(self.resource, name)
-            meta = current["metadata"]
-            for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
-                if preconditions.get(field) and preconditions[field] != meta[field]:
-                    raise conflict(self.resource, name, f"Precondition failed: {label} in precondition: "
-                                                        f"{preconditions[field]}, {label} in object meta: {meta[field]}")
+            current = self.current_for_delete(namespace, name, options)
             self.store.delete(self.resource, namespace, name)
-        if self.returns_deleted_object:
-            return 200, current
-        return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                     "details": {"name": name, "kind": self.resource, "uid": meta["uid"]}}
+        return 200, self.deleted_answer(current)
 
     # MARK: - Helpers
 
-    def _decode(self, namespace, name, body, previous, check_name=False):
+    def current_for_delete(self, namespace, name, options):
+        """The object a DELETE removes: 404 when missing, 409 when its preconditions fail."""
+        preconditions = options.get("preconditions") or {}
+        current = self.get(namespace, name)
+        if current is None:
+            raise not_found(self.resource, name, self.group)
+        meta = current["metadata"]
+        for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+            if preconditions.get(field) and preconditions[field] != meta[field]:
+                raise conflict(self.resource, name, f"Precondition failed: {label} in precondition: "
+                                                    f"{preconditions[field]}, {label} in object meta: {meta[field]}",
+                               group=self.group)
+        return current
+
+    def deleted_answer(self, current):
+        """The object (ReturnDeletedObject), or the Success Status the registry answers."""
+        if self.returns_deleted_object:
+            return current
+        meta = current["metadata"]
+        details = {"name": meta["name"], **({"group": self.group} if self.group else {}), "kind": self.resource,
+                   "uid": meta["uid"]}
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+    def _decode(self, namespace, name, body, previous):
         try:
-            return self.build(namespace, name, body, previous, check_name)
+            return self.build(namespace, name, body, previous)
         except ShapeError as error:
             raise bad_request(f'{self.kind} in version "v1" cannot be handled as a {self.kind}: {error}')
 

@@ -1,6 +1,7 @@
 """Request bodies in Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`), which
 kubectl sends for built-in kinds (`kubectl create secret`, `kubectl create token`,
-`kubectl auth whoami`).
+`kubectl auth whoami`, `kubectl create namespace|serviceaccount|role|rolebinding|...`, `kubectl
+auth can-i`).
 
 A body is the magic `k8s\\0` and a runtime.Unknown envelope (1 typeMeta {1 apiVersion, 2 kind},
 2 raw); `raw` is the object in the field numbers of k8s.io/api's generated.proto. Only the kinds and
@@ -28,9 +29,40 @@ SCHEMAS = {  # kind: {field number: (JSON name, type)}; a type is a kind here, o
     "TokenRequest": {1: _META, 2: ("spec", "TokenRequestSpec")},
     "TokenRequestSpec": {1: ("audiences", "list:string"), 4: ("expirationSeconds", "int")},
     "SelfSubjectReview": {1: _META},  # its status is the server's to fill in
+    "Namespace": {1: _META, 2: ("spec", "NamespaceSpec")},
+    "NamespaceSpec": {1: ("finalizers", "list:string")},
+    # rbac.authorization.k8s.io/v1
+    "Role": {1: _META, 2: ("rules", "list:PolicyRule")},
+    "ClusterRole": {1: _META, 2: ("rules", "list:PolicyRule")},  # aggregationRule (3) is not decoded
+    "PolicyRule": {1: ("verbs", "list:string"), 2: ("apiGroups", "list:string"), 3: ("resources", "list:string"),
+                   4: ("resourceNames", "list:string"), 5: ("nonResourceURLs", "list:string")},
+    "RoleBinding": {1: _META, 2: ("subjects", "list:Subject"), 3: ("roleRef", "RoleRef")},
+    "ClusterRoleBinding": {1: _META, 2: ("subjects", "list:Subject"), 3: ("roleRef", "RoleRef")},
+    "Subject": {1: ("kind", "string"), 2: ("apiGroup", "string"), 3: ("name", "string"), 4: ("namespace", "string")},
+    "RoleRef": {1: ("apiGroup", "string"), 2: ("kind", "string"), 3: ("name", "string")},
+    # authorization.k8s.io/v1 (kubectl auth can-i)
+    "SelfSubjectAccessReview": {1: _META, 2: ("spec", "SelfSubjectAccessReviewSpec")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes"),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes")},
+    "SubjectAccessReview": {1: _META, 2: ("spec", "SubjectAccessReviewSpec")},
+    "SubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes"),
+                                2: ("nonResourceAttributes", "NonResourceAttributes"), 3: ("user", "string"),
+                                4: ("groups", "list:string"), 6: ("uid", "string")},
+    "ResourceAttributes": {1: ("namespace", "string"), 2: ("verb", "string"), 3: ("group", "string"),
+                           4: ("version", "string"), 5: ("resource", "string"), 6: ("subresource", "string"),
+                           7: ("name", "string")},
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
+    "SelfSubjectRulesReview": {1: _META, 2: ("spec", "SelfSubjectRulesReviewSpec")},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string")},
     "DeleteOptions": {2: ("preconditions", "Preconditions")},
     "Preconditions": {1: ("uid", "string"), 2: ("resourceVersion", "string")},
 }
+
+
+# The schemas of parts, which no body is the whole of.
+NOT_TOP_LEVEL = {"Unknown", "TypeMeta", "ObjectMeta", "NamespaceSpec", "PolicyRule", "Subject", "RoleRef",
+                 "SelfSubjectAccessReviewSpec", "SubjectAccessReviewSpec", "ResourceAttributes",
+                 "NonResourceAttributes", "SelfSubjectRulesReviewSpec", "TokenRequestSpec", "Preconditions"}
 
 
 class ProtobufError(ValueError):
@@ -44,7 +76,7 @@ def decode_object(body: bytes) -> dict:
     envelope = _message(body[len(MAGIC):], "Unknown")
     type_meta = envelope.get("typeMeta") or {}
     kind = type_meta.get("kind", "")
-    if kind not in SCHEMAS or kind in ("Unknown", "TypeMeta", "ObjectMeta"):
+    if kind not in SCHEMAS or kind in NOT_TOP_LEVEL:
         raise ProtobufError(f"this test server does not decode protobuf bodies of kind {kind!r}")
     raw = base64.b64decode(envelope.get("raw", ""))
     return {"kind": kind, "apiVersion": type_meta.get("apiVersion", ""), **_message(raw, kind)}

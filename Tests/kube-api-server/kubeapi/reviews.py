@@ -1,13 +1,30 @@
 """The reviews that delegate authentication and authorisation to the API server (as
-kube-rbac-proxy uses them): TokenReview and SubjectAccessReview; and SelfSubjectReview, which
-tells a caller who the API server takes it for (`kubectl auth whoami`)."""
+kube-rbac-proxy uses them): TokenReview and SubjectAccessReview; SelfSubjectReview, which tells a
+caller who the API server takes it for (`kubectl auth whoami`); SelfSubjectAccessReview, whether
+the caller may do something (`kubectl auth can-i`), and SelfSubjectRulesReview, what it may do in
+a namespace (`kubectl auth can-i --list`). The access reviews answer as the requests themselves
+are authorised (authz.py: the test server's rules and RBAC)."""
 
 from __future__ import annotations
 
 from .authn import Authenticator, user_info
 from .authz import Authorizer
+from .rbac import aggregate
 from .request import parse_object, rfc3339
 from .status import bad_request, invalid
+
+
+def attribute_problems(spec):
+    """ValidateSubjectAccessReviewSpec / ValidateSelfSubjectAccessReviewSpec: exactly one of
+    resourceAttributes and nonResourceAttributes."""
+    attributes, other = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+    if attributes and other:
+        return [("FieldValueInvalid", "spec.nonResourceAttributes",
+                 "Invalid value: cannot be specified in combination with resourceAttributes")]
+    if not attributes and not other:
+        return [("FieldValueInvalid", "spec.resourceAttributes", 'Invalid value: "null": '
+                 "exactly one of nonResourceAttributes or resourceAttributes must be specified")]
+    return []
 
 
 class Reviews:
@@ -34,20 +51,50 @@ class Reviews:
     def review_access(self, req):
         self.authz.authorize(req.user, "create", "subjectaccessreviews", "", "", group="authorization.k8s.io")
         spec = parse_object(req).get("spec") or {}
-        attributes, other = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
-        causes = []
-        if attributes and other:
-            causes.append(("FieldValueInvalid", "spec.nonResourceAttributes",
-                           "Invalid value: cannot be specified in combination with resourceAttributes"))
-        if not attributes and not other:
-            causes.append(("FieldValueInvalid", "spec.resourceAttributes", 'Invalid value: "null": '
-                           "exactly one of nonResourceAttributes or resourceAttributes must be specified"))
+        causes = attribute_problems(spec)
         if not spec.get("user") and not spec.get("groups"):
             causes.append(("FieldValueInvalid", "spec.user",
                            'Invalid value: "": at least one of user or group must be specified'))
         if causes:
             raise invalid("SubjectAccessReview", "authorization.k8s.io", "", causes)
         subject = {"username": spec.get("user", ""), "groups": spec.get("groups") or []}
+        return 201, {"kind": "SubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                     "metadata": {"creationTimestamp": None}, "spec": spec, "status": self.decide(subject, spec)}
+
+    def review_self_access(self, req):
+        """registry/authorization/selfsubjectaccessreview: the caller's own user asked about; any
+        authenticated user may ask (system:basic-user)."""
+        self.authz.authorize(req.user, "create", "selfsubjectaccessreviews", "", "", group="authorization.k8s.io")
+        spec = parse_object(req).get("spec") or {}
+        causes = attribute_problems(spec)
+        if causes:
+            raise invalid("SelfSubjectAccessReview", "authorization.k8s.io", "", causes)
+        return 201, {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                     "metadata": {"creationTimestamp": None}, "spec": spec, "status": self.decide(req.user, spec)}
+
+    def review_self_rules(self, req):
+        """registry/authorization/selfsubjectrulesreview: the rules the caller holds in
+        `spec.namespace` (400 "no namespace on request" without one): the resource rules and the
+        non-resource rules, `incomplete: false`, and RBAC's resolution errors as evaluationError."""
+        self.authz.authorize(req.user, "create", "selfsubjectrulesreviews", "", "", group="authorization.k8s.io")
+        spec = parse_object(req).get("spec") or {}
+        if not spec.get("namespace"):
+            raise bad_request("no namespace on request")
+        rules, errors = self.authz.rules_for(req.user, spec["namespace"])
+        resource_rules = [{"verbs": rule.get("verbs"), **{key: rule[key] for key in
+                                                         ("apiGroups", "resources", "resourceNames") if rule.get(key)}}
+                          for rule in rules if rule.get("resources")]
+        non_resource_rules = [{"verbs": rule.get("verbs"), "nonResourceURLs": rule["nonResourceURLs"]}
+                              for rule in rules if rule.get("nonResourceURLs")]
+        status = {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": False}
+        if errors:
+            status["evaluationError"] = aggregate(errors)
+        return 201, {"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
+                     "metadata": {"creationTimestamp": None}, "spec": {}, "status": status}
+
+    def decide(self, subject, spec):
+        """The status of an access review: allowed, and the authorizer's reason when it has one."""
+        attributes, other = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
         if attributes:
             resource = attributes.get("resource", "")
             if attributes.get("subresource"):
@@ -56,10 +103,9 @@ class Reviews:
                                                   attributes.get("namespace", ""), attributes.get("name", ""),
                                                   attributes.get("group", ""))
         else:
-            allowed, reason = self.authz.evaluate(subject, other.get("verb", ""), None, "", "")
-        status = {"allowed": allowed, **({"reason": reason} if reason else {})}
-        return 201, {"kind": "SubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
-                     "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
+            allowed, reason = self.authz.evaluate(subject, other.get("verb", ""), None, "", "",
+                                                  path=other.get("path", ""))
+        return {"allowed": allowed, **({"reason": reason} if reason else {})}
 
     def review_self(self, req):
         """pkg/registry/authentication/selfsubjectreview: the body is decoded like any create's

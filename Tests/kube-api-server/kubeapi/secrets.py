@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 
 from .objects import (MAX_DATA_BYTES, TOO_LONG, ShapeError, StoredObjects, go_base64, key_problems, name_problems,
-                      object_skeleton, string_map)
+                      string_map)
 from .status import invalid
 
 RESOURCE = "secrets"
@@ -21,8 +21,8 @@ class Secrets(StoredObjects):
     resource, kind, content = RESOURCE, "Secret", ("data", "type")
     field_labels = ("type", "metadata.namespace", "metadata.name")  # AddFieldLabelConversionsForSecret
 
-    def build(self, namespace, name, source, previous, check_name=False):
-        obj = object_skeleton(self.kind, namespace, name, source, previous)
+    def build(self, namespace, name, source, previous):
+        obj = self.skeleton(namespace, name, source, previous)
         data = {key: go_base64(value) for key, value in (string_map(source, "data", self.kind) or {}).items()}
         data.update({key: value.encode() for key, value in (string_map(source, "stringData", self.kind) or {}).items()})
         kind = source.get("type") or "Opaque"
@@ -31,6 +31,13 @@ class Secrets(StoredObjects):
         if data:
             obj["data"] = {key: base64.b64encode(value).decode() for key, value in data.items()}
         obj["type"] = kind
+        return obj
+
+    def validate(self, obj, previous, check_name=False):
+        """ValidateSecret (keys, the 1 MiB limit over the decoded values) and ValidateSecretUpdate
+        (`type` is immutable)."""
+        name, kind = obj["metadata"]["name"], obj["type"]
+        data = {key: base64.b64decode(value) for key, value in (obj.get("data") or {}).items()}
         causes = (name_problems(name) if check_name else []) + key_problems("data", data)
         if sum(len(value) for value in data.values()) > MAX_DATA_BYTES:
             causes.append(("FieldValueTooLong", "data", TOO_LONG))
@@ -38,4 +45,3 @@ class Secrets(StoredObjects):
             causes.append(("FieldValueInvalid", "type", f'Invalid value: "{kind}": field is immutable'))
         if causes:
             raise invalid(self.kind, "", name, causes)
-        return obj

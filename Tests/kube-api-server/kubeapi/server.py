@@ -22,6 +22,7 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 from . import clientcerts, control
+from .authz import impersonate
 from .cluster import Cluster
 from .faults import concurrent_write, fault_status
 from .request import Request
@@ -97,6 +98,9 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
                 concurrent_write(cluster.store, request.path, fault)
             if request.user is None:
                 raise unauthorized()
+            acting = impersonate(cluster.authz, request.user, self.headers)
+            if acting is not request.user:
+                request.user, request.log["impersonatedUser"] = acting, acting["username"]
             code, payload, *headers = self.route(cluster, request)  # an operation may add headers (Warning)
             return code, payload, headers[0] if headers else {}
         except APIError as error:

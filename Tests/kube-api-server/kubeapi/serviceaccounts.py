@@ -1,4 +1,5 @@
-"""ServiceAccount objects: get, list, create and delete through the shared registry (objects.py).
+"""ServiceAccount objects: get, list, watch, create, update, patch and delete through the shared
+registry (objects.py).
 
 Their uid is what service-account tokens are checked against (tokens.py puts it in the
 `kubernetes.io` claim; authn.py compares): deleting an account kills its tokens, and an account
@@ -9,8 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from .objects import StoredObjects, name_problems, object_skeleton
-from .status import invalid
+from .objects import StoredObjects
 
 RESOURCE = "serviceaccounts"
 FIELDS = ("secrets", "imagePullSecrets", "automountServiceAccountToken")
@@ -24,12 +24,9 @@ class ServiceAccounts(StoredObjects):
         super().__init__(store, authz, watches)
         self._initial_uids = {}
 
-    def build(self, namespace, name, source, previous, check_name=False):
-        obj = object_skeleton(self.kind, namespace, name, source, previous)
+    def build(self, namespace, name, source, previous):
+        obj = self.skeleton(namespace, name, source, previous)
         obj.update({field: source[field] for field in FIELDS if source.get(field) is not None})
-        causes = name_problems(name) if check_name else []
-        if causes:
-            raise invalid(self.kind, "", name, causes)
         return obj
 
     def uid(self, namespace, name):
@@ -42,10 +39,14 @@ class ServiceAccounts(StoredObjects):
         with self.store.lock:
             return self.get(namespace, name) or self.put_raw(namespace, name, {})
 
-    def seed(self, namespace, name):
-        """An account that exists from the start: a reset creates it again with the same uid, so
-        tokens issued for it before the reset (the mounted one) stay valid."""
+    def seed(self, namespace, name, source=None):
+        """An account that exists from the start (`source`: its labels, annotations, fields): a
+        reset creates it again with the same uid, so tokens issued for it before the reset (the
+        mounted one) stay valid. Its namespace is created if missing."""
         uid = self._initial_uids.setdefault((namespace, name), str(uuid.uuid4()))
-        account = self.build(namespace, name, {}, None, check_name=True)
+        if self.namespaces is not None:
+            self.namespaces.ensure(namespace)
+        account = self.build(namespace, name, source or {}, None)
+        self.validate(account, None, check_name=True)
         account["metadata"]["uid"] = uid
         return self.store.put(self.resource, account)

@@ -28,7 +28,7 @@ def main(argv=None):
     parser.add_argument("--state-dir", required=True, type=Path, help="certificates, service-account folder, port file")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (::1 for IPv6)")
     parser.add_argument("--port", default=0, type=int, help="0 picks a free port")
-    parser.add_argument("--config", type=Path, help="JSON: identities, rules, configmaps, serviceAccount, defaultRules")
+    parser.add_argument("--config", type=Path, help="JSON config (see README.md)")
     args = parser.parse_args(argv)
 
     args.state_dir.mkdir(parents=True, exist_ok=True)

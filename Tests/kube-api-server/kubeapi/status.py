@@ -34,33 +34,41 @@ def _qualified(resource, group):
     return f"{resource}.{group}" if group else resource
 
 
-def not_found(resource, name):
-    return APIError(404, "NotFound", f'{resource} "{name}" not found', _details(name, "", resource))
+def not_found(resource, name, group=""):
+    """errors.NewNotFound: `roles.rbac.authorization.k8s.io "x" not found` for a resource of a group."""
+    return APIError(404, "NotFound", f'{_qualified(resource, group)} "{name}" not found', _details(name, group, resource))
 
 
-def already_exists(resource, name):
-    return APIError(409, "AlreadyExists", f'{resource} "{name}" already exists', _details(name, "", resource))
+def already_exists(resource, name, group=""):
+    return APIError(409, "AlreadyExists", f'{_qualified(resource, group)} "{name}" already exists',
+                    _details(name, group, resource))
 
 
 STALE = "the object has been modified; please apply your changes to the latest version and try again"
 
 
-def conflict(resource, name, why=STALE):
-    message = f'Operation cannot be fulfilled on {resource} "{name}": {why}'
-    return APIError(409, "Conflict", message, _details(name, "", resource))
+def conflict(resource, name, why=STALE, group=""):
+    message = f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": {why}'
+    return APIError(409, "Conflict", message, _details(name, group, resource))
 
 
 def unauthorized():
     return APIError(401, "Unauthorized", "Unauthorized")
 
 
-def forbidden(user, verb, resource, group, namespace, name, subresource=""):
-    """The message responsewriters.Forbidden builds from the authorizer attributes."""
+def forbidden(user, verb, resource, group, namespace, name, subresource="", reason=""):
+    """The message responsewriters.Forbidden builds from the authorizer attributes; the
+    authorizer's reason for a denial (RBAC's resolution errors), if any, after a colon."""
     what = f"{resource}/{subresource}" if subresource else resource
     scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-    reason = f'User "{user["username"]}" cannot {verb} resource "{what}" in API group "{group}" {scope}'
+    message = f'User "{user["username"]}" cannot {verb} resource "{what}" in API group "{group}" {scope}'
+    return forbidden_because(resource, group, name, f"{message}: {reason}" if reason else message)
+
+
+def forbidden_because(resource, group, name, why):
+    """errors.NewForbidden(groupResource, name, err)."""
     target = _qualified(resource, group) + (f' "{name}"' if name else "")
-    return APIError(403, "Forbidden", f"{target} is forbidden: {reason}", _details(name, group, resource))
+    return APIError(403, "Forbidden", f"{target} is forbidden: {why}", _details(name, group, resource))
 
 
 def forbidden_path(user, verb, path):
@@ -79,6 +87,17 @@ def invalid(kind, group, name, causes):
     details = _details(name, group, kind, causes=[{"reason": r, "message": b, "field": f} for r, f, b in causes])
     qualified_kind = f"{kind}.{group}" if group else kind
     return APIError(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {summary}', details)
+
+
+def internal_error(why):
+    """responsewriters.InternalError / errors.NewInternalError."""
+    return APIError(500, "InternalError", f"Internal error occurred: {why}", {"causes": [{"message": why}]})
+
+
+def plain_error(message):
+    """What responsewriters make of a registry's plain Go error (not a Status): 500, reason Unknown,
+    the error's text, no details (ErrorToAPIStatus)."""
+    return APIError(500, "Unknown", message)
 
 
 def unsupported_media_type(accepted):

@@ -1,7 +1,8 @@
 """The stored objects, keyed by (resource, namespace, name), the one resourceVersion counter, and
 each resource's bounded history of changes, which watches are served from.
 
-Every resource (ConfigMaps, Secrets, ServiceAccounts) keeps its objects here, so that they share
+Every resource (ConfigMaps, Secrets, ServiceAccounts, Namespaces, the RBAC kinds) keeps its
+objects here (a cluster-scoped one under namespace ""), so that they share
 kube-apiserver's global, only increasing resourceVersion (etcd's revision). `put` and `delete` are
 the only places an object changes; each records a `Change` and wakes whoever waits on `changed`
 (the open watches, each in its connection's thread).
@@ -48,8 +49,9 @@ class TooOld(Exception):
 
 
 def storage_key(obj):
-    """An object's etcd key below its resource's prefix, "namespace/name": lists come in its order."""
-    return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+    """An object's etcd key below its resource's prefix, "namespace/name" ("/name" for a
+    cluster-scoped one, whose etcd key has no namespace): lists come in its order."""
+    return f"{obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
 
 
 class ObjectStore:
@@ -76,7 +78,7 @@ class ObjectStore:
         with self.lock:
             self.resource_version += 1
             obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self.resource_version)}}
-            namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+            namespace, name = obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
             previous = self._objects.get((resource, namespace, name))
             self._objects[(resource, namespace, name)] = obj
             self._record(resource, Change(MODIFIED if previous else ADDED, self.resource_version, namespace, name,

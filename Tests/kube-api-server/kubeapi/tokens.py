@@ -150,10 +150,13 @@ class Tokens:
     # MARK: - TokenRequest
 
     def request_token(self, req, namespace, name):
-        """As pkg/registry/core/serviceaccount/storage/token.go: authorisation (403), the body's
-        name and namespace, the account (404), validation (422), then the cap (a Warning)."""
+        """As pkg/registry/core/serviceaccount/storage/token.go: authorisation (403), decoding,
+        NamespaceLifecycle (404 for a missing namespace, when on), the body's name and namespace,
+        the account (404), validation (422), then the cap (a Warning)."""
         self.authz.authorize(req.user, "create", "serviceaccounts", namespace, name, subresource="token")
         body = parse_object(req)
+        if self.accounts.namespaces is not None:
+            self.accounts.namespaces.admit_create(namespace)
         meta, spec = body.get("metadata") or {}, body.get("spec") or {}
         for field, expected in (("name", name), ("namespace", namespace)):
             if meta.get(field) and meta[field] != expected:

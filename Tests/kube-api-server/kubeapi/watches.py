@@ -53,13 +53,13 @@ def too_large(resource_version, current):
                      "retryAfterSeconds": 1}, headers={"Retry-After": "1"})
 
 
-def bookmark(kind, resource_version, initial_events_end=False):
+def bookmark(kind, resource_version, initial_events_end=False, api_version="v1"):
     """A BOOKMARK: an empty object of the watched kind with only a resourceVersion (Go encodes the
     zero creationTimestamp as null)."""
     meta = {"resourceVersion": str(resource_version), "creationTimestamp": None}
     if initial_events_end:
         meta["annotations"] = {INITIAL_EVENTS_END: "true"}
-    return {"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": "v1", "metadata": meta}}
+    return {"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": meta}}
 
 
 class Watches:
@@ -120,7 +120,7 @@ class Watches:
         `tooOld: "status"`, a too old resourceVersion is the 410 answer instead."""
         resource = objects.resource
         requested = options.numeric_resource_version(resource)
-        stream = WatchStream(self, objects.kind, resource, selection, options, request)
+        stream = WatchStream(self, objects.kind, resource, selection, options, request, objects.api_version)
         with self.store.changed:
             if options.send_initial_events and requested > self.store.resource_version:
                 if not self.store.wait_for(requested, self.setting("resourceVersionWaitSeconds")):
@@ -131,7 +131,8 @@ class Watches:
                 stream.cursor = stream.sent = self.store.resource_version
                 stream.pending = [{"type": ADDED, "object": obj} for obj in objects_now if selection.matches(obj)]
                 if options.send_initial_events and options.allow_bookmarks:
-                    stream.pending.append(bookmark(objects.kind, stream.cursor, initial_events_end=True))
+                    stream.pending.append(bookmark(objects.kind, stream.cursor, initial_events_end=True,
+                                                   api_version=objects.api_version))
             elif stream.stop is None:
                 start = requested or self.store.resource_version  # sendInitialEvents=false from "" or "0": from now
                 floor = self.store.watch_floor(resource)
@@ -179,9 +180,9 @@ class WatchStream:
     sees. `stop` is None while it runs, or how it should end: "end", "drop", "gone" (the client
     went away), or ("error", code, message)."""
 
-    def __init__(self, watches, kind, resource, selection, options, request):
+    def __init__(self, watches, kind, resource, selection, options, request, api_version="v1"):
         self.watches, self.store = watches, watches.store
-        self.kind, self.resource, self.selection = kind, resource, selection
+        self.kind, self.resource, self.selection, self.api_version = kind, resource, selection, api_version
         self.bookmarks = options.allow_bookmarks
         self.path, self.query, self.user = request.path, request.query, request.user["username"]
         self.connection = None  # the socket, once the server streams (for "drop")
@@ -249,7 +250,7 @@ class WatchStream:
                     return "end"
                 if next_bookmark is not None and now >= next_bookmark:
                     if current > self.sent:  # only a newer resourceVersion than the client has seen
-                        send(bookmark(self.kind, current))
+                        send(bookmark(self.kind, current, api_version=self.api_version))
                         self.sent = current
                     next_bookmark = self._next_bookmark(now)
         finally:
