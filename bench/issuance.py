@@ -43,6 +43,7 @@ def measure_issuance(processes: Processes, binary: Path, samples: int, workdir: 
         "identities": {bootstrap: {"username": "bootstrap"}},
         "rules": [{"user": "bootstrap", "verbs": ["create"], "resources": ["serviceaccounts/token"],
                    "namespaces": ["apps"], "resourceNames": ["deployer"]}]})
+    service = None
     try:
         central.start()
         remote.start()
@@ -78,6 +79,8 @@ def measure_issuance(processes: Processes, binary: Path, samples: int, workdir: 
             raise BenchError(f"the service logged {issued} issuances for {2 * (samples + WARM_UP)} requests")
         return figures
     finally:
+        if service is not None:
+            service.stop()
         central.stop()
         remote.stop()
 

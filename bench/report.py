@@ -258,8 +258,9 @@ def markdown(figures: dict, rows: list[dict]) -> str:
                  f"writer's PUT; the document grew from 11 to {11 + propagation['additions']} sites, and both latencies grow "
                  f"with the document (the table below has them per size)")
     notes.append("tokens on request: one caller's requests one after another on a kept-alive connection; its "
-                 "TokenReview and SubjectAccessReview are cached after the first, as in use; the reference is the "
-                 "same TokenRequest sent straight to the same API test server")
+                 "TokenReview and SubjectAccessReview are cached after the first, as in use; the reference is a "
+                 "TokenRequest sent straight to the managed site's API test server (the central one is another "
+                 "instance of the same server)")
     if meta["mode"] == "smoke":
         notes.append("smoke mode: short runs, the timings are not meaningful")
     if notes:

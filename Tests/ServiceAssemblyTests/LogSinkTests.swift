@@ -1,5 +1,6 @@
 import Foundation
 import ServiceAssembly
+import Synchronization
 import Testing
 
 /// The log writer's thread: every line out, in order, whole; loggers held back, not lines
@@ -59,5 +60,25 @@ import Testing
             }
             #expect(last == "round \(round)")
         }
+    }
+
+    @Test func flushReturnsThoughOtherThreadsKeepLogging() async throws {
+        // Another thread logs without pause; the writer takes 2 ms a batch, so the queue is never
+        // empty for long. A flush waits for what was queued before it, not for an empty queue.
+        let recorded = RecordedLines(delay: .milliseconds(2))
+        let stop = Atomic<Bool>(false)
+        let logging = Thread {
+            while !stop.load(ordering: .relaxed) { recorded.sink.write("busy\n") }
+        }
+        logging.start()
+        defer { stop.store(true, ordering: .relaxed) }
+        let returned = try await blocking {
+            recorded.sink.write("mine\n")
+            let started = Date()
+            recorded.sink.flush()
+            return (Date().timeIntervalSince(started), recorded.lines.contains("mine"))
+        }
+        #expect(returned.1, "flush returned before the line queued before it was written")
+        #expect(returned.0 < 5, "flush waited \(returned.0) s")
     }
 }

@@ -31,7 +31,7 @@ def test_site_list_shows_each_site_as_the_operator_reads_it(services, remotes, c
     assert put_json(service, "static-1", static).status == 201
     # Both sites probed (every second here) before the table is read.
     assert wait_until(lambda: all(site.get("health", {}).get("checkedAt") for site in
-                                  service.request("GET", "/sites", token=ADMIN_TOKEN).json()["sites"]), 10)
+                                  service.request("GET", "/sites", token=ADMIN_TOKEN).json()["sites"]), 10) is not None
     token_file = tmp_path / "admin.token"
     token_file.write_text(ADMIN_TOKEN + "\n")
 
@@ -51,6 +51,8 @@ def test_site_list_shows_each_site_as_the_operator_reads_it(services, remotes, c
     listed = json.loads(as_json.stdout)["sites"]
     assert [site["name"] for site in listed] == ["central", "edge-1", "static-1"]
     assert listed[1]["tokenManagement"] == "managed" and "bootstrapToken" not in as_json.stdout
+    for secret in (ADMIN_TOKEN, pasted, remote.bootstrap):
+        assert secret not in as_json.stdout
 
     nobody = central.add_identity("nobody")
     token_file.write_text(nobody)

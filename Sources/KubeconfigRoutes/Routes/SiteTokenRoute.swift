@@ -43,7 +43,7 @@ struct SiteTokenRoute: RouteHandler {
                         "user": "\(request.authenticatedUser.map(\.printable) ?? "(authorisation off)")",
                         "site": "\(site.printable)", "token_fingerprint": "\(issued.token.fingerprint)",
                         "jti": "\(issued.token.claims?.id.map(\.printable) ?? "")",
-                        "expires_at": "\(issued.expiresAt)",
+                        "expires_at": "\(issued.expiresAt.formatted(.iso8601))",
                     ])
                 return .json(.ok, JSONBody.encode(ExecCredential(issued)))
             } catch {

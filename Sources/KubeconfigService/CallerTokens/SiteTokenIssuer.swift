@@ -49,7 +49,13 @@ public struct SiteTokenIssuer: Sendable {
         try Self.checkAudiences(request.audiences)
         let source = try tokenSource(of: site)
         let issued = try await source.mint(expirationSeconds: seconds, audiences: request.audiences)
-        Self.issuedCounter(site: site).increment()
+        if source === publisher.issuedTokens {
+            Self.issuedCounter(site: site).increment()
+        } else {
+            // Counted only while the site is still managed: a removal during the mint has
+            // already destroyed the series, which an increment now would make again for good.
+            renewer?.whileManaged(site) { Self.issuedCounter(site: site).increment() }
+        }
         return issued
     }
 

@@ -95,6 +95,14 @@ public final class SiteTokenRenewer: Sendable {
         return Status(renewsAt: lifecycle.renewsAt, renewalError: lifecycle.error, bootstrapExpiresAt: bootstrapExpiresAt)
     }
 
+    /// Runs `body` if `site` is managed here, under the lock its removal takes: a series `body`
+    /// records cannot outlive the site (its series are destroyed after it left `sites`).
+    func whileManaged(_ site: String, _ body: () -> Void) {
+        sites.withLock { sites in
+            if sites[site] != nil { body() }
+        }
+    }
+
     /// A probe found the site's token rejected: renew it now, unless that was just done.
     public func credentialRejected(site: String, fingerprint: String) {
         let interval = forcedRenewalInterval

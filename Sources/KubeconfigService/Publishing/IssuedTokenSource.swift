@@ -202,8 +202,8 @@ public actor IssuedTokenSource: TokenSource {
             "issued a token",
             metadata: siteMetadata([
                 "serviceaccount": "\(configuration.reference)", "reason": "\(reason.rawValue)",
-                "token_fingerprint": "\(issued.token.fingerprint)", "expires_at": "\(record.expiresAt)",
-                "renews_at": "\(renewal.renewsAt(record))",
+                "token_fingerprint": "\(issued.token.fingerprint)", "expires_at": "\(record.expiresAt.formatted(.iso8601))",
+                "renews_at": "\(renewal.renewsAt(record).formatted(.iso8601))",
             ]))
         return published
     }

@@ -89,7 +89,7 @@ public struct CredentialPlugin: Sendable {
         }
         guard status == 200 else {
             throw ServiceClientError(
-                description: "the service refused a token for site \(site): \(status), \(ServiceCall.refusal(body))")
+                description: "the service refused a token for site \(site.printable): \(status), \(ServiceCall.refusal(body))")
         }
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body)) else {
             throw ServiceClientError(description: "the service's answer is not an ExecCredential")

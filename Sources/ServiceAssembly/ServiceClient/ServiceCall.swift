@@ -44,6 +44,10 @@ struct ServiceCall: Sendable {
             answer = Answer(
                 status: response.status.code,
                 body: Array(try await response.body.collect(upTo: 1 << 20).readableBytesView))
+        } catch is NIOTooManyBytesError {
+            try? await client.shutdown()
+            throw ServiceClientError(
+                description: "the service's answer is larger than 1 MiB: is \(service.printable) the service?")
         } catch {
             try? await client.shutdown()
             throw ServiceClientError(description: "cannot reach \(service.printable): \(Self.describe(error))")

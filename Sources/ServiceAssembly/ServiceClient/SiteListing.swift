@@ -79,16 +79,15 @@ public struct SiteListing: Sendable {
         }
     }
 
-    /// `up`, `down (CODE)`, `unauthenticated`, or `unchecked` before the first probe.
+    /// `up`; `down (CODE)` when the server did not answer; `unauthenticated (CODE)` when it
+    /// answered but refused the credential; `unchecked` before the first probe.
     static func health(_ site: Site) -> String {
         guard let health = site.health, health.checkedAt != nil, let reachable = health.reachable else {
             return "unchecked"
         }
-        if let error = health.error, !reachable || health.authenticated == false {
-            return "down (\(error.code.printable))"
-        }
-        if !reachable { return "down" }
-        return health.authenticated == false ? "unauthenticated" : "up"
+        let code = health.error.map { " (\($0.code.printable))" } ?? ""
+        if !reachable { return "down" + code }
+        return health.authenticated == false ? "unauthenticated" + code : "up"
     }
 
     /// An RFC 3339 time as kubectl shows ages: the largest unit, `in 47m` or `expired 2h ago`.
