@@ -3,10 +3,6 @@ import FoundationEssentials
 import KubeconfigBase
 import ServiceAssembly
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// kubectl's exec credential plugin: prints a fresh token of one site, minted by the service.
 struct CredentialCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,28 +18,14 @@ struct CredentialCommand: AsyncParsableCommand {
     @Option(help: "The site whose token to print: its context name in the document.")
     var site: String
 
-    @Option(help: "The service's URL: https://..., or http:// to a loopback address only.")
-    var service: String
-
-    @Option(help: "File holding your bearer token for the service (default: $KUBECONFIG_SERVICE_TOKEN_FILE).")
-    var serviceTokenFile: String?
-
-    @Option(help: "PEM CA bundle the service's certificate must chain to (default: the system's roots).")
-    var serviceCaFile: String?
+    @OptionGroup var options: ServiceOptions
 
     func run() async throws {
-        do throws(ServiceClientError) {
-            let caller = try CallerFiles(tokenFile: serviceTokenFile, caFile: serviceCaFile)
+        try await options.run("credential") { caller throws(ServiceClientError) in
             let plugin = CredentialPlugin(
-                site: site, service: service, token: caller.token, certificateAuthority: caller.certificateAuthority)
-            let credential = try await plugin.credential(execInfo: ProcessInfo.processInfo.environment["KUBERNETES_EXEC_INFO"])
-            guard StandardStream.output.write(credential) else {
-                throw ServiceClientError(description: "could not write the credential to standard output")
-            }
-        } catch {
-            LogSink.standardError.write("kubeconfig-service credential: \(error.description)\n")
-            LogSink.standardError.flush()
-            throw ExitCode.failure
+                site: site, service: options.service, token: caller.token,
+                certificateAuthority: caller.certificateAuthority)
+            return try await plugin.credential(execInfo: ProcessInfo.processInfo.environment["KUBERNETES_EXEC_INFO"])
         }
     }
 }

@@ -3,10 +3,6 @@ import FoundationEssentials
 import KubeconfigBase
 import ServiceAssembly
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// A kubeconfig for one site with no secret in it: its user runs `kubeconfig-service credential`.
 struct KubeconfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,31 +19,17 @@ struct KubeconfigCommand: AsyncParsableCommand {
     @Option(help: "The site: its context name in the document.")
     var site: String
 
-    @Option(help: "The service's URL: https://..., or http:// to a loopback address only.")
-    var service: String
-
-    @Option(help: "File holding your bearer token for the service (default: $KUBECONFIG_SERVICE_TOKEN_FILE).")
-    var serviceTokenFile: String?
-
-    @Option(help: "PEM CA bundle the service's certificate must chain to (default: the system's roots).")
-    var serviceCaFile: String?
+    @OptionGroup var options: ServiceOptions
 
     func run() async throws {
-        do throws(ServiceClientError) {
-            let caller = try CallerFiles(tokenFile: serviceTokenFile, caFile: serviceCaFile)
+        try await options.run("kubeconfig") { caller throws(ServiceClientError) in
             let plugin = CredentialPlugin(
-                site: site, service: service, token: caller.token, certificateAuthority: caller.certificateAuthority)
+                site: site, service: options.service, token: caller.token,
+                certificateAuthority: caller.certificateAuthority)
             var arguments: [String] = []
-            if let serviceTokenFile { arguments += ["--service-token-file", Self.absolute(serviceTokenFile)] }
-            if let serviceCaFile { arguments += ["--service-ca-file", Self.absolute(serviceCaFile)] }
-            let kubeconfig = try await plugin.kubeconfig(pluginArguments: arguments)
-            guard StandardStream.output.write(Array(kubeconfig.utf8)) else {
-                throw ServiceClientError(description: "could not write the kubeconfig to standard output")
-            }
-        } catch {
-            LogSink.standardError.write("kubeconfig-service kubeconfig: \(error.description)\n")
-            LogSink.standardError.flush()
-            throw ExitCode.failure
+            if let file = options.serviceTokenFile { arguments += ["--service-token-file", Self.absolute(file)] }
+            if let file = options.serviceCaFile { arguments += ["--service-ca-file", Self.absolute(file)] }
+            return Array(try await plugin.kubeconfig(pluginArguments: arguments).utf8)
         }
     }
 

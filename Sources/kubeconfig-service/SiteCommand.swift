@@ -11,22 +11,6 @@ struct SiteCommand: AsyncParsableCommand {
         subcommands: [SiteListCommand.self])
 }
 
-/// How the `site` commands reach the service.
-struct ServiceOptions: ParsableArguments {
-    @Option(help: "The service's URL: https://..., or http:// to a loopback address only.")
-    var service: String
-
-    @Option(
-        help: """
-            File holding your bearer token for the service (default: the file $KUBECONFIG_SERVICE_TOKEN_FILE \
-            names).
-            """)
-    var serviceTokenFile: String?
-
-    @Option(help: "PEM CA bundle the service's certificate must chain to (default: the system's roots).")
-    var serviceCaFile: String?
-}
-
 struct SiteListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
@@ -46,22 +30,13 @@ struct SiteListCommand: AsyncParsableCommand {
     var output: Format = .table
 
     func run() async throws {
-        do throws(ServiceClientError) {
-            let caller = try CallerFiles(tokenFile: options.serviceTokenFile, caFile: options.serviceCaFile)
+        try await options.run("site list") { caller throws(ServiceClientError) in
             let body = try await SiteListing.fetch(
                 service: options.service, token: caller.token, certificateAuthority: caller.certificateAuthority)
-            let printed =
-                switch output {
-                case .json: body + [UInt8(ascii: "\n")]
-                case .table: Array(try SiteListing(json: body).table(now: Date()).utf8)
-                }
-            guard StandardStream.output.write(printed) else {
-                throw ServiceClientError(description: "could not write to standard output")
+            switch output {
+            case .json: return body + [UInt8(ascii: "\n")]
+            case .table: return Array(try SiteListing(json: body).table(now: Date()).utf8)
             }
-        } catch {
-            LogSink.standardError.write("kubeconfig-service site list: \(error.description)\n")
-            LogSink.standardError.flush()
-            throw ExitCode.failure
         }
     }
 }
