@@ -17,6 +17,7 @@ import json
 import os
 import select
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -104,6 +105,25 @@ def test_a_caller_allowed_a_site_gets_its_deployers_token_and_kubectl_reads_the_
     assert service.request("DELETE", "/sites/edge-1", token=ADMIN_TOKEN).status == 200
     assert wait_until(lambda: "kubeconfig_site_tokens_issued_total{" not in service.request("GET", "/metrics").text,
                       10) is not None, "a removed site's issued-token series stayed"
+
+
+def test_a_site_removed_while_a_callers_token_is_minted_leaves_no_series_behind(edge):
+    """The invariant: a removed site has no series. A mint in flight when the site is removed
+    must not bring its counter back: the remote holds the TokenRequest 2 s, the site is deleted
+    meanwhile, then the mint ends."""
+    service, remote, operator = edge
+    held = remote.add_fault(method="POST", path="/api/v1/namespaces/apps/serviceaccounts/deployer/token",
+                            action="delay", seconds=2, count=1)
+    answers = []
+    asking = threading.Thread(target=lambda: answers.append(ask(service, "edge-1", operator)))
+    asking.start()
+    # The fault is used up as the TokenRequest arrives (it is logged only once answered).
+    assert wait_until(lambda: any(f["id"] == held["id"] and f["count"] == 0 for f in remote.faults()), 5) is not None
+    assert service.request("DELETE", "/sites/edge-1", token=ADMIN_TOKEN).status == 200
+    asking.join(timeout=30)
+    assert answers and answers[0].status == 200, answers and redact(answers[0].text)
+    time.sleep(0.5)
+    assert "kubeconfig_site_tokens_issued_total{" not in service.request("GET", "/metrics").text
 
 
 def test_one_sites_right_is_not_anothers_nor_the_documents(edge, central, remotes):
