@@ -130,6 +130,8 @@ let package = Package(
                 "KubeconfigService",
                 "KubernetesAPI",
                 "MicroHTTPServer",
+                // The operator's kubeconfig, read by `site add` (SiteOnboarding).
+                "YAML",
                 // The exec credential plugin's client of the service (CredentialPlugin).
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

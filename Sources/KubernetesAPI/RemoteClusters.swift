@@ -17,7 +17,7 @@ import NIOSSL
 /// One HTTP client per endpoint (server, CA, server name, client certificate), kept between
 /// calls so a healthy site costs one request per probe; `retain(_:)` drops those of sites gone.
 public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
-    private let timeout: Duration
+    let timeout: Duration
     private let logger: Logger
     private var clients: [ConnectionKey: HTTPClient] = [:]
     /// When each client was last handed out: one in use is never shut down.
@@ -139,7 +139,7 @@ public actor RemoteClusters: ClusterProbeAPI, RemoteTokenRequestAPI {
 
     // MARK: - Clients
 
-    private func client(for endpoint: ClusterEndpoint) throws(ServiceError) -> (client: HTTPClient, base: String) {
+    func client(for endpoint: ClusterEndpoint) throws(ServiceError) -> (client: HTTPClient, base: String) {
         let key = ConnectionKey(endpoint)
         let target = try Self.target(endpoint)
         lastUsed[key] = .now

@@ -10,14 +10,23 @@ struct CallerFiles {
     var certificateAuthority: [UInt8]?
 
     init(tokenFile: String?, caFile: String?) throws(ServiceClientError) {
-        guard let tokenFile = tokenFile ?? ProcessInfo.processInfo.environment["KUBECONFIG_SERVICE_TOKEN_FILE"] else {
+        let environment = ProcessInfo.processInfo.environment
+        let token: String
+        let source: String
+        if let tokenFile = tokenFile ?? environment["KUBECONFIG_SERVICE_TOKEN_FILE"] {
+            token = try Self.read(tokenFile, what: "the token file").trimmingWhitespaceAndNewlines()
+            source = "the token file \(tokenFile)"
+        } else if let value = environment["KUBECONFIG_SERVICE_TOKEN"] {
+            token = value.trimmingWhitespaceAndNewlines()
+            source = "KUBECONFIG_SERVICE_TOKEN"
+        } else {
             throw ServiceClientError(
-                description: "no token for the service: give --service-token-file or set KUBECONFIG_SERVICE_TOKEN_FILE")
+                description: "no token for the service: give --service-token-file, or set KUBECONFIG_SERVICE_TOKEN_FILE "
+                    + "or KUBECONFIG_SERVICE_TOKEN")
         }
-        let token = try Self.read(tokenFile, what: "the token file").trimmingWhitespaceAndNewlines()
         guard !token.isEmpty, !token.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) else {
             throw ServiceClientError(
-                description: "the token file \(tokenFile) holds no token (empty, or spaces or control characters inside)")
+                description: "\(source) holds no token (empty, or spaces or control characters inside)")
         }
         self.token = BearerToken(token)
         certificateAuthority = try caFile.map { file throws(ServiceClientError) in

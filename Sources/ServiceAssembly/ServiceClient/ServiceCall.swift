@@ -32,11 +32,17 @@ struct ServiceCall: Sendable {
         return base + path
     }
 
-    func send(_ method: HTTPMethod, _ path: String, accept: String) async throws(ServiceClientError) -> Answer {
+    func send(
+        _ method: HTTPMethod, _ path: String, accept: String = "application/json", json body: [UInt8]? = nil
+    ) async throws(ServiceClientError) -> Answer {
         var request = HTTPClientRequest(url: try url(path))
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
         request.headers.add(name: "Accept", value: accept)
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
         let client = try makeClient()
         let answer: Answer
         do {

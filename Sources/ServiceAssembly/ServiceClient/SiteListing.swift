@@ -36,6 +36,17 @@ public struct SiteListing: Sendable {
         sites = decoded.sites
     }
 
+    /// The answer of `GET /sites/{name}`: one site.
+    init(site body: [UInt8]) throws(ServiceClientError) {
+        guard let site = try? JSONDecoder().decode(Site.self, from: Data(body)) else {
+            throw ServiceClientError(description: "the service's answer is not a site")
+        }
+        sites = [site]
+    }
+
+    /// Whether every site has had its first health check.
+    var checked: Bool { sites.allSatisfy { $0.health?.checkedAt != nil } }
+
     /// Fetches `GET /sites` with the caller's token.
     public static func fetch(
         service: String, token: BearerToken, certificateAuthority: [UInt8]?

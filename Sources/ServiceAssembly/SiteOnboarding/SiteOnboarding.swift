@@ -1,0 +1,264 @@
+import FoundationEssentials
+import KubeconfigBase
+import KubeconfigService
+import KubernetesAPI
+import NIOHTTP1
+
+/// `kubeconfig-service site add`: one command that makes a cluster a managed site. On the
+/// cluster, reached as the operator's context does, it keeps what `SiteOnboardingPlan` lists; it
+/// mints the bootstrap account's first token there and registers the site with the service,
+/// which issues and renews the deployer's tokens from then on.
+///
+/// Invariant: a run leaves the cluster as it found it, or registered. Nothing is written before
+/// every object has been read and found missing or ours; when anything after the first write
+/// fails (the service refusing the site, say), what this run created is deleted again.
+public struct SiteOnboarding: Sendable {
+    public struct Options: Sendable {
+        /// The site's name.
+        public var site: String
+        /// Where both accounts live.
+        public var namespace: String
+        /// The deployer account.
+        public var deployer = "kubeconfig-deployer"
+        /// The ClusterRole the deployer is bound to.
+        public var clusterRole = "edit"
+        /// Whether that binding is cluster-wide.
+        public var clusterWide = false
+        /// Lifetime asked for the deployer's tokens, in seconds.
+        public var tokenExpiration = 3600
+        /// Lifetime asked for the bootstrap token, in seconds; the cluster may grant less.
+        public var bootstrapExpiration = 2_592_000
+        /// Print what would be created, and write nothing.
+        public var dryRun = false
+        /// Register the site even when the service holds the same cluster under another name.
+        public var allowDuplicateCluster = false
+
+        public init(site: String, namespace: String) {
+            self.site = site
+            self.namespace = namespace
+        }
+
+        /// What is kept on the cluster.
+        var plan: SiteOnboardingPlan.Options {
+            var plan = SiteOnboardingPlan.Options(site: site, namespace: namespace)
+            plan.deployer = deployer
+            plan.clusterRole = clusterRole
+            plan.clusterWide = clusterWide
+            return plan
+        }
+    }
+
+    let options: Options
+    let context: OperatorKubeconfig.Context
+    let service: ServiceCall
+    let say: @Sendable (String) -> Void
+
+    public init(
+        options: Options, context: OperatorKubeconfig.Context, service: String, token: BearerToken,
+        certificateAuthority: [UInt8]?, say: @escaping @Sendable (String) -> Void
+    ) {
+        self.options = options
+        self.context = context
+        self.service = ServiceCall(
+            service: service, token: token, certificateAuthority: certificateAuthority, timeout: .seconds(60))
+        self.say = say
+    }
+
+    /// Runs it; the summary to print last.
+    public func run() async throws(ServiceClientError) -> String {
+        let plan: SiteOnboardingPlan
+        do {
+            plan = try SiteOnboardingPlan(options.plan)
+        } catch {
+            throw ServiceClientError(description: error.message)
+        }
+        _ = try service.url("/sites")
+        let site = options.plan.site
+        let endpoint = try await Self.endpoint(of: context)
+        let cluster = RemoteCluster(endpoint: endpoint)
+        defer { Task { await cluster.shutdown() } }
+        say("site \(site): cluster \(context.server.printable) as context \(context.name.printable)")
+
+        // Read everything first: a refusal must come before the first write.
+        var steps: [(RemoteObject, SiteOnboardingPlan.Step)] = []
+        for object in plan.objects {
+            let existing = try await cluster.get(object.path, what: object.description)
+            do {
+                steps.append((object, try plan.step(for: object, existing: existing)))
+            } catch {
+                say("refused \(object.description): not ours")
+                throw ServiceClientError(description: error.message)
+            }
+        }
+        let clusterID = try await cluster.clusterID(say: say)
+        let registration = Registration(
+            server: context.server, certificateAuthority: context.certificateAuthority,
+            tlsServerName: context.tlsServerName, namespace: options.plan.namespace,
+            tokenRequest: .init(
+                serviceAccount: options.plan.deployer, namespace: options.plan.namespace,
+                expirationSeconds: options.tokenExpiration),
+            clusterId: clusterID, allowDuplicateCluster: options.allowDuplicateCluster ? true : nil)
+        if options.dryRun {
+            return dryRun(steps, registration: registration)
+        }
+
+        var created: [RemoteObject] = []
+        do {
+            for (object, step) in steps {
+                if case .create = step { created.append(object) }
+                try await apply(step, to: object, on: cluster)
+            }
+            let bootstrap = try await cluster.mintBootstrap(options, say: say)
+            var body = registration
+            body.bootstrapToken = bootstrap.token.value
+            return try await register(body, minted: bootstrap)
+        } catch {
+            await rollBack(created, on: cluster)
+            throw error
+        }
+    }
+
+    // MARK: - Steps
+
+    private func apply(
+        _ step: SiteOnboardingPlan.Step, to object: RemoteObject, on cluster: RemoteCluster
+    ) async throws(ServiceClientError) {
+        switch step {
+        case .create:
+            try await cluster.write(.POST, object.collectionPath, object.body(), what: "create \(object.description)")
+            say("created \(object.description)")
+        case .keep(let ours):
+            say("kept \(object.description)" + (ours ? "" : " (it was there before; never deleted by site remove)"))
+        case .update(let resourceVersion):
+            try await cluster.write(
+                .PUT, object.path, object.body(resourceVersion: resourceVersion), what: "update \(object.description)")
+            say("updated \(object.description)")
+        case .replace:
+            try await cluster.write(.DELETE, object.path, nil, what: "delete \(object.description)")
+            try await cluster.write(.POST, object.collectionPath, object.body(), what: "create \(object.description)")
+            say("replaced \(object.description) (its role changed)")
+        }
+    }
+
+    /// Deletes what this run created, newest first; what cannot be deleted is named.
+    private func rollBack(_ created: [RemoteObject], on cluster: RemoteCluster) async {
+        for object in created.reversed() {
+            do {
+                try await cluster.write(.DELETE, object.path, nil, what: "delete \(object.description)", missingIsFine: true)
+                say("removed \(object.description) (created by this run)")
+            } catch {
+                say("could not remove \(object.description): \(error.description); delete it by hand")
+            }
+        }
+    }
+
+    private func register(_ body: Registration, minted: IssuedToken) async throws(ServiceClientError) -> String {
+        let site = options.plan.site
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = Array((try? encoder.encode(body)) ?? Data())
+        let answer = try await service.send(.PUT, "/sites/\(site)", json: json)
+        guard answer.status == 200 || answer.status == 201 else {
+            say("the service refused the site: \(answer.status), \(ServiceCall.refusal(answer.body))")
+            throw ServiceClientError(
+                description: "the service refused site \(site) (\(answer.status) \(ServiceCall.refusal(answer.body)))"
+                    + Self.bootstrapNote(minted))
+        }
+        say("registered site \(site) with the service (\(answer.status == 201 ? "created" : "replaced"))")
+        let listing = try? await fetchSite(site)
+        return listing ?? "site \(site) is registered\n"
+    }
+
+    /// The site as `site list` shows it, once its first health check is in, or after 10 s.
+    private func fetchSite(_ site: String) async throws(ServiceClientError) -> String {
+        let clock = ContinuousClock()
+        let giveUp = clock.now + .seconds(10)
+        while true {
+            let answer = try await service.send(.GET, "/sites/\(site)")
+            guard answer.status == 200 else { throw ServiceClientError(description: "GET /sites/\(site): \(answer.status)") }
+            let listing = try SiteListing(site: answer.body)
+            if listing.checked || clock.now >= giveUp { return listing.table(now: Date()) }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    private static func bootstrapNote(_ minted: IssuedToken) -> String {
+        "; the bootstrap token minted for it was not stored anywhere and expires at "
+            + "\(minted.expiresAt.formatted(.iso8601)) unless its account is deleted"
+    }
+
+    private func dryRun(_ steps: [(RemoteObject, SiteOnboardingPlan.Step)], registration: Registration) -> String {
+        var out = ""
+        for (object, step) in steps {
+            switch step {
+            case .keep(let ours):
+                out += "# would keep \(object.description)\(ours ? "" : " (not ours)")\n"
+            case .create, .update, .replace:
+                let verb =
+                    switch step {
+                    case .create: "create"
+                    case .update: "update"
+                    default: "replace"
+                    }
+                out += "# would \(verb) \(object.description)\n\(object.manifest())\n"
+            }
+        }
+        out +=
+            "# would mint a token for serviceaccount \(options.plan.namespace)/\(options.plan.bootstrap) "
+            + "(\(options.bootstrapExpiration) s) and register site \(options.plan.site): PUT /sites/\(options.plan.site)\n"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        var shown = registration
+        shown.certificateAuthorityData = "(\(context.certificateAuthority.count) bytes of PEM)"
+        shown.bootstrapToken = "(minted at registration)"
+        out += String(decoding: (try? encoder.encode(shown)) ?? Data(), as: UTF8.self) + "\n"
+        out += "# nothing was written (--dry-run)\n"
+        return out
+    }
+
+    /// The registration's body, as `PUT /sites/{name}` reads it.
+    struct Registration: Encodable {
+        struct TokenRequest: Encodable {
+            var serviceAccount: String
+            var namespace: String
+            var expirationSeconds: Int
+        }
+        var server: String
+        var certificateAuthorityData: String
+        var tlsServerName: String?
+        var namespace: String
+        var bootstrapToken: String?
+        var tokenRequest: TokenRequest
+        var clusterId: String?
+        var allowDuplicateCluster: Bool?
+
+        init(
+            server: String, certificateAuthority: [UInt8], tlsServerName: String?, namespace: String,
+            tokenRequest: TokenRequest, clusterId: String?, allowDuplicateCluster: Bool?
+        ) {
+            self.server = server
+            self.certificateAuthorityData = Data(certificateAuthority).base64EncodedString()
+            self.tlsServerName = tlsServerName
+            self.namespace = namespace
+            self.tokenRequest = tokenRequest
+            self.clusterId = clusterId
+            self.allowDuplicateCluster = allowDuplicateCluster
+        }
+    }
+
+    // MARK: - Reaching the cluster
+
+    /// The endpoint the operator's context reaches its cluster with; an exec plugin is run once.
+    static func endpoint(of context: OperatorKubeconfig.Context) async throws(ServiceClientError) -> ClusterEndpoint {
+        let credential: ClusterEndpoint.Credential
+        switch context.credential {
+        case .token(let token): credential = .token(token)
+        case .clientCertificate(let identity): credential = .clientCertificate(identity)
+        case .exec:  // EXEC-PENDING
+            throw ServiceClientError(description: "exec credential plugins are not run yet")
+        }
+        return ClusterEndpoint(
+            server: context.server, certificateAuthority: context.certificateAuthority,
+            tlsServerName: context.tlsServerName, credential: credential)
+    }
+}

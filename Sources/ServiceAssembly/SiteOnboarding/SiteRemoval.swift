@@ -1,0 +1,67 @@
+import FoundationEssentials
+import KubeconfigBase
+import KubeconfigService
+import KubernetesAPI
+import NIOHTTP1
+
+/// `kubeconfig-service site remove`: the site leaves the service (`DELETE /sites/{name}`), and with
+/// a context, its cluster loses exactly the objects labelled for it. Deleting the two accounts
+/// ends every token issued for them at once. Nothing unlabelled is touched, nor a namespace the
+/// command did not create; one it created is deleted only when asked, as that deletes all it holds.
+public struct SiteRemoval: Sendable {
+    let site: String
+    let context: OperatorKubeconfig.Context?
+    let deleteNamespace: Bool
+    let service: ServiceCall
+    let say: @Sendable (String) -> Void
+
+    public init(
+        site: String, context: OperatorKubeconfig.Context?, deleteNamespace: Bool, service: String, token: BearerToken,
+        certificateAuthority: [UInt8]?, say: @escaping @Sendable (String) -> Void
+    ) {
+        self.site = site
+        self.context = context
+        self.deleteNamespace = deleteNamespace
+        self.service = ServiceCall(
+            service: service, token: token, certificateAuthority: certificateAuthority, timeout: .seconds(60))
+        self.say = say
+    }
+
+    /// Bindings before roles before accounts: no moment where an account holds a right whose
+    /// binding outlives it, and the namespace last.
+    static let order: [RemoteObject.Kind] = [.clusterRoleBinding, .roleBinding, .role, .serviceAccount, .namespace]
+
+    public func run() async throws(ServiceClientError) -> String {
+        guard SiteOnboardingPlan.isSiteName(site) else {
+            throw ServiceClientError(description: "\(site.printable) is not a site name (a DNS-1123 subdomain)")
+        }
+        let answer = try await service.send(.DELETE, "/sites/\(site)")
+        switch answer.status {
+        case 200: say("removed site \(site) from the service")
+        case 404: say("the service has no site \(site)")
+        default:
+            throw ServiceClientError(
+                description: "the service did not remove site \(site) (\(answer.status) \(ServiceCall.refusal(answer.body)))")
+        }
+        guard let context else { return "site \(site) removed; its cluster was not touched (no --context)\n" }
+        let cluster = RemoteCluster(endpoint: try await SiteOnboarding.endpoint(of: context))
+        defer { Task { await cluster.shutdown() } }
+        let selector = PercentEncoding.queryValue.encode(SiteOnboardingPlan.selector(site: site))
+        var deleted = 0
+        for kind in Self.order {
+            let items = try await cluster.list("\(kind.clusterWidePath)?labelSelector=\(selector)", what: kind.resource)
+            for item in items.sorted(by: { ($0.namespace ?? "", $0.name) < ($1.namespace ?? "", $1.name) }) {
+                let object = RemoteObject(
+                    kind: kind, namespace: item.namespace, name: item.name, labels: SiteOnboardingPlan.labels(site: site))
+                if kind == .namespace && !deleteNamespace {
+                    say("kept \(object.description) (created by site add; --delete-namespace deletes it and all it holds)")
+                    continue
+                }
+                try await cluster.write(.DELETE, object.path, nil, what: "delete \(object.description)", missingIsFine: true)
+                say("deleted \(object.description)")
+                deleted += 1
+            }
+        }
+        return "site \(site) removed; \(deleted) object\(deleted == 1 ? "" : "s") labelled for it deleted from its cluster\n"
+    }
+}

@@ -1,0 +1,252 @@
+"""`kubeconfig-service site add` and `site remove` through the real binary: a cluster (an API test
+server with namespaces and RBAC enforced) reached as the operator's kubeconfig context does (a
+token, a client certificate), the service registering the site and issuing its tokens.
+
+Invariants checked here:
+- the rights created are exactly those the command lists: kubectl auth can-i, with the deployer's
+  and the bootstrap account's own tokens, for what they may and must not do;
+- a run leaves the cluster as it found it, or registered: an object of one of its names that is
+  not labelled for the site stops it before any write, and when the service refuses the site,
+  what the run created is deleted again;
+- no token appears in anything the command prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+from kubeapi import ADMIN_TOKEN, KubeAPIServer
+
+from loopback import BINARY, kubectl
+from managed import credentials, stored_token, who
+
+CLUSTER_ID = "5f0c8c4e-3b5e-4a43-9d1e-2a7c1b9e0d11"
+LABELS = {"app.kubernetes.io/managed-by": "kubeconfig-service", "kubeconfig-service.onap.org/site": "edge-1"}
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A remote cluster as a real one behaves: namespaces must exist, RBAC objects are enforced,
+    kube-system's uid is CLUSTER_ID. Nothing is there for the site yet."""
+    server = KubeAPIServer(tmp_path / "cluster", config={"namespaceLifecycle": True, "clusterId": CLUSTER_ID}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def operator(tmp_path, cluster):
+    """The operator's kubeconfig: context `admin` (a token of system:masters) and `admin-cert` (a
+    client certificate of system:masters), in namespace `apps`."""
+    path = tmp_path / "operator.kubeconfig"
+    cluster.write_kubeconfig(path, token=ADMIN_TOKEN, context="admin", namespace="apps")
+    config = json.loads(json.dumps(__import__("yaml").safe_load(path.read_text())))
+    cert, key = cluster.client_certificate("cluster-admin-by-cert", groups=["system:masters"])
+    import base64
+    config["users"].append({"name": "cert", "user": {
+        "client-certificate-data": base64.b64encode(cert).decode(),
+        "client-key-data": base64.b64encode(key).decode()}})
+    config["contexts"].append({"name": "admin-cert", "context": {"cluster": "local", "user": "cert"}})
+    path.write_text(json.dumps(config))
+    return path
+
+
+@pytest.fixture
+def service_token(tmp_path):
+    path = tmp_path / "service.token"
+    path.write_text(ADMIN_TOKEN + "\n")
+    return path
+
+
+def site_command(service, token_file, *args, home) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KUBECONFIG")}
+    return subprocess.run([str(BINARY), "site", *args, "--service", f"http://127.0.0.1:{service.port}",
+                           "--service-token-file", str(token_file)], capture_output=True, text=True, timeout=60,
+                          env={**env, "HOME": str(home)})
+
+
+def labelled(cluster, path: str) -> dict | None:
+    answer = cluster.request("GET", path, token=ADMIN_TOKEN)
+    if answer.status == 404:
+        return None
+    assert answer.status == 200, answer.text
+    return answer.json()
+
+
+def can_i(cluster, token: str, home, *args) -> bool:
+    config = cluster.write_kubeconfig(home / f"can-i-{abs(hash(token))}.kubeconfig", token=token, context="c")
+    result = kubectl(config, "auth", "can-i", *args, home=home)
+    assert result.returncode in (0, 1), result.stderr
+    return result.stdout.strip() == "yes"
+
+
+OBJECTS = [
+    "/api/v1/namespaces/apps",
+    "/api/v1/namespaces/apps/serviceaccounts/kubeconfig-deployer",
+    f"{RBAC}/namespaces/apps/rolebindings/kubeconfig-deployer",
+    "/api/v1/namespaces/apps/serviceaccounts/kubeconfig-bootstrap",
+    f"{RBAC}/namespaces/apps/roles/kubeconfig-bootstrap",
+    f"{RBAC}/namespaces/apps/rolebindings/kubeconfig-bootstrap",
+]
+
+
+def test_site_add_with_a_token_context_creates_exactly_the_rights_listed_and_registers_the_site(
+        services, central, cluster, operator, service_token, tmp_path):
+    service = services()
+    run = site_command(service, service_token, "add", "edge-1", "--context", "admin", "--kubeconfig", str(operator),
+                       home=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    for expected in ["created namespace apps", "created serviceaccount apps/kubeconfig-deployer",
+                     "created rolebinding apps/kubeconfig-deployer", "created serviceaccount apps/kubeconfig-bootstrap",
+                     "created role apps/kubeconfig-bootstrap", "created rolebinding apps/kubeconfig-bootstrap",
+                     f"cluster id {CLUSTER_ID} (the uid of namespace kube-system)",
+                     "registered site edge-1 with the service (created)"]:
+        assert expected in lines, run.stdout
+    for path in OBJECTS:
+        labels = labelled(cluster, path)["metadata"]["labels"]
+        # A namespace also carries the name label the API server sets on every one.
+        assert labels == LABELS | ({"kubernetes.io/metadata.name": "apps"} if path == OBJECTS[0] else {}), path
+    role = labelled(cluster, f"{RBAC}/namespaces/apps/roles/kubeconfig-bootstrap")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"],
+                              "resourceNames": ["kubeconfig-deployer", "kubeconfig-bootstrap"]}]
+    binding = labelled(cluster, f"{RBAC}/namespaces/apps/rolebindings/kubeconfig-deployer")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"}
+
+    # The service issued the deployer's token with the bootstrap account's, both minted here.
+    deployer = stored_token(central, "edge-1")
+    bootstrap = credentials(central)["edge-1"]["bootstrapToken"]
+    assert who(cluster, deployer) == "system:serviceaccount:apps:kubeconfig-deployer"
+    assert who(cluster, bootstrap) == "system:serviceaccount:apps:kubeconfig-bootstrap"
+    # The summary is the site's row, as site list shows it: managed, up.
+    summary = [line for line in lines if line.startswith("edge-1 ")]
+    assert summary and "managed" in summary[0] and " up " in summary[0], run.stdout
+
+    # The deployer may edit its namespace and nothing else.
+    assert can_i(cluster, deployer, tmp_path, "create", "configmaps", "-n", "apps")
+    assert can_i(cluster, deployer, tmp_path, "delete", "configmaps", "-n", "apps")
+    assert not can_i(cluster, deployer, tmp_path, "create", "configmaps", "-n", "default")
+    assert not can_i(cluster, deployer, tmp_path, "create", "rolebindings", "-n", "apps")
+    assert not can_i(cluster, deployer, tmp_path, "escalate", "roles", "-n", "apps")
+    # The bootstrap account may mint tokens for the deployer and itself, and do nothing else.
+    assert can_i(cluster, bootstrap, tmp_path, "create", "serviceaccounts/kubeconfig-deployer", "--subresource=token",
+                 "-n", "apps")
+    assert can_i(cluster, bootstrap, tmp_path, "create", "serviceaccounts/kubeconfig-bootstrap", "--subresource=token",
+                 "-n", "apps")
+    assert not can_i(cluster, bootstrap, tmp_path, "create", "serviceaccounts/default", "--subresource=token",
+                     "-n", "apps")
+    assert not can_i(cluster, bootstrap, tmp_path, "get", "secrets", "-n", "apps")
+    assert not can_i(cluster, bootstrap, tmp_path, "get", "serviceaccounts", "-n", "apps")
+
+    # kubectl reads the site through the served kubeconfig.
+    served = tmp_path / "served.kubeconfig"
+    served.write_text(service.request("GET", "/kubeconfig", token=ADMIN_TOKEN).text)
+    read = kubectl(served, "--context", "edge-1", "get", "configmaps", "-n", "apps", home=tmp_path)
+    assert read.returncode == 0, read.stderr
+
+    for secret in (ADMIN_TOKEN, deployer, bootstrap):
+        assert secret not in run.stdout + run.stderr
+
+    # Again: everything kept, the site registered anew, nothing created twice.
+    again = site_command(service, service_token, "add", "edge-1", "--context", "admin", "--kubeconfig", str(operator),
+                         home=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert not [line for line in again.stdout.splitlines() if line.startswith("created ")], again.stdout
+    assert "kept serviceaccount apps/kubeconfig-deployer" in again.stdout
+    assert "registered site edge-1 with the service (replaced)" in again.stdout
+    assert who(cluster, stored_token(central, "edge-1")) == "system:serviceaccount:apps:kubeconfig-deployer"
+
+
+def test_site_add_with_a_client_certificate_context_and_cluster_wide_rights(
+        services, central, cluster, operator, service_token, tmp_path):
+    service = services()
+    run = site_command(service, service_token, "add", "edge-1", "--context", "admin-cert", "--kubeconfig",
+                       str(operator), "--namespace", "deploy", "--cluster-role", "view", "--cluster-wide",
+                       home=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "created namespace deploy" in run.stdout
+    assert "created clusterrolebinding kubeconfig-service:deploy:kubeconfig-deployer" in run.stdout
+    deployer = stored_token(central, "edge-1")
+    assert who(cluster, deployer) == "system:serviceaccount:deploy:kubeconfig-deployer"
+    assert can_i(cluster, deployer, tmp_path, "list", "configmaps", "-n", "default")
+    assert not can_i(cluster, deployer, tmp_path, "create", "configmaps", "-n", "deploy")
+
+
+def test_an_object_not_labelled_for_the_site_is_never_taken_over_and_nothing_is_written(
+        services, central, cluster, operator, service_token, tmp_path):
+    service = services()
+    cluster.add_namespace("apps")
+    cluster.request("POST", "/api/v1/namespaces/apps/serviceaccounts", token=ADMIN_TOKEN,
+                    body={"metadata": {"name": "kubeconfig-bootstrap"}})
+    before = len(cluster.requests())
+    run = site_command(service, service_token, "add", "edge-1", "--context", "admin", "--kubeconfig", str(operator),
+                       home=tmp_path)
+    assert run.returncode == 1 and run.stderr.count("\n") == 1
+    assert ("serviceaccount apps/kubeconfig-bootstrap exists and it is not labelled app.kubernetes.io/managed-by"
+            "=kubeconfig-service, kubeconfig-service.onap.org/site=edge-1: it is not taken over") in run.stderr
+    writes = [entry for entry in cluster.requests()[before:] if entry["method"] != "GET"]
+    assert writes == []
+    assert labelled(cluster, OBJECTS[1]) is None
+    assert "edge-1" not in {site["name"] for site in
+                            service.request("GET", "/sites", token=ADMIN_TOKEN).json()["sites"]}
+
+
+def test_when_the_service_refuses_the_site_what_the_run_created_is_deleted_again(
+        services, central, cluster, operator, tmp_path):
+    service = services()
+    nobody = tmp_path / "nobody.token"
+    nobody.write_text(central.add_identity("nobody"))
+    run = site_command(service, nobody, "add", "edge-1", "--context", "admin", "--kubeconfig", str(operator),
+                       home=tmp_path)
+    assert run.returncode == 1
+    assert "the service refused site edge-1 (403 Forbidden: " in run.stderr
+    assert "removed rolebinding apps/kubeconfig-bootstrap (created by this run)" in run.stdout
+    assert "removed namespace apps (created by this run)" in run.stdout
+    for path in OBJECTS:
+        assert labelled(cluster, path) is None, path
+
+
+def test_dry_run_reads_and_prints_and_writes_nothing(services, central, cluster, operator, service_token, tmp_path):
+    service = services()
+    run = site_command(service, service_token, "add", "edge-1", "--context", "admin", "--kubeconfig", str(operator),
+                       "--dry-run", home=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "# would create role apps/kubeconfig-bootstrap" in run.stdout
+    assert '"serviceaccounts/token"' in run.stdout and "# nothing was written (--dry-run)" in run.stdout
+    assert [entry for entry in cluster.requests() if entry["method"] != "GET"] == []
+    assert ADMIN_TOKEN not in run.stdout
+    assert "edge-1" not in {site["name"] for site in
+                            service.request("GET", "/sites", token=ADMIN_TOKEN).json()["sites"]}
+
+
+def test_site_remove_with_a_context_deletes_exactly_what_is_labelled_for_the_site(
+        services, central, cluster, operator, service_token, tmp_path):
+    service = services()
+    assert site_command(service, service_token, "add", "edge-1", "--context", "admin", "--kubeconfig",
+                        str(operator), home=tmp_path).returncode == 0
+    deployer, bootstrap = stored_token(central, "edge-1"), credentials(central)["edge-1"]["bootstrapToken"]
+    # Someone else's account in the same namespace stays.
+    cluster.request("POST", "/api/v1/namespaces/apps/serviceaccounts", token=ADMIN_TOKEN,
+                    body={"metadata": {"name": "workload"}})
+
+    run = site_command(service, service_token, "remove", "edge-1", "--context", "admin", "--kubeconfig",
+                       str(operator), home=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "removed site edge-1 from the service" in run.stdout
+    assert "kept namespace apps (created by site add; --delete-namespace deletes it and all it holds)" in run.stdout
+    for path in OBJECTS[1:]:
+        assert labelled(cluster, path) is None, path
+    assert labelled(cluster, "/api/v1/namespaces/apps/serviceaccounts/workload") is not None
+    assert labelled(cluster, OBJECTS[0]) is not None
+    # Deleting the accounts ended their tokens.
+    assert who(cluster, deployer) is None and who(cluster, bootstrap) is None
+    assert "edge-1" not in {site["name"] for site in
+                            service.request("GET", "/sites", token=ADMIN_TOKEN).json()["sites"]}
+
+    # Without a context, only the service is told; a second time, it says it has no such site.
+    again = site_command(service, service_token, "remove", "edge-1", home=tmp_path)
+    assert again.returncode == 0 and "the service has no site edge-1" in again.stdout
+    assert "its cluster was not touched (no --context)" in again.stdout
