@@ -89,6 +89,25 @@ contexts:
   context: {cluster: edge-1, user: deployer, namespace: apps}
 current-context: edge-1
 YAML
+# The cluster as its administrator reaches it: what `site add` starts from.
+admin_kubeconfig="$state/edge-1-admin.kubeconfig"
+cat >"$admin_kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+clusters:
+- name: edge-1
+  cluster:
+    server: https://127.0.0.1:$remote_port
+    certificate-authority-data: $(base64 -w0 "$state/edge-1/ca.crt")
+users:
+- name: edge-1-admin
+  user:
+    token: admin-token
+contexts:
+- name: edge-1-admin
+  context: {cluster: edge-1, user: edge-1-admin, namespace: apps}
+current-context: edge-1-admin
+YAML
 # The same site as a managed one: the kubeconfig's user is the bootstrap credential, whose token
 # stays in the file (never on a command line); the service issues the deployer's tokens with it.
 bootstrap_kubeconfig="$state/edge-1-bootstrap.kubeconfig"
@@ -118,7 +137,15 @@ Try, in another shell (admin-token, the test server's administrator, is the call
   curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/status   # token source, expiry, renewal
   curl -s -X POST -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/sites/central
   curl -s -H 'Authorization: Bearer reader-token' -X POST http://127.0.0.1:$service_port/sites/central   # 403
-Remote site edge-1: https://127.0.0.1:$remote_port; register it from its kubeconfig, then list and remove:
+Remote site edge-1: https://127.0.0.1:$remote_port; add it in one command, as its administrator (the
+service then issues and renews its tokens), then list and remove it:
+  export KUBECONFIG_SERVICE_TOKEN=admin-token
+  .build/debug/kubeconfig-service site add edge-1 --context edge-1-admin --kubeconfig $admin_kubeconfig \\
+      --service http://127.0.0.1:$service_port
+  .build/debug/kubeconfig-service site list --service http://127.0.0.1:$service_port
+  .build/debug/kubeconfig-service site remove edge-1 --context edge-1-admin --kubeconfig $admin_kubeconfig \\
+      --service http://127.0.0.1:$service_port
+Or register it from a kubeconfig holding a deployer's token:
   curl -s -X PUT -H 'Authorization: Bearer admin-token' -H 'Content-Type: application/yaml' \\
        --data-binary @$edge_kubeconfig http://127.0.0.1:$service_port/sites/edge-1
   curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/sites      # health, expiry

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from loopback import free_port, request, stop, wait_until
+from loopback import BINARY, free_port, request, stop, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -61,28 +61,33 @@ def test_the_quick_start_registers_edge_1_sees_it_healthy_and_reads_through_it(r
     assert len(blocks) == 3, "the quick start's shell blocks changed: update this test with them"
 
     def run(block: str) -> str:
-        script = block.replace("/tmp/tmp.XXXX", folder).replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+        script = (block.replace("/tmp/tmp.XXXX", folder).replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+                  .replace(".build/debug/kubeconfig-service", str(BINARY)))
         result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True,
                                 text=True, timeout=60, env={**os.environ, "TOKEN": "admin-token"})
         assert result.returncode == 0, f"{script}\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
-    # Register your first remote cluster: 201, probed before the answer, healthy.
-    registered = json.loads(run(blocks[0]))
+    # Add your first remote cluster: its accounts and rights created, the site registered, managed
+    # and up.
+    added = run(blocks[0])
+    assert "created serviceaccount apps/kubeconfig-bootstrap" in added, added
+    assert "registered site edge-1 with the service (created)" in added, added
+    row = [line for line in added.splitlines() if line.startswith("edge-1 ")]
+    assert row and "managed" in row[0] and " up " in row[0], added
+    assert "admin-token" not in added
+
+    # See it healthy: GET /sites/edge-1 as the README's prose shows it.
+    shown = json.loads(request("127.0.0.1", port, "GET", "/sites/edge-1", token="admin-token").body)
+    assert shown["tokenManagement"] == "managed" and shown["tokenRenewsAt"], shown
+    assert shown["health"]["reachable"] is True and shown["health"]["authenticated"] is True, shown
+
+    # Point Cloudify at it: the document, read through by kubectl at edge-1 with the issued token.
+    assert "workload" in run(blocks[1])
+
+    # Or register a kubeconfig as it is: 201, probed before the answer, healthy.
+    registered = json.loads(run(blocks[2]))
     assert registered["created"] is True, registered
     assert registered["site"]["health"]["reachable"] is True
     assert registered["site"]["health"]["authenticated"] is True
     assert "warnings" not in registered
-
-    # See it healthy: GET /sites/edge-1 as the README's prose shows it.
-    shown = request("127.0.0.1", port, "GET", "/sites/edge-1", token="admin-token")
-    health = json.loads(shown.body)["health"]
-    assert health["user"] == "system:serviceaccount:apps:deployer", health
-
-    # Point Cloudify at it: the document, read through by kubectl at edge-1.
-    assert "workload" in run(blocks[1])
-
-    # Managed: the same site, its token now issued and renewed here.
-    managed = json.loads(run(blocks[2]))
-    assert managed["site"]["tokenManagement"] == "managed", managed
-    assert managed["site"]["tokenRenewsAt"]
