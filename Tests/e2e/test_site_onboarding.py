@@ -250,3 +250,97 @@ def test_site_remove_with_a_context_deletes_exactly_what_is_labelled_for_the_sit
     again = site_command(service, service_token, "remove", "edge-1", home=tmp_path)
     assert again.returncode == 0 and "the service has no site edge-1" in again.stdout
     assert "its cluster was not touched (no --context)" in again.stdout
+
+
+def test_site_add_with_an_exec_plugin_context_runs_it_as_client_go_does(
+        services, central, cluster, operator, service_token, tmp_path):
+    """The plugin (a relative command, resolved against the kubeconfig's folder) is given its env
+    and the cluster's information (provideClusterInfo, the cluster's exec extension as `config`);
+    it checks them and prints an ExecCredential with the administrator's token."""
+    service = services()
+    plugins = tmp_path / "bin"
+    plugins.mkdir()
+    seen = tmp_path / "exec-info.json"
+    plugin = plugins / "admin-login"
+    plugin.write_text(f"""#!/bin/sh
+[ "$LOGIN_REGION" = "eu-1" ] || {{ echo "no LOGIN_REGION" >&2; exit 3; }}
+[ "$1" = "--profile" ] && [ "$2" = "ops" ] || {{ echo "bad args" >&2; exit 4; }}
+printf '%s' "$KUBERNETES_EXEC_INFO" > {seen}
+printf '%s' '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"{ADMIN_TOKEN}"}}}}'
+""")
+    plugin.chmod(0o755)
+    config = json.loads(operator.read_text())
+    config["clusters"][0]["cluster"]["extensions"] = [
+        {"name": "client.authentication.k8s.io/exec", "extension": {"audience": "ops", "retries": 3}}]
+    config["users"].append({"name": "exec", "user": {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": "./bin/admin-login",
+        "args": ["--profile", "ops"], "env": [{"name": "LOGIN_REGION", "value": "eu-1"}],
+        "provideClusterInfo": True, "interactiveMode": "Never"}}})
+    config["contexts"].append({"name": "admin-exec", "context": {"cluster": "local", "user": "exec", "namespace": "apps"}})
+    operator.write_text(json.dumps(config))
+
+    run = site_command(service, service_token, "add", "edge-1", "--context", "admin-exec", "--kubeconfig",
+                       str(operator), home=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "registered site edge-1 with the service (created)" in run.stdout
+    info = json.loads(seen.read_text())
+    assert info["apiVersion"] == "client.authentication.k8s.io/v1" and info["kind"] == "ExecCredential"
+    assert info["spec"]["interactive"] is False
+    assert info["spec"]["cluster"]["server"] == cluster.url
+    assert info["spec"]["cluster"]["certificate-authority-data"] == config["clusters"][0]["cluster"][
+        "certificate-authority-data"]
+    assert info["spec"]["cluster"]["config"] == {"audience": "ops", "retries": 3}
+    assert who(cluster, stored_token(central, "edge-1")) == "system:serviceaccount:apps:kubeconfig-deployer"
+    assert ADMIN_TOKEN not in run.stdout + run.stderr
+
+    # A plugin that fails: its exit status named, nothing it printed quoted, nothing written.
+    plugin.write_text(f"#!/bin/sh\necho '{ADMIN_TOKEN}'\nexit 7\n")
+    before = [entry for entry in cluster.requests() if entry["method"] != "GET"]
+    failed = site_command(service, service_token, "add", "edge-2", "--context", "admin-exec", "--kubeconfig",
+                          str(operator), home=tmp_path)
+    assert failed.returncode == 1 and "exit" in failed.stderr and "7" in failed.stderr, failed.stderr
+    assert ADMIN_TOKEN not in failed.stdout + failed.stderr
+    assert [entry for entry in cluster.requests() if entry["method"] != "GET"] == before
+
+
+def test_when_the_services_answer_is_lost_what_was_created_is_kept_for_a_second_run(
+        services, central, cluster, operator, service_token, tmp_path):
+    """A service that reads the registration and closes the connection without answering may have
+    registered the site: deleting its accounts then could break it, so nothing is deleted, and
+    the message says to run the command again. A second run against the real service keeps
+    everything and registers the site."""
+    import socket
+    import threading
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            connection.recv(65536)
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("KUBECONFIG")}
+        lost = subprocess.run([str(BINARY), "site", "add", "edge-1", "--context", "admin", "--kubeconfig",
+                               str(operator), "--service", f"http://127.0.0.1:{port}", "--service-token-file",
+                               str(service_token)], capture_output=True, text=True, timeout=60,
+                              env={**env, "HOME": str(tmp_path)})
+    finally:
+        listener.close()
+    assert lost.returncode == 1
+    assert "the site may or may not be registered: run the same command again" in lost.stderr, lost.stderr
+    assert "kept what this run created" in lost.stdout
+    for path in OBJECTS:
+        assert labelled(cluster, path) is not None, path
+
+    service = services()
+    again = site_command(service, service_token, "add", "edge-1", "--context", "admin", "--kubeconfig", str(operator),
+                         home=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert not [line for line in again.stdout.splitlines() if line.startswith("created ")], again.stdout
+    assert who(cluster, stored_token(central, "edge-1")) == "system:serviceaccount:apps:kubeconfig-deployer"

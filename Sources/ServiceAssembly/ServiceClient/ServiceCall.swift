@@ -56,7 +56,9 @@ struct ServiceCall: Sendable {
                 description: "the service's answer is larger than 1 MiB: is \(service.printable) the service?")
         } catch {
             try? await client.shutdown()
-            throw ServiceClientError(description: "cannot reach \(service.printable): \(Self.describe(error))")
+            throw ServiceClientError(
+                description: "cannot reach \(service.printable): \(Self.describe(error))",
+                outcomeUnknown: method != .GET && !Self.neverSent(error))
         }
         try? await client.shutdown()
         return answer
@@ -92,6 +94,16 @@ struct ServiceCall: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
+    /// Whether `error` means the request never reached the service (no connection was made).
+    private static func neverSent(_ error: any Error) -> Bool {
+        switch error {
+        case let error as HTTPClientError where error == .connectTimeout: true
+        case let error as IOError where error.errnoCode == 111: true  // ECONNREFUSED
+        case is NIOSSLError, is BoringSSLError: true  // the handshake failed: nothing was sent
+        default: false
+        }
+    }
+
     /// Why a request failed, in the operator's words.
     private static func describe(_ error: any Error) -> String {
         switch error {
@@ -113,5 +125,11 @@ struct ServiceCall: Sendable {
 /// its work, in one line for the operator (or kubectl) to show. Never a credential.
 public struct ServiceClientError: Error, CustomStringConvertible {
     public var description: String
-    public init(description: String) { self.description = description }
+    /// A change was sent but its answer was lost: whether it was made is not known.
+    public var outcomeUnknown = false
+
+    public init(description: String, outcomeUnknown: Bool = false) {
+        self.description = description
+        self.outcomeUnknown = outcomeUnknown
+    }
 }

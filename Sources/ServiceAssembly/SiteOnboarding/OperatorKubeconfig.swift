@@ -1,5 +1,6 @@
 import FoundationEssentials
 import KubeconfigBase
+import KubeconfigService
 import KubernetesAPI
 import YAML
 
@@ -24,13 +25,15 @@ public struct OperatorKubeconfig: Sendable {
         case token(BearerToken)
         case clientCertificate(ClientIdentity)
         /// A credential plugin, run when the cluster is reached.
-        case exec(YAMLNode)  // EXEC-PENDING
+        case exec(ExecCredentialPlugin, cluster: ExecCredentialPlugin.ClusterInfo, kubeconfigDirectory: String)
     }
 
     struct Entry {
         var node: YAMLNode
         /// The directory of the file that named it, for its relative paths.
         var directory: String
+        /// That file's text and path (an exec plugin is read from it).
+        var file: (text: String, path: String)
     }
 
     private var clusters: [String: Entry] = [:]
@@ -75,7 +78,9 @@ public struct OperatorKubeconfig: Sendable {
             let field = String(section.dropLast())
             for item in items {
                 guard let name = item["name"]?.stringValue, let body = item[field] else { continue }
-                if self[keyPath: keyPath][name] == nil { self[keyPath: keyPath][name] = Entry(node: body, directory: directory) }
+                if self[keyPath: keyPath][name] == nil {
+                    self[keyPath: keyPath][name] = Entry(node: body, directory: directory, file: (text, path))
+                }
             }
         }
     }
@@ -180,7 +185,20 @@ public struct OperatorKubeconfig: Sendable {
             break
         }
         if let exec = user["exec"], !exec.isNull {
-            return .exec(exec)  // EXEC-PENDING
+            let document: KubeconfigDocument
+            do {
+                document = try KubeconfigDocument(parsing: entry.file.text, origin: "the kubeconfig \(entry.file.path)")
+            } catch {
+                throw ServiceClientError(description: error.message)
+            }
+            guard let plugin = try ExecCredentialPlugin(user: name, in: document) else {
+                throw ServiceClientError(description: "\(what)'s exec block is empty")
+            }
+            let info = ExecCredentialPlugin.ClusterInfo(
+                server: server, certificateAuthority: ca, tlsServerName: tlsServerName,
+                disableCompression: cluster.node["disable-compression"]?.boolValue == true,
+                config: execExtension(of: cluster.node).map(JSONText.init)?.text)
+            return .exec(plugin, cluster: info, kubeconfigDirectory: entry.directory)
         }
         if user["auth-provider"].map({ !$0.isNull }) == true {
             throw ServiceClientError(
@@ -198,6 +216,50 @@ public struct OperatorKubeconfig: Sendable {
     private static func execExtension(of cluster: YAMLNode) -> YAMLNode? {
         guard case .sequence(let extensions)? = cluster["extensions"] else { return nil }
         return extensions.first { $0["name"]?.stringValue == "client.authentication.k8s.io/exec" }?["extension"]
+    }
+
+    /// A YAML node as JSON text, its scalars resolved as YAML 1.1 does (what client-go's
+    /// `runtime.RawExtension` of the extension holds).
+    struct JSONText: Encodable {
+        let node: YAMLNode
+
+        init(_ node: YAMLNode) { self.node = node }
+
+        var text: String? {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            switch node {
+            case .sequence(let items):
+                var container = encoder.unkeyedContainer()
+                for item in items { try container.encode(JSONText(item)) }
+            case .mapping(let pairs):
+                var container = encoder.container(keyedBy: Key.self)
+                for pair in pairs {
+                    try container.encode(JSONText(pair.value), forKey: Key(pair.key.stringValue ?? ""))
+                }
+            case .scalar(let scalar):
+                var container = encoder.singleValueContainer()
+                switch scalar.tag {
+                case YAMLTag.null: try container.encodeNil()
+                case YAMLTag.bool where scalar.boolValue != nil: try container.encode(scalar.boolValue!)
+                case YAMLTag.int where scalar.intValue != nil: try container.encode(scalar.intValue!)
+                case YAMLTag.float where scalar.doubleValue?.isFinite == true: try container.encode(scalar.doubleValue!)
+                default: try container.encode(scalar.text)
+                }
+            }
+        }
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(_ text: String) { stringValue = text }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
     }
 
     private static func material(

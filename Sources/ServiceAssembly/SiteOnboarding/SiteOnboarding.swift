@@ -113,7 +113,11 @@ public struct SiteOnboarding: Sendable {
             body.bootstrapToken = bootstrap.token.value
             return try await register(body, minted: bootstrap)
         } catch {
-            await rollBack(created, on: cluster)
+            if error.outcomeUnknown {
+                say("kept what this run created: whether the service registered the site is not known")
+            } else {
+                await rollBack(created, on: cluster)
+            }
             throw error
         }
     }
@@ -157,7 +161,17 @@ public struct SiteOnboarding: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = Array((try? encoder.encode(body)) ?? Data())
-        let answer = try await service.send(.PUT, "/sites/\(site)", json: json)
+        let answer: ServiceCall.Answer
+        do {
+            answer = try await service.send(.PUT, "/sites/\(site)", json: json)
+        } catch {
+            // The service may have registered the site before the answer was lost: deleting its
+            // accounts now could break a registered site. Everything is left for a second run.
+            throw ServiceClientError(
+                description: "\(error.description); the site may or may not be registered: run the same command "
+                    + "again (it keeps what is there), or site remove \(site) --context ... to undo it",
+                outcomeUnknown: true)
+        }
         guard answer.status == 200 || answer.status == 201 else {
             say("the service refused the site: \(answer.status), \(ServiceCall.refusal(answer.body))")
             throw ServiceClientError(
@@ -254,8 +268,15 @@ public struct SiteOnboarding: Sendable {
         switch context.credential {
         case .token(let token): credential = .token(token)
         case .clientCertificate(let identity): credential = .clientCertificate(identity)
-        case .exec:  // EXEC-PENDING
-            throw ServiceClientError(description: "exec credential plugins are not run yet")
+        case .exec(let plugin, let cluster, let directory):
+            let result = try await plugin.run(cluster: cluster, kubeconfigDirectory: directory)
+            if let token = result.token {
+                credential = .token(token)
+            } else if let identity = result.clientIdentity {
+                credential = .clientCertificate(identity)
+            } else {
+                throw ServiceClientError(description: "\(plugin) gave no credential")
+            }
         }
         return ClusterEndpoint(
             server: context.server, certificateAuthority: context.certificateAuthority,
