@@ -147,11 +147,11 @@ service then issues and renews its tokens), then list and remove it:
       --service http://127.0.0.1:$service_port
 Or register it from a kubeconfig holding a deployer's token:
   curl -s -X PUT -H 'Authorization: Bearer admin-token' -H 'Content-Type: application/yaml' \\
-       --data-binary @$edge_kubeconfig http://127.0.0.1:$service_port/sites/edge-1
+       --data-binary @$edge_kubeconfig http://127.0.0.1:$service_port/sites/edge-1-pasted
   curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/sites      # health, expiry
   curl -s -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/kubeconfig > all.kubeconfig
   kubectl --kubeconfig all.kubeconfig --context edge-1 get configmap workload   # through the registered site
-  curl -s -X DELETE -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/sites/edge-1
+  curl -s -X DELETE -H 'Authorization: Bearer admin-token' http://127.0.0.1:$service_port/sites/edge-1-pasted
 See every site on the page: open http://127.0.0.1:$service_port/ in a browser and enter admin-token.
 Or managed: the service issues and renews edge-1's deployer token with a bootstrap credential
 (bootstrap-token, inside the kubeconfig file; ?serviceAccount= names the account to issue for):

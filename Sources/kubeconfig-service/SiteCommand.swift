@@ -61,7 +61,8 @@ struct SiteAddCommand: AsyncParsableCommand {
             the kubeconfig-bootstrap account, which may only mint tokens for the deployer and for itself. Then it \
             mints the bootstrap token and registers the site (PUT /sites/NAME); the service issues and renews the \
             deployer's tokens, and the bootstrap token, from then on. Objects of those names that are not labelled \
-            for the site are never taken over. If the registration fails, what this run created is deleted again. \
+            for the site are never taken over. If the service refuses the site, what this run created is deleted \
+            again (not when its answer was lost: run the command again). \
             Running it again is safe: what is there is kept.
             """)
 

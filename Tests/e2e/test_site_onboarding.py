@@ -197,8 +197,9 @@ def test_an_object_not_labelled_for_the_site_is_never_taken_over_and_nothing_is_
 def test_when_the_service_refuses_the_site_what_the_run_created_is_deleted_again(
         services, central, cluster, operator, tmp_path):
     service = services()
-    nobody = tmp_path / "nobody.token"
-    nobody.write_text(central.add_identity("nobody"))
+    # May read the document (the service's sites), not change it: the registration is refused.
+    nobody = tmp_path / "reader.token"
+    nobody.write_text(central.add_identity("reader", rules=[{"verbs": ["get"], "resources": ["configmaps"]}]))
     run = site_command(service, nobody, "add", "edge-1", "--context", "admin", "--kubeconfig", str(operator),
                        home=tmp_path)
     assert run.returncode == 1
@@ -305,7 +306,7 @@ printf '%s' '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCreden
 
 def test_when_the_services_answer_is_lost_what_was_created_is_kept_for_a_second_run(
         services, central, cluster, operator, service_token, tmp_path):
-    """A service that reads the registration and closes the connection without answering may have
+    """A service that lists its sites, then reads the registration and closes the connection without answering may have
     registered the site: deleting its accounts then could break it, so nothing is deleted, and
     the message says to run the command again. A second run against the real service keeps
     everything and registers the site."""
@@ -320,7 +321,11 @@ def test_when_the_services_answer_is_lost_what_was_created_is_kept_for_a_second_
                 connection, _ = listener.accept()
             except OSError:
                 return
-            connection.recv(65536)
+            request = connection.recv(65536)
+            if request.startswith(b"GET /sites "):
+                body = b'{"sites": []}'
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                                   b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
             connection.close()
 
     threading.Thread(target=serve, daemon=True).start()
@@ -344,3 +349,40 @@ def test_when_the_services_answer_is_lost_what_was_created_is_kept_for_a_second_
     assert again.returncode == 0, again.stderr
     assert not [line for line in again.stdout.splitlines() if line.startswith("created ")], again.stdout
     assert who(cluster, stored_token(central, "edge-1")) == "system:serviceaccount:apps:kubeconfig-deployer"
+
+
+def test_the_same_cluster_under_a_second_name_is_refused_before_anything_is_written(
+        services, central, cluster, operator, service_token, tmp_path):
+    service = services()
+    assert site_command(service, service_token, "add", "edge-1", "--context", "admin", "--kubeconfig",
+                        str(operator), home=tmp_path).returncode == 0
+    before = [entry for entry in cluster.requests() if entry["method"] != "GET"]
+    second = site_command(service, service_token, "add", "edge-2", "--context", "admin", "--kubeconfig",
+                          str(operator), "--namespace", "other", home=tmp_path)
+    assert second.returncode == 1
+    assert (f"this cluster (id {CLUSTER_ID}) is already registered as site edge-1: remove that site first, or pass "
+            "--allow-duplicate-cluster") in second.stderr, second.stderr
+    assert [entry for entry in cluster.requests() if entry["method"] != "GET"] == before
+    allowed = site_command(service, service_token, "add", "edge-2", "--context", "admin", "--kubeconfig",
+                           str(operator), "--namespace", "other", "--allow-duplicate-cluster", home=tmp_path)
+    assert allowed.returncode == 0, allowed.stderr
+    assert who(cluster, stored_token(central, "edge-2")) == "system:serviceaccount:other:kubeconfig-deployer"
+
+
+def test_site_remove_with_the_context_of_another_cluster_removes_nothing(
+        services, central, cluster, operator, service_token, tmp_path):
+    service = services()
+    assert site_command(service, service_token, "add", "edge-1", "--context", "admin", "--kubeconfig",
+                        str(operator), home=tmp_path).returncode == 0
+    other = KubeAPIServer(tmp_path / "other", config={"clusterId": "0d7e1f2a-0000-4000-8000-000000000002"}).start()
+    try:
+        elsewhere = other.write_kubeconfig(tmp_path / "other.kubeconfig", token=ADMIN_TOKEN, context="other")
+        run = site_command(service, service_token, "remove", "edge-1", "--context", "other", "--kubeconfig",
+                           str(elsewhere), home=tmp_path)
+    finally:
+        other.stop()
+    assert run.returncode == 1
+    assert "but site edge-1 is cluster " + CLUSTER_ID + ": nothing was removed" in run.stderr, run.stderr
+    assert "edge-1" in {site["name"] for site in service.request("GET", "/sites", token=ADMIN_TOKEN).json()["sites"]}
+    for path in OBJECTS:
+        assert labelled(cluster, path) is not None, path

@@ -157,7 +157,7 @@ public struct SiteOnboardingPlan: Sendable, Equatable {
     }
 
     /// A label value: at most 63 characters, alphanumerics with '-', '_' or '.' inside.
-    static func isLabelValue(_ value: String) -> Bool {
+    public static func isLabelValue(_ value: String) -> Bool {
         let bytes = Array(value.utf8)
         guard bytes.count <= 63 else { return false }
         guard let first = bytes.first, let last = bytes.last else { return true }

@@ -99,7 +99,9 @@ struct ServiceCall: Sendable {
         switch error {
         case let error as HTTPClientError where error == .connectTimeout: true
         case let error as IOError where error.errnoCode == 111: true  // ECONNREFUSED
-        case is NIOSSLError, is BoringSSLError: true  // the handshake failed: nothing was sent
+        case let error as NIOSSLError:
+            // Only a failed handshake comes before the request; an unclean shutdown may come after it.
+            if case .handshakeFailed = error { true } else { false }
         default: false
         }
     }

@@ -17,6 +17,7 @@ public struct SiteListing: Sendable {
         }
         var name: String
         var server: String?
+        var clusterId: String?
         var credential: String?
         var tokenManagement: String?
         var tokenExpiresAt: String?

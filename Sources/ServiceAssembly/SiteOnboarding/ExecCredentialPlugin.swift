@@ -429,6 +429,8 @@ public struct ExecCredentialPlugin: Sendable, Equatable, CustomStringConvertible
     /// The plugin's environment: the CLI's, then `env`, then `KUBERNETES_EXEC_INFO`; of entries
     /// naming one variable the last wins, as Go's os/exec keeps it.
     private func processEnvironment(parent: [String], execInfo: String) -> [String] {
+        // The caller's token for the service is not the plugin's business.
+        let parent = parent.filter { !$0.hasPrefix("KUBECONFIG_SERVICE_TOKEN=") }
         let entries = parent + environment.map { "\($0.name)=\($0.value)" } + ["KUBERNETES_EXEC_INFO=" + execInfo]
         var seen: Set<Substring> = []
         var kept: [String] = []

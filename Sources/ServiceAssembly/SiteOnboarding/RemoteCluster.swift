@@ -34,16 +34,32 @@ struct RemoteCluster: Sendable {
     }
 
     /// A write that must succeed; with `missingIsFine`, a DELETE of what is already gone does.
+    /// Returns the answer's body (the object written).
+    @discardableResult
     func write(
         _ method: HTTPMethod, _ path: String, _ body: [UInt8]?, what: String, missingIsFine: Bool = false
-    ) async throws(ServiceClientError) {
+    ) async throws(ServiceClientError) -> [UInt8] {
         let answer = try await call(method, path, body, what: what)
-        if (200..<300).contains(answer.status) || (missingIsFine && answer.status == 404) { return }
+        if (200..<300).contains(answer.status) || (missingIsFine && answer.status == 404) { return answer.body }
         if answer.status == 409 {
             throw ServiceClientError(
                 description: "cannot \(what): someone else changed it meanwhile (\(reason(answer))); run the command again")
         }
         throw failure(answer, what: what)
+    }
+
+    /// The uid of an object's body.
+    static func uid(of body: [UInt8]) -> String? {
+        struct Object: Decodable {
+            struct Metadata: Decodable { var uid: String? }
+            var metadata: Metadata
+        }
+        return (try? JSONDecoder().decode(Object.self, from: Data(body)))?.metadata.uid
+    }
+
+    /// `DeleteOptions` that delete only the object of `uid`: never one someone made since.
+    static func deleteOptions(uid: String) -> [UInt8] {
+        Array(#"{"apiVersion":"v1","kind":"DeleteOptions","preconditions":{"uid":"\#(uid)"}}"#.utf8)
     }
 
     /// The items of a list, as far as names go.

@@ -91,6 +91,7 @@ public struct SiteOnboarding: Sendable {
             }
         }
         let clusterID = try await cluster.clusterID(say: say)
+        try await checkService(clusterID: clusterID)
         let registration = Registration(
             server: context.server, certificateAuthority: context.certificateAuthority,
             tlsServerName: context.tlsServerName, namespace: options.plan.namespace,
@@ -102,11 +103,11 @@ public struct SiteOnboarding: Sendable {
             return dryRun(steps, registration: registration)
         }
 
-        var created: [RemoteObject] = []
+        var created: [(object: RemoteObject, uid: String?)] = []
         do {
             for (object, step) in steps {
-                if case .create = step { created.append(object) }
-                try await apply(step, to: object, on: cluster)
+                let written = try await apply(step, to: object, on: cluster)
+                if case .create = step { created.append((object, written.flatMap(RemoteCluster.uid))) }
             }
             let bootstrap = try await cluster.mintBootstrap(options, say: say)
             var body = registration
@@ -122,15 +123,35 @@ public struct SiteOnboarding: Sendable {
         }
     }
 
+    /// Asks the service before anything is written: that it answers, that the caller may read its
+    /// sites, and that no other site is this cluster (unless allowed). The registration may still
+    /// be refused (the caller may read but not change the document); then the run is rolled back.
+    private func checkService(clusterID: String?) async throws(ServiceClientError) {
+        let body = try await SiteListing.fetch(
+            service: service.service, token: service.token, certificateAuthority: service.certificateAuthority)
+        let listing = try SiteListing(json: body)
+        let site = options.site
+        if let clusterID, !options.allowDuplicateCluster,
+            let other = listing.sites.first(where: { $0.clusterId == clusterID && $0.name != site })
+        {
+            throw ServiceClientError(
+                description: "this cluster (id \(clusterID.printable)) is already registered as site "
+                    + "\(other.name.printable): remove that site first, or pass --allow-duplicate-cluster")
+        }
+    }
+
     // MARK: - Steps
 
+    /// Applies `step`; the object created, for a creation.
     private func apply(
         _ step: SiteOnboardingPlan.Step, to object: RemoteObject, on cluster: RemoteCluster
-    ) async throws(ServiceClientError) {
+    ) async throws(ServiceClientError) -> [UInt8]? {
         switch step {
         case .create:
-            try await cluster.write(.POST, object.collectionPath, object.body(), what: "create \(object.description)")
+            let written = try await cluster.write(
+                .POST, object.collectionPath, object.body(), what: "create \(object.description)")
             say("created \(object.description)")
+            return written
         case .keep(let ours):
             say("kept \(object.description)" + (ours ? "" : " (it was there before; never deleted by site remove)"))
         case .update(let resourceVersion):
@@ -142,13 +163,17 @@ public struct SiteOnboarding: Sendable {
             try await cluster.write(.POST, object.collectionPath, object.body(), what: "create \(object.description)")
             say("replaced \(object.description) (its role changed)")
         }
+        return nil
     }
 
-    /// Deletes what this run created, newest first; what cannot be deleted is named.
-    private func rollBack(_ created: [RemoteObject], on cluster: RemoteCluster) async {
-        for object in created.reversed() {
+    /// Deletes what this run created, newest first, each only if it is still the object created
+    /// (a uid precondition); what cannot be deleted is named.
+    private func rollBack(_ created: [(object: RemoteObject, uid: String?)], on cluster: RemoteCluster) async {
+        for (object, uid) in created.reversed() {
             do {
-                try await cluster.write(.DELETE, object.path, nil, what: "delete \(object.description)", missingIsFine: true)
+                try await cluster.write(
+                    .DELETE, object.path, uid.map(RemoteCluster.deleteOptions), what: "delete \(object.description)",
+                    missingIsFine: true)
                 say("removed \(object.description) (created by this run)")
             } catch {
                 say("could not remove \(object.description): \(error.description); delete it by hand")
@@ -167,6 +192,7 @@ public struct SiteOnboarding: Sendable {
         } catch {
             // The service may have registered the site before the answer was lost: deleting its
             // accounts now could break a registered site. Everything is left for a second run.
+            guard error.outcomeUnknown else { throw error }
             throw ServiceClientError(
                 description: "\(error.description); the site may or may not be registered: run the same command "
                     + "again (it keeps what is there), or site remove \(site) --context ... to undo it",

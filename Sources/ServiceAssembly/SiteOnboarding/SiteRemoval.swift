@@ -31,9 +31,34 @@ public struct SiteRemoval: Sendable {
     /// binding outlives it, and the namespace last.
     static let order: [RemoteObject.Kind] = [.clusterRoleBinding, .roleBinding, .role, .serviceAccount, .namespace]
 
+    /// The cluster id the service holds for the site; nil when it has none or no such site.
+    private func registeredClusterID() async throws(ServiceClientError) -> String? {
+        let answer = try await service.send(.GET, "/sites/\(site)")
+        guard answer.status == 200 else { return nil }
+        return try? SiteListing(site: answer.body).sites.first?.clusterId
+    }
+
     public func run() async throws(ServiceClientError) -> String {
         guard SiteOnboardingPlan.isSiteName(site) else {
             throw ServiceClientError(description: "\(site.printable) is not a site name (a DNS-1123 subdomain)")
+        }
+        guard SiteOnboardingPlan.isLabelValue(site) else {
+            throw ServiceClientError(description: "\(site.printable) is not the name of a site site add made (a label value)")
+        }
+        // The context must reach the site's cluster: labelled objects of the same site name on
+        // another cluster (staging's edge-1, say) are not this site's.
+        var cluster: RemoteCluster?
+        if let context {
+            let reached = RemoteCluster(endpoint: try await SiteOnboarding.endpoint(of: context))
+            cluster = reached
+            let registered = try await registeredClusterID()
+            let reachedID = try await reached.clusterID(say: { _ in })
+            if let registered, let reachedID, registered != reachedID {
+                await reached.shutdown()
+                throw ServiceClientError(
+                    description: "context \(context.name.printable) reaches cluster \(reachedID.printable), but site \(site) "
+                        + "is cluster \(registered.printable): nothing was removed; use the context of the site's cluster")
+            }
         }
         let answer = try await service.send(.DELETE, "/sites/\(site)")
         switch answer.status {
@@ -43,8 +68,7 @@ public struct SiteRemoval: Sendable {
             throw ServiceClientError(
                 description: "the service did not remove site \(site) (\(answer.status) \(ServiceCall.refusal(answer.body)))")
         }
-        guard let context else { return "site \(site) removed; its cluster was not touched (no --context)\n" }
-        let cluster = RemoteCluster(endpoint: try await SiteOnboarding.endpoint(of: context))
+        guard let cluster else { return "site \(site) removed; its cluster was not touched (no --context)\n" }
         defer { Task { await cluster.shutdown() } }
         let selector = PercentEncoding.queryValue.encode(SiteOnboardingPlan.selector(site: site))
         var deleted = 0
