@@ -10,12 +10,30 @@ extension BearerToken {
         /// `jti`: the token's own id (kube-apiserver writes one since 1.29), which audit logs
         /// name it by.
         public var id: String?
+        /// `aud`: the audiences the token is valid for (a string or an array in a JWT); nil
+        /// when the token names none.
+        public var audiences: [String]?
+        /// The `kubernetes.io` claim's `namespace` and `serviceaccount.name`: the account a
+        /// service-account token authenticates as.
+        public var serviceAccount: (namespace: String, name: String)? {
+            guard let namespace = kubernetes?.namespace, let name = kubernetes?.serviceaccount?.name else { return nil }
+            return (namespace, name)
+        }
+        var kubernetes: KubernetesClaim?
+
+        struct KubernetesClaim: Sendable, Equatable, Decodable {
+            struct Reference: Sendable, Equatable, Decodable { var name: String? }
+            var namespace: String?
+            var serviceaccount: Reference?
+        }
 
         enum CodingKeys: String, CodingKey {
             case subject = "sub"
             case issuedAt = "iat"
             case expiresAt = "exp"
             case id = "jti"
+            case audiences = "aud"
+            case kubernetes = "kubernetes.io"
         }
 
         public init(subject: String?, issuedAt: Date?, expiresAt: Date?, id: String? = nil) {
@@ -33,6 +51,12 @@ extension BearerToken {
             expiresAt = (try? container.decodeIfPresent(Double.self, forKey: .expiresAt)).flatMap { $0 }
                 .map(Date.init(timeIntervalSince1970:))
             id = (try? container.decodeIfPresent(String.self, forKey: .id)).flatMap { $0 }
+            if let audience = (try? container.decodeIfPresent(String.self, forKey: .audiences)).flatMap({ $0 }) {
+                audiences = [audience]
+            } else {
+                audiences = (try? container.decodeIfPresent([String].self, forKey: .audiences)).flatMap { $0 }
+            }
+            kubernetes = (try? container.decodeIfPresent(KubernetesClaim.self, forKey: .kubernetes)).flatMap { $0 }
         }
     }
 

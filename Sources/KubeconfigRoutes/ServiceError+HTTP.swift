@@ -8,7 +8,7 @@ extension ServiceError {
     public var httpStatus: HTTPResponse.Status {
         switch code {
         case .badRequest, .invalidSite: return .badRequest
-        case .siteReserved, .siteConflict, .siteNotManaged: return .conflict
+        case .siteReserved, .siteConflict, .siteClusterConflict, .siteNotManaged: return .conflict
         case .unsupportedMediaType: return .unsupportedMediaType
         case .siteVerificationFailed: return .unprocessableContent
         case .tooManyRequests: return .tooManyRequests

@@ -14,6 +14,9 @@ extension ServiceError.Code {
     /// A site answered 401 to its bootstrap credential: invalid, expired or revoked (not a
     /// missing right, which is `tokenRequestForbidden`).
     public static let bootstrapCredentialRejected = Self(rawValue: "BootstrapCredentialRejected")
+    /// A managed site's bootstrap credential lapsed unrenewed: the site must be registered again
+    /// (`kubeconfig-service site add`).
+    public static let bootstrapExpired = Self(rawValue: "BootstrapExpired")
     // HTTP callers.
     public static let badRequest = Self(rawValue: "BadRequest")
     public static let notFound = Self(rawValue: "NotFound")
@@ -28,6 +31,8 @@ extension ServiceError.Code {
     public static let invalidSite = Self(rawValue: "InvalidSite")
     public static let siteReserved = Self(rawValue: "SiteReserved")
     public static let siteConflict = Self(rawValue: "SiteConflict")
+    /// A site registered as a cluster another site already is (the same `clusterId`).
+    public static let siteClusterConflict = Self(rawValue: "SiteClusterConflict")
     public static let siteNotProbed = Self(rawValue: "SiteNotProbed")
     /// `PUT /sites/{name}?verify=true` of a site whose probe failed: nothing was written.
     public static let siteVerificationFailed = Self(rawValue: "SiteVerificationFailed")

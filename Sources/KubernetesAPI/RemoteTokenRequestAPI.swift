@@ -10,23 +10,3 @@ public protocol RemoteTokenRequestAPI: Sendable {
         audiences: [String]
     ) async throws(ServiceError) -> IssuedToken
 }
-
-/// The TokenRequest API of one remote site, as `IssuedTokenSource` asks for it.
-public struct SiteTokenRequests: TokenRequestAPI {
-    public let remote: any RemoteTokenRequestAPI
-    /// The site's server and CA, with its bootstrap credential.
-    public let endpoint: ClusterEndpoint
-
-    public init(remote: any RemoteTokenRequestAPI, endpoint: ClusterEndpoint) {
-        self.remote = remote
-        self.endpoint = endpoint
-    }
-
-    public func requestToken(
-        namespace: String, serviceAccount: String, expirationSeconds: Int, audiences: [String]
-    ) async throws(ServiceError) -> IssuedToken {
-        try await remote.requestToken(
-            at: endpoint, namespace: namespace, serviceAccount: serviceAccount, expirationSeconds: expirationSeconds,
-            audiences: audiences)
-    }
-}

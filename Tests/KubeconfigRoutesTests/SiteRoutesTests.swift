@@ -246,3 +246,30 @@ import Testing
         #expect(writer != 401 && writer != 403)
     }
 }
+
+extension SiteRoutesTests {
+    @Test func aSecondNameForAClusterIs409NamingTheFirstAndEverySiteShowsItsClusterId() async throws {
+        func body(_ name: String, _ extra: String) -> [UInt8] {
+            Array(
+                #"{"server":"https://\#(name).example:6443","certificateAuthorityData":"\#(Self.ca)","token":"t",\#(extra)}"#
+                    .utf8)
+        }
+        let first = await send("PUT", "/sites/edge-1", body: body("edge-1", #""clusterId":"uid-1""#))
+        #expect(first.status == .created)
+        #expect((json(first)["site"] as? [String: Any])?["clusterId"] as? String == "uid-1")
+        let before = store.stored
+        let second = await send("PUT", "/sites/edge-2", body: body("edge-2", #""clusterId":"uid-1""#))
+        #expect(second.status == .conflict)
+        let error = json(second)["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "SiteClusterConflict")
+        #expect((error?["message"] as? String)?.contains("already registered as site edge-1; remove edge-1 first") == true)
+        #expect(store.stored == before)
+        let allowed = await send(
+            "PUT", "/sites/edge-2", body: body("edge-2", #""clusterId":"uid-1","allowDuplicateCluster":true"#))
+        #expect(allowed.status == .created)
+        let sites = (json(await send("GET", "/sites"))["sites"] as? [[String: Any]]) ?? []
+        let ids = Dictionary(uniqueKeysWithValues: sites.map { ($0["name"] as? String ?? "", $0["clusterId"] as? String) })
+        #expect(ids == ["central": nil, "edge-1": "uid-1", "edge-2": "uid-1"])
+        #expect(json(await send("GET", "/sites/edge-1"))["clusterId"] as? String == "uid-1")
+    }
+}

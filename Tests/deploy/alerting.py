@@ -19,14 +19,18 @@ from rendering import FULLNAME, NAMESPACE, PROMETHEUS_RULE, render_chart
 ALERTS = ("KubeconfigSiteDown", "KubeconfigSiteCertificateExpiring", "KubeconfigSiteTokenExpiring",
           "KubeconfigPublishedTokenExpiring", "KubeconfigPublicationsFailing",
           "KubeconfigPublicationStale", "KubeconfigManagedSitesNotRenewing",
-          "KubeconfigSiteCredentialsRepaired")
+          "KubeconfigSiteCredentialsRepaired", "KubeconfigSiteBootstrapExpiring",
+          "KubeconfigSiteBootstrapNotRenewing")
 # The alerts about managed sites: only with siteCredentials.enabled.
-MANAGED_SITES_ALERTS = {"KubeconfigManagedSitesNotRenewing", "KubeconfigSiteCredentialsRepaired"}
+MANAGED_SITES_ALERTS = {"KubeconfigManagedSitesNotRenewing", "KubeconfigSiteCredentialsRepaired",
+                        "KubeconfigSiteBootstrapExpiring", "KubeconfigSiteBootstrapNotRenewing"}
 # The series the service exposes at GET /metrics that the alerts may read.
 METRICS = {"kubeconfig_site_up", "kubeconfig_site_token_expiry_timestamp_seconds",
            "kubeconfig_site_certificate_expiry_timestamp_seconds", "kubeconfig_publications_total",
            "kubeconfig_last_success_timestamp_seconds", "kubeconfig_token_expiry_timestamp_seconds",
-           "kubeconfig_managed_sites_not_renewing", "kubeconfig_site_credential_repairs_total"}
+           "kubeconfig_managed_sites_not_renewing", "kubeconfig_site_credential_repairs_total",
+           "kubeconfig_site_bootstrap_expiry_timestamp_seconds",
+           "kubeconfig_site_bootstrap_renewal_timestamp_seconds"}
 # The Prometheus Operator CRD's pattern for `for` (monitoring.coreos.com/v1 Duration).
 CRD_DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?"
                           r"(([0-9]+)s)?(([0-9]+)ms)?)$")
@@ -384,9 +388,66 @@ def site_credentials_repaired(rules: dict[str, dict[str, Any]]) -> dict[str, Any
     }
 
 
+def site_bootstrap_expiry(rules: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A static bootstrap credential (an expiry and no renewal point) expiring within 7d fires
+    after 10m, and keeps firing once lapsed; one that renews itself (it has a renewal point),
+    or one further out, does not; one registered again (renewing now) resolves."""
+    expiry = "kubeconfig_site_bootstrap_expiry_timestamp_seconds"
+    renewal = "kubeconfig_site_bootstrap_renewal_timestamp_seconds"
+    alert = "KubeconfigSiteBootstrapExpiring"
+    warning = {"severity": "warning"}
+    edge1 = {**pod("a", site="edge1"), **warning}
+    expected = firing(rules, alert, edge1, **{"$value | humanizeTimestamp": stamp(518400)})
+    assert expected["exp_annotations"]["summary"] == "The bootstrap credential of site edge1 expires within 7d"
+    assert f"kept in Secret {NAMESPACE}/{FULLNAME}-site-credentials" in expected["exp_annotations"]["description"]
+    return {
+        "interval": "1m",
+        "input_series": [
+            series(expiry, pod("a", site="edge1"), "518400x40"),   # static, 6 days: fires
+            series(expiry, pod("a", site="edge2"), "518400x40"),   # managed, 6 days: renews itself
+            series(renewal, pod("a", site="edge2"), "450000x40"),
+            series(expiry, pod("a", site="edge3"), "864000x40"),   # static, 10 days
+            # static and lapsing, until registered again at 30m (renewing, 30 days out).
+            series(expiry, pod("a", site="edge4"), "60x29 2592000x10"),
+            series(renewal, pod("a", site="edge4"), "_x30 2000000x9"),
+        ],
+        "alert_rule_test": [
+            at("5m", alert),  # pending
+            at("11m", alert, expected, firing(rules, alert, {**pod("a", site="edge4"), **warning},
+                                              **{"$value | humanizeTimestamp": stamp(60)})),
+            at("35m", alert, expected),
+        ],
+    }
+
+
+def site_bootstrap_not_renewing(rules: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A bootstrap credential that renews itself more than 15m past its renewal point fires at
+    once; one renewed in time (its point moves on) does not; a renewal resolves it."""
+    name = "kubeconfig_site_bootstrap_renewal_timestamp_seconds"
+    alert = "KubeconfigSiteBootstrapNotRenewing"
+    edge1 = {**pod("a", site="edge1"), "severity": "warning"}
+    expected = firing(rules, alert, edge1, **{"$value | humanizeDuration": "16m 0s"})
+    assert expected["exp_annotations"]["summary"] == "The bootstrap credential of site edge1 is not renewing"
+    return {
+        "interval": "1m",
+        "input_series": [
+            # edge1: due at 5m, renewals failing until 40m, then renewed (due again at 100m).
+            series(name, pod("a", site="edge1"), "300x39 6000x20"),
+            # edge2: due at 10m, renewed at 11m.
+            series(name, pod("a", site="edge2"), "600x10 7200x49"),
+        ],
+        "alert_rule_test": [
+            at("20m", alert),  # 15m past: not more
+            at("21m", alert, expected),
+            at("41m", alert),
+        ],
+    }
+
+
 DEFAULT_UNIT_TESTS = {test.__name__.replace("_", "-"): test for test in (
     site_down, certificate_expiry, site_token_expiry, published_token_expiry,
-    publications_failing, publication_stale, managed_sites_not_renewing, site_credentials_repaired)}
+    publications_failing, publication_stale, managed_sites_not_renewing, site_credentials_repaired,
+    site_bootstrap_expiry, site_bootstrap_not_renewing)}
 
 
 def custom(rules: dict[str, dict[str, Any]]) -> dict[str, Any]:

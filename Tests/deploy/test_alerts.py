@@ -125,6 +125,13 @@ def test_default_alerts(chart) -> None:
             "max(kubeconfig_managed_sites_not_renewing) > 0", "15m", {"severity": "warning"}),
         "KubeconfigSiteCredentialsRepaired": (
             "increase(kubeconfig_site_credential_repairs_total[1h]) > 0", None, {"severity": "info"}),
+        "KubeconfigSiteBootstrapExpiring": (
+            "kubeconfig_site_bootstrap_expiry_timestamp_seconds > 0 and "
+            "kubeconfig_site_bootstrap_expiry_timestamp_seconds - time() < 604800 "
+            "unless kubeconfig_site_bootstrap_renewal_timestamp_seconds",
+            "10m", {"severity": "warning"}),
+        "KubeconfigSiteBootstrapNotRenewing": (
+            "time() - (kubeconfig_site_bootstrap_renewal_timestamp_seconds > 0) > 900", None, {"severity": "warning"}),
     }
     for rule in rules.values():
         assert set(rule["annotations"]) == {"summary", "description"}
@@ -181,7 +188,8 @@ def test_stale_alert_needs_a_refresh_interval(chart) -> None:
 
 def test_alerts_can_be_turned_off_one_by_one(chart) -> None:
     keys = ["siteDown", "siteCertificateExpiry", "siteTokenExpiry", "publishedTokenExpiry",
-            "publicationsFailing", "publicationStale", "managedSitesNotRenewing", "siteCredentialsRepaired"]
+            "publicationsFailing", "publicationStale", "managedSitesNotRenewing", "siteCredentialsRepaired",
+            "siteBootstrapExpiry", "siteBootstrapNotRenewing"]
     for key, alert in zip(keys, ALERTS):
         values = {"prometheusRule": {"enabled": True, key: {"enabled": False}}}
         rules = rules_by_alert(the_rule(chart, values)["spec"])

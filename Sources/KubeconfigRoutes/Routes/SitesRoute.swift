@@ -20,6 +20,10 @@ struct SitesRoute: RouteHandler {
         var renewalError: ReportedError?
         /// When a managed site's bootstrap credential expires, if it says.
         var bootstrapExpiresAt: Date?
+        /// `managed` (a service-account token renewed here) or `static`.
+        var bootstrapManagement: String?
+        var bootstrapRenewsAt: Date?
+        var bootstrapRenewalError: ReportedError?
         var health: SiteHealth?
 
         func encode(to encoder: any Encoder) throws {
@@ -28,12 +32,16 @@ struct SitesRoute: RouteHandler {
             try container.encodeIfPresent(tokenManagement, forKey: .tokenManagement)
             try container.encodeIfPresent(tokenRenewsAt, forKey: .tokenRenewsAt)
             try container.encodeIfPresent(renewalError, forKey: .renewalError)
+            try container.encodeIfPresent(bootstrapManagement, forKey: .bootstrapManagement)
             try container.encodeIfPresent(bootstrapExpiresAt, forKey: .bootstrapExpiresAt)
+            try container.encodeIfPresent(bootstrapRenewsAt, forKey: .bootstrapRenewsAt)
+            try container.encodeIfPresent(bootstrapRenewalError, forKey: .bootstrapRenewalError)
             try container.encodeIfPresent(health, forKey: .health)
         }
 
         enum CodingKeys: String, CodingKey {
-            case tokenManagement, tokenRenewsAt, renewalError, bootstrapExpiresAt, health
+            case tokenManagement, tokenRenewsAt, renewalError, bootstrapManagement, bootstrapExpiresAt, bootstrapRenewsAt
+            case bootstrapRenewalError, health
         }
     }
 
@@ -48,11 +56,15 @@ struct SitesRoute: RouteHandler {
 
     func view(_ summary: SiteSummary, _ published: PublishedDocument) -> SiteView {
         var view = SiteView(summary: summary, health: monitor?.health(of: summary.name, in: published.document))
+        view.summary.clusterId = ClusterIdentities(annotations: published.annotations)[summary.name]
         let token = SiteTokenStatus.of(summary, in: published, central: state.snapshot.token, renewer: renewer)
         view.tokenManagement = token?.management.rawValue
         view.tokenRenewsAt = token?.renewsAt
         view.renewalError = token?.renewalError.map(ReportedError.init)
         view.bootstrapExpiresAt = token?.bootstrapExpiresAt
+        view.bootstrapManagement = token?.bootstrapManagement?.rawValue
+        view.bootstrapRenewsAt = token?.bootstrapRenewsAt
+        view.bootstrapRenewalError = token?.bootstrapRenewalError.map(ReportedError.init)
         return view
     }
 }

@@ -26,10 +26,15 @@ public struct ManagedCredential: Sendable, Hashable, Codable {
     /// When the registration was stored; nil for entries written before. An entry no record
     /// names is removed once it is older than the grace period.
     public var createdAt: Date?
+    /// The cluster the site was registered as (its `kube-system` namespace UID), when the
+    /// registration said; nil for entries written before. The document's `ClusterIdentities` is
+    /// what the duplicate check reads: this records the registration as it was made.
+    public var clusterID: String?
 
     public init(
         bootstrapToken: BearerToken, tokenRequest: TokenRequestSpec, server: String, certificateAuthority: [UInt8],
-        tlsServerName: String?, registration: String = Self.newRegistration(), createdAt: Date? = Date()
+        tlsServerName: String?, clusterID: String? = nil, registration: String = Self.newRegistration(),
+        createdAt: Date? = Date()
     ) {
         self.bootstrapToken = bootstrapToken
         self.tokenRequest = tokenRequest
@@ -38,6 +43,7 @@ public struct ManagedCredential: Sendable, Hashable, Codable {
         self.tlsServerName = tlsServerName
         self.registration = registration
         self.createdAt = createdAt
+        self.clusterID = clusterID
     }
 
     /// A fresh registration id: 64 random bits, as 16 hex digits.
@@ -58,6 +64,7 @@ public struct ManagedCredential: Sendable, Hashable, Codable {
     public func registers(sameAs other: ManagedCredential) -> Bool {
         bootstrapToken == other.bootstrapToken && tokenRequest == other.tokenRequest && server == other.server
             && certificateAuthority == other.certificateAuthority && tlsServerName == other.tlsServerName
+            && clusterID == other.clusterID
     }
 
     /// What records of entries without an id name: a digest of the server, CA, server name and
@@ -73,6 +80,7 @@ public struct ManagedCredential: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case bootstrapToken, tokenRequest, server, certificateAuthorityData, tlsServerName, registration, createdAt
+        case clusterID = "clusterId"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -87,6 +95,7 @@ public struct ManagedCredential: Sendable, Hashable, Codable {
         certificateAuthority = Array(ca)
         tlsServerName = try container.decodeIfPresent(String.self, forKey: .tlsServerName)
         createdAt = try container.decodeIfPresent(Date.self, forKey: .createdAt)
+        clusterID = try container.decodeIfPresent(String.self, forKey: .clusterID)
         registration = ""
         registration = try container.decodeIfPresent(String.self, forKey: .registration) ?? legacyFingerprint
     }
@@ -100,5 +109,6 @@ public struct ManagedCredential: Sendable, Hashable, Codable {
         try container.encodeIfPresent(tlsServerName, forKey: .tlsServerName)
         try container.encode(registration, forKey: .registration)
         try container.encodeIfPresent(createdAt, forKey: .createdAt)
+        try container.encodeIfPresent(clusterID, forKey: .clusterID)
     }
 }

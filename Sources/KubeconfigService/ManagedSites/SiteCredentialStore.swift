@@ -77,6 +77,48 @@ public struct SiteCredentialStore: Sendable {
         return found
     }
 
+    /// What `replaceBootstrap` found.
+    public enum BootstrapReplacement: Sendable, Equatable {
+        /// The entry holds the new credential now.
+        case written
+        /// The entry holds a newer one (a later expiry: another replica renewed it): kept, and
+        /// to be adopted instead of the one offered.
+        case newer(BearerToken)
+        /// No entry holds the registration any more (removed or replaced meanwhile).
+        case gone
+    }
+
+    /// Writes `token` as the bootstrap credential of `registration` of `site`, into the key that
+    /// holds it, conditional on the version read (a conflict is read again). An entry holding a
+    /// credential as new (an `exp` as late or later) is left as it is and its credential returned.
+    public func replaceBootstrap(
+        site: String, registration: String, with token: BearerToken
+    ) async throws(ServiceError) -> BootstrapReplacement {
+        var outcome = BootstrapReplacement.gone
+        try await patch { entries in
+            guard let entry = entries.first(where: { $0.site == site && $0.credential.registration == registration })
+            else {
+                outcome = .gone
+                return nil
+            }
+            let stored = entry.credential.bootstrapToken
+            if stored == token {
+                outcome = .written
+                return nil
+            }
+            // As late counts as newer: the first writer wins, the others adopt its credential.
+            if (stored.claims?.expiresAt ?? .distantPast) >= (token.claims?.expiresAt ?? .distantPast) {
+                outcome = .newer(stored)
+                return nil
+            }
+            var credential = entry.credential
+            credential.bootstrapToken = token
+            outcome = .written
+            return [entry.key: Data(Self.encode(credential).utf8).base64EncodedString()]
+        }
+        return outcome
+    }
+
     /// Reads the Secret, asks `change` for the data keys to set (nil: none), and patches them,
     /// conditional on the version read (`ConditionalWrite`: a conflict is read again).
     private func patch(_ change: ([Entry]) -> [String: String?]?) async throws(ServiceError) {

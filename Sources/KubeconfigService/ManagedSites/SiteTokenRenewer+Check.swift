@@ -70,6 +70,7 @@ extension SiteTokenRenewer {
             let observation: SiteLifecycle.Observation
             if let entry = entries.first(where: { $0.site == site && $0.credential.registration == registration }) {
                 observation = observe(entry, content, now: now)
+                adoptBootstrap(of: entry, at: now)
             } else if let entry = newestSettled(of: site, in: entries, registering: registering, now: now) {
                 adopted[site] = (registration, entry)
                 continue
@@ -135,6 +136,7 @@ extension SiteTokenRenewer {
             }
         }
         sources.withLock { sources in sources = sources.filter { live.contains($0.key) } }
+        bootstraps.withLock { bootstraps in bootstraps = bootstraps.filter { live.contains($0.key) } }
     }
 
     /// The registration each site's token record names.

@@ -28,7 +28,7 @@ extension SiteTokenRenewer {
         }
         var credential = ManagedCredential(
             bootstrapToken: bootstrap, tokenRequest: spec, server: site.server,
-            certificateAuthority: site.certificateAuthority, tlsServerName: site.tlsServerName)
+            certificateAuthority: site.certificateAuthority, tlsServerName: site.tlsServerName, clusterID: site.clusterID)
         if reuse, let current = try await namedRegistration(of: site.name), current.registers(sameAs: credential) {
             return PreparedRegistration(
                 site: site.name, credential: current, tokens: source(site.name, current), reused: true,

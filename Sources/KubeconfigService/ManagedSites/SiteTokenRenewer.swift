@@ -29,10 +29,17 @@ public final class SiteTokenRenewer: Sendable {
         public var renewalError: ServiceError?
         /// When the site's bootstrap credential expires, if it says (a JWT's `exp`).
         public var bootstrapExpiresAt: Date?
+        /// Whether the bootstrap credential renews itself here (`managed`) or not (`static`).
+        public var bootstrapManagement: SiteTokenStatus.Management?
+        /// When a managed bootstrap credential is renewed next (its renewal point).
+        public var bootstrapRenewsAt: Date?
+        /// Why the bootstrap credential is not renewing on schedule: its last renewal's failure,
+        /// the right a static one lacks, or `BootstrapExpired`.
+        public var bootstrapRenewalError: ServiceError?
     }
 
     let credentials: SiteCredentialStore
-    private let remote: any RemoteTokenRequestAPI
+    let remote: any RemoteTokenRequestAPI
     let updater: DocumentUpdater
     let state: PublicationState
     /// An entry of the Secret no record names is removed once this old; a registration must
@@ -50,6 +57,8 @@ public final class SiteTokenRenewer: Sendable {
     let sites = Mutex<[String: SiteLifecycle]>([:])
     /// Token sources by registration id.
     let sources = Mutex<[String: IssuedTokenSource]>([:])
+    /// Bootstrap credentials by registration id, each shared with its registration's token source.
+    let bootstraps = Mutex<[String: BootstrapCredential]>([:])
     let report = Mutex(ManagedSitesReport())
     /// The document as the last check read it, with its version: renewals decide against it or
     /// the served document, whichever is newer.
@@ -86,13 +95,24 @@ public final class SiteTokenRenewer: Sendable {
     }
 
     /// The site's token status, when this replica renews it.
-    public func status(of site: String) -> Status? {
+    public func status(of site: String, at now: Date = Date()) -> Status? {
         let lifecycle = sites.withLock { $0[site] }
         guard let lifecycle, lifecycle.phase != .unmanaged else { return nil }
-        let bootstrapExpiresAt = lifecycle.registration.flatMap { registration in
-            sources.withLock { $0[registration] }?.configuration.credentialExpiresAt
+        var status = Status(renewsAt: lifecycle.renewsAt, renewalError: lifecycle.error)
+        let bootstrap = lifecycle.registration.flatMap { registration in bootstraps.withLock { $0[registration] } }
+        if let renewal = bootstrap?.renewal.withLock({ $0 }) {
+            status.bootstrapExpiresAt = renewal.expiresAt
+            status.bootstrapManagement = renewal.management
+            status.bootstrapRenewsAt = renewal.renewsAt
+            status.bootstrapRenewalError = renewal.error(site: site, at: now)
+            // A deployer token refused because the bootstrap credential lapsed: say that, and the fix.
+            if let expired = status.bootstrapRenewalError, expired.code == .bootstrapExpired,
+                status.renewalError?.code == .bootstrapCredentialRejected
+            {
+                status.renewalError = expired
+            }
         }
-        return Status(renewsAt: lifecycle.renewsAt, renewalError: lifecycle.error, bootstrapExpiresAt: bootstrapExpiresAt)
+        return status
     }
 
     /// Runs `body` if `site` is managed here, under the lock its removal takes: a series `body`
@@ -112,8 +132,13 @@ public final class SiteTokenRenewer: Sendable {
         }
     }
 
-    /// A probe reached the site again: a renewal waiting for its backoff is tried now.
+    /// A probe reached the site again: a renewal (of its token or its bootstrap credential)
+    /// waiting for its backoff is tried now.
     public func siteRecovered(_ site: String) {
+        let registration = sites.withLock { $0[site]?.registration }
+        if let bootstrap = registration.flatMap({ registration in bootstraps.withLock { $0[registration] } }) {
+            bootstrap.renewal.withLock { $0.recovered(at: Date()) }
+        }
         transition(site) { lifecycle in
             lifecycle.recovered(at: Date())
             return []
@@ -135,6 +160,9 @@ public final class SiteTokenRenewer: Sendable {
             while !Task.isCancelled {
                 for (site, registration) in startDue() {
                     group.addTask { await self.renew(site, registration) }
+                }
+                for (bootstrap, request) in startDueBootstraps() {
+                    group.addTask { await self.renewBootstrap(bootstrap, request) }
                 }
                 await schedule.wait(for: sleepUntilNextDue())
             }
@@ -164,7 +192,8 @@ public final class SiteTokenRenewer: Sendable {
     }
 
     private func sleepUntilNextDue() -> Duration {
-        let next = sites.withLock { $0.values.compactMap(\.deadline).min() }
+        let next = [sites.withLock { $0.values.compactMap(\.deadline).min() }, nextBootstrapDeadline()].compactMap { $0 }
+            .min()
         guard let next else { return checkInterval }
         let milliseconds = Int64(next.timeIntervalSinceNow * 1000)
         return min(checkInterval, .milliseconds(max(milliseconds, 10)))
@@ -247,7 +276,13 @@ public final class SiteTokenRenewer: Sendable {
 
     /// The token source of `credential`'s registration, made if needed.
     func source(_ site: String, _ credential: ManagedCredential) -> IssuedTokenSource {
-        sources.withLock { sources in
+        let bootstrap = bootstraps.withLock { bootstraps in
+            if let bootstrap = bootstraps[credential.registration] { return bootstrap }
+            let bootstrap = BootstrapCredential(site: site, registered: credential)
+            bootstraps[credential.registration] = bootstrap
+            return bootstrap
+        }
+        return sources.withLock { sources in
             if let tokens = sources[credential.registration] { return tokens }
             var configuration = IssuedTokenSource.Configuration(
                 namespace: credential.tokenRequest.namespace, serviceAccount: credential.tokenRequest.serviceAccount)
@@ -255,11 +290,10 @@ public final class SiteTokenRenewer: Sendable {
             configuration.audiences = credential.tokenRequest.audiences
             configuration.site = site
             configuration.registration = credential.registration
-            configuration.credentialExpiresAt = credential.bootstrapToken.claims?.expiresAt
             // No TokenReview at the site: the bootstrap credential may only create tokens. The
             // site's probe (SelfSubjectReview) says when a token stops authenticating.
             let tokens = IssuedTokenSource(
-                configuration: configuration, tokens: SiteTokenRequests(remote: remote, endpoint: credential.endpoint),
+                configuration: configuration, tokens: ManagedSiteTokenRequests(remote: remote, bootstrap: bootstrap),
                 reviews: nil, logger: logger)
             sources[credential.registration] = tokens
             return tokens
@@ -280,9 +314,15 @@ public final class SiteTokenRenewer: Sendable {
         sources.withLock { sources in
             for case .retire(let registration) in actions { sources[registration] = nil }
         }
+        bootstraps.withLock { bootstraps in
+            for case .retire(let registration) in actions { bootstraps[registration] = nil }
+        }
         if gone {
             IssuedTokenSource.destroySeries(site: site)
             SiteTokenIssuer.destroySeries(site: site)
+            BootstrapMetrics(site: site).destroy()
+        } else {
+            recordBootstrap(of: site)
         }
         schedule.signal()
     }

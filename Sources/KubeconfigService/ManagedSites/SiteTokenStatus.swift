@@ -9,6 +9,13 @@ public struct SiteTokenStatus: Sendable, Equatable {
     public var renewalError: ServiceError?
     /// A managed site's bootstrap credential's expiry, when it says.
     public var bootstrapExpiresAt: Date?
+    /// Whether a managed site's bootstrap credential renews itself here, when this replica knows.
+    public var bootstrapManagement: Management?
+    /// When a managed bootstrap credential is renewed next.
+    public var bootstrapRenewsAt: Date?
+    /// Why a managed site's bootstrap credential is not renewing on schedule (`BootstrapExpired`
+    /// once it lapsed).
+    public var bootstrapRenewalError: ServiceError?
 
     public enum Management: String, Sendable, Encodable {
         case managed
@@ -40,6 +47,8 @@ public struct SiteTokenStatus: Sendable, Equatable {
             management: .managed,
             renewsAt: status?.renewsAt
                 ?? TokenRenewal(serviceAccount: record.serviceAccount, audiences: record.audiences).renewsAt(record),
-            renewalError: status?.renewalError, bootstrapExpiresAt: status?.bootstrapExpiresAt)
+            renewalError: status?.renewalError, bootstrapExpiresAt: status?.bootstrapExpiresAt,
+            bootstrapManagement: status?.bootstrapManagement, bootstrapRenewsAt: status?.bootstrapRenewsAt,
+            bootstrapRenewalError: status?.bootstrapRenewalError)
     }
 }

@@ -36,10 +36,6 @@ public actor IssuedTokenSource: TokenSource {
         /// (`ManagedCredential.registration`); a token recorded under another is replaced.
         public var registration: String?
 
-        /// When the credential tokens are requested with expires, if known (a managed site's
-        /// bootstrap token, from its `exp` claim).
-        public var credentialExpiresAt: Date?
-
         public init(namespace: String, serviceAccount: String) {
             self.namespace = namespace
             self.serviceAccount = serviceAccount

@@ -7,13 +7,13 @@ extension SiteRegistration {
     /// The JSON body's fields.
     static let jsonFields: Set<String> = [
         "server", "certificateAuthorityData", "token", "clientCertificateData", "clientKeyData", "tlsServerName",
-        "namespace", "user", "bootstrapToken", "tokenRequest",
+        "namespace", "user", "bootstrapToken", "tokenRequest", "clusterId", "allowDuplicateCluster",
     ]
     static let tokenRequestFields: Set<String> = ["serviceAccount", "namespace", "expirationSeconds", "audiences"]
 
     /// Reads `{"server": ..., "certificateAuthorityData": ..., "token": ...}` (or a client
     /// certificate and key instead of the token, or a `bootstrapToken` and a `tokenRequest`
-    /// block; optional `tlsServerName`, `namespace`, `user`).
+    /// block; optional `tlsServerName`, `namespace`, `user`, `clusterId`, `allowDuplicateCluster`).
     public init(name: String, json body: [UInt8]) throws(ServiceError) {
         try Self.checkName(name)
         let fields: [String: JSONValue]
@@ -67,6 +67,13 @@ extension SiteRegistration {
             name: name, server: server, certificateAuthority: certificateAuthority, tlsServerName: tlsServerName,
             namespace: namespace ?? Self.deployerNamespace(credential), user: user, credential: credential)
         try checkManagedName()
+        clusterID = try string("clusterId")
+        if let clusterID { try ClusterIdentities.check(clusterID, field: "clusterId") }
+        switch fields["allowDuplicateCluster"] {
+        case nil, .null?: break
+        case .bool(let allows)?: allowsDuplicateCluster = allows
+        case let other?: throw Self.invalid("allowDuplicateCluster", "must be true or false, not \(other.kind)")
+        }
     }
 
     /// A managed site's context defaults to the namespace of the account its token is issued

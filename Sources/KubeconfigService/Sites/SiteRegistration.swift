@@ -30,6 +30,11 @@ public struct SiteRegistration: Sendable, Equatable {
     /// The user entry's name.
     public var user: String
     public var credential: Credential
+    /// The cluster the site is, by its `kube-system` namespace UID, when the registration says
+    /// (`site add` reads it): a second site of the same cluster is refused.
+    public var clusterID: String? = nil
+    /// Register the site even when another site is already the same cluster.
+    public var allowsDuplicateCluster = false
 
     /// How to probe the site as registered; nil for a managed site, whose token is yet to be issued.
     public var endpoint: ClusterEndpoint? {

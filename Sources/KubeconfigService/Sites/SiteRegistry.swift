@@ -79,6 +79,7 @@ public struct SiteRegistry: Sendable {
         // used, once idle) are let go of, whatever this one's outcome: the health monitor does the
         // same, but may not run. So at most the last few registrations' connections linger.
         defer { Task { await releaseUnusedConnections() } }
+        try await checkCluster(site)
         let health = try await verify(site, requireHealthy: requireHealthy)
         var (prepared, written) = try await write(site, reuse: true)
         if written == nil {
@@ -109,6 +110,24 @@ public struct SiteRegistry: Sendable {
                     + "until that is fixed; PUT with ?verify=true refuses such a site")
         }
         return registration
+    }
+
+    /// Refuses a second name for a cluster before a token is minted or anything stored: the
+    /// common case answered at once. A conflict the served document shows is confirmed on a
+    /// fresh read (the served one may lag a removal by another replica). The round that writes
+    /// checks again against what it read (`DocumentContent.registerCluster`): that is what holds.
+    private func checkCluster(_ site: SiteRegistration) async throws(ServiceError) {
+        guard let id = site.clusterID, !site.allowsDuplicateCluster, let published = state.published else { return }
+        func conflict(_ document: KubeconfigDocument, _ annotations: [String: String]) -> String? {
+            ClusterIdentities(annotations: annotations).conflict(
+                registering: site.name, as: id, among: Set(document.contexts.map(\.name)))
+        }
+        guard conflict(published.document, published.annotations) != nil else { return }
+        let stored = try await updater.store.read()
+        let document = (try? KubeconfigDocument(parsing: stored.text ?? "", origin: updater.store.origin)) ?? published.document
+        if let other = conflict(document, stored.annotations) {
+            throw ClusterIdentities.conflictError(site: site.name, other: other, id: id)
+        }
     }
 
     /// Lets the prober go of connections to endpoints the served document does not hold.
@@ -187,8 +206,13 @@ public struct SiteRegistry: Sendable {
                 content.annotations[recordKey] = nil
             }
             let created = try content.kubeconfig.register(written, fallback: location)
+            // In the round that writes: another replica's registration of the same cluster under
+            // another name, written meanwhile, is read here (after its 409) and refuses this one.
+            try content.registerCluster(site.clusterID, site: site.name, allowDuplicate: site.allowsDuplicateCluster)
             // As this edit left it: a later edit of the same round may remove or replace it.
-            return (created, content.kubeconfig.siteSummary(named: site.name, location: location), record?.credential)
+            var summary = content.kubeconfig.siteSummary(named: site.name, location: location)
+            summary?.clusterId = site.clusterID
+            return (created, summary, record?.credential)
         }
     }
 
@@ -233,6 +257,7 @@ public struct SiteRegistry: Sendable {
                 }
                 let registration = content.annotations[recordKey].flatMap(TokenRecord.init)?.credential
                 content.annotations[recordKey] = nil
+                content.removeCluster(site: name)
                 return registration
             })
         state.stored(update.document)

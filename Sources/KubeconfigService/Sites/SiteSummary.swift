@@ -8,6 +8,8 @@ public struct SiteSummary: Sendable, Equatable, Encodable {
     public var user: String?
     public var namespace: String?
     public var server: String?
+    /// The cluster the site was registered as (its `kube-system` namespace UID), when known.
+    public var clusterId: String?
     public var tlsServerName: String?
     /// `token`, `client-certificate`, `exec`, `auth-provider`, `token-file`, `basic` or `none`.
     public var credential: String

@@ -37,7 +37,7 @@ one between values: the published token's window below its renewal point.
 {{- fail "prometheusRule.interval must be more than 0 (or empty)" }}
 {{- end }}
 {{- end }}
-{{- range $name := list "siteDown" "siteCertificateExpiry" "siteTokenExpiry" "publishedTokenExpiry" "publicationsFailing" "publicationStale" "managedSitesNotRenewing" "siteCredentialsRepaired" }}
+{{- range $name := list "siteDown" "siteCertificateExpiry" "siteTokenExpiry" "publishedTokenExpiry" "publicationsFailing" "publicationStale" "managedSitesNotRenewing" "siteCredentialsRepaired" "siteBootstrapExpiry" "siteBootstrapNotRenewing" }}
 {{- $alert := get $rule $name }}
 {{- $_ := include "kubeconfig-service.durationSeconds" (dict "name" (printf "prometheusRule.%s.for" $name) "value" $alert.for) }}
 {{- if hasKey $alert "window" }}
@@ -167,6 +167,25 @@ file's `groups:`.
   "expr" (printf "increase(%s[%s]) > 0" $series $window)
   "summary" (printf "Managed sites' credentials were repaired ({{ $labels.kind }}) within %s" $window)
   "description" (printf "Within the last %s the service repaired the managed sites' credentials in Secret %s/%s ({{ $labels.kind }}). orphan: a bootstrap credential that no site's token record named was removed once older than the grace period (%ds). reissued: a site's token was issued again under the site's newest registration, because the registration its record named was gone from the Secret. A repair is not an outage (both hold again: every record has its credential, every credential its site), but something made it necessary: a registration or removal was interrupted (the service killed or restarted mid-way, the API server unreachable), or someone edited the credentials Secret by hand. The service's log has a notice line naming the site and key, and GET /status counts the repairs since start (managedSites.orphansRemoved, managedSites.reissued). Look for restarts of the service and API server outages around then; if neither, find out who edits that Secret." $window .Release.Namespace $credentials (int .Values.siteCredentials.credentialGracePeriod))
+  ) | fromYaml) }}
+{{- end }}
+{{- if and $rule.siteBootstrapExpiry.enabled $credentials }}
+{{- $expiry := include "kubeconfig-service.series" (dict "root" . "metric" "kubeconfig_site_bootstrap_expiry_timestamp_seconds") }}
+{{- $renewal := include "kubeconfig-service.series" (dict "root" . "metric" "kubeconfig_site_bootstrap_renewal_timestamp_seconds") }}
+{{- $window := include "kubeconfig-service.durationSeconds" (dict "name" "prometheusRule.siteBootstrapExpiry.window" "value" $rule.siteBootstrapExpiry.window) | int }}
+{{- $rules = append $rules (include "kubeconfig-service.alertRule" (dict "root" . "alert" "KubeconfigSiteBootstrapExpiring" "key" "siteBootstrapExpiry" "config" (get $rule "siteBootstrapExpiry")
+  "expr" (printf "%s > 0 and %s - time() < %d unless %s" $expiry $expiry $window $renewal)
+  "summary" (printf "The bootstrap credential of site %s expires within %s" $site $rule.siteBootstrapExpiry.window)
+  "description" (printf "The bootstrap credential of managed site %s (kept in Secret %s/%s) expires at {{ $value | humanizeTimestamp }} and is not renewed by the service: it is a pasted token, or its account may not create its own tokens (GET /sites/NAME shows bootstrapManagement static, and bootstrapRenewalError names the right it lacks). Once it lapses the site's token cannot be renewed and clients of the published kubeconfig lose the site (the site shows BootstrapExpired). Register the site again before then: kubeconfig-service site add NAME --context CTX --service URL mints a bootstrap credential that renews itself." $site .Release.Namespace $credentials)
+  ) | fromYaml) }}
+{{- end }}
+{{- if and $rule.siteBootstrapNotRenewing.enabled $credentials }}
+{{- $series := include "kubeconfig-service.series" (dict "root" . "metric" "kubeconfig_site_bootstrap_renewal_timestamp_seconds") }}
+{{- $window := include "kubeconfig-service.durationSeconds" (dict "name" "prometheusRule.siteBootstrapNotRenewing.window" "value" $rule.siteBootstrapNotRenewing.window) | int }}
+{{- $rules = append $rules (include "kubeconfig-service.alertRule" (dict "root" . "alert" "KubeconfigSiteBootstrapNotRenewing" "key" "siteBootstrapNotRenewing" "config" (get $rule "siteBootstrapNotRenewing")
+  "expr" (printf "time() - (%s > 0) > %d" $series $window)
+  "summary" (printf "The bootstrap credential of site %s is not renewing" $site)
+  "description" (printf "The bootstrap credential of managed site %s renews itself at 75 to 80%% of its lifetime, but is {{ $value | humanizeDuration }} past its renewal point: its renewals fail and are retried with backoff. It stays valid until kubeconfig_site_bootstrap_expiry_timestamp_seconds{site=\"%s\"}; once it lapses the site's token cannot be renewed any more (the site shows BootstrapExpired). GET /sites/NAME shows bootstrapRenewalError: the remote API server unreachable (renewals resume once it answers), or the credential refused (register the site again: kubeconfig-service site add NAME --context CTX --service URL)." $site $site)
   ) | fromYaml) }}
 {{- end }}
 {{- $group := dict "name" (include "kubeconfig-service.fullname" .) "rules" $rules }}
