@@ -82,17 +82,63 @@ import Testing
         #expect(try plan.step(for: role, existing: same) == .keep(ours: true))
     }
 
-    @Test func oursWithOtherRulesIsUpdatedOnTheVersionReadAndABindingToAnotherRoleReplaced() throws {
+    @Test func oursWithOtherRulesIsUpdatedOnTheVersionReadKeepingItsOwnLabelsAndAnnotations() throws {
         let plan = try Self.plan()
         let widened = Self.json(
-            #"{"metadata":{"name":"kubeconfig-bootstrap","resourceVersion":"7","labels":\#(Self.ours)},"#
+            #"{"metadata":{"name":"kubeconfig-bootstrap","uid":"u-1","resourceVersion":"7","#
+                + #""labels":{"app.kubernetes.io/managed-by":"kubeconfig-service","kubeconfig-service.onap.org/site":"edge-1","#
+                + #""team":"ops"},"annotations":{"note":"kept"}},"#
                 + #""rules":[{"apiGroups":["*"],"resources":["*"],"verbs":["*"]}]}"#)
-        #expect(try plan.step(for: plan.objects[4], existing: widened) == .update(resourceVersion: "7"))
+        guard
+            case .update(let updated, let resourceVersion, let previous) = try plan.step(for: plan.objects[4], existing: widened)
+        else {
+            Issue.record("not an update")
+            return
+        }
+        #expect(resourceVersion == "7")
+        #expect(updated.rules == plan.objects[4].rules)
+        #expect(updated.labels["team"] == "ops" && updated.labels[SiteOnboardingPlan.siteLabel] == "edge-1")
+        #expect(updated.annotations == ["note": "kept"])
+        // What restores the object as it was found.
+        #expect(previous.rules == [.init(apiGroups: ["*"], resources: ["*"], verbs: ["*"])])
+        #expect(previous.annotations == ["note": "kept"] && previous.labels["team"] == "ops")
+    }
+
+    @Test func aBindingToAnotherRoleIsReplacedOnlyAsTheVersionRead() throws {
+        let plan = try Self.plan()
         let otherRole = Self.json(
-            #"{"metadata":{"name":"kubeconfig-deployer","resourceVersion":"9","labels":\#(Self.ours)},"#
+            #"{"metadata":{"name":"kubeconfig-deployer","uid":"u-2","resourceVersion":"9","labels":\#(Self.ours)},"#
                 + #""roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"admin"},"#
                 + #""subjects":[{"kind":"ServiceAccount","name":"kubeconfig-deployer","namespace":"apps"}]}"#)
-        #expect(try plan.step(for: plan.objects[2], existing: otherRole) == .replace)
+        guard
+            case .replace(let uid, let resourceVersion, let previous) = try plan.step(
+                for: plan.objects[2], existing: otherRole)
+        else {
+            Issue.record("not a replacement")
+            return
+        }
+        #expect(uid == "u-2" && resourceVersion == "9")
+        #expect(previous.roleRef == .init(kind: "ClusterRole", name: "admin"))
+        // Without a version to write on, nothing is written.
+        let unversioned = Self.json(
+            #"{"metadata":{"name":"kubeconfig-deployer","labels":\#(Self.ours)},"#
+                + #""roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"admin"}}"#)
+        #expect(throws: ServiceError.self) { try plan.step(for: plan.objects[2], existing: unversioned) }
+    }
+
+    @Test func objectsLabelledForTheSiteThatThePlanNoLongerHoldsAreStaleNamespacesNever() throws {
+        let plan = try Self.plan()
+        let labels = SiteOnboardingPlan.labels(site: "edge-1")
+        let found = [
+            RemoteObject(kind: .namespace, name: "old", labels: labels),
+            RemoteObject(kind: .serviceAccount, namespace: "apps", name: "kubeconfig-deployer", labels: labels),
+            RemoteObject(kind: .serviceAccount, namespace: "old", name: "kubeconfig-deployer", labels: labels),
+            RemoteObject(kind: .clusterRoleBinding, name: "kubeconfig-service:apps:kubeconfig-deployer", labels: labels),
+        ]
+        #expect(
+            plan.stale(found).map(\.description) == [
+                "serviceaccount old/kubeconfig-deployer", "clusterrolebinding kubeconfig-service:apps:kubeconfig-deployer",
+            ])
     }
 
     @Test func anObjectNotLabelledForTheSiteIsNeverTakenOverAndTheRefusalSaysWhose() throws {

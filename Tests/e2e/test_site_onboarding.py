@@ -339,7 +339,7 @@ def test_when_the_services_answer_is_lost_what_was_created_is_kept_for_a_second_
         listener.close()
     assert lost.returncode == 1
     assert "the site may or may not be registered: run the same command again" in lost.stderr, lost.stderr
-    assert "kept what this run created" in lost.stdout
+    assert "kept what this run changed" in lost.stdout
     for path in OBJECTS:
         assert labelled(cluster, path) is not None, path
 
@@ -386,3 +386,36 @@ def test_site_remove_with_the_context_of_another_cluster_removes_nothing(
     assert "edge-1" in {site["name"] for site in service.request("GET", "/sites", token=ADMIN_TOKEN).json()["sites"]}
     for path in OBJECTS:
         assert labelled(cluster, path) is not None, path
+
+
+def test_a_run_with_other_flags_leaves_exactly_the_new_rights_and_a_refused_one_restores_the_old(
+        services, central, cluster, operator, service_token, tmp_path):
+    service = services()
+    add = ["add", "edge-1", "--context", "admin", "--kubeconfig", str(operator)]
+    assert site_command(service, service_token, *add, home=tmp_path).returncode == 0
+    binding = f"{RBAC}/namespaces/apps/rolebindings/kubeconfig-deployer"
+
+    # Another role, refused by the service: the binding is bound to edit again, as found.
+    reader = tmp_path / "reader.token"
+    reader.write_text(central.add_identity("reader", rules=[{"verbs": ["get"], "resources": ["configmaps"]}]))
+    refused = site_command(service, reader, *add, "--cluster-role", "view", home=tmp_path)
+    assert refused.returncode == 1
+    assert "replaced rolebinding apps/kubeconfig-deployer (its role changed)" in refused.stdout
+    assert "restored rolebinding apps/kubeconfig-deployer as it was" in refused.stdout, refused.stdout
+    assert labelled(cluster, binding)["roleRef"]["name"] == "edit"
+
+    # Another role, registered: the binding is replaced.
+    viewer = site_command(service, service_token, *add, "--cluster-role", "view", home=tmp_path)
+    assert viewer.returncode == 0, viewer.stderr
+    assert labelled(cluster, binding)["roleRef"]["name"] == "view"
+    deployer = stored_token(central, "edge-1")
+    assert not can_i(cluster, deployer, tmp_path, "create", "configmaps", "-n", "apps")
+    assert can_i(cluster, deployer, tmp_path, "list", "configmaps", "-n", "apps")
+
+    # Cluster-wide now: the namespaced binding of the earlier runs goes once the site is registered.
+    wide = site_command(service, service_token, *add, "--cluster-role", "view", "--cluster-wide", home=tmp_path)
+    assert wide.returncode == 0, wide.stderr
+    assert "created clusterrolebinding kubeconfig-service:apps:kubeconfig-deployer" in wide.stdout
+    assert "deleted rolebinding apps/kubeconfig-deployer (labelled for the site, no longer in its plan)" in wide.stdout
+    assert labelled(cluster, binding) is None
+    assert can_i(cluster, stored_token(central, "edge-1"), tmp_path, "list", "configmaps", "-n", "default")

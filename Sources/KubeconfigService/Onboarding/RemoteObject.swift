@@ -70,8 +70,10 @@ public struct RemoteObject: Sendable, Equatable {
     /// Its namespace; nil for a cluster-scoped object.
     public var namespace: String?
     public var name: String
-    /// Labels naming the service and the site.
+    /// Labels naming the service and the site (and, for an object kept, its own).
     public var labels: [String: String]
+    /// An object kept keeps its annotations.
+    public var annotations: [String: String]?
     /// A Role's rules.
     public var rules: [Rule]?
     /// A binding's role and subjects.
@@ -79,16 +81,23 @@ public struct RemoteObject: Sendable, Equatable {
     public var subjects: [Subject]?
 
     public init(
-        kind: Kind, namespace: String? = nil, name: String, labels: [String: String], rules: [Rule]? = nil,
-        roleRef: RoleReference? = nil, subjects: [Subject]? = nil
+        kind: Kind, namespace: String? = nil, name: String, labels: [String: String],
+        annotations: [String: String]? = nil, rules: [Rule]? = nil, roleRef: RoleReference? = nil,
+        subjects: [Subject]? = nil
     ) {
         self.kind = kind
         self.namespace = namespace
         self.name = name
         self.labels = labels
+        self.annotations = annotations
         self.rules = rules
         self.roleRef = roleRef
         self.subjects = subjects
+    }
+
+    /// Whether `other` is the same object: kind, namespace and name.
+    public func names(sameAs other: RemoteObject) -> Bool {
+        kind == other.kind && name == other.name && (kind.isNamespaced ? namespace == other.namespace : true)
     }
 
     /// `serviceaccount ns/name`, as an operator reads it in `kubectl get` terms.
@@ -112,7 +121,8 @@ public struct RemoteObject: Sendable, Equatable {
         let object = Body(
             apiVersion: kind.apiVersion, kind: kind.rawValue,
             metadata: .init(
-                name: name, namespace: kind.isNamespaced ? namespace : nil, labels: labels, resourceVersion: resourceVersion),
+                name: name, namespace: kind.isNamespaced ? namespace : nil, labels: labels, annotations: annotations,
+                resourceVersion: resourceVersion),
             rules: rules, roleRef: roleRef, subjects: subjects)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -123,7 +133,9 @@ public struct RemoteObject: Sendable, Equatable {
     public func manifest() -> String {
         let object = Body(
             apiVersion: kind.apiVersion, kind: kind.rawValue,
-            metadata: .init(name: name, namespace: kind.isNamespaced ? namespace : nil, labels: labels, resourceVersion: nil),
+            metadata: .init(
+                name: name, namespace: kind.isNamespaced ? namespace : nil, labels: labels, annotations: annotations,
+                resourceVersion: nil),
             rules: rules, roleRef: roleRef, subjects: subjects)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
@@ -141,7 +153,9 @@ public struct RemoteObject: Sendable, Equatable {
             var name: String
             var namespace: String?
             var labels: [String: String]?
+            var annotations: [String: String]?
             var resourceVersion: String?
+            var uid: String?
         }
         var apiVersion: String?
         var kind: String?

@@ -36,10 +36,12 @@ public struct SiteOnboardingPlan: Sendable, Equatable {
         case create
         /// It is as planned (`ours`: labelled for this site; a namespace may be someone else's).
         case keep(ours: Bool)
-        /// Ours, with other rules or subjects: replace the version read.
-        case update(resourceVersion: String)
-        /// Ours, bound to another role, which a binding cannot change: delete and create it.
-        case replace
+        /// Ours, with other rules or subjects: write `object` (the plan's fields, the labels and
+        /// annotations found kept) on the version read; `previous` restores what was found.
+        case update(RemoteObject, resourceVersion: String, previous: RemoteObject)
+        /// Ours, bound to another role, which a binding cannot change: delete the version read
+        /// (`uid`, `resourceVersion`: preconditions) and create it; `previous` recreates what was found.
+        case replace(uid: String, resourceVersion: String, previous: RemoteObject)
     }
 
     public static let managedByLabel = "app.kubernetes.io/managed-by"
@@ -149,11 +151,35 @@ public struct SiteOnboardingPlan: Sendable, Equatable {
                 message: "\(object.description) exists and \(owner): it is not taken over. Delete it, or choose "
                     + "another --namespace or --service-account")
         }
-        if found.roleRef != object.roleRef { return .replace }
-        if (found.rules ?? []) != (object.rules ?? []) || (found.subjects ?? []) != (object.subjects ?? []) {
-            return .update(resourceVersion: found.metadata.resourceVersion ?? "")
+        let changed =
+            found.roleRef != object.roleRef || (found.rules ?? []) != (object.rules ?? [])
+            || (found.subjects ?? []) != (object.subjects ?? [])
+        guard changed else { return .keep(ours: true) }
+        guard let resourceVersion = found.metadata.resourceVersion, !resourceVersion.isEmpty,
+            let uid = found.metadata.uid, !uid.isEmpty
+        else {
+            throw ServiceError(
+                code: .apiProtocol, message: "the cluster's \(object.description) has no resourceVersion or uid to write it on")
         }
-        return .keep(ours: true)
+        let previous = RemoteObject(
+            kind: object.kind, namespace: object.namespace, name: object.name, labels: labels,
+            annotations: found.metadata.annotations, rules: found.rules, roleRef: found.roleRef, subjects: found.subjects)
+        if found.roleRef != object.roleRef {
+            return .replace(uid: uid, resourceVersion: resourceVersion, previous: previous)
+        }
+        var updated = object
+        updated.labels = labels.merging(object.labels) { _, ours in ours }
+        updated.annotations = found.metadata.annotations
+        return .update(updated, resourceVersion: resourceVersion, previous: previous)
+    }
+
+    /// The objects labelled for this site on the cluster that the plan no longer holds (kept by an
+    /// earlier run with other flags: another account, a cluster-wide binding): deleted once the
+    /// site is registered, so that the rights are exactly the plan's. Namespaces are never among them.
+    public func stale(_ labelled: [RemoteObject]) -> [RemoteObject] {
+        labelled.filter { found in
+            found.kind != .namespace && !objects.contains { $0.names(sameAs: found) }
+        }
     }
 
     /// A label value: at most 63 characters, alphanumerics with '-', '_' or '.' inside.

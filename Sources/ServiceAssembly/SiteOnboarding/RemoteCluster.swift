@@ -57,9 +57,47 @@ struct RemoteCluster: Sendable {
         return (try? JSONDecoder().decode(Object.self, from: Data(body)))?.metadata.uid
     }
 
-    /// `DeleteOptions` that delete only the object of `uid`: never one someone made since.
-    static func deleteOptions(uid: String) -> [UInt8] {
-        Array(#"{"apiVersion":"v1","kind":"DeleteOptions","preconditions":{"uid":"\#(uid)"}}"#.utf8)
+    /// The resourceVersion of an object's body.
+    static func resourceVersion(of body: [UInt8]) -> String? {
+        struct Object: Decodable {
+            struct Metadata: Decodable { var resourceVersion: String? }
+            var metadata: Metadata
+        }
+        return (try? JSONDecoder().decode(Object.self, from: Data(body)))?.metadata.resourceVersion
+    }
+
+    /// `DeleteOptions` that delete only the object of `uid` (at `resourceVersion`, if given):
+    /// never one someone made or changed since.
+    static func deleteOptions(uid: String, resourceVersion: String? = nil) -> [UInt8] {
+        struct Options: Encodable {
+            struct Preconditions: Encodable {
+                var uid: String
+                var resourceVersion: String?
+            }
+            var apiVersion = "v1"
+            var kind = "DeleteOptions"
+            var preconditions: Preconditions
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let options = Options(preconditions: .init(uid: uid, resourceVersion: resourceVersion))
+        return Array((try? encoder.encode(options)) ?? Data())
+    }
+
+    /// Every object labelled for `site` on the cluster (namespaces included), found by label
+    /// selector in every namespace.
+    func labelled(site: String) async throws(ServiceClientError) -> [RemoteObject] {
+        let selector = PercentEncoding.queryValue.encode(SiteOnboardingPlan.selector(site: site))
+        var found: [RemoteObject] = []
+        for kind in RemoteObject.Kind.allCases {
+            let items = try await list("\(kind.clusterWidePath)?labelSelector=\(selector)", what: kind.resource)
+            for item in items.sorted(by: { ($0.namespace ?? "", $0.name) < ($1.namespace ?? "", $1.name) }) {
+                found.append(
+                    RemoteObject(
+                        kind: kind, namespace: item.namespace, name: item.name, labels: SiteOnboardingPlan.labels(site: site)))
+            }
+        }
+        return found
     }
 
     /// The items of a list, as far as names go.

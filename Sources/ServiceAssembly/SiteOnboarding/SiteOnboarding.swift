@@ -90,6 +90,7 @@ public struct SiteOnboarding: Sendable {
                 throw ServiceClientError(description: error.message)
             }
         }
+        let stale = plan.stale(try await cluster.labelled(site: site))
         let clusterID = try await cluster.clusterID(say: say)
         try await checkService(clusterID: clusterID)
         let registration = Registration(
@@ -100,27 +101,47 @@ public struct SiteOnboarding: Sendable {
                 expirationSeconds: options.tokenExpiration),
             clusterId: clusterID, allowDuplicateCluster: options.allowDuplicateCluster ? true : nil)
         if options.dryRun {
-            return dryRun(steps, registration: registration)
+            return dryRun(steps, stale: stale, registration: registration)
         }
 
-        var created: [(object: RemoteObject, uid: String?)] = []
+        var journal: [Undo] = []
+        let summary: String
         do {
             for (object, step) in steps {
-                let written = try await apply(step, to: object, on: cluster)
-                if case .create = step { created.append((object, written.flatMap(RemoteCluster.uid))) }
+                try await apply(step, to: object, on: cluster, journal: &journal)
             }
             let bootstrap = try await cluster.mintBootstrap(options, say: say)
             var body = registration
             body.bootstrapToken = bootstrap.token.value
-            return try await register(body, minted: bootstrap)
+            summary = try await register(body, minted: bootstrap)
         } catch {
             if error.outcomeUnknown {
-                say("kept what this run created: whether the service registered the site is not known")
+                say("kept what this run changed: whether the service registered the site is not known")
             } else {
-                await rollBack(created, on: cluster)
+                await rollBack(journal, on: cluster)
             }
             throw error
         }
+        // Registered: what an earlier run kept for other flags goes, so the rights are the plan's.
+        for object in stale {
+            do {
+                try await cluster.write(.DELETE, object.path, nil, what: "delete \(object.description)", missingIsFine: true)
+                say("deleted \(object.description) (labelled for the site, no longer in its plan)")
+            } catch {
+                say("could not delete \(object.description), no longer in the site's plan: \(error.description)")
+            }
+        }
+        return summary
+    }
+
+    /// How to undo one write of this run.
+    enum Undo {
+        /// Delete what was created, if it is still that object.
+        case delete(RemoteObject, uid: String?)
+        /// Write back what an update replaced, on the version the update made.
+        case restore(RemoteObject, resourceVersion: String?)
+        /// Delete what replaced an object (if it is still that one) and create the object again.
+        case recreate(RemoteObject, replacedBy: String?)
     }
 
     /// Asks the service before anything is written: that it answers, that the caller may read its
@@ -142,41 +163,68 @@ public struct SiteOnboarding: Sendable {
 
     // MARK: - Steps
 
-    /// Applies `step`; the object created, for a creation.
+    /// Applies `step`, noting in `journal` how to undo it.
     private func apply(
-        _ step: SiteOnboardingPlan.Step, to object: RemoteObject, on cluster: RemoteCluster
-    ) async throws(ServiceClientError) -> [UInt8]? {
+        _ step: SiteOnboardingPlan.Step, to object: RemoteObject, on cluster: RemoteCluster, journal: inout [Undo]
+    ) async throws(ServiceClientError) {
         switch step {
         case .create:
             let written = try await cluster.write(
                 .POST, object.collectionPath, object.body(), what: "create \(object.description)")
+            journal.append(.delete(object, uid: RemoteCluster.uid(of: written)))
             say("created \(object.description)")
-            return written
         case .keep(let ours):
             say("kept \(object.description)" + (ours ? "" : " (it was there before; never deleted by site remove)"))
-        case .update(let resourceVersion):
-            try await cluster.write(
-                .PUT, object.path, object.body(resourceVersion: resourceVersion), what: "update \(object.description)")
+        case .update(let updated, let resourceVersion, let previous):
+            let written = try await cluster.write(
+                .PUT, object.path, updated.body(resourceVersion: resourceVersion), what: "update \(object.description)")
+            journal.append(.restore(previous, resourceVersion: RemoteCluster.resourceVersion(of: written)))
             say("updated \(object.description)")
-        case .replace:
-            try await cluster.write(.DELETE, object.path, nil, what: "delete \(object.description)")
-            try await cluster.write(.POST, object.collectionPath, object.body(), what: "create \(object.description)")
+        case .replace(let uid, let resourceVersion, let previous):
+            // Only the version read is deleted; if the new one cannot be made, the old comes back.
+            try await cluster.write(
+                .DELETE, object.path, RemoteCluster.deleteOptions(uid: uid, resourceVersion: resourceVersion),
+                what: "delete \(object.description)")
+            let written: [UInt8]
+            do {
+                written = try await cluster.write(
+                    .POST, object.collectionPath, object.body(), what: "create \(object.description)")
+            } catch {
+                _ = try? await cluster.write(
+                    .POST, previous.collectionPath, previous.body(), what: "create \(previous.description) again")
+                throw error
+            }
+            journal.append(.recreate(previous, replacedBy: RemoteCluster.uid(of: written)))
             say("replaced \(object.description) (its role changed)")
         }
-        return nil
     }
 
-    /// Deletes what this run created, newest first, each only if it is still the object created
-    /// (a uid precondition); what cannot be deleted is named.
-    private func rollBack(_ created: [(object: RemoteObject, uid: String?)], on cluster: RemoteCluster) async {
-        for (object, uid) in created.reversed() {
-            do {
-                try await cluster.write(
-                    .DELETE, object.path, uid.map(RemoteCluster.deleteOptions), what: "delete \(object.description)",
-                    missingIsFine: true)
-                say("removed \(object.description) (created by this run)")
+    /// Undoes this run's writes, newest first: what it created is deleted (only if it is still
+    /// that object), what it changed is written back. What cannot be undone is named.
+    private func rollBack(_ journal: [Undo], on cluster: RemoteCluster) async {
+        for undo in journal.reversed() {
+            do throws(ServiceClientError) {
+                switch undo {
+                case .delete(let object, let uid):
+                    try await cluster.write(
+                        .DELETE, object.path, uid.map { RemoteCluster.deleteOptions(uid: $0) },
+                        what: "delete \(object.description)", missingIsFine: true)
+                    say("removed \(object.description) (created by this run)")
+                case .restore(let previous, let resourceVersion):
+                    try await cluster.write(
+                        .PUT, previous.path, previous.body(resourceVersion: resourceVersion),
+                        what: "restore \(previous.description)")
+                    say("restored \(previous.description) as it was")
+                case .recreate(let previous, let replacedBy):
+                    try await cluster.write(
+                        .DELETE, previous.path, replacedBy.map { RemoteCluster.deleteOptions(uid: $0) },
+                        what: "delete \(previous.description)", missingIsFine: true)
+                    try await cluster.write(
+                        .POST, previous.collectionPath, previous.body(), what: "create \(previous.description) again")
+                    say("restored \(previous.description) as it was")
+                }
             } catch {
-                say("could not remove \(object.description): \(error.description); delete it by hand")
+                say("could not undo the change of this run: \(error.description); fix it by hand")
             }
         }
     }
@@ -227,21 +275,24 @@ public struct SiteOnboarding: Sendable {
             + "\(minted.expiresAt.formatted(.iso8601)) unless its account is deleted"
     }
 
-    private func dryRun(_ steps: [(RemoteObject, SiteOnboardingPlan.Step)], registration: Registration) -> String {
+    private func dryRun(
+        _ steps: [(RemoteObject, SiteOnboardingPlan.Step)], stale: [RemoteObject], registration: Registration
+    ) -> String {
         var out = ""
         for (object, step) in steps {
             switch step {
             case .keep(let ours):
                 out += "# would keep \(object.description)\(ours ? "" : " (not ours)")\n"
-            case .create, .update, .replace:
-                let verb =
-                    switch step {
-                    case .create: "create"
-                    case .update: "update"
-                    default: "replace"
-                    }
-                out += "# would \(verb) \(object.description)\n\(object.manifest())\n"
+            case .create:
+                out += "# would create \(object.description)\n\(object.manifest())\n"
+            case .update(let updated, _, _):
+                out += "# would update \(object.description)\n\(updated.manifest())\n"
+            case .replace:
+                out += "# would replace \(object.description) (its role changed)\n\(object.manifest())\n"
             }
+        }
+        for object in stale {
+            out += "# would delete \(object.description) once registered (labelled for the site, no longer in its plan)\n"
         }
         out +=
             "# would mint a token for serviceaccount \(options.plan.namespace)/\(options.plan.bootstrap) "

@@ -70,13 +70,10 @@ public struct SiteRemoval: Sendable {
         }
         guard let cluster else { return "site \(site) removed; its cluster was not touched (no --context)\n" }
         defer { Task { await cluster.shutdown() } }
-        let selector = PercentEncoding.queryValue.encode(SiteOnboardingPlan.selector(site: site))
+        let labelled = try await cluster.labelled(site: site)
         var deleted = 0
         for kind in Self.order {
-            let items = try await cluster.list("\(kind.clusterWidePath)?labelSelector=\(selector)", what: kind.resource)
-            for item in items.sorted(by: { ($0.namespace ?? "", $0.name) < ($1.namespace ?? "", $1.name) }) {
-                let object = RemoteObject(
-                    kind: kind, namespace: item.namespace, name: item.name, labels: SiteOnboardingPlan.labels(site: site))
+            for object in labelled where object.kind == kind {
                 if kind == .namespace && !deleteNamespace {
                     say("kept \(object.description) (created by site add; --delete-namespace deletes it and all it holds)")
                     continue
