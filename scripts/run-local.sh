@@ -71,8 +71,10 @@ deployer_token="$(curl -sf --cacert "$state/edge-1/ca.crt" -H 'Authorization: Be
     -H 'Content-Type: application/json' -d '{"spec": {"expirationSeconds": 86400}}' \
     "https://127.0.0.1:$remote_port/api/v1/namespaces/apps/serviceaccounts/deployer/token" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["status"]["token"])')"
-edge_kubeconfig="$state/edge-1.kubeconfig"
-cat >"$edge_kubeconfig" <<YAML
+# A kubeconfig of edge-1 whose user USER holds TOKEN, in context CONTEXT (namespace apps).
+edge_kubeconfig_of() {
+    local user="$1" token="$2" context="$3"
+    cat <<YAML
 apiVersion: v1
 kind: Config
 clusters:
@@ -81,53 +83,24 @@ clusters:
     server: https://127.0.0.1:$remote_port
     certificate-authority-data: $(base64 -w0 "$state/edge-1/ca.crt")
 users:
-- name: deployer
+- name: $user
   user:
-    token: $deployer_token
+    token: $token
 contexts:
-- name: edge-1
-  context: {cluster: edge-1, user: deployer, namespace: apps}
-current-context: edge-1
+- name: $context
+  context: {cluster: edge-1, user: $user, namespace: apps}
+current-context: $context
 YAML
+}
+edge_kubeconfig="$state/edge-1.kubeconfig"
+edge_kubeconfig_of deployer "$deployer_token" edge-1 >"$edge_kubeconfig"
 # The cluster as its administrator reaches it: what `site add` starts from.
 admin_kubeconfig="$state/edge-1-admin.kubeconfig"
-cat >"$admin_kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-clusters:
-- name: edge-1
-  cluster:
-    server: https://127.0.0.1:$remote_port
-    certificate-authority-data: $(base64 -w0 "$state/edge-1/ca.crt")
-users:
-- name: edge-1-admin
-  user:
-    token: admin-token
-contexts:
-- name: edge-1-admin
-  context: {cluster: edge-1, user: edge-1-admin, namespace: apps}
-current-context: edge-1-admin
-YAML
+edge_kubeconfig_of edge-1-admin admin-token edge-1-admin >"$admin_kubeconfig"
 # The same site as a managed one: the kubeconfig's user is the bootstrap credential, whose token
 # stays in the file (never on a command line); the service issues the deployer's tokens with it.
 bootstrap_kubeconfig="$state/edge-1-bootstrap.kubeconfig"
-cat >"$bootstrap_kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-clusters:
-- name: edge-1
-  cluster:
-    server: https://127.0.0.1:$remote_port
-    certificate-authority-data: $(base64 -w0 "$state/edge-1/ca.crt")
-users:
-- name: kubeconfig-bootstrap
-  user:
-    token: bootstrap-token
-contexts:
-- name: edge-1
-  context: {cluster: edge-1, user: kubeconfig-bootstrap, namespace: apps}
-current-context: edge-1
-YAML
+edge_kubeconfig_of kubeconfig-bootstrap bootstrap-token edge-1 >"$bootstrap_kubeconfig"
 
 cat <<MSG
 Local Kubernetes API test server: https://127.0.0.1:$port (CA $state/ca.crt)

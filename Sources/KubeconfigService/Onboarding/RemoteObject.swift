@@ -118,6 +118,17 @@ public struct RemoteObject: Sendable, Equatable {
 
     /// The JSON to create it with; with `resourceVersion`, to replace the version read.
     public func body(resourceVersion: String? = nil) -> [UInt8] {
+        Array(encoded(resourceVersion: resourceVersion, format: [.sortedKeys]))
+    }
+
+    /// The same body, indented, for `--dry-run` to print.
+    public func manifest() -> String {
+        String(
+            decoding: encoded(resourceVersion: nil, format: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self
+        )
+    }
+
+    private func encoded(resourceVersion: String?, format: JSONEncoder.OutputFormatting) -> Data {
         let object = Body(
             apiVersion: kind.apiVersion, kind: kind.rawValue,
             metadata: .init(
@@ -125,21 +136,8 @@ public struct RemoteObject: Sendable, Equatable {
                 resourceVersion: resourceVersion),
             rules: rules, roleRef: roleRef, subjects: subjects)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return Array((try? encoder.encode(object)) ?? Data())
-    }
-
-    /// The same body, indented, for `--dry-run` to print.
-    public func manifest() -> String {
-        let object = Body(
-            apiVersion: kind.apiVersion, kind: kind.rawValue,
-            metadata: .init(
-                name: name, namespace: kind.isNamespaced ? namespace : nil, labels: labels, annotations: annotations,
-                resourceVersion: nil),
-            rules: rules, roleRef: roleRef, subjects: subjects)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(object)) ?? Data(), as: UTF8.self)
+        encoder.outputFormatting = format
+        return (try? encoder.encode(object)) ?? Data()
     }
 
     static func segment(_ text: String) -> String {
