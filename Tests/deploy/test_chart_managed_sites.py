@@ -174,16 +174,17 @@ def test_site_tokens_rbac_example_grants_one_sites_tokens_and_nothing_else() -> 
                                   "name": role["metadata"]["name"]}
 
 
-def test_bootstrap_rbac_example_grants_exactly_the_deployers_token() -> None:
-    """On the remote cluster, the bootstrap account may only create tokens for `deployer`, in
-    `apps`: one Role rule, bound to that one account, nothing cluster-wide."""
+def test_bootstrap_rbac_example_grants_exactly_the_deployers_token_and_its_own() -> None:
+    """On the remote cluster, the bootstrap account may only create tokens for `deployer` and for
+    itself (so that the service renews it), in `apps`: one Role rule, bound to that one account,
+    nothing cluster-wide."""
     account, role, binding = bootstrap_rbac()
     for obj in (account, role, binding):
         assert obj["metadata"]["namespace"] == "apps", obj
     assert account["metadata"]["name"] == "kubeconfig-bootstrap"
     assert account["automountServiceAccountToken"] is False
     assert role["rules"] == [{"apiGroups": [""], "resources": ["serviceaccounts/token"],
-                              "resourceNames": ["deployer"], "verbs": ["create"]}]
+                              "resourceNames": ["deployer", "kubeconfig-bootstrap"], "verbs": ["create"]}]
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                   "name": role["metadata"]["name"]}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kubeconfig-bootstrap",
@@ -206,7 +207,7 @@ def test_managed_sites_doc_matches_the_example_and_validates() -> None:
     for obj in token_secret:
         for version in KUBE_VERSIONS:
             validate_strict(obj, version)
-    assert "kubectl --context edge-1 -n apps create token kubeconfig-bootstrap --duration=8760h" in \
+    assert "kubectl --context edge-1 -n apps create token kubeconfig-bootstrap --duration=720h" in \
         "\n".join(fenced_blocks(page, "sh"))
     shown = ManagedRegistration.shown()
     assert shown.caller == f"kubectl --namespace {NAMESPACE} create token {HOOK_NAME} --duration 10m --audience {FULLNAME}"
