@@ -36,6 +36,7 @@ import documents  # bench/documents.py, beside this file
 from common import CORES, ROOT, TIME, BenchError, log, reset_configmap
 from kubeapi import KubeAPIServer  # Tests/kube-api-server on PYTHONPATH (scripts/benchmark.sh)
 from loopback import Processes, StartError  # Tests/python-support on PYTHONPATH
+from bootstrap_renewal import measure_bootstrap_renewal
 from issuance import measure_issuance
 from publication import measure_api_server, measure_publication, measure_startup
 from repairs import measure_propagation, measure_repairs
@@ -49,11 +50,13 @@ MODES = {
     "full": {"wrk_seconds": 15, "wrk_warmup_seconds": 3, "publish_runs": 7, "startup_runs": 7,
              "repair_edits": 50, "propagation_additions": 50, "settle_seconds": 1.0,
              "scaling_sites": [1, 10, 100, 250], "scaling_publish_runs": 5, "scaling_wrk_seconds": 5,
-             "scaling_wrk_warmup_seconds": 1, "scaling_latency_samples": 3, "issuance_samples": 200},
+             "scaling_wrk_warmup_seconds": 1, "scaling_latency_samples": 3, "issuance_samples": 200,
+              "bootstrap_renewals": 5, "bootstrap_lifetime_seconds": 20},
     "smoke": {"wrk_seconds": 2, "wrk_warmup_seconds": 1, "publish_runs": 3, "startup_runs": 3,
               "repair_edits": 10, "propagation_additions": 10, "settle_seconds": 0.5,
               "scaling_sites": [1, 250], "scaling_publish_runs": 2, "scaling_wrk_seconds": 1,
-              "scaling_wrk_warmup_seconds": 0, "scaling_latency_samples": 1, "issuance_samples": 20},
+              "scaling_wrk_warmup_seconds": 0, "scaling_latency_samples": 1, "issuance_samples": 20,
+              "bootstrap_renewals": 1, "bootstrap_lifetime_seconds": 10},
 }
 
 
@@ -108,6 +111,10 @@ def main(argv=None) -> int:
             figures["scaling"] = measure_scaling(processes, api, binary, mode, pool, workdir / "scaling")
             log(f"issuance: {mode['issuance_samples']} tokens of each site for a caller")
             figures["issuance"] = measure_issuance(processes, binary, mode["issuance_samples"], workdir)
+            log(f"bootstrap renewal: {mode['bootstrap_renewals']} renewals of a "
+                f"{mode['bootstrap_lifetime_seconds']} s bootstrap credential")
+            figures["bootstrap_renewal"] = measure_bootstrap_renewal(
+                processes, binary, mode["bootstrap_renewals"], mode["bootstrap_lifetime_seconds"], workdir)
         except (BenchError, StartError) as error:
             log(f"FAILED: {error}")
             return 1
