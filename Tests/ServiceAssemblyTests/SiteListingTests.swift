@@ -26,12 +26,17 @@ import Testing
              {"name":"static-1","credential":"token","tokenManagement":"static","server":"https://s:6443",
               "health":{"reachable":false,"authenticated":null,"checkedAt":"\(Self.time(-5))",
                         "error":{"code":"SiteTimeout","message":"m"}}},
-             {"name":"cert-1","credential":"client-certificate","server":"https://c:6443","futureField":[1,2]}
+             {"name":"cert-1","credential":"client-certificate","server":"https://c:6443","futureField":[1,2]},
+             {"name":"pasted-1","credential":"token","tokenManagement":"managed","tokenExpiresAt":"\(Self.time(3000))",
+              "bootstrapExpiresAt":"\(Self.time(6 * 86400))","bootstrapManagement":"static","server":"https://p:6443"},
+             {"name":"down-1","credential":"token","tokenManagement":"managed","tokenExpiresAt":"\(Self.time(3000))",
+              "bootstrapExpiresAt":"\(Self.time(3 * 3600))","bootstrapManagement":"managed",
+              "bootstrapRenewalError":{"code":"SiteConnectionRefused","message":"m"},"server":"https://d:6443"}
             ]}
             """
         let table = try SiteListing(json: Array(body.utf8)).table(now: Self.now)
         let lines = table.split(separator: "\n").map(String.init)
-        #expect(lines.count == 5)
+        #expect(lines.count == 7)
         let cells = lines.map { $0.split(separator: "   ").map { $0.trimmingCharacters(in: .whitespaces) } }
         #expect(cells[0] == ["NAME", "CREDENTIAL", "TOKEN EXPIRES", "BOOTSTRAP EXPIRES", "HEALTH", "SERVER"])
         #expect(cells[1] == ["central", "managed", "in 47m", "-", "up", "https://10.0.0.1:443"])
@@ -43,6 +48,10 @@ import Testing
             ])
         #expect(cells[3] == ["static-1", "static token", "-", "-", "down (SiteTimeout)", "https://s:6443"])
         #expect(cells[4] == ["cert-1", "client-certificate", "-", "-", "unchecked", "https://c:6443"])
+        // A bootstrap credential the service cannot renew says so; one whose renewal fails says why.
+        #expect(cells[5] == ["pasted-1", "managed", "in 50m", "in 6d (static)", "unchecked", "https://p:6443"])
+        #expect(
+            cells[6] == ["down-1", "managed", "in 50m", "in 3h (SiteConnectionRefused)", "unchecked", "https://d:6443"])
         // Columns line up: every row's SERVER starts where the header's does.
         let column = try #require(lines[0].range(of: "SERVER")).lowerBound.utf16Offset(in: lines[0])
         for line in lines.dropFirst() {

@@ -22,6 +22,8 @@ public struct SiteListing: Sendable {
         var tokenManagement: String?
         var tokenExpiresAt: String?
         var bootstrapExpiresAt: String?
+        var bootstrapManagement: String?
+        var bootstrapRenewalError: Health.Failure?
         var renewalError: Health.Failure?
         var health: Health?
     }
@@ -77,7 +79,7 @@ public struct SiteListing: Sendable {
     private func row(_ site: Site, now: Date) -> [String] {
         [
             site.name.printable, Self.credential(site), Self.relative(site.tokenExpiresAt, now: now),
-            Self.relative(site.bootstrapExpiresAt, now: now), Self.health(site), site.server?.printable ?? "-",
+            Self.bootstrap(site, now: now), Self.health(site), site.server?.printable ?? "-",
         ]
     }
 
@@ -89,6 +91,14 @@ public struct SiteListing: Sendable {
         case (_, let kind?): kind.printable
         case (_, nil): "-"
         }
+    }
+
+    /// When the bootstrap credential expires; `(static)` when the service cannot renew it, the
+    /// renewal's error code when renewing failed.
+    static func bootstrap(_ site: Site, now: Date) -> String {
+        let expiry = relative(site.bootstrapExpiresAt, now: now)
+        if let error = site.bootstrapRenewalError { return "\(expiry) (\(error.code.printable))" }
+        return site.bootstrapManagement == "static" ? "\(expiry) (static)" : expiry
     }
 
     /// `up`; `down (CODE)` when the server did not answer; `unauthenticated (CODE)` when it
