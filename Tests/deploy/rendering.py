@@ -52,8 +52,11 @@ class Rendered:
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [o for o in self.objects if o["kind"] == kind]
 
-    def get(self, kind: str, name: str) -> dict[str, Any]:
-        found = [o for o in self.of_kind(kind) if o["metadata"]["name"] == name]
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        """The one object of that kind and name (in `namespace`: the release's is None)."""
+        found = [o for o in self.of_kind(kind) if o["metadata"]["name"] == name
+                 and o["metadata"].get("namespace") in ((None, NAMESPACE) if namespace in (None, NAMESPACE)
+                                                        else (namespace,))]
         assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}: {self.names()}"
         return found[0]
 
@@ -220,6 +223,20 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     # Tokens on request: the exec kubeconfig's public URL and both limits, at their far ends.
     "site-token-settings": {"siteTokens": {"publicURL": "https://kubeconfig.example.org",
                                            "maxExpirationSeconds": 86400, "requestsPerMinute": 10000}},
+    # Sinks: Argo CD's namespace and a dedicated one for Flux, with selectors and the central
+    # site's labels; both in one namespace (one Role there); in sidecar mode (the printed container).
+    "sinks": {"sinks": {"argocd": {"enabled": True, "namespace": "argocd",
+                                   "selector": "tier in (central, edge),!example.org/legacy"},
+                        "kubeconfigSecrets": {"enabled": True, "namespace": "fleet-sites", "selector": "tier=edge"}},
+              "siteLabels": {"tier": "central", "example.org/region": "eu-west_1"}},
+    "sinks-one-namespace": {"sinks": {"argocd": {"enabled": True, "namespace": "fleet"},
+                                      "kubeconfigSecrets": {"enabled": True, "namespace": "fleet"}}},
+    "sinks-sidecar": {
+        "mode": "sidecar",
+        "serviceAccount": {"create": False, "name": "dcae-cloudify-manager"},
+        "sinks": {"kubeconfigSecrets": {"enabled": True, "namespace": "fleet-sites"}},
+        "siteLabels": {"tier": "central"},
+    },
 }
 
 
@@ -266,7 +283,7 @@ def assert_resources(resources: dict[str, Any]) -> None:
 
 
 # Flags the service takes more than once; parse_args gives their values as a list.
-REPEATABLE_FLAGS = {"--token-audience", "--auth-token-audience"}
+REPEATABLE_FLAGS = {"--token-audience", "--auth-token-audience", "--site-label"}
 
 
 # Flags without a value; parse_args gives them as True.
@@ -370,6 +387,14 @@ def expected_args(values: dict[str, Any]) -> dict[str, str | list[str] | bool]:
         expected["--credential-requests-per-minute"] = str(site_tokens["requestsPerMinute"])
         if site_tokens["publicURL"]:
             expected["--public-url"] = site_tokens["publicURL"]
+    for key, flag in SINK_FLAGS.items():
+        sink = values["sinks"][key]
+        if sink["enabled"]:
+            expected[flag] = sink["namespace"]
+            if sink["selector"]:
+                expected[f"{flag}-selector"] = sink["selector"]
+    if values["siteLabels"]:
+        expected["--site-label"] = [f"{k}={v}" for k, v in sorted(values["siteLabels"].items())]
     account = token_account(values)
     if account:
         expected["--token-service-account"] = account
@@ -380,11 +405,38 @@ def expected_args(values: dict[str, Any]) -> dict[str, str | list[str] | bool]:
 
 
 def service_role(rendered: Rendered) -> dict[str, Any]:
-    """The Role of the service's own account (not the publish hook's, nor a site-token grant's)."""
+    """The Role of the service's own account in the release namespace (not the publish hook's, a
+    site-token grant's, nor the sinks' in their namespaces)."""
     roles = [r for r in rendered.of_kind("Role")
-             if r["metadata"]["labels"].get("app.kubernetes.io/component") not in ("publish-hook", "site-tokens")]
+             if r["metadata"]["labels"].get("app.kubernetes.io/component")
+             not in ("publish-hook", "site-tokens", "sinks")]
     assert len(roles) == 1, rendered.names()
     return roles[0]
+
+
+# The sinks (values key: the serve flag that names the sink's namespace; "-selector" appended, its
+# selector), and what the service needs on Secrets in each sink namespace: the one rule of the
+# chart without resourceNames.
+SINK_FLAGS = {"argocd": "--argocd-secrets", "kubeconfigSecrets": "--kubeconfig-secrets"}
+SINK_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+SINK_RULE = {"apiGroups": [""], "resources": ["secrets"], "verbs": SINK_VERBS}
+
+
+def sink_namespaces(values: dict[str, Any]) -> list[str]:
+    """The namespaces the enabled sinks write to, each once, in flag order."""
+    namespaces = [values["sinks"][key]["namespace"] for key in SINK_FLAGS if values["sinks"][key]["enabled"]]
+    return list(dict.fromkeys(namespaces))
+
+
+def sinks_role_name(values: dict[str, Any]) -> str:
+    """The sinks' Role and RoleBinding in each sink namespace: `<fullname>-<release namespace>-sinks`."""
+    return f"{fullname(values)}-{NAMESPACE}-sinks"
+
+
+def sink_objects(rendered: Rendered, kind: str) -> list[dict[str, Any]]:
+    """The sinks' Roles or RoleBindings (component sinks), one of each per sink namespace."""
+    return [o for o in rendered.of_kind(kind)
+            if o["metadata"]["labels"].get("app.kubernetes.io/component") == "sinks"]
 
 
 def site_token_objects(rendered: Rendered, kind: str) -> list[dict[str, Any]]:

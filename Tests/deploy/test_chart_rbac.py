@@ -1,7 +1,8 @@
 """RBAC: every rule names its objects; the service's Role grants exactly the document's object,
 the published account's token and the credentials Secret; no unnamed list or watch; bindings,
 auth-delegator, the hook's patch-only Role and the dedicated account's rights. (siteTokens.grants'
-Roles: test_chart_site_tokens.py.)"""
+Roles: test_chart_site_tokens.py.) The one exception to "every rule names its objects": the sinks'
+Role in each sink namespace (test_chart_sinks.py), checked here to be exactly that and no more."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 
 import pytest
 from rendering import (CONFIGMAP, DEPLOYER_NAME, FULLNAME, HOOK_NAME, NAMESPACE, Rendered, SCENARIOS, SECRET,
-                       credentials_rule, document, document_rule, fullname, service_role, site_credentials,
-                       site_token_objects, site_token_rule, token_account, token_rule)
+                       SINK_RULE, credentials_rule, document, document_rule, fullname, service_role, site_credentials,
+                       sink_namespaces, sink_objects, site_token_objects, site_token_rule, token_account, token_rule)
 
 
 # --------------------------------------------------------------------------- RBAC
@@ -57,7 +58,16 @@ def test_roles_grant_nothing_beyond_the_named_objects(render, scenario: str) -> 
     values = rendered.values
     grants = site_token_objects(rendered, "Role")
     assert len(grants) == len(values["siteTokens"]["grants"]), rendered.names()  # none by default
+    # The sinks' Roles (none by default): one in each sink namespace, never the release's, each with
+    # exactly the one rule on secrets that names no objects (RBAC cannot name them for create, list
+    # and watch); checked apart, and left out of the checks below.
+    sinks = sink_objects(rendered, "Role")
+    assert [r["metadata"]["namespace"] for r in sinks] == sink_namespaces(values), rendered.names()
+    for role in sinks:
+        assert role["metadata"]["namespace"] != NAMESPACE and role["rules"] == [SINK_RULE], role
     for role in rendered.of_kind("Role"):
+        if role in sinks:
+            continue
         for rule in role["rules"]:
             where = (role["metadata"]["name"], rule)
             assert set(rule) == {"apiGroups", "resources", "resourceNames", "verbs"}, where
@@ -86,7 +96,7 @@ def test_roles_grant_nothing_beyond_the_named_objects(render, scenario: str) -> 
     assert granted == expected
     # Only the service lists or watches, and only the document's object (above).
     for role in rendered.of_kind("Role"):
-        if role is not service_role(rendered):
+        if role is not service_role(rendered) and role not in sinks:
             assert all(not {"list", "watch"} & set(rule["verbs"]) for rule in role["rules"]), role
     # The chart defines no ClusterRole; cluster-wide it binds only system:auth-delegator.
     assert rendered.of_kind("ClusterRole") == []
@@ -95,7 +105,7 @@ def test_roles_grant_nothing_beyond_the_named_objects(render, scenario: str) -> 
     # dedicated account only.
     for binding in rendered.of_kind("RoleBinding"):
         if binding["roleRef"]["kind"] == "Role":
-            assert rendered.get("Role", binding["roleRef"]["name"])
+            assert rendered.get("Role", binding["roleRef"]["name"], binding["metadata"].get("namespace"))
         else:
             assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                                           "name": values["credentials"]["clusterRole"]}
@@ -115,10 +125,14 @@ def unnamed_lists_and_watches(objects: list[dict[str, Any]]) -> list[tuple[str, 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_no_rule_lists_or_watches_without_resource_names(render, scenario: str) -> None:
     """Every render: a list or watch is granted only with resourceNames (the watch on the
-    document's object is by name), and where watching is on, such a rule exists."""
+    document's object is by name), and where watching is on, such a rule exists; but in the sink
+    namespaces, whose Secrets the service lists and watches by label."""
     rendered = render(SCENARIOS[scenario])
-    assert unnamed_lists_and_watches(rendered.objects) == []
-    watching = [rule for role in rendered.of_kind("Role") + rendered.of_kind("ClusterRole")
+    # But the sinks' Roles, one per sink namespace (none by default), each exactly the sink rule.
+    sinks = sink_objects(rendered, "Role")
+    assert unnamed_lists_and_watches(rendered.objects) == [("Role", r["metadata"]["name"], SINK_RULE) for r in sinks]
+    assert all(r["metadata"]["namespace"] != NAMESPACE for r in sinks)
+    watching = [rule for role in rendered.of_kind("Role") + rendered.of_kind("ClusterRole") if role not in sinks
                 for rule in role["rules"] if {"list", "watch"} & set(rule["verbs"])]
     if rendered.values["watch"]["enabled"]:
         resource, name, _ = document(rendered.values)

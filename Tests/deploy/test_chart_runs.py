@@ -40,11 +40,13 @@ AUTH_DELEGATOR = [{"verbs": ["create"], "resources": ["tokenreviews", "subjectac
 
 
 def rules_granted(objects: list[dict[str, Any]], user: str) -> list[dict[str, Any]]:
-    """The Roles bound to `user` by RoleBindings, and auth-delegator by a ClusterRoleBinding, as
-    the API test server's rules (it has no Role objects of its own)."""
-    roles = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Role"}
+    """The Roles bound to `user` by RoleBindings in the release namespace, and auth-delegator by a
+    ClusterRoleBinding, as the API test server's rules. (Roles and bindings in other namespaces, the
+    sinks', go to the test server as RBAC objects: `elsewhere`.)"""
+    roles = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Role" and o not in elsewhere(objects)}
     granted = []
-    for binding in (o for o in objects if o["kind"] in ("RoleBinding", "ClusterRoleBinding")):
+    for binding in (o for o in objects if o["kind"] in ("RoleBinding", "ClusterRoleBinding")
+                    and o not in elsewhere(objects)):
         bound = any(f"system:serviceaccount:{s.get('namespace', NAMESPACE)}:{s['name']}" == user
                     for s in binding["subjects"] if s["kind"] == "ServiceAccount")
         if not bound:
@@ -60,6 +62,11 @@ def rules_granted(objects: list[dict[str, Any]], user: str) -> list[dict[str, An
                             "namespaces": [NAMESPACE],
                             **({"resourceNames": rule["resourceNames"]} if "resourceNames" in rule else {})})
     return granted
+
+
+def elsewhere(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rendered objects outside the release namespace (the sinks' Roles and RoleBindings)."""
+    return [o for o in objects if o["metadata"].get("namespace", NAMESPACE) != NAMESPACE]
 
 
 def site_token_rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -128,9 +135,14 @@ class RenderedService:
                  *site_token_rules(objects)]
         accounts = [o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"] + [OPERATOR, *accounts]
         assert DEPLOYER in accounts, accounts
+        # Objects in other namespaces (the sinks' Roles and RoleBindings) are made there as they are
+        # rendered, in namespaces that exist, and the test server's RBAC evaluates them.
+        foreign = elsewhere(objects)
+        assert {o["kind"] for o in foreign} <= {"Role", "RoleBinding"}, foreign
         self.api = KubeAPIServer(tmp_path / "api", config={
             "serviceAccount": {"namespace": NAMESPACE, "name": FULLNAME}, "defaultRules": False, "rules": rules,
             "serviceAccounts": [{"namespace": NAMESPACE, "name": name} for name in accounts if name != FULLNAME],
+            "namespaces": sorted({o["metadata"]["namespace"] for o in foreign}), "objects": foreign,
         })
         self.service: Service | None = None
         self.caller = ""

@@ -227,6 +227,7 @@ configmap.yaml, which always renders.
 {{- include "kubeconfig-service.validateAlerts" . }}
 {{- end }}
 {{- include "kubeconfig-service.validateSiteTokens" . }}
+{{- include "kubeconfig-service.validateSinks" . }}
 {{- end }}
 
 {{/*
@@ -300,6 +301,7 @@ The service's command-line arguments (kubeconfig-service serve ...).
 - {{ $.Values.siteCredentials.credentialGracePeriod | int | quote }}
 {{- end }}
 {{- include "kubeconfig-service.siteTokensArgs" . }}
+{{- include "kubeconfig-service.sinksArgs" . }}
 - --log-format
 - {{ .Values.logFormat | quote }}
 - --log-level
