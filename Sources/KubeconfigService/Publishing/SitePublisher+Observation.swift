@@ -47,7 +47,13 @@ extension SitePublisher {
         var document = PublishedDocument(document: content.kubeconfig, resourceVersion: stored.version)
         document.annotations = stored.annotations
         state.stored(document)
-        guard state.snapshot.lastSuccess != nil, let intended = intended.withLock({ $0 }) else {
+        // One look at the state: a publication that committed since the check above stored a
+        // newer version than this one (the list a watch began with, say), which is no drift.
+        let snapshot = state.snapshot
+        if let served = snapshot.published, Self.isNewer(served.resourceVersion, than: stored.version) {
+            return .known
+        }
+        guard snapshot.lastSuccess != nil, let intended = intended.withLock({ $0 }) else {
             // Nothing published yet: the schedule is publishing, and will find this version.
             return .served
         }
