@@ -66,14 +66,19 @@ public final class ServiceRouter: HTTPResponder {
     ///     minted for a caller nobody reviewed.
     ///   - credentialPlugin: how the users of `GET /kubeconfig?site=NAME&credentials=exec` run the
     ///     exec credential plugin; nil refuses that form.
+    ///   - sinks: the Secrets written per site (`serve --argocd-secrets`, `--kubeconfig-secrets`),
+    ///     which `GET /sites` and `/status` report.
     public init(
         publisher: SitePublisher, registry: SiteRegistry, reviewer: AccessReviewer?, monitor: SiteHealthMonitor? = nil,
         renewer: SiteTokenRenewer? = nil, metrics: (@Sendable () -> String)? = nil,
         siteTokens: (issuer: SiteTokenIssuer, perMinute: Int)? = nil,
-        credentialPlugin: KubeconfigDocument.CredentialPlugin? = nil, logger: Logger
+        credentialPlugin: KubeconfigDocument.CredentialPlugin? = nil, sinks: [SecretSink] = [],
+        centralLabels: [String: String] = [:], logger: Logger
     ) {
         let state = publisher.state
-        let list = SitesRoute(state: state, location: publisher.configuration.location, monitor: monitor, renewer: renewer)
+        let list = SitesRoute(
+            state: state, location: publisher.configuration.location, monitor: monitor, renewer: renewer, sinks: sinks,
+            centralLabels: centralLabels)
         let site = SiteRoute(registry: registry, state: state, list: list, monitor: monitor)
         var routes = [
             Route("livez", "/livez", [.get: LivenessRoute()], access: .open),
@@ -85,14 +90,15 @@ public final class ServiceRouter: HTTPResponder {
             Route(
                 "kubeconfig", "/kubeconfig", [.get: KubeconfigRoute(state: state, credentialPlugin: credentialPlugin)],
                 access: .reviewed),
-            Route("status", "/status", [.get: StatusRoute(publisher: publisher, renewer: renewer)], access: .reviewed),
+            Route(
+                "status", "/status", [.get: StatusRoute(publisher: publisher, renewer: renewer, sinks: sinks)], access: .reviewed),
             Route("sites", "/sites", [.get: list], access: .reviewed),
             Route(
                 "site", "/sites/{name}",
                 [
                     .get: HandlerFunction(site.show), .put: HandlerFunction(site.register),
                     .delete: HandlerFunction(site.remove), .post: PublishSiteRoute(publisher: publisher),
-                ], access: .reviewed, repeatable: ["audience"]),
+                ], access: .reviewed, repeatable: ["audience", "label"]),
         ]
         if let metrics {
             routes.append(Route("metrics", "/metrics", [.get: MetricsRoute(render: metrics)], access: .open))

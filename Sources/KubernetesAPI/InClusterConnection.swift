@@ -16,7 +16,7 @@ public struct InClusterConnection: DataObjectAPI, DataObjectWatchAPI, AccessRevi
         self.retry = retry
     }
 
-    private func connect() async throws(ServiceError) -> (client: KubernetesClient, token: BearerToken) {
+    func connect() async throws(ServiceError) -> (client: KubernetesClient, token: BearerToken) {
         let credentials = try discovery.readCredentials()
         return (try await clients.client(for: credentials), credentials.token)
     }

@@ -43,16 +43,28 @@ extension KubernetesClient {
     }
 
     /// Watches the one object named `name` (see `DataObjectWatchAPI.watchDataObjects`).
-    ///
-    /// The request's deadline covers the answer's head; the stream then has
-    /// `timeoutSeconds` plus a grace period to end, so a connection that died silently is
-    /// given up, not waited on for ever.
     public func watchDataObjects(
         _ resource: DataObjectResource, namespace: String, name: String, resourceVersion: String, timeoutSeconds: Int,
         token: BearerToken, receive: @escaping @Sendable (DataObjectWatchEvent) async -> Void
     ) async throws(ServiceError) {
         let path = Self.watchPath(
             resource, namespace: namespace, name: name, resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds)
+        try await watch(
+            path: path, timeoutSeconds: timeoutSeconds, token: token,
+            decode: { bytes, redaction throws(ServiceError) in try Self.watchEvent(from: bytes, redaction: redaction) },
+            receive: receive)
+    }
+
+    /// Streams the watch at `path`, each event decoded by `decode`.
+    ///
+    /// The request's deadline covers the answer's head; the stream then has
+    /// `timeoutSeconds` plus a grace period to end, so a connection that died silently is
+    /// given up, not waited on for ever.
+    func watch<Event: Sendable>(
+        path: String, timeoutSeconds: Int, token: BearerToken,
+        decode: @escaping @Sendable ([UInt8], CredentialRedaction) throws(ServiceError) -> Event,
+        receive: @escaping @Sendable (Event) async -> Void
+    ) async throws(ServiceError) {
         var request = HTTPClientRequest(url: server + path)
         request.method = .GET
         request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
@@ -63,7 +75,8 @@ extension KubernetesClient {
         let outcome: Result<Void, ServiceError> = await withTaskGroup(of: Result<Void, ServiceError>?.self) { group in
             group.addTask {
                 do throws(ServiceError) {
-                    try await self.stream(prepared, path: path, redaction: CredentialRedaction([token]), receive: receive)
+                    try await self.stream(
+                        prepared, path: path, redaction: CredentialRedaction([token]), decode: decode, receive: receive)
                     return .success(())
                 } catch {
                     return .failure(error)
@@ -87,9 +100,10 @@ extension KubernetesClient {
     /// How long past its `timeoutSeconds` a watch may stay open before it is given up.
     static let watchGrace = Duration.seconds(30)
 
-    private func stream(
+    private func stream<Event: Sendable>(
         _ request: HTTPClientRequest, path: String, redaction: CredentialRedaction,
-        receive: @Sendable (DataObjectWatchEvent) async -> Void
+        decode: @Sendable ([UInt8], CredentialRedaction) throws(ServiceError) -> Event,
+        receive: @Sendable (Event) async -> Void
     ) async throws(ServiceError) {
         let response: HTTPClientResponse
         do {
@@ -113,7 +127,7 @@ extension KubernetesClient {
             for try await chunk in response.body {
                 framer.append(chunk.readableBytesView)
                 while let bytes = try framer.next() {
-                    await receive(try Self.watchEvent(from: bytes, redaction: redaction))
+                    await receive(try decode(bytes, redaction))
                 }
             }
         } catch let error as ServiceError {
@@ -125,30 +139,30 @@ extension KubernetesClient {
 
     /// One `WatchEvent`; an `ERROR` event's Status becomes the error it describes.
     static func watchEvent(from bytes: [UInt8], redaction: CredentialRedaction) throws(ServiceError) -> DataObjectWatchEvent {
-        struct Event<Object: Decodable>: Decodable {
-            var type: String
-            var object: Object
+        switch try objectWatchEvent(DataObject.self, from: bytes, redaction: redaction) {
+        case .added(let object): .added(object)
+        case .modified(let object): .modified(object)
+        case .deleted(let object): .deleted(object)
+        case .bookmark(let version): .bookmark(resourceVersion: version)
         }
-        struct Bookmark: Decodable {
-            struct Metadata: Decodable { var resourceVersion: String }
-            var metadata: Metadata
-        }
-        struct ErrorStatus: Decodable {
-            var code: Int?
-            var reason: String?
-            var message: String?
-        }
-        struct Kind: Decodable { var type: String }
-        let kind = try decode(Kind.self, from: bytes, what: "watch event")
+    }
+
+    /// One `WatchEvent` of objects of type `Object`; an `ERROR` event's Status becomes the error
+    /// it describes.
+    static func objectWatchEvent<Object: Decodable>(
+        _ type: Object.Type, from bytes: [UInt8], redaction: CredentialRedaction
+    ) throws(ServiceError) -> ObjectWatchEvent<Object> {
+        let kind = try decode(WatchEventType.self, from: bytes, what: "watch event")
         switch kind.type {
-        case "ADDED": return .added(try decode(Event<DataObject>.self, from: bytes, what: "watch event").object)
-        case "MODIFIED": return .modified(try decode(Event<DataObject>.self, from: bytes, what: "watch event").object)
-        case "DELETED": return .deleted(try decode(Event<DataObject>.self, from: bytes, what: "watch event").object)
+        case "ADDED": return .added(try decode(WatchEventBody<Object>.self, from: bytes, what: "watch event").object)
+        case "MODIFIED": return .modified(try decode(WatchEventBody<Object>.self, from: bytes, what: "watch event").object)
+        case "DELETED": return .deleted(try decode(WatchEventBody<Object>.self, from: bytes, what: "watch event").object)
         case "BOOKMARK":
-            let bookmark = try decode(Event<Bookmark>.self, from: bytes, what: "watch bookmark").object
-            return .bookmark(resourceVersion: bookmark.metadata.resourceVersion)
+            return .bookmark(
+                try decode(WatchEventBody<WatchBookmark>.self, from: bytes, what: "watch bookmark").object.metadata
+                    .resourceVersion)
         case "ERROR":
-            let status = try decode(Event<ErrorStatus>.self, from: bytes, what: "watch error").object
+            let status = try decode(WatchEventBody<WatchErrorStatus>.self, from: bytes, what: "watch error").object
             throw watchError(code: status.code ?? 500, reason: status.reason, message: status.message, redaction: redaction)
         default:
             throw ServiceError(
@@ -165,4 +179,24 @@ extension KubernetesClient {
         }
         return statusError(status, retryAfterHeader: nil)
     }
+}
+
+// MARK: - The wire form of watch events
+
+private struct WatchEventBody<Body: Decodable>: Decodable {
+    var type: String
+    var object: Body
+}
+
+private struct WatchEventType: Decodable { var type: String }
+
+private struct WatchBookmark: Decodable {
+    struct Metadata: Decodable { var resourceVersion: String }
+    var metadata: Metadata
+}
+
+private struct WatchErrorStatus: Decodable {
+    var code: Int?
+    var reason: String?
+    var message: String?
 }

@@ -36,6 +36,10 @@ public struct ServeConfiguration: Sendable {
     public var callerTokenLifetimes = SiteTokenIssuer.Lifetimes()
     /// Tokens one caller may ask of one site a minute.
     public var callerTokensPerMinute = 30
+    /// The Secrets written per site (Argo CD clusters, kubeconfig Secrets); none by default.
+    public var sinks: [SinkConfiguration] = []
+    /// The labels of the site this service publishes (`--site-label`), as sinks copy and select them.
+    public var siteLabels: [String: String] = [:]
     /// The URL callers reach the service at, which exec kubeconfigs' plugin asks; nil: none are served.
     public var publicURL: String?
     /// The HTTP server's address, port, threads and limits; its TLS identity comes from `tls`.

@@ -75,6 +75,12 @@ extension ServiceAssembly {
                     service: SiteProbeService(monitor: monitor, interval: interval), successTerminationBehavior: .ignore,
                     serviceName: "site-probes"))
         }
+        for sink in sinks {
+            services.append(
+                .init(
+                    service: SecretSinkService(sink: sink), successTerminationBehavior: .ignore,
+                    serviceName: "sink-\(sink.derivation.sink.kind.rawValue)"))
+        }
         let reloader = configuration.tls.map { CertificateReloader(server: server, files: $0, logger: logger) }
         let http = HTTPServerService(
             server: server, reloader: reloader, reloadInterval: configuration.tlsReloadInterval, logger: logger)

@@ -1,5 +1,6 @@
 import KubeconfigRoutes
 import KubeconfigService
+import KubernetesAPI
 import Logging
 
 /// What `serve` runs, built from its configuration: the publisher, the access review, managed
@@ -23,6 +24,9 @@ public struct ServiceAssembly: Sendable {
     public let monitor: SiteHealthMonitor?
     /// Follows the document's object; nil when the watch is off.
     public let watcher: DocumentWatcher?
+    /// Write each site's Secret in their formats; empty without `--argocd-secrets` or
+    /// `--kubeconfig-secrets`.
+    public let sinks: [SecretSink]
     /// The route table the HTTP server calls.
     public let router: ServiceRouter
     let logger: Logger
@@ -47,6 +51,8 @@ public struct ServiceAssembly: Sendable {
         self.registry = registry
         self.monitor = monitor
         self.watcher = Self.watcher(configuration, publisher, monitor, logger)
+        let sinks = Self.sinks(configuration, connections, publisher, logger)
+        self.sinks = sinks
         // Tokens are minted for callers only when callers are reviewed: never for anyone who asks.
         let siteTokens = reviewer.map { _ in
             (
@@ -59,7 +65,7 @@ public struct ServiceAssembly: Sendable {
             publisher: publisher, registry: registry, reviewer: reviewer, monitor: monitor, renewer: renewer,
             metrics: metrics, siteTokens: siteTokens,
             credentialPlugin: configuration.publicURL.map(KubeconfigDocument.CredentialPlugin.init(serviceURL:)),
-            logger: logger)
+            sinks: sinks, centralLabels: configuration.siteLabels, logger: logger)
     }
 
     // MARK: - Parts
@@ -105,6 +111,25 @@ public struct ServiceAssembly: Sendable {
             rejected: { site, fingerprint in renewer?.credentialRejected(site: site, fingerprint: fingerprint) },
             recovered: { site in renewer?.siteRecovered(site) },
             logger: logger)
+    }
+
+    private static func sinks(
+        _ configuration: ServeConfiguration, _ connections: ClusterConnections, _ publisher: SitePublisher,
+        _ logger: Logger
+    ) -> [SecretSink] {
+        guard !configuration.sinks.isEmpty else { return [] }
+        guard let api = connections.home as? any SecretSinkAPI else {
+            logger.error("the home cluster's connection cannot write Secrets: no sink runs")
+            return []
+        }
+        let document = configuration.publisher
+        return configuration.sinks.map { sink in
+            SecretSink(
+                derivation: SinkDerivation(
+                    sink: sink, document: document.objectReference, location: document.location,
+                    centralLabels: configuration.siteLabels),
+                api: api, state: publisher.state, logger: logger)
+        }
     }
 
     private static func watcher(

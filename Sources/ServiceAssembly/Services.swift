@@ -64,3 +64,12 @@ struct DocumentWatchService: Service {
         await cancelWhenGracefulShutdown { await self.watcher.run() }
     }
 }
+
+/// One sink: its site Secrets kept equal to the document.
+struct SecretSinkService: Service {
+    let sink: SecretSink
+
+    func run() async {
+        await cancelWhenGracefulShutdown { await self.sink.run() }
+    }
+}

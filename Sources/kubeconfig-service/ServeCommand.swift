@@ -98,6 +98,33 @@ struct ServeCommand: AsyncParsableCommand {
             """)
     var publicURL: String?
 
+    @Option(
+        help: """
+            Namespace to keep one Argo CD cluster Secret per site in (cluster-SITE, labelled \
+            argocd.argoproj.io/secret-type: cluster). Needs get, list, watch, create, update and delete on secrets there.
+            """)
+    var argocdSecrets: String?
+
+    @Option(help: "Label selector over site labels choosing the sites --argocd-secrets gets (default: all).")
+    var argocdSecretsSelector: String?
+
+    @Option(
+        help: """
+            Namespace to keep one kubeconfig Secret per site in (SITE-kubeconfig, key value: Cluster API's \
+            convention, which Flux's kubeConfig.secretRef reads). Needs the same rights as --argocd-secrets.
+            """)
+    var kubeconfigSecrets: String?
+
+    @Option(help: "Label selector over site labels choosing the sites --kubeconfig-secrets gets (default: all).")
+    var kubeconfigSecretsSelector: String?
+
+    @Option(
+        help: """
+            A label of this service's own site, KEY=VALUE (repeatable): copied onto its sinks' Secrets and matched by \
+            the sinks' selectors, as a remote site's registration labels are.
+            """)
+    var siteLabel: [String] = []
+
     @Option(help: "PEM certificate chain: serve HTTPS with it (needs --tls-key-file).")
     var tlsCertFile: String?
 
@@ -156,6 +183,50 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--max-connections must be between 1 and 100000")
         }
         guard tlsReloadInterval > 0 else { throw ValidationError("--tls-reload-interval must be at least 1 second") }
+        _ = try sinks()
+        _ = try siteLabels()
+    }
+
+    /// `--argocd-secrets` and `--kubeconfig-secrets`, with their selectors.
+    func sinks() throws -> [SinkConfiguration] {
+        var sinks: [SinkConfiguration] = []
+        let flags: [(SinkKind, String?, String?, String)] = [
+            (.argocd, argocdSecrets, argocdSecretsSelector, "--argocd-secrets"),
+            (.kubeconfig, kubeconfigSecrets, kubeconfigSecretsSelector, "--kubeconfig-secrets"),
+        ]
+        for (kind, namespace, selector, flag) in flags {
+            guard let namespace else {
+                if selector != nil { throw ValidationError("\(flag)-selector needs \(flag)") }
+                continue
+            }
+            guard SinkConfiguration.isNamespace(namespace) else {
+                throw ValidationError("\(flag) must name a namespace (a DNS-1123 label)")
+            }
+            do throws(ServiceError) {
+                let parsed = try selector.map(LabelSelector.init(parsing:)) ?? .everything
+                sinks.append(SinkConfiguration(kind: kind, namespace: namespace, selector: parsed))
+            } catch {
+                throw ValidationError("\(flag)-selector: \(error.message)")
+            }
+        }
+        return sinks
+    }
+
+    /// `--site-label KEY=VALUE ...`.
+    func siteLabels() throws -> [String: String] {
+        var labels: [String: String] = [:]
+        for text in siteLabel {
+            guard let equals = text.firstIndex(of: "=") else { throw ValidationError("--site-label must be KEY=VALUE") }
+            let key = String(text[..<equals])
+            guard labels[key] == nil else { throw ValidationError("--site-label \(key) is given more than once") }
+            labels[key] = String(text[text.index(after: equals)...])
+        }
+        do throws(ServiceError) {
+            try SiteLabels.check(labels, field: "--site-label")
+        } catch {
+            throw ValidationError(error.message)
+        }
+        return labels
     }
 
     func run() async throws {
@@ -202,6 +273,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.callerTokenLifetimes.maxSeconds = maxCredentialExpiration
         configuration.callerTokensPerMinute = credentialRequestsPerMinute
         configuration.publicURL = publicURL
+        configuration.sinks = try sinks()
+        configuration.siteLabels = try siteLabels()
         configuration.server.address = address
         configuration.server.port = port
         configuration.server.threadCount = threads ?? min(max(1, ProcessInfo.processInfo.activeProcessorCount), 64)

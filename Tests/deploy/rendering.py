@@ -418,7 +418,7 @@ def service_role(rendered: Rendered) -> dict[str, Any]:
 # selector), and what the service needs on Secrets in each sink namespace: the one rule of the
 # chart without resourceNames.
 SINK_FLAGS = {"argocd": "--argocd-secrets", "kubeconfigSecrets": "--kubeconfig-secrets"}
-SINK_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+SINK_VERBS = ["get", "list", "watch", "create", "update", "delete"]
 SINK_RULE = {"apiGroups": [""], "resources": ["secrets"], "verbs": SINK_VERBS}
 
 

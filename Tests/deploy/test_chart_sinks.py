@@ -1,7 +1,7 @@
 """Sinks: one Secret per site for Argo CD (sinks.argocd) or for Flux's kubeConfig.secretRef
 (sinks.kubeconfigSecrets), and the central site's labels (siteLabels). Off by default. Each enabled
 sink becomes exactly its serve flags, and a Role and RoleBinding in its namespace whose one rule
-is exactly the verbs the service needs on secrets there (get, list, watch, create, update, patch,
+is exactly the verbs the service needs on secrets there (get, list, watch, create, update,
 delete); one pair per namespace, nothing cluster-wide, nothing in the release namespace. Every
 bad input is refused with its message, by the schema and, without it, by the templates; NOTES.txt
 and the docs say what the rights allow and which namespace each consumer needs. When the binary
@@ -93,7 +93,7 @@ def test_both_sinks_with_selectors_and_labels(render) -> None:
             assert labels["app.kubernetes.io/managed-by"] == "Helm"
         assert set(role) == {"apiVersion", "kind", "metadata", "rules"}
         assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"],
-                                  "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]
+                                  "verbs": ["get", "list", "watch", "create", "update", "delete"]}]
         assert set(binding) == {"apiVersion", "kind", "metadata", "roleRef", "subjects"}
         assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE}
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}]
@@ -108,7 +108,7 @@ def test_both_sinks_with_selectors_and_labels(render) -> None:
 @pytest.mark.parametrize("scenario", ["sinks", "sinks-one-namespace", "sinks-sidecar"])
 def test_the_rule_is_exactly_the_verbs_the_service_needs(render, scenario: str) -> None:
     """The service reads, lists and watches its Secrets by label, creates them, updates or
-    patches them when they change, deletes them with the site: these verbs on secrets, no more,
+    replaces them when they change, deletes them with the site: these verbs on secrets, no more,
     no other resource, no other API group, and no resourceNames (RBAC could not honour them)."""
     rendered = render(SCENARIOS[scenario])
     roles = sink_objects(rendered, "Role")
@@ -116,8 +116,8 @@ def test_the_rule_is_exactly_the_verbs_the_service_needs(render, scenario: str) 
     for role in roles:
         [rule] = role["rules"]
         assert rule == SINK_RULE
-        assert set(rule["verbs"]) == {"get", "list", "watch", "create", "update", "patch", "delete"}
-        assert len(rule["verbs"]) == len(SINK_VERBS) == 7
+        assert set(rule["verbs"]) == {"get", "list", "watch", "create", "update", "delete"}
+        assert len(rule["verbs"]) == len(SINK_VERBS) == 6
         assert "*" not in rule["verbs"] and "deletecollection" not in rule["verbs"] and "resourceNames" not in rule
         assert role["metadata"]["namespace"] != NAMESPACE
 
@@ -289,7 +289,7 @@ KUBECONFIG_NAMESPACE_MISSING = (
     "their own namespace")
 RELEASE_NAMESPACE = (
     "sinks.kubeconfigSecrets.namespace must not be the release namespace (onap): the service would be granted get, "
-    "list, watch, create, update, patch and delete on every Secret there, which RBAC cannot restrict to its own "
+    "list, watch, create, update and delete on every Secret there, which RBAC cannot restrict to its own "
     "(the managed sites' credentials Secret and every other application's Secrets included); use the consumer's "
     "namespace, or a dedicated one where the consumer allows it (deploy/docs/SINKS.md)")
 
@@ -316,7 +316,7 @@ BOTH_REFUSALS = {
     "kube-system": (sinks(argocd={"enabled": True, "namespace": "kube-system"}),
                     "sinks.argocd.namespace must not be kube-system: namespaces starting with kube- belong to "
                     "Kubernetes itself (kube-system holds bootstrap tokens and controllers' credentials), and the "
-                    "service would be granted get, list, watch, create, update, patch and delete on every Secret there"),
+                    "service would be granted get, list, watch, create, update and delete on every Secret there"),
     "kube-public": (sinks(kubeconfig={"enabled": True, "namespace": "kube-public"}),
                     "sinks.kubeconfigSecrets.namespace must not be kube-public"),
     "selector-in-without-parentheses": (argocd_selector("tier in edge"), selector_refusal("tier in edge")),
@@ -394,7 +394,7 @@ def test_notes_say_what_the_rights_allow_and_where_each_consumer_reads(render) -
             "    A Flux Kustomization's or HelmRelease's spec.kubeConfig.secretRef names a Secret in\n"
             "    its own namespace: those that deploy to the sites must be in fleet-sites.") in notes
     assert (f"Role and RoleBinding {ROLE} in namespace argocd and in namespace fleet-sites\n"
-            f"let ServiceAccount {NAMESPACE}/{FULLNAME} get, list, watch, create, update, patch and delete\n"
+            f"let ServiceAccount {NAMESPACE}/{FULLNAME} get, list, watch, create, update and delete\n"
             "EVERY Secret there, not only the service's own: RBAC cannot restrict create, list or watch\n"
             "to names.") in notes
     assert "a namespace of their own" in notes and "argocd-secret, repository" in notes

@@ -98,7 +98,10 @@ struct SiteRoute: Sendable {
             guard let text = String(validating: request.body, as: UTF8.self) else {
                 throw ServiceError(code: .invalidSite, message: "body: is not UTF-8")
             }
-            return try SiteRegistration(name: name, kubeconfig: text, tokenRequest: try tokenRequest(query))
+            var registration = try SiteRegistration(
+                name: name, kubeconfig: text, tokenRequest: try tokenRequest(query.filter { $0.name != "label" }))
+            registration.labels = try labels(query)
+            return registration
         case "application/x-www-form-urlencoded":
             throw ServiceError(
                 code: .unsupportedMediaType,
@@ -128,7 +131,7 @@ struct SiteRoute: Sendable {
         _ query: [(name: String, value: String)]
     ) throws(ServiceError) -> (serviceAccount: String, namespace: String?, expirationSeconds: Int?, audiences: [String])? {
         // `verify` is read by `requiresHealthy` (and filtered out before); it is listed for the message.
-        let known: Set<String> = ["serviceAccount", "namespace", "expirationSeconds", "audience", "verify"]
+        let known: Set<String> = ["serviceAccount", "namespace", "expirationSeconds", "audience", "verify", "label"]
         if let unknown = query.first(where: { !known.contains($0.name) }) {
             throw ServiceError(
                 code: .invalidSite,
@@ -158,6 +161,23 @@ struct SiteRoute: Sendable {
         return (
             serviceAccount, try single("namespace"), expirationSeconds, query.filter { $0.name == "audience" }.map(\.value)
         )
+    }
+
+    /// With a kubeconfig, `?label=KEY=VALUE`, once per label: the site's labels.
+    static func labels(_ query: [(name: String, value: String)]) throws(ServiceError) -> [String: String] {
+        var labels: [String: String] = [:]
+        for parameter in query where parameter.name == "label" {
+            guard let equals = parameter.value.firstIndex(of: "=") else {
+                throw ServiceError(code: .invalidSite, message: "label: must be KEY=VALUE")
+            }
+            let key = String(parameter.value[..<equals])
+            guard labels[key] == nil else {
+                throw ServiceError(code: .invalidSite, message: "label: \(key.printable) is given more than once")
+            }
+            labels[key] = String(parameter.value[parameter.value.index(after: equals)...])
+        }
+        try SiteLabels.check(labels, field: "label")
+        return labels
     }
 
     /// `application/yaml; charset=utf-8` → `application/yaml`.

@@ -10,6 +10,10 @@ struct SitesRoute: RouteHandler {
     let location: String
     let monitor: SiteHealthMonitor?
     let renewer: SiteTokenRenewer?
+    /// The sinks whose Secret of each site is reported.
+    var sinks: [SecretSink] = []
+    /// `serve --site-label`: the labels of the site this service publishes.
+    var centralLabels: [String: String] = [:]
 
     /// A site as the API shows it: the summary's fields, how its token is kept, then its health.
     struct SiteView: Encodable {
@@ -25,6 +29,10 @@ struct SitesRoute: RouteHandler {
         var bootstrapRenewsAt: Date?
         var bootstrapRenewalError: ReportedError?
         var health: SiteHealth?
+        /// The site's labels (its registration's; `--site-label` for this service's site).
+        var labels: [String: String]?
+        /// Its Secret in each sink that selects it.
+        var sinks: [String: SecretSink.SiteStatus]?
 
         func encode(to encoder: any Encoder) throws {
             try summary.encode(to: encoder)
@@ -37,11 +45,13 @@ struct SitesRoute: RouteHandler {
             try container.encodeIfPresent(bootstrapRenewsAt, forKey: .bootstrapRenewsAt)
             try container.encodeIfPresent(bootstrapRenewalError, forKey: .bootstrapRenewalError)
             try container.encodeIfPresent(health, forKey: .health)
+            try container.encodeIfPresent(labels, forKey: .labels)
+            try container.encodeIfPresent(sinks, forKey: .sinks)
         }
 
         enum CodingKeys: String, CodingKey {
             case tokenManagement, tokenRenewsAt, renewalError, bootstrapManagement, bootstrapExpiresAt, bootstrapRenewsAt
-            case bootstrapRenewalError, health
+            case bootstrapRenewalError, health, labels, sinks
         }
     }
 
@@ -65,6 +75,12 @@ struct SitesRoute: RouteHandler {
         view.bootstrapManagement = token?.bootstrapManagement?.rawValue
         view.bootstrapRenewsAt = token?.bootstrapRenewsAt
         view.bootstrapRenewalError = token?.bootstrapRenewalError.map(ReportedError.init)
+        let labels = summary.ours ? centralLabels : SiteLabels(annotations: published.annotations)[summary.name]
+        view.labels = labels.isEmpty ? nil : labels
+        let written = sinks.compactMap { sink in
+            sink.status(ofSite: summary.name).map { (sink.derivation.sink.kind.rawValue, $0) }
+        }
+        view.sinks = written.isEmpty ? nil : Dictionary(written, uniquingKeysWith: { first, _ in first })
         return view
     }
 }

@@ -10,6 +10,8 @@ struct StatusRoute: RouteHandler {
     let publisher: SitePublisher
     /// Managed sites' renewer: its last check of the invariants; nil without a credentials Secret.
     var renewer: SiteTokenRenewer?
+    /// The sinks: each one's namespace, watch and last pass.
+    var sinks: [SecretSink] = []
 
     private struct Body: Encodable {
         var location, namespace, key: String
@@ -25,6 +27,7 @@ struct StatusRoute: RouteHandler {
         var renewalError: ReportedError?
         var watch: Watch?
         var managedSites: ManagedSitesReport?
+        var sinks: [SecretSink.Status]?
     }
 
     private struct Watch: Encodable {
@@ -56,7 +59,7 @@ struct StatusRoute: RouteHandler {
             tokenSource: token?.source, tokenSubject: token?.subject, tokenFingerprint: token?.fingerprint,
             tokenExpiresAt: token?.expiresAt, tokenRenewsAt: token?.renewsAt,
             renewalError: token?.renewalError.map(ReportedError.init), watch: snapshot.watch.map(Watch.init),
-            managedSites: renewer?.managedSitesReport())
+            managedSites: renewer?.managedSitesReport(), sinks: sinks.isEmpty ? nil : sinks.map(\.status))
         return .response(.json(.ok, JSONBody.encode(body)))
     }
 }

@@ -81,8 +81,20 @@ public final class PublicationState: Sendable {
     }
 
     private let state = Mutex(Snapshot())
+    /// Told after each document stored or published (the sinks follow every version).
+    private let observers = Mutex<[@Sendable () -> Void]>([])
 
     public init() {}
+
+    /// Calls `observer` after every document this state takes (a publication's, a registration's,
+    /// a renewal's, or one the watch saw), on the thread that stored it: it must return at once.
+    public func observeDocuments(_ observer: @escaping @Sendable () -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    private func notifyObservers() {
+        for observer in observers.withLock({ $0 }) { observer() }
+    }
 
     public var snapshot: Snapshot { state.withLock { $0 } }
     public var published: PublishedDocument? { state.withLock { $0.published } }
@@ -99,11 +111,13 @@ public final class PublicationState: Sendable {
             $0.server = server
             $0.token = TokenStatus(token)
         }
+        notifyObservers()
     }
 
     /// Another writer of ours (the site registry) stored `document`.
     func stored(_ document: PublishedDocument) {
         state.withLock { $0.published = Self.later(of: $0.published, document) }
+        notifyObservers()
     }
 
     /// Of two documents, the one stored last. Writes of ours can commit out of order; etcd's

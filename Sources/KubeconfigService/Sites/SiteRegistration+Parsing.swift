@@ -7,13 +7,14 @@ extension SiteRegistration {
     /// The JSON body's fields.
     static let jsonFields: Set<String> = [
         "server", "certificateAuthorityData", "token", "clientCertificateData", "clientKeyData", "tlsServerName",
-        "namespace", "user", "bootstrapToken", "tokenRequest", "clusterId", "allowDuplicateCluster",
+        "namespace", "user", "bootstrapToken", "tokenRequest", "clusterId", "allowDuplicateCluster", "labels",
     ]
     static let tokenRequestFields: Set<String> = ["serviceAccount", "namespace", "expirationSeconds", "audiences"]
 
     /// Reads `{"server": ..., "certificateAuthorityData": ..., "token": ...}` (or a client
     /// certificate and key instead of the token, or a `bootstrapToken` and a `tokenRequest`
-    /// block; optional `tlsServerName`, `namespace`, `user`, `clusterId`, `allowDuplicateCluster`).
+    /// block; optional `tlsServerName`, `namespace`, `user`, `clusterId`, `allowDuplicateCluster`,
+    /// `labels`).
     public init(name: String, json body: [UInt8]) throws(ServiceError) {
         try Self.checkName(name)
         let fields: [String: JSONValue]
@@ -73,6 +74,26 @@ extension SiteRegistration {
         case nil, .null?: break
         case .bool(let allows)?: allowsDuplicateCluster = allows
         case let other?: throw Self.invalid("allowDuplicateCluster", "must be true or false, not \(other.kind)")
+        }
+        labels = try Self.labels(fields["labels"])
+    }
+
+    /// `{"key": "value", ...}`, checked as Kubernetes labels.
+    static func labels(_ value: JSONValue?) throws(ServiceError) -> [String: String] {
+        switch value {
+        case nil, .null?: return [:]
+        case .object(let block)?:
+            var labels: [String: String] = [:]
+            for (key, value) in block {
+                guard case .string(let text) = value else {
+                    throw invalid("labels.\(key.printable)", "must be a string, not \(value.kind)")
+                }
+                labels[key] = text
+            }
+            try SiteLabels.check(labels, field: "labels")
+            return labels
+        case let other?:
+            throw invalid("labels", "must be an object of label keys and values, not \(other.kind)")
         }
     }
 

@@ -35,6 +35,9 @@ public struct SiteRegistration: Sendable, Equatable {
     public var clusterID: String? = nil
     /// Register the site even when another site is already the same cluster.
     public var allowsDuplicateCluster = false
+    /// Kubernetes labels of the site, copied onto its sinks' Secrets and selected by the sinks'
+    /// selectors (kept in the document's annotations: `SiteLabels`).
+    public var labels: [String: String] = [:]
 
     /// How to probe the site as registered; nil for a managed site, whose token is yet to be issued.
     public var endpoint: ClusterEndpoint? {

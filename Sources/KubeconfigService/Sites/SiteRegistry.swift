@@ -209,6 +209,7 @@ public struct SiteRegistry: Sendable {
             // In the round that writes: another replica's registration of the same cluster under
             // another name, written meanwhile, is read here (after its 409) and refuses this one.
             try content.registerCluster(site.clusterID, site: site.name, allowDuplicate: site.allowsDuplicateCluster)
+            content.registerLabels(site.labels, site: site.name)
             // As this edit left it: a later edit of the same round may remove or replace it.
             var summary = content.kubeconfig.siteSummary(named: site.name, location: location)
             summary?.clusterId = site.clusterID
@@ -258,6 +259,7 @@ public struct SiteRegistry: Sendable {
                 let registration = content.annotations[recordKey].flatMap(TokenRecord.init)?.credential
                 content.annotations[recordKey] = nil
                 content.removeCluster(site: name)
+                content.removeLabels(site: name)
                 return registration
             })
         state.stored(update.document)

@@ -66,11 +66,11 @@ releases of one name in two namespaces never claim the same object).
 The verbs the service needs on secrets in a sink namespace: read (get), list and
 watch its Secrets (by label: their names are not known beforehand, and RBAC's
 resourceNames cannot restrict create, nor list and watch without a name), create,
-update or patch them when their content changes, delete them when a site is
+update them when their content changes, delete them when a site is
 removed or no longer selected.
 */}}
 {{- define "kubeconfig-service.sinkVerbs" -}}
-["get", "list", "watch", "create", "update", "patch", "delete"]
+["get", "list", "watch", "create", "update", "delete"]
 {{- end }}
 
 {{/*
@@ -172,10 +172,10 @@ namespace nor one of Kubernetes' own; selectors and labels parse.
 {{- fail (printf "%s.namespace must be a namespace name (a DNS-1123 label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit), not %q" $at $namespace) }}
 {{- end }}
 {{- if eq $namespace $.Release.Namespace }}
-{{- fail (printf "%s.namespace must not be the release namespace (%s): the service would be granted get, list, watch, create, update, patch and delete on every Secret there, which RBAC cannot restrict to its own (the managed sites' credentials Secret and every other application's Secrets included); use the consumer's namespace, or a dedicated one where the consumer allows it (deploy/docs/SINKS.md)" $at $namespace) }}
+{{- fail (printf "%s.namespace must not be the release namespace (%s): the service would be granted get, list, watch, create, update and delete on every Secret there, which RBAC cannot restrict to its own (the managed sites' credentials Secret and every other application's Secrets included); use the consumer's namespace, or a dedicated one where the consumer allows it (deploy/docs/SINKS.md)" $at $namespace) }}
 {{- end }}
 {{- if hasPrefix "kube-" $namespace }}
-{{- fail (printf "%s.namespace must not be %s: namespaces starting with kube- belong to Kubernetes itself (kube-system holds bootstrap tokens and controllers' credentials), and the service would be granted get, list, watch, create, update, patch and delete on every Secret there" $at $namespace) }}
+{{- fail (printf "%s.namespace must not be %s: namespaces starting with kube- belong to Kubernetes itself (kube-system holds bootstrap tokens and controllers' credentials), and the service would be granted get, list, watch, create, update and delete on every Secret there" $at $namespace) }}
 {{- end }}
 {{- if and $selector (not (regexMatch (include "kubeconfig-service.labelSelectorPattern" $) $selector)) }}
 {{- fail (printf "%s.selector %q is not a label selector: comma-separated requirements over the sites' labels, each key=value, key!=value, key in (v1,v2), key notin (v1,v2), key or !key, with label keys and values (at most 63 letters, digits, '-', '_' and '.'); leave it empty for every site" $at $selector) }}
