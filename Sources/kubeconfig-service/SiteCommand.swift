@@ -99,7 +99,13 @@ struct SiteAddCommand: AsyncParsableCommand {
     @Flag(help: "Print what would be created and registered; write nothing.")
     var dryRun = false
 
+    @Option(name: .customLong("label"), help: "A label of the site, KEY=VALUE (repeatable): what sinks select sites by.")
+    var labels: [String] = []
+
     func validate() throws {
+        for label in labels where !label.contains("=") {
+            throw ValidationError("--label must be KEY=VALUE, not \(label)")
+        }
         guard (600...4_294_967_296).contains(tokenExpiration) else {
             throw ValidationError("--token-expiration must be from 600 to 4294967296 seconds")
         }
@@ -119,6 +125,10 @@ struct SiteAddCommand: AsyncParsableCommand {
             onboarding.bootstrapExpiration = bootstrapExpiration
             onboarding.dryRun = dryRun
             onboarding.allowDuplicateCluster = allowDuplicateCluster
+            for label in labels {
+                let key = label.prefix { $0 != "=" }
+                onboarding.labels[String(key)] = String(label.dropFirst(key.count + 1))
+            }
             let run = SiteOnboarding(
                 options: onboarding, context: context, service: options.service, token: caller.token,
                 certificateAuthority: caller.certificateAuthority, say: SiteStepPrinter.say)

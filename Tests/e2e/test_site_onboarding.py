@@ -165,8 +165,11 @@ def test_site_add_with_a_client_certificate_context_and_cluster_wide_rights(
     service = services()
     run = site_command(service, service_token, "add", "edge-1", "--context", "admin-cert", "--kubeconfig",
                        str(operator), "--namespace", "deploy", "--cluster-role", "view", "--cluster-wide",
-                       home=tmp_path)
+                       "--label", "env=prod", home=tmp_path)
     assert run.returncode == 0, run.stderr
+    # Its labels, and that its deployer is cluster-wide (Argo CD's sink then does not scope it).
+    shown = service.request("GET", "/sites/edge-1", token=ADMIN_TOKEN).json()
+    assert shown["labels"] == {"env": "prod", "kubeconfig-service.onap.org/cluster-wide": "true"}, shown
     assert "created namespace deploy" in run.stdout
     assert "created clusterrolebinding kubeconfig-service:deploy:kubeconfig-deployer" in run.stdout
     deployer = stored_token(central, "edge-1")

@@ -32,6 +32,8 @@ public struct SiteOnboarding: Sendable {
         public var dryRun = false
         /// Register the site even when the service holds the same cluster under another name.
         public var allowDuplicateCluster = false
+        /// The registration's labels (what sinks' selectors choose sites by).
+        public var labels: [String: String] = [:]
 
         public init(site: String, namespace: String) {
             self.site = site
@@ -93,13 +95,17 @@ public struct SiteOnboarding: Sendable {
         let stale = plan.stale(try await cluster.labelled(site: site))
         let clusterID = try await cluster.clusterID(say: say)
         try await checkService(clusterID: clusterID)
+        // A deployer bound cluster-wide says so, for sinks that would otherwise scope it (Argo CD).
+        var registrationLabels = options.labels
+        if options.clusterWide { registrationLabels["kubeconfig-service.onap.org/cluster-wide"] = "true" }
         let registration = Registration(
             server: context.server, certificateAuthority: context.certificateAuthority,
             tlsServerName: context.tlsServerName, namespace: options.plan.namespace,
             tokenRequest: .init(
                 serviceAccount: options.plan.deployer, namespace: options.plan.namespace,
                 expirationSeconds: options.tokenExpiration),
-            clusterId: clusterID, allowDuplicateCluster: options.allowDuplicateCluster ? true : nil)
+            clusterId: clusterID, allowDuplicateCluster: options.allowDuplicateCluster ? true : nil,
+            labels: registrationLabels)
         if options.dryRun {
             return dryRun(steps, stale: stale, registration: registration)
         }
@@ -322,10 +328,11 @@ public struct SiteOnboarding: Sendable {
         var tokenRequest: TokenRequest
         var clusterId: String?
         var allowDuplicateCluster: Bool?
+        var labels: [String: String]?
 
         init(
             server: String, certificateAuthority: [UInt8], tlsServerName: String?, namespace: String,
-            tokenRequest: TokenRequest, clusterId: String?, allowDuplicateCluster: Bool?
+            tokenRequest: TokenRequest, clusterId: String?, allowDuplicateCluster: Bool?, labels: [String: String]
         ) {
             self.server = server
             self.certificateAuthorityData = Data(certificateAuthority).base64EncodedString()
@@ -334,6 +341,7 @@ public struct SiteOnboarding: Sendable {
             self.tokenRequest = tokenRequest
             self.clusterId = clusterId
             self.allowDuplicateCluster = allowDuplicateCluster
+            self.labels = labels.isEmpty ? nil : labels
         }
     }
 
