@@ -200,6 +200,23 @@ import Testing
             ])
     }
 
+    @Test func aSiteSkippedForNowKeepsItsLastSecret() throws {
+        // Another writer gave site-a a user this format cannot carry: its Secret stays (Argo CD
+        // would otherwise drop the cluster's Applications); a removed site's still goes.
+        var plans = try Self.derivation(.argocd).plans(for: try Self.published())
+        let a = try #require(Self.secret(plans["site-a"]))
+        plans["site-a"] = .skipped("its user runs an exec credential plugin")
+        var gone = Self.stored(a, version: "9", uid: "u-gone")
+        gone.metadata.name = "cluster-removed"
+        let observed = ["cluster-site-a": Self.stored(a, version: "6", uid: "u-a"), "cluster-removed": gone]
+        let decision = SinkReconciliation(
+            plans: plans, observed: observed, kind: .argocd, namespace: "gitops", document: Self.document, version: "7")
+        let deleted = decision.actions.compactMap { action -> String? in
+            if case .delete(let name, _, _, _) = action { name } else { nil }
+        }
+        #expect(deleted == ["cluster-removed"])
+    }
+
     @Test func anObjectThatIsNotOursIsNeverChangedOrDeletedAndTheSiteSaysWhy() throws {
         let plans = try Self.derivation(.argocd, selector: "env=prod").plans(for: try Self.published())
         let unlabelled = SecretObject(
@@ -289,7 +306,9 @@ import Testing
         let sink = try Self.sink(api, state: state)
         try await Self.following(sink) {
             #expect(await sink.pass() == .done)
-            #expect(api.names == ["cluster-central", "cluster-site-a", "cluster-site-c", "cluster-site-m"])
+            // The central site is not written: no token was issued for an account of its own (the
+            // pod's token would hand the sink's rights to the Secret's readers).
+            #expect(api.names == ["cluster-site-a", "cluster-site-c", "cluster-site-m"])
             let writes = api.writes
             #expect(await sink.pass() == .done)
             #expect(api.writes == writes)

@@ -200,7 +200,15 @@ public final class SecretSink: Sendable {
     @discardableResult
     func pass() async -> PassOutcome {
         guard let published = state.published else { return .done }
-        let plans = derivation.plans(for: published)
+        var plans = derivation.plans(for: published)
+        // This service's own site carries the pod's own token unless it is issued for an account
+        // of its own (--token-service-account): that account holds this sink's rights on every
+        // Secret here, which a consumer of the Secret must not get.
+        if plans[derivation.location] != nil, state.snapshot.token?.source != .tokenRequest {
+            plans[derivation.location] = .skipped(
+                "this service's own site is written only with a token issued for another account "
+                    + "(serve --token-service-account): the pod's own token holds the sinks' rights")
+        }
         let (listed, listError) = cache.withLock { ($0.listed, $0.listError) }
         guard listed else {
             // Nothing is decided without the namespace's contents: a delete needs them.

@@ -6,8 +6,10 @@ import KubernetesAPI
 ///
 /// - A wanted Secret that is missing is created; one of ours that differs is replaced on the
 ///   version read; one that already says it is left alone (replicas converge without writing).
-/// - One of ours that no selected site wants any more (the site removed, deselected or skipped,
-///   while this process ran or not) is deleted, on its uid and version read.
+/// - One of ours that no selected site wants any more (the site removed or deselected, while this
+///   process ran or not) is deleted, on its uid and version read. A site still selected whose
+///   credential cannot be written for now (skipped: another writer put an exec user in it, say)
+///   keeps its last Secret: deleting it would make Argo CD drop the cluster's Applications.
 /// - One of ours written from a later document version than the one decided on is left alone:
 ///   this replica has not seen that version yet, and will (no flapping between replicas).
 /// - An object of a wanted name that is not ours (not labelled as this sink's, or written for
@@ -38,7 +40,10 @@ public struct SinkReconciliation: Sendable, Equatable {
     ) {
         var wanted: Set<String> = []
         for (site, plan) in plans.sorted(by: { $0.key < $1.key }) {
-            guard case .write(let secret) = plan else { continue }
+            guard case .write(let secret) = plan else {
+                wanted.insert(kind.secretName(site: site))
+                continue
+            }
             wanted.insert(secret.name)
             guard let found = observed[secret.name] else {
                 actions.append(.create(secret))
